@@ -66,6 +66,7 @@ class ApiError(KalshiError):
         self.method = method
         self.path = path
         self.message = message
+        self.attempt = 1  # which attempt of a retried request failed like this; set by the transport
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -85,6 +86,10 @@ class ApiError(KalshiError):
 
 class TransientError(ApiError):
     """Worth retrying: timeouts, connection failures, 5xx."""
+
+
+class RequestNotSent(TransientError):
+    """The connection was never made, so the exchange cannot have seen the request."""
 
 
 class ExchangeUnavailable(TransientError):

@@ -1,0 +1,1 @@
+"""The exchange port: request signing, rate limiting, retries, and wire <-> model parsing."""

@@ -1,0 +1,459 @@
+"""The Kalshi REST client: one method per endpoint, typed models out, safe retries.
+
+Names say what they cost: every `get_*`/`iter_*`/`create_*` here goes to the network.
+Order creation is never duplicated: the `client_order_id` is fixed before the first attempt, and a
+409 `order_already_exists` on a repeat means the first attempt landed (the order is fetched and
+returned).  A 404 on a repeated cancel means the order is already gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Iterator
+
+from kalshi_trading.api import parse
+from kalshi_trading.api.ratelimit import RateLimiter
+from kalshi_trading.api.retry import RetryPolicy
+from kalshi_trading.api.signer import KalshiAuth, Signer
+from kalshi_trading.api.transport import Transport
+from kalshi_trading.errors import (
+    ApiError,
+    ConflictError,
+    NotFoundError,
+    RateLimited,
+    RejectedError,
+    RequestNotSent,
+    ResponseFormatError,
+    TransientError,
+    UsageError,
+)
+from kalshi_trading.models import (
+    Balance,
+    BatchItemResult,
+    BookSide,
+    CancelAck,
+    Candle,
+    DecreaseAck,
+    Event,
+    ExchangeStatus,
+    Fill,
+    Market,
+    Order,
+    OrderAck,
+    OrderBook,
+    OrderRequest,
+    Positions,
+    QueuePosition,
+    Series,
+    Settlement,
+    Trade,
+)
+from kalshi_trading.money import fmt_count, fmt_dollars
+
+log = logging.getLogger(__name__)
+
+ORDERS = "/portfolio/events/orders"
+MARKET_STATUSES = ("unopened", "open", "paused", "closed", "settled")
+
+
+class OrderOutcomeUnknown(TransientError):
+    """Retries ran out after the order may have reached the exchange; reconcile by client_order_id."""
+
+    def __init__(self, client_order_id: str, ticker: str, cause: ApiError):
+        self.client_order_id = client_order_id
+        self.ticker = ticker
+        super().__init__(
+            f"order {client_order_id} on {ticker} may or may not have been placed ({cause.message}); "
+            "check open orders before trying again",
+            status=cause.status, code=cause.code, method="POST", path=ORDERS,
+        )
+
+
+def new_client_order_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _ts(value: datetime | int | None) -> int | None:
+    """Query timestamps are Unix seconds."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    return int(value)
+
+
+def _bool(value: bool | None) -> str | None:
+    return None if value is None else ("true" if value else "false")
+
+
+def order_body(req: OrderRequest, client_order_id: str) -> dict[str, Any]:
+    """The V2 create body for one request (reference section 6)."""
+    body: dict[str, Any] = {
+        "ticker": req.ticker,
+        "side": req.book_side.value,
+        "count": fmt_count(req.count),
+        "price": fmt_dollars(req.yes_price),
+        "time_in_force": req.time_in_force.value,
+        "self_trade_prevention_type": req.self_trade_prevention.value,
+        "client_order_id": client_order_id,
+    }
+    if req.post_only:
+        body["post_only"] = True
+    if req.reduce_only:
+        body["reduce_only"] = True
+    if req.expiration_ts is not None:
+        body["expiration_time"] = req.expiration_ts
+    if req.order_group_id:
+        body["order_group_id"] = req.order_group_id
+    if req.cancel_order_on_pause:
+        body["cancel_order_on_pause"] = True
+    body.update(req.extra)
+    return body
+
+
+class KalshiClient:
+    """Typed access to the Trade API v2."""
+
+    def __init__(self, transport: Transport, *, env: str = "sim"):
+        self.transport = transport
+        self.env = env
+
+    @classmethod
+    def build(
+        cls,
+        base_url: str,
+        key_id: str | None,
+        private_key=None,
+        *,
+        env: str = "sim",
+        rate_tier: str | None = "basic",
+        timeout: tuple[float, float] = (3.05, 10.0),
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> "KalshiClient":
+        auth = KalshiAuth(Signer(key_id, private_key, wall_clock)) if key_id and private_key is not None else None
+        limiter = RateLimiter.for_tier(rate_tier, clock, sleep) if rate_tier else None
+        transport = Transport(base_url, auth, limiter, retry, timeout, sleep=sleep, clock=clock)
+        return cls(transport, env=env)
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> "KalshiClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- plumbing
+    def _get(self, route: str, params: dict | None = None) -> Any:
+        return self.transport.request("GET", route, params=params).body or {}
+
+    def _pages(self, route: str, key: str, params: dict, id_of: Callable[[dict], str], limit: int | None = None
+               ) -> Iterator[dict]:
+        """Follow `cursor` to the end (`""`, null or missing), de-duplicating by id."""
+        params = {k: v for k, v in params.items() if v is not None}
+        seen: set[str] = set()
+        seen_cursors: set[str] = set()
+        cursor = None
+        while True:
+            page_params = dict(params)
+            if cursor:
+                page_params["cursor"] = cursor
+            body = self._get(route, page_params)
+            for item in body.get(key) or ():
+                ident = id_of(item)
+                if ident in seen:
+                    continue
+                seen.add(ident)
+                yield item
+            cursor = body.get("cursor") or ""
+            if not cursor or cursor in seen_cursors:
+                return
+            seen_cursors.add(cursor)
+
+    # ----------------------------------------------------------------- exchange
+    def get_exchange_status(self) -> ExchangeStatus:
+        return parse.exchange_status(self._get("/exchange/status"))
+
+    def get_exchange_schedule(self) -> dict:
+        return self._get("/exchange/schedule").get("schedule", {})
+
+    # ----------------------------------------------------------------- market data
+    def iter_markets(
+        self,
+        *,
+        event_ticker: str | None = None,
+        series_ticker: str | None = None,
+        tickers: Iterable[str] | None = None,
+        status: str | None = None,
+        min_close_ts: int | datetime | None = None,
+        max_close_ts: int | datetime | None = None,
+        min_created_ts: int | datetime | None = None,
+        max_created_ts: int | datetime | None = None,
+        min_settled_ts: int | datetime | None = None,
+        max_settled_ts: int | datetime | None = None,
+        mve_filter: str | None = None,
+        page_size: int = 200,
+        limit: int | None = None,
+    ) -> Iterator[Market]:
+        if status is not None and status not in MARKET_STATUSES:
+            raise UsageError(f"market status filter must be one of {', '.join(MARKET_STATUSES)}")
+        params = {
+            "limit": page_size,
+            "event_ticker": event_ticker,
+            "series_ticker": series_ticker,
+            "tickers": ",".join(tickers) if tickers else None,
+            "status": status,
+            "min_close_ts": _ts(min_close_ts),
+            "max_close_ts": _ts(max_close_ts),
+            "min_created_ts": _ts(min_created_ts),
+            "max_created_ts": _ts(max_created_ts),
+            "min_settled_ts": _ts(min_settled_ts),
+            "max_settled_ts": _ts(max_settled_ts),
+            "mve_filter": mve_filter,
+        }
+        for n, item in enumerate(self._pages("/markets", "markets", params, lambda m: m.get("ticker"))):
+            if limit is not None and n >= limit:
+                return
+            yield parse.market(item)
+
+    def get_market(self, ticker: str) -> Market:
+        body = self._get(f"/markets/{ticker}")
+        if "market" not in body:
+            raise ResponseFormatError("market response has no 'market'")
+        return parse.market(body["market"])
+
+    def get_orderbook(self, ticker: str, depth: int | None = None) -> OrderBook:
+        return parse.orderbook(ticker, self._get(f"/markets/{ticker}/orderbook", {"depth": depth}))
+
+    def get_orderbooks(self, tickers: Iterable[str]) -> list[OrderBook]:
+        body = self._get("/markets/orderbooks", {"tickers": list(tickers)})
+        return [parse.orderbook(item["ticker"], item) for item in body.get("orderbooks") or ()]
+
+    def iter_trades(self, ticker: str | None = None, min_ts: int | datetime | None = None,
+                    max_ts: int | datetime | None = None, limit: int | None = None) -> Iterator[Trade]:
+        params = {"limit": 1000, "ticker": ticker, "min_ts": _ts(min_ts), "max_ts": _ts(max_ts)}
+        for n, item in enumerate(self._pages("/markets/trades", "trades", params, lambda t: t.get("trade_id"))):
+            if limit is not None and n >= limit:
+                return
+            yield parse.trade(item)
+
+    def get_candlesticks(self, series_ticker: str, ticker: str, start_ts: int | datetime, end_ts: int | datetime,
+                         period_interval: int = 60) -> list[Candle]:
+        body = self._get(
+            f"/series/{series_ticker}/markets/{ticker}/candlesticks",
+            {"start_ts": _ts(start_ts), "end_ts": _ts(end_ts), "period_interval": period_interval},
+        )
+        return [parse.candle(c) for c in body.get("candlesticks") or ()]
+
+    def iter_events(self, *, series_ticker: str | None = None, status: str | None = None,
+                    with_nested_markets: bool = False) -> Iterator[Event]:
+        params = {"limit": 200, "series_ticker": series_ticker, "status": status,
+                  "with_nested_markets": _bool(with_nested_markets)}
+        for item in self._pages("/events", "events", params, lambda e: e.get("event_ticker")):
+            yield parse.event(item)
+
+    def get_event(self, event_ticker: str, with_nested_markets: bool = True) -> Event:
+        body = self._get(f"/events/{event_ticker}", {"with_nested_markets": _bool(with_nested_markets)})
+        return parse.event(body["event"], body.get("markets"))
+
+    def get_series(self, series_ticker: str) -> Series:
+        return parse.series(self._get(f"/series/{series_ticker}")["series"])
+
+    def list_series(self, category: str | None = None) -> list[Series]:
+        return [parse.series(s) for s in self._get("/series", {"category": category}).get("series") or ()]
+
+    # ----------------------------------------------------------------- portfolio
+    def get_balance(self) -> Balance:
+        return parse.balance(self._get("/portfolio/balance"))
+
+    def get_positions(self, *, ticker: str | None = None, event_ticker: str | None = None,
+                      count_filter: str | None = None) -> Positions:
+        """All pages of market and event positions (unsettled only, as the exchange defines them)."""
+        params = {"limit": 1000, "ticker": ticker, "event_ticker": event_ticker, "count_filter": count_filter}
+        markets, events, cursor = [], [], None
+        seen_m: set[str] = set()
+        seen_e: set[str] = set()
+        seen_cursors: set[str] = set()
+        while True:
+            body = self._get("/portfolio/positions", {**params, "cursor": cursor} if cursor else params)
+            for item in body.get("market_positions") or ():
+                if item.get("ticker") not in seen_m:
+                    seen_m.add(item.get("ticker"))
+                    markets.append(parse.market_position(item))
+            for item in body.get("event_positions") or ():
+                if item.get("event_ticker") not in seen_e:
+                    seen_e.add(item.get("event_ticker"))
+                    events.append(parse.event_position(item))
+            cursor = body.get("cursor") or ""
+            if not cursor or cursor in seen_cursors:
+                return Positions(tuple(markets), tuple(events))
+            seen_cursors.add(cursor)
+
+    def iter_fills(self, *, ticker: str | None = None, order_id: str | None = None,
+                   min_ts: int | datetime | None = None, max_ts: int | datetime | None = None) -> Iterator[Fill]:
+        params = {"limit": 1000, "ticker": ticker, "order_id": order_id, "min_ts": _ts(min_ts), "max_ts": _ts(max_ts)}
+        for item in self._pages("/portfolio/fills", "fills", params, lambda f: f.get("fill_id") or f.get("trade_id")):
+            yield parse.fill(item)
+
+    def iter_settlements(self, *, ticker: str | None = None, event_ticker: str | None = None,
+                         min_ts: int | datetime | None = None, max_ts: int | datetime | None = None
+                         ) -> Iterator[Settlement]:
+        params = {"limit": 1000, "ticker": ticker, "event_ticker": event_ticker,
+                  "min_ts": _ts(min_ts), "max_ts": _ts(max_ts)}
+        key = lambda s: f"{s.get('ticker')}|{s.get('settled_time')}"  # noqa: E731  settlements carry no id
+        for item in self._pages("/portfolio/settlements", "settlements", params, key):
+            yield parse.settlement(item)
+
+    # ----------------------------------------------------------------- order reads
+    def iter_orders(self, *, ticker: str | None = None, event_ticker: str | None = None, status: str | None = None,
+                    min_ts: int | datetime | None = None, max_ts: int | datetime | None = None) -> Iterator[Order]:
+        params = {"limit": 1000, "ticker": ticker, "event_ticker": event_ticker, "status": status,
+                  "min_ts": _ts(min_ts), "max_ts": _ts(max_ts)}
+        for item in self._pages("/portfolio/orders", "orders", params, lambda o: o.get("order_id")):
+            yield parse.order(item)
+
+    def get_order(self, order_id: str) -> Order:
+        return parse.order(self._get(f"/portfolio/orders/{order_id}")["order"])
+
+    def find_order_by_client_id(self, ticker: str, client_order_id: str) -> Order | None:
+        """Fills and order writes do not key on client_order_id; the order list does carry it."""
+        for order in self.iter_orders(ticker=ticker):
+            if order.client_order_id == client_order_id:
+                return order
+        return None
+
+    def get_queue_position(self, order_id: str) -> Decimal:
+        body = self._get(f"/portfolio/orders/{order_id}/queue_position")
+        return parse.count(body, "queue_position", "QueuePosition")
+
+    def get_queue_positions(self, market_tickers: Iterable[str] | None = None,
+                            event_ticker: str | None = None) -> list[QueuePosition]:
+        params = {"market_tickers": ",".join(market_tickers) if market_tickers else None, "event_ticker": event_ticker}
+        body = self._get("/portfolio/orders/queue_positions", params)
+        return [parse.queue_position(q) for q in body.get("queue_positions") or ()]
+
+    # ----------------------------------------------------------------- order writes (V2)
+    def create_order(self, request: OrderRequest) -> OrderAck:
+        """Place one order; safe to retry because its client_order_id is fixed before the first attempt."""
+        client_order_id = request.client_order_id or new_client_order_id()
+        body = order_body(request, client_order_id)
+        try:
+            resp = self.transport.request("POST", ORDERS, body=body)
+        except ConflictError as exc:
+            if exc.code == "order_already_exists" and exc.attempt > 1:
+                return self._recover_ack(request.ticker, client_order_id)
+            raise
+        except TransientError as exc:
+            raise OrderOutcomeUnknown(client_order_id, request.ticker, exc) from None
+        return parse.order_ack(resp.body or {}, client_order_id)
+
+    def _recover_ack(self, ticker: str, client_order_id: str) -> OrderAck:
+        order = self.find_order_by_client_id(ticker, client_order_id)
+        if order is None:
+            raise ConflictError(
+                f"client_order_id {client_order_id} exists on the exchange but the order was not found",
+                status=409, code="order_already_exists",
+            )
+        log.info("order %s landed on an earlier attempt; recovered as %s", client_order_id, order.order_id)
+        return OrderAck(order.order_id, client_order_id, order.fill_count, order.remaining_count, order=order)
+
+    def cancel_order(self, order_id: str, ticker: str | None = None) -> CancelAck:
+        try:
+            resp = self.transport.request("DELETE", f"{ORDERS}/{order_id}", params={"market_ticker": ticker})
+        except NotFoundError as exc:
+            if exc.attempt > 1:
+                order = self.get_order(order_id)
+                return CancelAck(order_id, order.client_order_id, Decimal(0), already_gone=True, order=order)
+            raise
+        return parse.cancel_ack(resp.body or {})
+
+    def amend_order(self, order_id: str, *, ticker: str, book_side: BookSide, yes_price: Decimal, count: Decimal,
+                    client_order_id: str | None = None, updated_client_order_id: str | None = None) -> OrderAck:
+        """`count` is the new total (filled + remaining); the same amend re-sent is harmless, so it is retried."""
+        body = {"ticker": ticker, "side": book_side.value, "price": fmt_dollars(yes_price), "count": fmt_count(count)}
+        if client_order_id:
+            body["client_order_id"] = client_order_id
+        if updated_client_order_id:
+            body["updated_client_order_id"] = updated_client_order_id
+        resp = self.transport.request("POST", f"{ORDERS}/{order_id}/amend", body=body)
+        return parse.order_ack(resp.body or {}, client_order_id or "")
+
+    def decrease_order(self, order_id: str, *, reduce_by: Decimal | None = None, reduce_to: Decimal | None = None,
+                       ticker: str | None = None) -> DecreaseAck:
+        """Exactly one of reduce_by / reduce_to.  Only `reduce_to` is idempotent, so only it is retried."""
+        if (reduce_by is None) == (reduce_to is None):
+            raise UsageError("give exactly one of reduce_by or reduce_to")
+        body: dict[str, Any] = {"market_ticker": ticker} if ticker else {}
+        if reduce_by is not None:
+            body["reduce_by"] = fmt_count(reduce_by)
+        else:
+            body["reduce_to"] = fmt_count(reduce_to)
+        retry_on = None if reduce_to is not None else _only_if_not_sent
+        resp = self.transport.request("POST", f"{ORDERS}/{order_id}/decrease", body=body, retry_on=retry_on)
+        return parse.decrease_ack(resp.body or {})
+
+    def batch_create(self, requests_: list[OrderRequest]) -> list[BatchItemResult]:
+        """Per-item results; each item keeps its client_order_id across retries, and a 409 on a repeat is recovered."""
+        ids = [r.client_order_id or new_client_order_id() for r in requests_]
+        body = {"orders": [order_body(r, cid) for r, cid in zip(requests_, ids)]}
+        try:
+            resp = self.transport.request("POST", f"{ORDERS}/batched", body=body, cost_items=len(requests_))
+        except TransientError as exc:
+            return [BatchItemResult(i, error=OrderOutcomeUnknown(cid, r.ticker, exc))
+                    for i, (r, cid) in enumerate(zip(requests_, ids))]
+        results = []
+        for i, item in enumerate((resp.body or {}).get("orders") or ()):
+            cid = ids[i] if i < len(ids) else ""
+            err = item.get("error")
+            if err:
+                code = err.get("code") if isinstance(err, dict) else None
+                if code == "order_already_exists" and resp.attempts > 1:
+                    try:
+                        results.append(BatchItemResult(i, ack=self._recover_ack(requests_[i].ticker, cid)))
+                    except ApiError as exc:
+                        results.append(BatchItemResult(i, error=exc))
+                    continue
+                message = (err.get("message") if isinstance(err, dict) else str(err)) or code or "rejected"
+                results.append(BatchItemResult(i, error=RejectedError(
+                    message, code=code, details=err.get("details") if isinstance(err, dict) else None)))
+            else:
+                results.append(BatchItemResult(i, ack=parse.order_ack(item, cid)))
+        return results
+
+    def batch_cancel(self, order_ids: list[str]) -> list[BatchItemResult]:
+        body = {"orders": [{"order_id": oid} for oid in order_ids]}
+        resp = self.transport.request("DELETE", f"{ORDERS}/batched", body=body, cost_items=len(order_ids))
+        results = []
+        for i, item in enumerate((resp.body or {}).get("orders") or ()):
+            err = item.get("error")
+            if err:
+                code = err.get("code") if isinstance(err, dict) else None
+                if code == "not_found" and resp.attempts > 1:
+                    results.append(BatchItemResult(i, ack=CancelAck(item.get("order_id", order_ids[i]), "",
+                                                                    Decimal(0), already_gone=True)))
+                    continue
+                message = (err.get("message") if isinstance(err, dict) else str(err)) or code or "rejected"
+                results.append(BatchItemResult(i, error=RejectedError(message, code=code)))
+            else:
+                results.append(BatchItemResult(i, ack=parse.cancel_ack(item)))
+        return results
+
+    def cancel_all(self) -> None:
+        self.transport.request("DELETE", ORDERS)
+
+    # ----------------------------------------------------------------- account
+    def get_account_limits(self) -> dict:
+        return self._get("/account/limits")
+
+
+def _only_if_not_sent(error: ApiError, attempt: int) -> bool:
+    """Retry a non-idempotent write only when the exchange certainly did not process it."""
+    return isinstance(error, (RateLimited, RequestNotSent))

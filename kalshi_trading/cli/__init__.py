@@ -1,0 +1,1 @@
+"""The `kalshi` command line: Typer app, interactive menu, rendering."""

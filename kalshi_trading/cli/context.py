@@ -1,0 +1,94 @@
+"""Services built once per process by the root callback and handed down on the Typer context.
+
+Everything is lazy: `kalshi --help` builds nothing, `kalshi config check` loads settings but starts
+no exchange, and only commands that talk to the exchange build the client (and, in the sim
+environment, start the embedded exchange on a loopback port).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kalshi_trading.config import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    env_file: Path | None = None
+    debug: bool = False
+    json_output: bool = False
+    _settings: Settings | None = None
+    _client: Any = None
+    _sim_server: Any = None
+    _closers: list = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(env_file=self.env_file)
+            from kalshi_trading.cli.logsetup import configure_logging
+
+            configure_logging(self._settings, debug=self.debug)
+            for warning in self._settings.warnings:
+                log.warning(warning)
+                from kalshi_trading.cli.render import echo, style
+
+                echo(style(f"warning: {warning}", fg="yellow", err=True), err=True)
+        return self._settings
+
+    def credentials(self) -> tuple[str, Path, str | None]:
+        """(key id, key path, password) for this environment; sim falls back to the local demo account."""
+        s = self.settings
+        if s.api_key_id and s.private_key_path:
+            return s.api_key_id, s.private_key_path, s.private_key_password
+        if s.env != "sim":  # load_settings already refused this; kept as a guard
+            from kalshi_trading.errors import ConfigError
+
+            raise ConfigError(f"{s.env} needs KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH")
+        from kalshi_trading.sim.runtime import ensure_demo_account
+
+        account = ensure_demo_account(s.data_dir / "sim")
+        return account.key_id, account.private_key_path, None
+
+    def base_url(self) -> str:
+        s = self.settings
+        if s.api_base:
+            return s.api_base
+        # sim with no KALSHI_API_BASE: start the embedded exchange in-process on an ephemeral port.
+        from kalshi_trading.sim.runtime import start_embedded
+
+        self.credentials()  # creates the demo account on first use
+        self._sim_server = start_embedded(s.data_dir / "sim")
+        self._closers.append(self._sim_server.stop)
+        return self._sim_server.base_url
+
+    @property
+    def client(self):
+        if self._client is None:
+            from kalshi_trading.api.client import KalshiClient
+            from kalshi_trading.config import load_private_key
+
+            s = self.settings
+            key_id, key_path, password = self.credentials()
+            key = load_private_key(key_path, password)
+            base = self.base_url()
+            self._client = KalshiClient.build(
+                base, key_id, key, env=s.env, rate_tier=s.rate_tier,
+                timeout=(s.connect_timeout, s.read_timeout),
+            )
+            self._closers.insert(0, self._client.close)
+        return self._client
+
+    def close(self) -> None:
+        while self._closers:
+            closer = self._closers.pop(0)
+            closer()

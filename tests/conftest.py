@@ -1,0 +1,28 @@
+"""Shared fixtures: RSA keys written as PEM files the way Kalshi hands them out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+
+@pytest.fixture(scope="session")
+def rsa_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def write_key(path: Path, key, fmt=serialization.PrivateFormat.PKCS8, password: bytes | None = None) -> Path:
+    encryption = (serialization.BestAvailableEncryption(password) if password
+                  else serialization.NoEncryption())
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, fmt, encryption))
+    os.chmod(path, 0o600)
+    return path
+
+
+@pytest.fixture
+def key_file(tmp_path, rsa_key) -> Path:
+    return write_key(tmp_path / "kalshi.pem", rsa_key)
