@@ -1,0 +1,245 @@
+"""The simulated exchange: engine + catalogue + underlyings + participants, driven by a clock.
+
+Simulated time advances in whole steps (1 s).  A gap longer than `MAX_REPLAY_S` (process
+restart, `advance 2h`) is crossed in jumps from one lifecycle boundary to the next, with the
+underlyings moved exactly between them and no background trading replayed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kalshi_trading.sim import catalogue
+from kalshi_trading.sim.candles import Candles
+from kalshi_trading.sim.catalogue import DETERMINE_DELAY_MS, Event
+from kalshi_trading.sim.engine import Engine
+from kalshi_trading.sim.errors import bad_request, not_found
+from kalshi_trading.sim.market import Market
+from kalshi_trading.sim.participants import Participants
+from kalshi_trading.sim.records import Settlement
+from kalshi_trading.sim.world import World
+
+log = logging.getLogger(__name__)
+
+STEP_MS = 1000
+MAX_REPLAY_S = 120
+KEEP_FINALIZED_MS = 2 * 86_400_000
+RESULTS = ("yes", "no", "void")
+
+
+class SimExchange:
+    def __init__(self, clock, seed: int = 0, participants: bool = True, engine: Engine | None = None,
+                 world: World | None = None, sim_ms: int | None = None):
+        self.clock = clock
+        self.seed = seed
+        self.engine = engine or Engine(clock, id_prefix=_prefix(seed))
+        self.engine.clock = clock
+        self.lock = self.engine.lock
+        self.world = world or World(seed)
+        self.events: dict[str, Event] = {}
+        self.candles = Candles()
+        self.engine.on_trade = self.candles.trade
+        self.participants_on = participants
+        self.participants = Participants(self.engine, self.world)
+        self.sim_ms = clock.now_ms() if sim_ms is None else sim_ms
+
+    # ---- driving time -----------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Bring the simulation up to the clock's now."""
+        with self.lock:
+            now = self.clock.now_ms()
+            if now - self.sim_ms > MAX_REPLAY_S * 1000:
+                self._jump(now - MAX_REPLAY_S * 1000 // 4)
+            while self.sim_ms + STEP_MS <= now:
+                self._step(self.sim_ms + STEP_MS)
+
+    def advance(self, seconds: float) -> None:
+        """Move simulated time forward (tests, `kalshi sim advance`)."""
+        with self.lock:
+            self.clock.advance(seconds)
+            self.sync()
+
+    def _step(self, t: int) -> None:
+        dt = (t - self.sim_ms) / 1000.0
+        self.world.evolve(dt)
+        self.sim_ms = t
+        self._lifecycle(t)
+        self.engine.expire(t)
+        self.list_due(t)
+        active = [m for m in self.engine.markets.values() if m.status == "active"]
+        if self.participants_on:
+            for market in active:
+                self.participants.act(market, t, dt)
+        book_top = self.engine.books
+        for market in active:
+            bb, _, ba, _ = book_top[market.ticker].top()
+            self.candles.quote(market.ticker, t, bb, ba, market.open_interest)
+        self.engine.version += 1
+
+    def _jump(self, to: int) -> None:
+        """Cross a long gap boundary by boundary, without background trading."""
+        log.info("rolling the exchange forward %.0f s", (to - self.sim_ms) / 1000)
+        self.participants.pull()
+        while True:
+            nxt = self._next_boundary(self.sim_ms)
+            if nxt is None or nxt > to:
+                break
+            self.world.evolve((nxt - self.sim_ms) / 1000.0)
+            self.sim_ms = nxt
+            self._lifecycle(nxt)
+            self.engine.expire(nxt)
+        self.world.evolve((to - self.sim_ms) / 1000.0)
+        self.sim_ms = to
+        self.engine.expire(to)
+        self._lifecycle(to)
+        self.list_due(to)
+        self.engine.version += 1
+
+    def _next_boundary(self, after: int) -> int | None:
+        times = []
+        for m in self.engine.markets.values():
+            for t in _transitions(m):
+                if t > after:
+                    times.append(t)
+                    break
+        return min(times) if times else None
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def _lifecycle(self, t: int) -> None:
+        engine = self.engine
+        for market in list(engine.markets.values()):
+            status = market.status
+            if status == "initialized" and t >= market.open_ms:
+                self._set(market, "active", t)
+                status = "active"
+            if status in ("active", "inactive") and t >= market.close_ms:
+                self.close(market, t)
+                status = "closed"
+            if status == "closed" and t >= market.close_ms + DETERMINE_DELAY_MS:
+                self.determine(market, self.world.result(market), t)
+                status = "determined"
+            if status == "determined" and t >= market.determined_ms + market.settlement_timer_seconds * 1000:
+                self.finalize(market, t)
+            elif status == "finalized" and t - market.settled_ms > KEEP_FINALIZED_MS:
+                self._prune(market)
+
+    def _set(self, market: Market, status: str, t: int) -> None:
+        market.status = status
+        market.updated_ms = t
+        self.engine.version += 1
+
+    def close(self, market: Market, t: int) -> None:
+        self.engine.sweep_market(market.ticker)
+        self.participants.quoted.pop(market.ticker, None)
+        self._set(market, "closed", t)
+
+    def determine(self, market: Market, result: str, t: int) -> None:
+        market.result = result
+        market.determined_ms = t
+        self._set(market, "determined", t)
+
+    def finalize(self, market: Market, t: int) -> None:
+        """Pay out and close every position in the market; write Settlement records."""
+        result = market.result
+        for account in self.engine.accounts.values():
+            pos = account.positions.pop(market.ticker, None)
+            if pos is None or account.house:
+                continue
+            yes = pos.pos if pos.pos > 0 else 0
+            no = -pos.pos if pos.pos < 0 else 0
+            if result == "yes":
+                revenue, value = yes * 10_000, 100
+            elif result == "no":
+                revenue, value = no * 10_000, 0
+            else:
+                revenue, value = pos.cost, None
+            account.cash += revenue
+            account.settlements.append(Settlement(
+                market.ticker, market.event_ticker, result, yes, pos.cost if yes else 0, no, pos.cost if no else 0,
+                revenue, pos.fees, value, t))
+        market.settled_ms = t
+        market.open_interest = 0
+        self._set(market, "finalized", t)
+        if all(self.engine.markets[tk].status == "finalized" for tk in self._event_markets(market.event_ticker)):
+            self.world.forget(market.event_ticker)
+
+    def _event_markets(self, event_ticker: str) -> tuple[str, ...]:
+        event = self.events.get(event_ticker)
+        return tuple(t for t in event.market_tickers if t in self.engine.markets) if event else ()
+
+    def _prune(self, market: Market) -> None:
+        engine = self.engine
+        engine.markets.pop(market.ticker, None)
+        engine.books.pop(market.ticker, None)
+        engine.trades.pop(market.ticker, None)
+        event = self.events.get(market.event_ticker)
+        if event and not any(t in engine.markets for t in event.market_tickers):
+            del self.events[market.event_ticker]
+
+    def settle(self, ticker: str, result: str) -> Market:
+        """Force a market to close, determine with `result` and finalize now."""
+        if result not in RESULTS:
+            raise bad_request("result must be yes, no or void", "invalid_parameters", result)
+        with self.lock:
+            self.sync()
+            market = self.engine.markets.get(ticker)
+            if market is None:
+                raise not_found("market not found", ticker)
+            if market.status == "finalized":
+                raise bad_request("market is already settled", "invalid_parameters", ticker)
+            now = self.clock.now_ms()
+            if market.status not in ("closed", "determined"):
+                self.close(market, now)
+            self.determine(market, result, now)
+            self.finalize(market, now)
+            return market
+
+    # ---- listing ----------------------------------------------------------------------------
+
+    def list_due(self, t: int) -> None:
+        """List every event whose creation time has come (so the exchange never runs dry)."""
+        for close in catalogue.hourly_closes(t):
+            label = f"KXBTCD-{catalogue.et_label(close, True)}"
+            if label not in self.events and t >= close - 3 * catalogue.HOUR_MS:
+                self._add(*catalogue.btc_event(close, self.world.spot), t)
+        for close in catalogue.daily_closes(t):
+            day = catalogue.et_label(close - catalogue.HOUR_MS, False)
+            if f"KXHIGHNY-{day}" not in self.events and t >= close - 2 * catalogue.DAY_MS:
+                centre = self.world.new_temp_event(f"KXHIGHNY-{day}")
+                self._add(*catalogue.temp_event(close, centre), t)
+            if f"KXRAINNYC-{day}" not in self.events and t >= close - 2 * catalogue.DAY_MS:
+                self.world.new_rain_event(f"KXRAINNYC-{day}")
+                self._add(*catalogue.rain_event(close), t)
+
+    def _add(self, event: Event, markets: list[Market], t: int) -> None:
+        self.events[event.event_ticker] = event
+        for market in markets:
+            market.created_ms = min(market.created_ms, t) if market.created_ms else t
+            market.updated_ms = t
+            self.engine.add_market(market)
+            if t >= market.open_ms:
+                self._set(market, "active", t)
+        log.debug("listed %s with %d markets", event.event_ticker, len(markets))
+
+
+def _transitions(m: Market) -> list[int]:
+    if m.status == "initialized":
+        return [m.open_ms, m.close_ms, m.close_ms + DETERMINE_DELAY_MS,
+                m.close_ms + DETERMINE_DELAY_MS + m.settlement_timer_seconds * 1000]
+    if m.status in ("active", "inactive"):
+        return [m.close_ms, m.close_ms + DETERMINE_DELAY_MS,
+                m.close_ms + DETERMINE_DELAY_MS + m.settlement_timer_seconds * 1000]
+    if m.status == "closed":
+        return [m.close_ms + DETERMINE_DELAY_MS, m.close_ms + DETERMINE_DELAY_MS + m.settlement_timer_seconds * 1000]
+    if m.status == "determined":
+        return [m.determined_ms + m.settlement_timer_seconds * 1000]
+    return []
+
+
+def _prefix(seed: int) -> str:
+    import random
+
+    r = random.Random(seed * 7919 + 17)
+    return f"{r.getrandbits(32):08x}-{r.getrandbits(16):04x}-4{r.getrandbits(12):03x}-8{r.getrandbits(12):03x}-"
