@@ -125,7 +125,10 @@ class PnlReport:
 
 
 def unrealized(position: Decimal, cost_basis: Decimal, mark_yes_price: Decimal) -> Decimal:
-    """Mark-to-market gain of an open position: long YES is worth `mark x position`, long NO `(1 - mark) x |position|`."""
+    """Mark-to-market gain of an open position.
+
+    Long YES is worth `mark x position`, long NO `(1 - mark) x |position|`; the gain is that value less `cost_basis`.
+    """
     if position >= 0:
         value = mark_yes_price * position
     else:
