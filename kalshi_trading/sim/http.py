@@ -1,0 +1,222 @@
+"""The HTTP front: routing, signature checks, token buckets and fault injection on loopback.
+
+`ThreadingHTTPServer`, HTTP/1.1 keep-alive with Content-Length, Nagle off.  One lock around the
+engine makes concurrent requests safe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from kalshi_trading.sim import routes_market as mk
+from kalshi_trading.sim import routes_portfolio as pf
+from kalshi_trading.sim.auth import Verifier
+from kalshi_trading.sim.errors import SimError
+from kalshi_trading.sim.faults import Faults, FaultSpec
+from kalshi_trading.sim.params import Request
+from kalshi_trading.sim.ratelimit import CANCEL_COST, DEFAULT_COST, RateLimiter, RateLimits
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/trade-api/v2"
+PUBLIC, PRIVATE, OPTIONAL = "public", "private", "optional"
+
+# (method, pattern, handler, auth).  Fixed paths come before the {param} ones they shadow.
+_ROUTES = [
+    ("GET", "/exchange/status", mk.exchange_status, PUBLIC),
+    ("GET", "/exchange/schedule", mk.exchange_schedule, PUBLIC),
+    ("GET", "/exchange/user_data_timestamp", mk.user_data_timestamp, PUBLIC),
+    ("GET", "/markets", mk.list_markets, PUBLIC),
+    ("GET", "/markets/trades", mk.trades, PUBLIC),
+    ("GET", "/markets/orderbooks", mk.orderbooks, OPTIONAL),
+    ("GET", "/markets/candlesticks", mk.batch_candlesticks, PUBLIC),
+    ("GET", "/markets/{ticker}", mk.get_market, PUBLIC),
+    ("GET", "/markets/{ticker}/orderbook", mk.orderbook, OPTIONAL),
+    ("GET", "/series/fee_changes", mk.series_fee_changes, PUBLIC),
+    ("GET", "/series", mk.list_series, PUBLIC),
+    ("GET", "/series/{series}", mk.get_series, PUBLIC),
+    ("GET", "/series/{series}/markets/{ticker}/candlesticks", mk.candlesticks, PUBLIC),
+    ("GET", "/events", mk.list_events, PUBLIC),
+    ("GET", "/events/multivariate", mk.multivariate_events, PUBLIC),
+    ("GET", "/events/fee_changes", mk.event_fee_changes, PUBLIC),
+    ("GET", "/events/{event}", mk.get_event, PUBLIC),
+    ("GET", "/account/endpoint_costs", mk.endpoint_costs, PUBLIC),
+    ("GET", "/historical/cutoff", mk.historical_cutoff, PUBLIC),
+    ("GET", "/account/limits", pf.account_limits, PRIVATE),
+    ("GET", "/portfolio/balance", pf.balance, PRIVATE),
+    ("GET", "/portfolio/positions", pf.positions, PRIVATE),
+    ("GET", "/portfolio/fills", pf.fills, PRIVATE),
+    ("GET", "/portfolio/settlements", pf.settlements, PRIVATE),
+    ("GET", "/portfolio/orders", pf.list_orders, PRIVATE),
+    ("GET", "/portfolio/orders/queue_positions", pf.queue_positions, PRIVATE),
+    ("GET", "/portfolio/orders/{order_id}", pf.get_order, PRIVATE),
+    ("GET", "/portfolio/orders/{order_id}/queue_position", pf.queue_position, PRIVATE),
+    ("GET", "/portfolio/subaccounts/netting", pf.netting, PRIVATE),
+    ("PUT", "/portfolio/subaccounts/netting", pf.netting, PRIVATE),
+    ("POST", "/portfolio/events/orders", pf.create_order, PRIVATE),
+    ("DELETE", "/portfolio/events/orders", pf.cancel_all, PRIVATE),
+    ("POST", "/portfolio/events/orders/batched", pf.batch_create, PRIVATE),
+    ("DELETE", "/portfolio/events/orders/batched", pf.batch_cancel, PRIVATE),
+    ("DELETE", "/portfolio/events/orders/{order_id}", pf.cancel_order, PRIVATE),
+    ("POST", "/portfolio/events/orders/{order_id}/amend", pf.amend, PRIVATE),
+    ("POST", "/portfolio/events/orders/{order_id}/decrease", pf.decrease, PRIVATE),
+]
+
+
+def _compile(pattern: str) -> re.Pattern:
+    return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$")
+
+
+ROUTES = [(method, _compile(pattern), handler, auth) for method, pattern, handler, auth in _ROUTES]
+
+
+def cost_of(method: str, path: str, body) -> tuple[str, int]:
+    """(bucket, tokens) for a request: reads and writes, cancels 2 per order, batches per item."""
+    kind = "read" if method == "GET" else "write"
+    items = len(body.get("orders") or body.get("ids") or []) if isinstance(body, dict) else 0
+    if path == "/portfolio/events/orders/batched":
+        return kind, (CANCEL_COST if method == "DELETE" else DEFAULT_COST) * max(1, items)
+    if method == "DELETE" and path.startswith("/portfolio/events/orders/"):
+        return kind, CANCEL_COST
+    if method == "GET" and re.match(r"^/portfolio/orders/[^/]+$", path) and path != "/portfolio/orders/queue_positions":
+        return kind, 5
+    return kind, DEFAULT_COST
+
+
+class App:
+    """What the handler needs: the exchange, the store (candles), auth, limits, faults, stats."""
+
+    def __init__(self, exchange, store=None, limits: RateLimits | None = None, faults: FaultSpec | None = None,
+                 on_change=None):
+        self.exchange = exchange
+        self.store = store
+        self.limits = limits or RateLimits()
+        self.limiter = RateLimiter(self.limits) if limits is not False else None
+        self.verifier = Verifier()
+        self.faults = Faults(faults) if faults is not None and faults.active else None
+        self.on_change = on_change
+        self.requests = 0
+        self.cpu_seconds = 0.0
+
+    def public_pem(self, key_id: str) -> str | None:
+        account = self.exchange.engine.by_key.get(key_id)
+        return account.public_key_pem if account is not None else None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "KalshiSim/1.0"
+    sys_version = ""
+
+    def log_message(self, fmt, *args):  # route the stdlib's access log to logging
+        log.debug("%s - " + fmt, self.address_string(), *args)
+
+    def do_GET(self):
+        self._serve("GET")
+
+    def do_POST(self):
+        self._serve("POST")
+
+    def do_DELETE(self):
+        self._serve("DELETE")
+
+    def do_PUT(self):
+        self._serve("PUT")
+
+    def _serve(self, method: str) -> None:
+        started = time.thread_time()
+        app: App = self.server.app
+        try:
+            self._dispatch(app, method)
+        finally:
+            app.requests += 1
+            app.cpu_seconds += time.thread_time() - started
+
+    def _dispatch(self, app: App, method: str) -> None:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        faults = app.faults
+        if faults is not None:
+            if faults.spec.latency:
+                time.sleep(faults.spec.latency)
+            decided = faults.before()
+            if decided == "throttle":
+                return self._send(429, {"error": "too many requests"})
+            if decided == "error":
+                return self._send(503, {"error": {"code": "service_unavailable", "message": "injected fault",
+                                                  "details": "before processing"}})
+        if not url.path.startswith(PREFIX + "/") and url.path != PREFIX:
+            return self._send(404, {"error": {"code": "not_found", "message": "unknown path", "details": url.path}})
+        path = url.path[len(PREFIX):].rstrip("/") or "/"
+        status, body = self._route(app, method, url.path, path, url.query, raw)
+        if faults is not None:
+            decided = faults.after()
+            if decided == "drop":
+                self.close_connection = True
+                return None
+            if decided == "error":
+                status, body = 500, {"error": {"code": "internal_server_error", "message": "injected fault",
+                                               "details": "after processing"}}
+        self._send(status, body)
+
+    def _route(self, app: App, method: str, full_path: str, path: str, query: str, raw: bytes):
+        found = None
+        for m, pattern, handler, auth in ROUTES:
+            match = pattern.match(path)
+            if match and m == method:
+                found = (handler, auth, match.groupdict())
+                break
+        if found is None:
+            return 404, {"error": {"code": "not_found", "message": "unknown path", "details": f"{method} {path}"}}
+        handler, auth, params = found
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            return 400, {"code": "bad_request", "message": "request body is not valid JSON", "details": ""}
+        req = Request(method, path, parse_qs(query, keep_blank_values=True), body, None, params)
+        ex = app.exchange
+        try:
+            if auth == PRIVATE or (auth == OPTIONAL and self.headers.get("KALSHI-ACCESS-KEY")):
+                key_id = app.verifier.verify(self.headers, method, full_path, app.public_pem, int(time.time() * 1000))
+                req.account = ex.engine.by_key[key_id]
+                if app.limiter is not None:
+                    kind, cost = cost_of(method, path, body)
+                    if not app.limiter.allow(req.account.account_id, kind, cost):
+                        return 429, {"error": "too many requests"}
+            with ex.lock:
+                ex.sync()
+                before = ex.engine.version
+                status, out = handler(app, req)
+                changed = ex.engine.version != before
+        except SimError as exc:
+            return exc.status, exc.body()
+        if changed and app.on_change is not None:
+            app.on_change()
+        return status, out
+
+    def _send(self, status: int, body) -> None:
+        data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+        self.send_response(status)
+        if status != 204:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+
+class SimHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address, app: App):
+        self.app = app
+        super().__init__(address, Handler)

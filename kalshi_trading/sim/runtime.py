@@ -1,0 +1,344 @@
+"""Using the simulator: accounts with keys, an embedded server, and the CLI's operations.
+
+State lives under a data directory (`<data_dir>/sim`; a directory already named `sim` is used
+as is).  A process that changes the exchange holds an exclusive lock on `<sim dir>/lock` for
+as long as it does, so two processes never overwrite each other's state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from kalshi_trading.errors import KalshiError
+from kalshi_trading.sim.records import Account
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BALANCE = Decimal("1000")
+SAVE_EVERY_S = 0.5
+PULSE_S = 0.2
+
+
+class SimBusy(KalshiError):
+    """Another process is running this simulated exchange."""
+
+
+@dataclass(frozen=True)
+class SimAccount:
+    key_id: str
+    private_key_path: Path
+
+
+def sim_dir(data_dir: Path) -> Path:
+    data_dir = Path(data_dir).expanduser()
+    return data_dir if data_dir.name == "sim" else data_dir / "sim"
+
+
+class _Lock:
+    """An exclusive advisory lock on a file (released on close or process exit)."""
+
+    def __init__(self, directory: Path):
+        import fcntl
+
+        directory.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._fd)
+            raise SimBusy(f"another process is running the simulated exchange in {directory}; stop it first") from None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class _Session:
+    """Opened state: store + exchange (+ lock), saved on close."""
+
+    def __init__(self, data_dir: Path, *, seed: int | None = None, speed: float = 1.0, participants: bool = True,
+                 clock=None):
+        from kalshi_trading.sim import store as store_mod
+
+        self.dir = sim_dir(data_dir)
+        self.lock = _Lock(self.dir)
+        try:
+            self.store = store_mod.Store(self.dir)
+            docs = self.store.read()
+            if "meta" in docs:
+                self.exchange = store_mod.load(docs, speed=speed, participants=participants, clock=clock)
+            else:
+                self.exchange = _fresh(seed or 0, speed, participants, clock)
+            self.extra = json.loads(docs.get("demo", "{}"))
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def save(self) -> None:
+        from kalshi_trading.sim import store as store_mod
+
+        with self.exchange.lock:
+            docs = store_mod.dump(self.exchange)
+            rows = self.exchange.candles.flush(self.exchange.clock.now_ms())
+        docs["demo"] = json.dumps(self.extra)
+        self.store.write(docs, rows)
+
+    def close(self, save: bool = True) -> None:
+        try:
+            if save:
+                self.save()
+            self.store.close()
+        finally:
+            self.lock.release()
+
+
+def _fresh(seed: int, speed: float, participants: bool, clock):
+    from kalshi_trading.sim.clock import SimClock
+    from kalshi_trading.sim.exchange import SimExchange
+
+    clock = clock or SimClock(int(time.time() * 1000), speed=speed)
+    ex = SimExchange(clock, seed=seed, participants=participants)
+    ex.list_due(ex.sim_ms)
+    return ex
+
+
+def _new_account(session: _Session, balance: Decimal, name: str) -> SimAccount:
+    from kalshi_trading.sim.auth import generate_key_pair
+
+    key_id = str(uuid.uuid4())
+    path = session.dir / "keys" / f"{name}-{key_id}.pem"
+    public_pem = generate_key_pair(path)
+    cash = int(Decimal(balance) * 1_000_000)
+    if cash < 0:
+        raise ValueError("balance must not be negative")
+    with session.exchange.lock:
+        session.exchange.engine.add_account(Account(key_id, str(uuid.uuid4()), key_id, public_pem, cash))
+    return SimAccount(key_id, path)
+
+
+def ensure_demo_account(data_dir: Path, balance: Decimal = DEFAULT_BALANCE) -> SimAccount:
+    """Create the exchange and a demo account (RSA key, PEM 0600) on first use; idempotent."""
+    session = _Session(data_dir)
+    try:
+        account = _demo(session, balance)
+    finally:
+        session.close()
+    return account
+
+
+def _demo(session: _Session, balance: Decimal) -> SimAccount:
+    demo = session.extra.get("demo")
+    if demo and demo["key_id"] in session.exchange.engine.by_key and Path(demo["path"]).exists():
+        return SimAccount(demo["key_id"], Path(demo["path"]))
+    account = _new_account(session, balance, "demo")
+    session.extra["demo"] = {"key_id": account.key_id, "path": str(account.private_key_path)}
+    return account
+
+
+def create_account(data_dir: Path, balance: Decimal) -> SimAccount:
+    """An extra account with its own key pair (e.g. two accounts trading against each other)."""
+    session = _Session(data_dir)
+    try:
+        return _new_account(session, balance, "account")
+    finally:
+        session.close()
+
+
+class SimServer:
+    """The exchange served over loopback HTTP in daemon threads; saves on change and on stop."""
+
+    def __init__(self, session: _Session, host: str, port: int, faults, rate_limits, participants: bool):
+        self._session = session
+        self.exchange = session.exchange
+        self._host, self._port = host, port
+        self._faults = faults
+        self._rate_limits = rate_limits
+        self._httpd = None
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self._dirty = threading.Event()
+        self.app = None
+
+    @property
+    def base_url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("server not started")
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/trade-api/v2"
+
+    def start(self) -> "SimServer":
+        from kalshi_trading.sim.faults import FaultSpec
+        from kalshi_trading.sim.http import App, SimHTTPServer
+        from kalshi_trading.sim.ratelimit import RateLimits
+
+        if self._httpd is not None:
+            return self
+        limits = self._rate_limits
+        if limits is True:
+            limits = RateLimits()
+        faults = self._faults
+        if not isinstance(faults, FaultSpec):
+            faults = FaultSpec.parse(faults if faults is not None else os.environ.get("KALSHI_SIM_FAULTS"))
+        self.app = App(self.exchange, self._session.store, limits if limits else False, faults,
+                       on_change=self._dirty.set)
+        self._httpd = SimHTTPServer((self._host, self._port), self.app)
+        serve = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                 name="sim-http", daemon=True)
+        pulse = threading.Thread(target=self._pulse, name="sim-pulse", daemon=True)
+        self._threads = [serve, pulse]
+        for t in self._threads:
+            t.start()
+        log.info("simulated exchange serving at %s", self.base_url)
+        return self
+
+    def _pulse(self) -> None:
+        """Advance the simulation in the background and save when something changed."""
+        last_saved = self.exchange.engine.version
+        last_save_at = time.monotonic()
+        while not self._stopping.wait(PULSE_S):
+            try:
+                self.exchange.sync()
+                if self.exchange.engine.version != last_saved and time.monotonic() - last_save_at >= SAVE_EVERY_S:
+                    last_saved = self.exchange.engine.version
+                    last_save_at = time.monotonic()
+                    self._session.save()
+            except Exception:  # the pulse must not die silently; log and keep serving
+                log.exception("simulator pulse failed")
+
+    def save(self) -> None:
+        self._session.save()
+
+    def stop(self) -> None:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        for t in self._threads:
+            t.join(timeout=5)
+        self._session.close(save=True)
+
+    def __enter__(self) -> "SimServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def start_embedded(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, seed: int | None = None,
+                   speed: float = 1.0, faults: str | None = None, participants: bool = True,
+                   rate_limits=True, clock=None) -> SimServer:
+    """Load (or create) the exchange under `data_dir` and serve it; `seed` applies to a new exchange.
+
+    `rate_limits` may be True (generous defaults), False (off) or a `RateLimits`; `faults` a spec
+    string (default: env KALSHI_SIM_FAULTS); `clock` an injected clock (tests).
+    """
+    session = _Session(data_dir, seed=seed, speed=speed, participants=participants, clock=clock)
+    try:
+        if not session.extra.get("demo"):
+            _demo(session, DEFAULT_BALANCE)
+        server = SimServer(session, host, port, faults, rate_limits, participants)
+        return server.start()
+    except BaseException:
+        session.close(save=False)
+        raise
+
+
+# ---- CLI operations ----------------------------------------------------------------------------
+
+
+def sim_status(data_dir: Path) -> dict:
+    """A summary of the exchange state (read-only; works while a server runs)."""
+    from kalshi_trading.sim import store as store_mod
+    from kalshi_trading.sim.clock import fmt_time
+
+    directory = sim_dir(data_dir)
+    if not (directory / store_mod.DB_NAME).exists():
+        return {"exists": False, "data_dir": str(directory)}
+    st = store_mod.Store(directory)
+    try:
+        docs = st.read()
+    finally:
+        st.close()
+    if "meta" not in docs:
+        return {"exists": False, "data_dir": str(directory)}
+    meta = json.loads(docs["meta"])
+    markets = json.loads(docs["markets"])
+    accounts = [a for a in json.loads(docs["accounts"]) if not a["house"]]
+    demo = json.loads(docs.get("demo", "{}")).get("demo") or {}
+    by_status: dict[str, int] = {}
+    for m in markets:
+        by_status[m["status"]] = by_status.get(m["status"], 0) + 1
+    demo_row = next((a for a in accounts if a["key_id"] == demo.get("key_id")), None)
+    return {
+        "exists": True,
+        "data_dir": str(directory),
+        "sim_time": fmt_time(meta["sim_ms"]),
+        "saved_at": fmt_time(meta["wall_ms"]),
+        "seed": meta["seed"],
+        "markets": by_status,
+        "events": len(json.loads(docs["events"])),
+        "accounts": len(accounts),
+        "demo_key_id": demo.get("key_id"),
+        "demo_private_key_path": demo.get("path"),
+        "demo_cash_dollars": str(Decimal(demo_row["cash"]) / 1_000_000) if demo_row else None,
+    }
+
+
+def sim_reset(data_dir: Path, balance: Decimal = DEFAULT_BALANCE) -> SimAccount:
+    """Wipe the exchange and start again with a fresh demo account."""
+    directory = sim_dir(data_dir)
+    lock = _Lock(directory)
+    try:
+        from kalshi_trading.sim import store as store_mod
+
+        st = store_mod.Store(directory)
+        st.wipe()
+        st.close()
+        for old in (directory / "keys").glob("*.pem") if (directory / "keys").exists() else ():
+            old.unlink()
+    finally:
+        lock.release()
+    return ensure_demo_account(data_dir, balance)
+
+
+def sim_advance(data_dir: Path, seconds: float) -> dict:
+    """Move simulated time forward; markets that expire settle on the simulated underlying."""
+    if seconds <= 0:
+        raise ValueError("seconds must be positive")
+    session = _Session(data_dir)
+    try:
+        ex = session.exchange
+        ex.sync()
+        before = {t: m.status for t, m in ex.engine.markets.items()}
+        ex.advance(seconds)
+        settled = sorted(t for t, m in ex.engine.markets.items() if m.status == "finalized" and before.get(t) != "finalized")
+        listed = sorted(t for t in ex.engine.markets if t not in before)
+        from kalshi_trading.sim.clock import fmt_time
+
+        result = {"sim_time": fmt_time(ex.clock.now_ms()), "advanced_seconds": seconds,
+                  "settled": settled, "listed": listed}
+    finally:
+        session.close()
+    return result
+
+
+def sim_settle(data_dir: Path, ticker: str, result: str) -> dict:
+    """Settle one market now with `result` (yes | no | void)."""
+    session = _Session(data_dir)
+    try:
+        market = session.exchange.settle(ticker, result)
+        out = {"ticker": market.ticker, "result": market.result, "status": market.status}
+    finally:
+        session.close()
+    return out
