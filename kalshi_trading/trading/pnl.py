@@ -22,7 +22,9 @@ Fee allocation (for the lot-by-lot tax export): each fill's fee is split pro rat
 closes lots and the part that opens a new one; the closing part is split pro rata over the lots it closes, and a
 lot's opening fee travels with the lot and is split pro rata when the lot is partly closed.  Each split is floored
 to $0.000001 with the remainder going to the last piece, so the fees of closed lots plus the fees still attached to
-open lots always add up exactly to the fees paid.  A settlement's fee is split over the settled lots the same way.
+open lots always add up exactly to the fees paid.  A settlement's `fee_cost` reports fees the position already
+paid on its fills, so it is not added again; only when lots are made from the settlement itself (no fills) does it
+count, split over those lots the same way.
 `ClosedLot.gain = proceeds - cost - fees` (what a tax preparer wants); `realized_pnl` stays gross.
 
 Settlement closes whatever is still open: a winning contract is disposed of at $1, a losing one at $0, a scalar
@@ -82,7 +84,7 @@ class TickerPnl:
     position: Decimal  # signed: + YES, - NO
     cost_basis: Decimal  # of the open lots, fees excluded
     realized_pnl: Decimal  # gross: proceeds - cost of closed contracts (settlement included)
-    fees_paid: Decimal  # trading fees plus settlement fees
+    fees_paid: Decimal  # trading fees (from fills; from the settlement only when no fills explain it)
     closed_lots: tuple[ClosedLot, ...] = ()
     open_lots: tuple[OpenLot, ...] = ()
     settled_result: str | None = None
@@ -338,9 +340,12 @@ class LotBook:
         book = self._books.get(settlement.ticker)
         if book is None:
             book = self._books[settlement.ticker] = _Book(settlement.ticker)
-        fee = self._money_units(settlement.fee)
-        book.fees += fee
+        # Fees are charged on fills only (reference section 8); a settlement's `fee_cost` reports the fees the
+        # position already paid.  Count it only when no fills explain the position (lots made from the settlement).
+        fee = 0
         if book.pos == 0:
+            fee = self._money_units(settlement.fee)
+            book.fees += fee
             self._lots_from_settlement(book, settlement)
         else:
             expected = self._count_units(settlement.yes_count) - self._count_units(settlement.no_count)

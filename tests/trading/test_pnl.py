@@ -137,9 +137,10 @@ def test_settlement_of_partly_closed_position():
     p = one(fills, [settlement("yes", yes_count="6", yes_cost="2.40", fee="0.0100")])
     assert p.realized_pnl == D("4.20")
     assert p.position == 0 and p.cost_basis == 0
-    assert p.fees_paid == D("0.0100")  # the settlement fee counts
+    # The settlement's fee_cost reports fees already paid on the fills (none here); it is not charged again.
+    assert p.fees_paid == D("0")
     last = p.closed_lots[-1]
-    assert (last.count, last.proceeds, last.cost, last.fees) == (D("6"), D("6.00"), D("2.40"), D("0.0100"))
+    assert (last.count, last.proceeds, last.cost, last.fees) == (D("6"), D("6.00"), D("2.40"), D("0"))
     # settles NO instead: 6 x (0 - 0.40) = -2.40; total 0.60 - 2.40 = -1.80
     assert one(fills, [settlement("no", yes_count="6", yes_cost="2.40")]).realized_pnl == D("-1.80")
 
@@ -315,3 +316,10 @@ def test_settlement_flattens_and_keeps_identity(raw, result):
     p = compute_pnl(fills, [settlement(result)]).get(TICKER)
     assert p.position == 0 and p.cost_basis == 0 and p.open_lots == ()
     assert sum((lot.proceeds - lot.cost for lot in p.closed_lots), D(0)) == p.realized_pnl
+
+
+def test_settlement_without_fills_counts_its_fee():
+    # No fills in the journal (traded before it began): lots come from the settlement, and so do the fees.
+    p = one([], [settlement("yes", yes_count="6", yes_cost="2.40", fee="0.0100")])
+    assert p.realized_pnl == D("3.60") and p.fees_paid == D("0.0100")
+    assert p.closed_lots[-1].fees == D("0.0100")

@@ -1,0 +1,411 @@
+"""Order executor: validate against the market, preview, write-ahead journal, send, record the outcome.
+
+The trader speaks (contract yes|no, action buy|sell, price on that contract); the exchange speaks V2
+(`bid`/`ask` at a YES price).  The mapping follows the reference's direction table exactly
+(`models.to_book_side`, `models.to_yes_price`).
+
+Write-ahead: the intent, with its `client_order_id`, is committed to the journal before the order is
+sent, then the outcome.  If the process dies in between, `reconcile()` at the next start asks the
+exchange which intents became orders.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Callable
+
+from kalshi_trading.api.client import KalshiClient, OrderOutcomeUnknown, new_client_order_id
+from kalshi_trading.errors import ApiError, NotFoundError, RejectedError, UsageError
+from kalshi_trading.models import (
+    Action,
+    BookSide,
+    CancelAck,
+    Market,
+    Order,
+    OrderAck,
+    OrderRequest,
+    Side,
+    TimeInForce,
+    to_book_side,
+    to_yes_price,
+)
+from kalshi_trading.money import ONE, ZERO, fill_fee, is_valid_count
+from kalshi_trading.trading.fees import FeeSchedule
+from kalshi_trading.trading.journal import Journal
+
+log = logging.getLogger(__name__)
+trades_log = logging.getLogger("kalshi_trading.trades")
+
+DEFAULT_SLIPPAGE = Decimal("0.05")  # market orders never pay more than 5¢ beyond the best price
+
+
+@dataclass(frozen=True)
+class OrderPreview:
+    """What an order would do, shown before it is sent."""
+
+    env: str
+    ticker: str
+    title: str
+    side: Side
+    action: Action
+    count: Decimal
+    price: Decimal  # on the trader's contract
+    yes_price: Decimal
+    book_side: BookSide
+    time_in_force: TimeInForce
+    notional: Decimal
+    would_cross: bool
+    fee_kind: str  # taker | maker
+    estimated_fee: Decimal
+    max_loss: Decimal
+    position_before: Decimal
+    position_after: Decimal
+    cash_before: Decimal
+    cash_after: Decimal
+    post_only: bool = False
+    reduce_only: bool = False
+    expiration: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    env: str
+    order_id: str
+    client_order_id: str
+    ticker: str
+    side: Side
+    action: Action
+    status: str
+    fill_count: Decimal
+    remaining_count: Decimal
+    average_price: Decimal | None  # on the trader's contract
+    fees: Decimal | None
+    unfilled_count: Decimal = ZERO
+    recovered: bool = False
+
+
+def parse_side(value: str) -> Side:
+    try:
+        return Side(value.lower())
+    except ValueError:
+        raise UsageError(f"side must be yes or no, not {value!r}") from None
+
+
+def parse_action(value: str) -> Action:
+    try:
+        return Action(value.lower())
+    except ValueError:
+        raise UsageError(f"action must be buy or sell, not {value!r}") from None
+
+
+class Executor:
+    """Places, previews, amends and cancels orders through one client and one journal."""
+
+    def __init__(self, client: KalshiClient, journal: Journal, env: str, *,
+                 slippage: Decimal = DEFAULT_SLIPPAGE, clock: Callable[[], datetime] | None = None):
+        self.client = client
+        self.journal = journal
+        self.env = env.upper()
+        self.slippage = slippage
+        self.fees = FeeSchedule(client)
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+
+    # ----------------------------------------------------------------- validation and preview
+    def market(self, ticker: str) -> Market:
+        """The market, or a clear error for an unknown ticker."""
+        if not ticker or not ticker.replace("-", "").replace(".", "").replace("_", "").isalnum():
+            raise UsageError(f"{ticker!r} is not a market ticker")
+        try:
+            return self.client.get_market(ticker.upper())
+        except NotFoundError:
+            raise NotFoundError(f"no market {ticker.upper()}", status=404, code="not_found") from None
+
+    def validate(self, market: Market, side: Side, count: Decimal, price: Decimal) -> Decimal:
+        """Refuse before any write: trading closed, price off the grid, bad count.  Returns the YES price."""
+        if not market.is_trading:
+            raise RejectedError(f"{market.ticker} is not open for trading (status {market.status})",
+                                code="market_closed")
+        if not isinstance(count, Decimal) or not is_valid_count(count):
+            raise UsageError(f"count {count} must be a positive multiple of 0.01 contracts")
+        if not (ZERO < price < ONE):
+            raise UsageError(f"price {price} must be between 0 and 1 dollar, exclusive")
+        yes_price = to_yes_price(side, price)
+        if not market.price_grid.contains(yes_price):
+            grid = market.price_grid
+            lo, hi = grid.floor(yes_price), grid.ceil(yes_price)
+            near = ", ".join(str(to_yes_price(side, p)) for p in (lo, hi) if p is not None)
+            raise UsageError(
+                f"price {price} is not on {market.ticker}'s tick grid (step {grid.step_at(yes_price)}); nearest: {near}"
+            )
+        return yes_price
+
+    def preview(self, ticker: str, side: Side, action: Action, count: Decimal, price: Decimal, *,
+                time_in_force: TimeInForce = TimeInForce.GTC, post_only: bool = False, reduce_only: bool = False,
+                expiration: datetime | None = None, market: Market | None = None) -> OrderPreview:
+        market = market or self.market(ticker)
+        yes_price = self.validate(market, side, count, price)
+        book_side = to_book_side(side, action)
+        book = self.client.get_orderbook(market.ticker)
+        if book_side is BookSide.BID:
+            best = book.best_yes_ask
+            would_cross = best is not None and best.price <= yes_price
+        else:
+            best = book.best_yes_bid
+            would_cross = best is not None and best.price >= yes_price
+        if post_only and would_cross:
+            raise UsageError(f"post-only order at {price} would cross the book (best {best.price})")
+        fee_type, multiplier = self.fees.for_market(market)
+        fee = fill_fee(count, yes_price, fee_type, would_cross, multiplier)
+        position = self._position(market.ticker)
+        balance = self.client.get_balance().balance
+        signed = count if book_side is BookSide.BID else -count
+        after = position + signed
+        # Only the part that opens or grows exposure can lose money at settlement; closing realizes a price.
+        closing = min(count, abs(position)) if (position > 0 > signed or position < 0 < signed) else ZERO
+        opening = count - closing
+        leg = price if action is Action.BUY else ONE - price  # what one opened contract costs
+        if action is Action.BUY:
+            cash_after = balance - count * price - fee
+        else:
+            cash_after = balance + count * price - fee
+        if reduce_only:
+            opening = ZERO
+        return OrderPreview(
+            env=self.env, ticker=market.ticker, title=market.title, side=side, action=action, count=count,
+            price=price, yes_price=yes_price, book_side=book_side, time_in_force=time_in_force,
+            notional=count * price, would_cross=would_cross, fee_kind="taker" if would_cross else "maker",
+            estimated_fee=fee, max_loss=opening * leg + fee, position_before=position, position_after=after,
+            cash_before=balance, cash_after=cash_after, post_only=post_only, reduce_only=reduce_only,
+            expiration=expiration,
+        )
+
+    def _position(self, ticker: str) -> Decimal:
+        for pos in self.client.get_positions(ticker=ticker).markets:
+            if pos.ticker == ticker:
+                return pos.position
+        return ZERO
+
+    # ----------------------------------------------------------------- placing
+    def place_limit_order(self, ticker: str, side: Side, action: Action, count: Decimal, price: Decimal, *,
+                          time_in_force: TimeInForce = TimeInForce.GTC, post_only: bool = False,
+                          expiration: datetime | None = None, reduce_only: bool = False,
+                          market: Market | None = None) -> OrderResult:
+        """Validate, journal the intent, send, journal the outcome."""
+        market = market or self.market(ticker)
+        yes_price = self.validate(market, side, count, price)
+        expiration_ts = None
+        if expiration is not None:
+            if time_in_force is not TimeInForce.GTC:
+                raise UsageError("an expiry needs time in force gtc")
+            if expiration <= self._clock():
+                raise UsageError(f"expiry {expiration.isoformat()} is in the past")
+            expiration_ts = int(expiration.timestamp())
+        request = OrderRequest(
+            ticker=market.ticker, book_side=to_book_side(side, action), count=count, yes_price=yes_price,
+            time_in_force=time_in_force, client_order_id=new_client_order_id(), post_only=post_only,
+            reduce_only=reduce_only, expiration_ts=expiration_ts,
+        )
+        ack = self._send(request, side, action, price)
+        return self._result(request, ack, side, action)
+
+    def _send(self, request: OrderRequest, side: Side, action: Action, price: Decimal) -> OrderAck:
+        cid = request.client_order_id
+        self.journal.record_intent(
+            cid, request.ticker, request.book_side.value, request.yes_price, request.count,
+            request.time_in_force.value, self.env.lower(),
+            extra={"side": side.value, "action": action.value, "price": str(price), "post_only": request.post_only,
+                   "reduce_only": request.reduce_only},
+        )
+        trades_log.info("SUBMIT %s %s %s %s %s @ %s (yes %s) %s cid=%s", self.env, action.value, request.count,
+                        side.value, request.ticker, price, request.yes_price, request.time_in_force.value, cid)
+        try:
+            ack = self.client.create_order(request)
+        except OrderOutcomeUnknown as exc:
+            # The intent stays pending on purpose: reconcile() settles it against the exchange.
+            self.journal.record_error("order_outcome_unknown", str(exc), {"client_order_id": cid})
+            trades_log.warning("UNKNOWN %s cid=%s: %s", request.ticker, cid, exc.message)
+            raise
+        except ApiError as exc:
+            self.journal.record_outcome(cid, "rejected", code=exc.code or str(exc.status), message=exc.message)
+            self.journal.record_error("order_rejected", str(exc), {"client_order_id": cid, "ticker": request.ticker})
+            trades_log.info("REJECTED %s cid=%s code=%s %s", request.ticker, cid, exc.code, exc.message)
+            raise
+        status = _status_of(ack, request)
+        self.journal.record_outcome(cid, "accepted", order_id=ack.order_id, status=status,
+                                    count=ack.fill_count, extra={"remaining": str(ack.remaining_count)})
+        trades_log.info("ACCEPTED %s order=%s cid=%s filled=%s remaining=%s status=%s", request.ticker,
+                        ack.order_id, cid, ack.fill_count, ack.remaining_count, status)
+        return ack
+
+    def _result(self, request: OrderRequest, ack: OrderAck, side: Side, action: Action) -> OrderResult:
+        avg = None
+        fees = None
+        if ack.fill_count > 0:
+            fills = list(self.client.iter_fills(order_id=ack.order_id))
+            if fills:
+                filled = sum((f.count for f in fills), ZERO)
+                yes_avg = sum((f.count * f.yes_price for f in fills), ZERO) / filled
+                avg = yes_avg if side is Side.YES else ONE - yes_avg
+                fees = sum((f.fee for f in fills), ZERO)
+                for f in fills:
+                    trades_log.info("FILL %s order=%s %s %s @ yes %s fee %s", f.ticker, f.order_id, f.book_side,
+                                    f.count, f.yes_price, f.fee)
+            elif ack.average_fill_price is not None:
+                avg = ack.average_fill_price if side is Side.YES else ONE - ack.average_fill_price
+        status = _status_of(ack, request)
+        unfilled = request.count - ack.fill_count if status != "resting" else ZERO
+        return OrderResult(
+            env=self.env, order_id=ack.order_id, client_order_id=ack.client_order_id or request.client_order_id,
+            ticker=request.ticker, side=side, action=action, status=status, fill_count=ack.fill_count,
+            remaining_count=ack.remaining_count, average_price=avg, fees=fees, unfilled_count=unfilled,
+            recovered=ack.order is not None,
+        )
+
+    def market_order_price(self, market: Market, side: Side, action: Action, count: Decimal,
+                           max_price: Decimal | None = None) -> Decimal:
+        """The protective limit for an emulated market order: the price that fills `count` on the
+        current book, never beyond `max_price` or best + slippage (on the trader's contract)."""
+        book = self.client.get_orderbook(market.ticker)
+        book_side = to_book_side(side, action)
+        levels = book.yes_asks if book_side is BookSide.BID else book.yes_bids
+        if not levels:
+            raise RejectedError(f"no one is {'selling' if book_side is BookSide.BID else 'buying'} "
+                                f"{market.ticker} right now; place a limit order instead", code="no_liquidity")
+        needed, worst = count, levels[0].price
+        for level in levels:
+            worst = level.price
+            needed -= level.count
+            if needed <= 0:
+                break
+        best = levels[0].price
+        if book_side is BookSide.BID:
+            bound = min(worst, best + self.slippage)
+            limit_yes = bound if max_price is None else min(bound, to_yes_price(side, max_price))
+        else:
+            bound = max(worst, best - self.slippage)
+            limit_yes = bound if max_price is None else max(bound, to_yes_price(side, max_price))
+        grid = market.price_grid
+        snapped = grid.floor(limit_yes) if book_side is BookSide.BID else grid.ceil(limit_yes)
+        if snapped is None:
+            raise UsageError(f"max price {max_price} leaves no valid price on {market.ticker}'s grid")
+        return snapped if side is Side.YES else ONE - snapped
+
+    def place_market_order(self, ticker: str, side: Side, action: Action, count: Decimal,
+                           max_price: Decimal | None = None) -> OrderResult:
+        """No market orders on Kalshi: an immediate-or-cancel limit at a protective price."""
+        market = self.market(ticker)
+        if max_price is not None and not (ZERO < max_price < ONE):
+            raise UsageError(f"max price {max_price} must be between 0 and 1 dollar, exclusive")
+        price = self.market_order_price(market, side, action, count, max_price)
+        return self.place_limit_order(ticker, side, action, count, price, time_in_force=TimeInForce.IOC, market=market)
+
+    # ----------------------------------------------------------------- managing
+    def cancel(self, order_id: str) -> CancelAck:
+        order = self.status(order_id)
+        ack = self.client.cancel_order(order_id)
+        self.journal.record_outcome(order.client_order_id or f"order:{order_id}", "cancelled", order_id=order_id,
+                                    status="canceled", count=ack.reduced_by)
+        trades_log.info("CANCEL %s order=%s reduced_by=%s%s", order.ticker, order_id, ack.reduced_by,
+                        " (already gone)" if ack.already_gone else "")
+        return ack
+
+    def cancel_all(self, ticker: str | None = None) -> list[CancelAck]:
+        """Cancel every resting order (of one market when `ticker` is given)."""
+        if ticker is None:
+            orders = self.open_orders()
+            self.client.cancel_all()
+            acks = [CancelAck(o.order_id, o.client_order_id, o.remaining_count) for o in orders]
+        else:
+            orders = self.open_orders(self.market(ticker).ticker)
+            acks = []
+            results = self.client.batch_cancel([o.order_id for o in orders]) if orders else []
+            for result in results:
+                if result.error is not None:
+                    raise result.error
+                acks.append(result.ack)
+        for order in orders:
+            self.journal.record_outcome(order.client_order_id or f"order:{order.order_id}", "cancelled",
+                                        order_id=order.order_id, status="canceled", count=order.remaining_count)
+            trades_log.info("CANCEL %s order=%s reduced_by=%s", order.ticker, order.order_id, order.remaining_count)
+        return acks
+
+    def amend(self, order_id: str, *, price: Decimal | None = None, count: Decimal | None = None) -> OrderAck:
+        """New price (on the order's own contract) and/or new remaining count."""
+        if price is None and count is None:
+            raise UsageError("give a new price, a new count, or both")
+        order = self.status(order_id)
+        if not order.is_open:
+            raise RejectedError(f"order {order_id} is {order.status}; only resting orders can be amended",
+                                code="invalid_order")
+        market = self.market(order.ticker)
+        # "sell YES @ 70" and "buy NO @ 30" are the same V2 ask: read a new price on the contract the order
+        # was placed on (from the journal), or as a YES price for orders placed elsewhere.
+        side = self._placed_side(order)
+        yes_price = order.yes_price if price is None else to_yes_price(side, price)
+        new_remaining = order.remaining_count if count is None else count
+        self.validate(market, Side.YES, new_remaining, yes_price)
+        total = order.fill_count + new_remaining
+        ack = self.client.amend_order(order_id, ticker=order.ticker, book_side=BookSide(order.book_side),
+                                      yes_price=yes_price, count=total)
+        self.journal.record_outcome(order.client_order_id or f"order:{order_id}", "amended", order_id=order_id,
+                                    yes_price=yes_price, count=total)
+        trades_log.info("AMEND %s order=%s yes_price=%s total=%s", order.ticker, order_id, yes_price, total)
+        return ack
+
+    def _placed_side(self, order: Order) -> Side:
+        if order.client_order_id:
+            for event in self.journal.order_events(client_order_id=order.client_order_id):
+                if event.kind == "intent" and event.extra.get("side") in ("yes", "no"):
+                    return Side(event.extra["side"])
+        return Side.YES
+
+    def decrease(self, order_id: str, *, reduce_by: Decimal | None = None, reduce_to: Decimal | None = None):
+        order = self.status(order_id)
+        ack = self.client.decrease_order(order_id, reduce_by=reduce_by, reduce_to=reduce_to)
+        self.journal.record_outcome(order.client_order_id or f"order:{order_id}", "decreased", order_id=order_id,
+                                    count=ack.remaining_count)
+        trades_log.info("DECREASE %s order=%s remaining=%s", order.ticker, order_id, ack.remaining_count)
+        return ack
+
+    def status(self, order_id: str) -> Order:
+        if not order_id or not order_id.strip():
+            raise UsageError("an order id is required")
+        try:
+            return self.client.get_order(order_id.strip())
+        except NotFoundError:
+            raise NotFoundError(f"no order {order_id}", status=404, code="not_found") from None
+
+    def open_orders(self, ticker: str | None = None) -> list[Order]:
+        return list(self.client.iter_orders(ticker=ticker, status="resting"))
+
+    # ----------------------------------------------------------------- crash recovery
+    def reconcile(self) -> list[tuple[str, str | None, str]]:
+        """Settle intents journalled before a crash: (client_order_id, order_id or None, status)."""
+        settled = []
+        for intent in self.journal.pending_intents():
+            if intent.env and intent.env != self.env.lower():
+                continue  # another environment's journal entry; never ask the wrong exchange
+            order = self.client.find_order_by_client_id(intent.ticker, intent.client_order_id)
+            if order is None:
+                self.journal.mark_reconciled(intent.client_order_id, None, "not_placed")
+                settled.append((intent.client_order_id, None, "not_placed"))
+            else:
+                self.journal.mark_reconciled(intent.client_order_id, order.order_id, order.status)
+                settled.append((intent.client_order_id, order.order_id, order.status))
+            trades_log.info("RECONCILED cid=%s -> %s", intent.client_order_id, settled[-1][1:])
+        return settled
+
+
+def _status_of(ack: OrderAck, request: OrderRequest) -> str:
+    """resting / executed (all filled) / canceled (IOC or FoK remainder, STP), as the Order would say."""
+    if ack.order is not None:
+        return ack.order.status
+    if ack.remaining_count > 0 and request.time_in_force is TimeInForce.GTC:
+        return "resting"
+    if ack.fill_count >= request.count:
+        return "executed"
+    return "canceled"
+

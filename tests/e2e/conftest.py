@@ -1,0 +1,74 @@
+"""End-to-end fixtures: the real simulator on a loopback port, driven through our real client and services."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from kalshi_trading.api.client import KalshiClient
+from kalshi_trading.api.retry import RetryPolicy
+from kalshi_trading.config import load_private_key
+from kalshi_trading.sim.clock import ManualClock
+from kalshi_trading.sim.runtime import start_embedded
+from kalshi_trading.trading.executor import Executor
+from kalshi_trading.trading.journal import Journal
+from kalshi_trading.trading.portfolio import Portfolio
+
+T0 = int(datetime(2026, 11, 21, 14, 30, tzinfo=timezone.utc).timestamp() * 1000)
+
+
+def client_for(base_url: str, account, retry: RetryPolicy | None = None) -> KalshiClient:
+    return KalshiClient.build(base_url, account.key_id, load_private_key(account.private_key_path), env="sim",
+                              rate_tier=None, retry=retry or RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05))
+
+
+@pytest.fixture
+def sim(tmp_path):
+    clock = ManualClock(T0)
+    server = start_embedded(tmp_path / "sim", seed=11, participants=False, clock=clock)
+    server.clock = clock
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def client(sim):
+    c = client_for(sim.base_url, sim.demo_account)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def bob(sim):
+    c = client_for(sim.base_url, sim.create_account(Decimal("1000")))
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def journal(tmp_path):
+    j = Journal.open(tmp_path / "journal.sqlite")
+    yield j
+    j.close()
+
+
+@pytest.fixture
+def executor(client, journal):
+    return Executor(client, journal, "sim")
+
+
+@pytest.fixture
+def portfolio(client, journal):
+    return Portfolio(client, journal, "sim")
+
+
+def cent_market(sim, series: str = "KXBTCD") -> str:
+    """An active market on the one-cent grid, in the middle of its ladder."""
+    markets = [m for m in sim.exchange.engine.markets.values()
+               if m.series_ticker == series and m.status == "active"]
+    markets.sort(key=lambda m: (m.close_ms, m.ticker))
+    return markets[len(markets) // 2].ticker
