@@ -24,6 +24,9 @@ class AppContext:
     json_output: bool = False
     _settings: Settings | None = None
     _client: Any = None
+    _journal: Any = None
+    _executor: Any = None
+    _portfolio: Any = None
     _sim_server: Any = None
     _closers: list = field(default_factory=list)
 
@@ -87,6 +90,38 @@ class AppContext:
             )
             self._closers.insert(0, self._client.close)
         return self._client
+
+    @property
+    def journal(self):
+        """The trade journal of this environment (local file; never shared between sim, demo and prod)."""
+        if self._journal is None:
+            from kalshi_trading.trading.journal import Journal
+
+            path = self.settings.env_data_dir / "journal.sqlite"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._journal = Journal.open(path)
+            self._closers.append(self._journal.close)
+        return self._journal
+
+    @property
+    def executor(self):
+        """The order executor; on first use it reconciles intents a crashed run left pending."""
+        if self._executor is None:
+            from kalshi_trading.trading.executor import Executor
+
+            self._executor = Executor(self.client, self.journal, self.settings.env)
+            if self.journal.pending_intents():
+                for cid, order_id, status in self._executor.reconcile():
+                    log.warning("reconciled order intent %s: %s", cid, status if order_id else "never placed")
+        return self._executor
+
+    @property
+    def portfolio(self):
+        if self._portfolio is None:
+            from kalshi_trading.trading.portfolio import Portfolio
+
+            self._portfolio = Portfolio(self.client, self.journal, self.settings.env)
+        return self._portfolio
 
     def close(self) -> None:
         while self._closers:

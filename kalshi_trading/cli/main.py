@@ -107,9 +107,15 @@ def root(
 
 
 def _register() -> None:
-    from kalshi_trading.cli import commands_basic
+    from kalshi_trading.cli import commands_basic, commands_market, commands_orders, commands_portfolio
 
     commands_basic.register(app)
+    commands_market.register(app)
+    commands_orders.register(app)
+    commands_portfolio.register(app)
+    from kalshi_trading.cli import menu
+
+    menu.register(app)
     try:
         from kalshi_trading.cli.sim_commands import app as sim_app
     except ImportError:  # the simulator's commands are optional while it is being built
