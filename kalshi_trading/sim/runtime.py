@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import threading
 import time
 import uuid
@@ -74,7 +75,8 @@ class _Session:
         try:
             self.store = store_mod.Store(self.dir)
             docs = self.store.read()
-            if "meta" in docs:
+            self.fresh = "meta" not in docs
+            if not self.fresh:
                 self.exchange = store_mod.load(docs, speed=speed, participants=participants, clock=clock)
             else:
                 self.exchange = _fresh(seed or 0, speed, participants, clock)
@@ -217,6 +219,17 @@ class SimServer:
     def save(self) -> None:
         self._session.save()
 
+    def create_account(self, balance: Decimal = DEFAULT_BALANCE) -> SimAccount:
+        """Another account on the running exchange (the module-level one needs the lock)."""
+        account = _new_account(self._session, balance, "account")
+        self._dirty.set()
+        return account
+
+    @property
+    def demo_account(self) -> SimAccount:
+        demo = self._session.extra["demo"]
+        return SimAccount(demo["key_id"], Path(demo["path"]))
+
     def stop(self) -> None:
         if self._stopping.is_set():
             return
@@ -247,6 +260,8 @@ def start_embedded(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, se
     try:
         if not session.extra.get("demo"):
             _demo(session, DEFAULT_BALANCE)
+        if session.fresh:
+            session.save()  # so other processes see the new exchange at once
         server = SimServer(session, host, port, faults, rate_limits, participants)
         return server.start()
     except BaseException:
@@ -342,3 +357,23 @@ def sim_settle(data_dir: Path, ticker: str, result: str) -> dict:
     finally:
         session.close()
     return out
+
+
+def demo_account(data_dir: Path) -> SimAccount:
+    """The demo account's key, read without taking the exchange lock (so a client can use it while
+    `kalshi sim serve` runs); created on first use."""
+    from kalshi_trading.sim import store as store_mod
+
+    path = sim_dir(data_dir) / store_mod.DB_NAME
+    if path.exists():
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM kv WHERE key = 'demo'").fetchone()
+        except sqlite3.Error:
+            row = None
+        finally:
+            conn.close()
+        demo = json.loads(row[0]).get("demo") if row else None
+        if demo and Path(demo["path"]).exists():
+            return SimAccount(demo["key_id"], Path(demo["path"]))
+    return ensure_demo_account(data_dir)

@@ -1,0 +1,69 @@
+"""Persistence across processes (simulated by stop/start), the demo account, CLI operations."""
+
+from __future__ import annotations
+
+import os
+import stat
+from decimal import Decimal
+
+import pytest
+
+from kalshi_trading.sim.runtime import (
+    SimBusy, create_account, ensure_demo_account, sim_advance, sim_reset, sim_settle, sim_status, start_embedded,
+)
+from tests.sim.conftest import Signed, order
+
+
+def test_demo_account_is_created_once(tmp_path):
+    first = ensure_demo_account(tmp_path)
+    again = ensure_demo_account(tmp_path)
+    assert first == again
+    assert stat.S_IMODE(os.stat(first.private_key_path).st_mode) == 0o600
+    assert first.private_key_path.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    assert (tmp_path / "sim" / "exchange.db").exists()
+    assert ensure_demo_account(tmp_path / "sim") == first  # a dir named sim is used as is
+
+
+def test_order_survives_restart(tmp_path):
+    acct = ensure_demo_account(tmp_path)
+    with start_embedded(tmp_path, participants=False) as srv:
+        client = Signed(srv.base_url, acct.key_id, acct.private_key_path)
+        ticker = next(m.ticker for m in srv.exchange.engine.markets.values()
+                      if m.status == "active" and m.series_ticker == "KXRAINNYC")
+        oid = client.post("/portfolio/events/orders", json=order(ticker, "bid", "0.011", "2",
+                                                                 client_order_id="keep")).json()["order_id"]
+        bal = client.get("/portfolio/balance").json()["balance_dollars"]
+    with start_embedded(tmp_path, participants=False) as srv:
+        client = Signed(srv.base_url, acct.key_id, acct.private_key_path)
+        got = client.get(f"/portfolio/orders/{oid}").json()["order"]
+        assert got["status"] == "resting" and got["client_order_id"] == "keep"
+        assert client.get("/portfolio/balance").json()["balance_dollars"] == bal
+        book = client.get(f"/markets/{ticker}/orderbook").json()["orderbook_fp"]
+        assert ["0.0110", "2.00"] in book["yes_dollars"]
+        again = client.post("/portfolio/events/orders", json=order(ticker, "bid", "0.011", "1", client_order_id="keep"))
+        assert again.status_code == 409
+
+
+def test_second_process_is_refused_while_serving(tmp_path):
+    with start_embedded(tmp_path, participants=False):
+        with pytest.raises(SimBusy):
+            create_account(tmp_path, Decimal("5"))
+        assert sim_status(tmp_path)["exists"] is True  # reads still work
+
+
+def test_cli_operations(tmp_path):
+    assert sim_status(tmp_path)["exists"] is False
+    acct = sim_reset(tmp_path, Decimal("250"))
+    st = sim_status(tmp_path)
+    assert st["demo_key_id"] == acct.key_id and Decimal(st["demo_cash_dollars"]) == 250
+    extra = create_account(tmp_path, Decimal("10"))
+    assert extra.key_id != acct.key_id and sim_status(tmp_path)["accounts"] == 2
+    out = sim_advance(tmp_path, 2 * 3600)
+    assert out["settled"] and out["listed"]
+    ticker = next(t for t, n in [(m, 0) for m in out["listed"]] if t.startswith("KXBTCD"))
+    with pytest.raises(Exception):
+        sim_settle(tmp_path, "NOPE", "yes")
+    res = sim_settle(tmp_path, ticker, "no")
+    assert res == {"ticker": ticker, "result": "no", "status": "finalized"}
+    again = sim_reset(tmp_path, Decimal("1000"))
+    assert again.key_id != acct.key_id and not acct.private_key_path.exists()
