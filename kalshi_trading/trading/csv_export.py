@@ -1,4 +1,6 @@
-"""CSV exports of the journal: trades (straight from SQLite TEXT columns) and closed lots (for a tax preparer).
+"""CSV exports of the journal: trades (straight from SQLite TEXT) and closed lots (for a tax preparer).
+
+Also the exact text formats the journal stores, since the trades export is built from them.
 
 Every export is written to a temporary file in the target directory, flushed to disk, then moved into place, so a
 crash never leaves half a CSV.  An existing file is refused unless `force`; a missing directory is a `UsageError`.
@@ -16,10 +18,10 @@ import tempfile
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Sequence, TextIO
 
 from kalshi_trading.errors import UsageError
-from kalshi_trading.models import Fill
+from kalshi_trading.models import Fill, Settlement
 from kalshi_trading.money import MoneyError, count_to_units, price_to_units
 from kalshi_trading.trading.pnl import ClosedLot
 
@@ -30,47 +32,41 @@ TRADE_COLUMNS = (
     "yes_price", "no_price", "price", "notional", "fee", "is_taker",
 )
 LOT_COLUMNS = ("ticker", "side", "count", "acquired_time", "disposed_time", "cost", "proceeds", "fees", "gain")
+_LINE_END = "\r\n"  # what csv.writer writes by default (RFC 4180)
 
-# The side and action of each fill depend on the position before it (netting): a YES buy while short (long NO) is
-# a NO sale, an ask while long YES is a YES sale, otherwise the fill buys the side it takes.  A fill that flips the
-# position is labelled as the sale of the side held before it, with its whole count.  The running position comes
-# from a window sum over every earlier fill of the ticker, so a `since` filter still sees the true prior position.
-_TRADES_SQL = """
-WITH w AS (
-    SELECT created_time, fill_id, order_id, ticker, count, yes_price, no_price, yes_notional, no_notional,
-           fee, is_taker, count_units,
-           SUM(count_units) OVER (PARTITION BY ticker ORDER BY created_time, fill_id
-                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
-    FROM fills
-    WHERE (:ticker IS NULL OR ticker = :ticker) AND (:until IS NULL OR created_time < :until)
-), s AS (
-    SELECT *,
-           CASE WHEN count_units > 0 THEN (CASE WHEN before < 0 THEN 'no' ELSE 'yes' END)
-                ELSE (CASE WHEN before > 0 THEN 'yes' ELSE 'no' END) END AS side,
-           CASE WHEN (count_units > 0 AND before < 0) OR (count_units < 0 AND before > 0)
-                THEN 'sell' ELSE 'buy' END AS action
-    FROM w
-    WHERE (:since IS NULL OR created_time >= :since)
-)
-SELECT created_time, fill_id, order_id, ticker, side, action, count, yes_price, no_price,
-       CASE side WHEN 'yes' THEN yes_price ELSE no_price END,
-       CASE side WHEN 'yes' THEN yes_notional ELSE no_notional END,
-       fee, CASE is_taker WHEN 1 THEN 'true' ELSE 'false' END
-FROM s
-ORDER BY created_time, fill_id
+# The side and action of each fill depend on the position before it (netting): a YES buy while long NO is a NO
+# sale, an ask while long YES is a YES sale, otherwise the fill buys the side it takes.  A fill that flips the
+# position is labelled as the sale of the side held before it, with its whole count.  The journal keeps `before`
+# (the ticker's position before each fill, over all earlier fills, so date filters do not change labels) and each
+# row's CSV text in pieces; the export is one ordered index scan gluing pieces together inside SQLite.
+_TRADE_LINE = """
+csv_head || CASE WHEN count_units > 0
+    THEN (CASE WHEN before < 0 THEN 'no,sell' || csv_mid || csv_no ELSE 'yes,buy' || csv_mid || csv_yes END)
+    ELSE (CASE WHEN before > 0 THEN 'yes,sell' || csv_mid || csv_yes ELSE 'no,buy' || csv_mid || csv_no END) END
 """
-
 
 # -- exact text formats, shared by the journal's TEXT columns and the exports ------------------------------------
 
+# Column order of the journal's fills table; `before` is filled in by the journal when it inserts.
+FILL_COLUMNS = (
+    "fill_id", "order_id", "trade_id", "ticker", "outcome_side", "book_side", "count", "count_units", "yes_price",
+    "no_price", "fee", "is_taker", "created_time", "before", "csv_head", "csv_mid", "csv_yes", "csv_no",
+)
+FILL_TIME, FILL_BEFORE = 12, 13
+FILL_SELECT = (
+    "fill_id, order_id, trade_id, ticker, outcome_side, book_side, count, yes_price, fee, is_taker, created_time"
+)
+
 
 def iso(t: datetime | None) -> str:
-    """Fixed-width ISO-8601 UTC text ('' for unknown); naive datetimes are refused."""
+    """Fixed-width ISO-8601 UTC text ('' for unknown), so text order is time order; naive datetimes are refused."""
     if t is None:
         return ""
     if t.tzinfo is None:
         raise UsageError(f"naive datetime {t} (times must be timezone-aware UTC)")
-    return t.astimezone(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
+    if t.tzinfo is not timezone.utc:
+        t = t.astimezone(timezone.utc)
+    return t.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_iso(text: str) -> datetime | None:
@@ -78,44 +74,79 @@ def parse_iso(text: str) -> datetime | None:
 
 
 def _fixed(units: int, places: int) -> str:
-    sign, units = ("-", -units) if units < 0 else ("", units)
-    scale = 10 ** places
-    return f"{sign}{units // scale}.{units % scale:0{places}d}"
+    """Integer sub-units as fixed-point text: _fixed(5200, 4) == '0.5200'."""
+    if units < 0:
+        return "-" + _fixed(-units, places)
+    digits = str(units).rjust(places + 1, "0")
+    return digits[:-places] + "." + digits[-places:]
 
 
-def fill_row(f: Fill) -> tuple:
+def price_text(price: Decimal) -> str:
+    return _fixed(price_to_units(price), 4)
+
+
+def count_text(count: Decimal) -> str:
+    return _fixed(count_to_units(count), 2)
+
+
+def csv_field(text: str) -> str:
+    """Quote a free-text field the way csv.writer would (ids and tickers almost never need it)."""
+    if "," in text or '"' in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def fill_row(f: Fill) -> list:
+    """A fill as a journal row: exact TEXT columns plus its CSV line in pieces (see `_TRADE_LINE`)."""
     y = price_to_units(f.yes_price)
     if not 0 <= y <= 10_000:
         raise MoneyError(f"fill {f.fill_id}: price {f.yes_price} is outside $0..$1")
     n = count_to_units(f.count)
+    if n <= 0:
+        raise MoneyError(f"fill {f.fill_id}: count {f.count} is not positive")
     fee = f.fee * 1_000_000
-    if fee != fee.to_integral_value():
-        raise MoneyError(f"fill {f.fill_id}: fee {f.fee} is finer than $0.000001")
+    if fee != fee.to_integral_value() or fee < 0:
+        raise MoneyError(f"fill {f.fill_id}: fee {f.fee} is negative or finer than $0.000001")
     if f.book_side not in ("bid", "ask"):
         raise MoneyError(f"fill {f.fill_id}: book_side {f.book_side!r} is neither bid nor ask")
-    return (
-        f.fill_id, f.order_id, f.trade_id or f.fill_id, f.ticker, f.outcome_side, f.book_side,
-        _fixed(n, 2), n if f.book_side == "bid" else -n, _fixed(y, 4), _fixed(10_000 - y, 4),
-        _fixed(y * n, 6), _fixed((10_000 - y) * n, 6), _fixed(int(fee), 6), int(f.is_taker), iso(f.created_time),
-    )
+    when, count, yes, no = iso(f.created_time), _fixed(n, 2), _fixed(y, 4), _fixed(10_000 - y, 4)
+    fee_text, taker = _fixed(int(fee), 6), "true" if f.is_taker else "false"
+    return [
+        f.fill_id, f.order_id, f.trade_id, f.ticker, f.outcome_side, f.book_side, count,
+        n if f.book_side == "bid" else -n, yes, no, fee_text, int(f.is_taker), when, None,
+        f"{when},{csv_field(f.fill_id)},{csv_field(f.order_id)},{csv_field(f.ticker)},",
+        f",{count},{yes},{no},",
+        f"{yes},{_fixed(y * n, 6)},{fee_text},{taker}{_LINE_END}",
+        f"{no},{_fixed((10_000 - y) * n, 6)},{fee_text},{taker}{_LINE_END}",
+    ]
 
 
 def fill_from_row(r: tuple) -> Fill:
+    """A row of `SELECT {FILL_SELECT}` back to the domain Fill (exact: TEXT to Decimal)."""
     return Fill(
         fill_id=r[0], order_id=r[1], trade_id=r[2], ticker=r[3], outcome_side=r[4], book_side=r[5],
-        count=Decimal(r[6]), yes_price=Decimal(r[8]), fee=Decimal(r[12]), is_taker=bool(r[13]),
-        created_time=parse_iso(r[14]),
+        count=Decimal(r[6]), yes_price=Decimal(r[7]), fee=Decimal(r[8]), is_taker=bool(r[9]),
+        created_time=parse_iso(r[10]),
     )
 
 
-def price_text(price: Decimal) -> str:
-    units = price_to_units(price)
-    return f"{units // 10_000}.{units % 10_000:04d}"
+def settlement_row(s: Settlement) -> tuple:
+    return (
+        s.ticker, s.event_ticker, s.market_result, str(s.yes_count), str(s.yes_total_cost), str(s.no_count),
+        str(s.no_total_cost), str(s.revenue), iso(s.settled_time), str(s.fee),
+        None if s.value is None else str(s.value),
+    )
 
 
-def count_text(count: Decimal) -> str:
-    units = count_to_units(count)
-    return f"{units // 100}.{units % 100:02d}"
+def settlement_from_row(r: tuple) -> Settlement:
+    return Settlement(
+        ticker=r[0], event_ticker=r[1], market_result=r[2], yes_count=Decimal(r[3]), yes_total_cost=Decimal(r[4]),
+        no_count=Decimal(r[5]), no_total_cost=Decimal(r[6]), revenue=Decimal(r[7]), settled_time=parse_iso(r[8]),
+        fee=Decimal(r[9]), value=None if r[10] is None else Decimal(r[10]),
+    )
+
+
+# -- writing -----------------------------------------------------------------------------------------------------
 
 
 def check_target(path: Path, force: bool) -> Path:
@@ -130,21 +161,14 @@ def check_target(path: Path, force: bool) -> Path:
     return path
 
 
-def write_csv_atomic(
-    path: Path, header: Sequence[str], chunks: Iterable[Sequence[Sequence]], force: bool = False
-) -> int:
-    """Write `header` then each chunk of rows to `path` via a temp file and a rename; returns the row count."""
+def write_atomic(path: Path, write_body: Callable[[TextIO], int], force: bool = False) -> int:
+    """Run `write_body(file)` into a temp file beside `path`, fsync, then move it into place; returns its count."""
     path = check_target(path, force)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    rows = 0
     moved = False
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            for chunk in chunks:
-                writer.writerows(chunk)
-                rows += len(chunk)
+            rows = write_body(fh)
             fh.flush()
             os.fsync(fh.fileno())
         if force:
@@ -164,21 +188,42 @@ def write_csv_atomic(
     return rows
 
 
-def _fetch_chunks(cursor: sqlite3.Cursor, size: int = 20_000) -> Iterator[list]:
-    while True:
-        chunk = cursor.fetchmany(size)
-        if not chunk:
-            return
-        yield chunk
+def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence], force: bool = False) -> int:
+    """Header plus rows through csv.writer, written atomically; returns the row count."""
+
+    def body(fh: TextIO) -> int:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        count = 0
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+        return count
+
+    return write_atomic(path, body, force)
 
 
 def export_trades(
     conn: sqlite3.Connection, path: Path, since: str | None, until: str | None, ticker: str | None, force: bool
 ) -> int:
-    """Trades as CSV straight from the journal's TEXT columns (no per-row Decimal work)."""
+    """Trades as CSV straight from the journal's stored text: one ordered scan, no per-row Decimal or csv.writer."""
     check_target(path, force)
-    cursor = conn.execute(_TRADES_SQL, {"since": since, "until": until, "ticker": ticker})
-    return write_csv_atomic(path, TRADE_COLUMNS, _fetch_chunks(cursor), force)
+    params = {"since": since, "until": until, "ticker": ticker}
+    clauses = {"since": "created_time >= :since", "until": "created_time < :until", "ticker": "ticker = :ticker"}
+    where = " AND ".join(clause for name, clause in clauses.items() if params[name] is not None)
+    cursor = conn.execute(
+        f"SELECT {_TRADE_LINE} FROM fills{' WHERE ' + where if where else ''} ORDER BY created_time, fill_id", params
+    )
+
+    def body(fh: TextIO) -> int:
+        fh.write(",".join(TRADE_COLUMNS) + _LINE_END)
+        rows = 0
+        while chunk := cursor.fetchmany(20_000):
+            fh.write("".join([line for (line,) in chunk]))
+            rows += len(chunk)
+        return rows
+
+    return write_atomic(path, body, force)
 
 
 def _decimal_text(value: Decimal, places: int) -> str:
@@ -195,5 +240,4 @@ def lot_row(lot: ClosedLot) -> tuple[str, ...]:
 
 def export_lots_csv(path: Path, lots: Iterable[ClosedLot], force: bool = False) -> int:
     """Closed lots (from `compute_pnl`) as CSV for a tax preparer: acquired, disposed, side, count, money columns."""
-    path = check_target(path, force)
-    return write_csv_atomic(path, LOT_COLUMNS, [[lot_row(lot) for lot in lots]], force)
+    return write_csv_atomic(path, LOT_COLUMNS, (lot_row(lot) for lot in lots), force)

@@ -35,7 +35,10 @@ from kalshi_trading.models import Fill, Settlement
 from kalshi_trading.money import MoneyError
 from kalshi_trading.trading import csv_export
 from kalshi_trading.trading.csv_export import export_lots_csv  # noqa: F401  (part of the journal's export API)
-from kalshi_trading.trading.csv_export import count_text, fill_from_row, fill_row, iso, parse_iso, price_text
+from kalshi_trading.trading.csv_export import (
+    FILL_BEFORE, FILL_COLUMNS, FILL_SELECT, FILL_TIME, count_text, fill_from_row, fill_row, iso, parse_iso, price_text,
+    settlement_from_row, settlement_row,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +71,21 @@ CREATE TABLE fills (
     outcome_side TEXT NOT NULL,
     book_side TEXT NOT NULL CHECK (book_side IN ('bid', 'ask')),
     count TEXT NOT NULL,
-    count_units INTEGER NOT NULL,  -- signed 1/100 contracts: + bought YES; exact sums for running positions
+    count_units INTEGER NOT NULL,  -- signed 1/100 contracts, + bought YES: exact integer sums
     yes_price TEXT NOT NULL,
     no_price TEXT NOT NULL,
-    yes_notional TEXT NOT NULL,
-    no_notional TEXT NOT NULL,
     fee TEXT NOT NULL,
     is_taker INTEGER NOT NULL,
-    created_time TEXT NOT NULL  -- '' when unknown (sorts first)
+    created_time TEXT NOT NULL,  -- '' when unknown (sorts first)
+    before INTEGER,  -- the ticker's position before this fill (count units); NULL until placed
+    csv_head TEXT NOT NULL,  -- this fill's trades-CSV line in pieces (csv_export._TRADE_LINE)
+    csv_mid TEXT NOT NULL,
+    csv_yes TEXT NOT NULL,
+    csv_no TEXT NOT NULL
 );
-CREATE INDEX fills_time ON fills (created_time);
-CREATE INDEX fills_ticker_time ON fills (ticker, created_time);
-CREATE INDEX fills_order ON fills (order_id);
+CREATE INDEX fills_time ON fills (created_time, fill_id);
+CREATE INDEX fills_ticker_time ON fills (ticker, created_time, fill_id);
+CREATE INDEX fills_unplaced ON fills (ticker) WHERE before IS NULL;
 CREATE TABLE settlements (
     ticker TEXT NOT NULL,
     event_ticker TEXT NOT NULL,
@@ -108,6 +114,16 @@ SYNC_OVERLAP_SECONDS = 300  # re-read this much before the newest seen record; u
 _BATCH = 5_000
 _SECRET_WORDS = ("key", "secret", "signature", "authorization", "password", "header", "token")
 _FILLS_CURSOR = "sync.fills.max_created_time"
+_FILL_INSERT = f"INSERT OR IGNORE INTO fills ({', '.join(FILL_COLUMNS)}) VALUES ({', '.join('?' * len(FILL_COLUMNS))})"
+_SETTLEMENT_INSERT = "INSERT OR IGNORE INTO settlements VALUES (" + ", ".join("?" * 11) + ")"
+# Recompute `before` for one ticker from scratch, writing only rows whose value changes.
+_PLACE_SQL = """
+UPDATE fills SET before = w.b
+FROM (SELECT fill_id, coalesce(SUM(count_units) OVER (ORDER BY created_time, fill_id
+                                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS b
+      FROM fills WHERE ticker = ?) AS w
+WHERE fills.fill_id = w.fill_id AND fills.before IS NOT w.b
+"""
 _SETTLEMENTS_CURSOR = "sync.settlements.max_settled_time"
 
 
@@ -211,6 +227,7 @@ class Journal:
             raise JournalError(f"cannot open journal {path}: {exc}") from None
         try:
             conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA cache_size = -32768")  # 32 MiB: bulk inserts touch five B-trees
             conn.execute("PRAGMA foreign_keys = ON")
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -369,63 +386,83 @@ class Journal:
 
     def record_fills(self, fills: Iterable[Fill]) -> int:
         """Insert fills (duplicates by fill_id are ignored) in one transaction; returns how many were new."""
-        new, _ = self._ingest(fills, fill_row, "INSERT OR IGNORE INTO fills VALUES (" + ",".join("?" * 15) + ")", -1)
-        return new
+        with self._tx():
+            return self._insert_fills(fills)[0]
 
     def record_settlements(self, settlements: Iterable[Settlement]) -> int:
         """Insert settlements (unique by ticker and settled time); returns how many were new."""
-        sql = "INSERT OR IGNORE INTO settlements VALUES (" + ",".join("?" * 11) + ")"
-        new, _ = self._ingest(settlements, settlement_row, sql, 8)
-        return new
+        with self._tx():
+            return self._insert_settlements(settlements)[0]
 
-    def _ingest(self, records: Iterable, to_row: Callable, sql: str, time_index: int) -> tuple[int, str]:
-        """Batched executemany in one transaction.  Returns (new rows, max time text seen)."""
-        newest = ""
-        with self._tx() as conn:
-            before = conn.total_changes
-            batch = []
-            for record in records:
-                row = to_row(record)
-                batch.append(row)
-                if row[time_index] > newest:
-                    newest = row[time_index]
-                if len(batch) >= _BATCH:
-                    conn.executemany(sql, batch)
-                    batch.clear()
-            if batch:
-                conn.executemany(sql, batch)
-            new = conn.total_changes - before
+    def _insert_fills(self, fills: Iterable[Fill]) -> tuple[int, str]:
+        """Inside a transaction: batched executemany.  Returns (new rows, newest created_time text seen)."""
+        conn = self._conn
+        start = conn.total_changes
+        tails: dict[str, tuple[tuple[str, str], int]] = {}
+        newest, batch = "", []
+        for f in fills:
+            batch.append(fill_row(f))
+            if len(batch) >= _BATCH:
+                newest = max(newest, self._insert_fill_batch(batch, tails))
+                batch = []
+        if batch:
+            newest = max(newest, self._insert_fill_batch(batch, tails))
+        new = conn.total_changes - start
+        for (ticker,) in conn.execute("SELECT DISTINCT ticker FROM fills WHERE before IS NULL").fetchall():
+            conn.execute(_PLACE_SQL, (ticker,))  # a late (out-of-order) fill: recompute that ticker's positions
         return new, newest
+
+    def _insert_fill_batch(self, rows: list[list], tails: dict) -> str:
+        # Fills newer than everything stored for their ticker (the usual case) get `before` from a running sum;
+        # a duplicate or a late fill keeps NULL and is placed by _PLACE_SQL afterwards.
+        rows.sort(key=lambda r: (r[FILL_TIME], r[0]))
+        for row in rows:
+            ticker = row[3]
+            tail = tails.get(ticker)
+            if tail is None:
+                last = self._conn.execute(
+                    "SELECT created_time, fill_id, before + count_units FROM fills WHERE ticker = ? "
+                    "ORDER BY created_time DESC, fill_id DESC LIMIT 1", (ticker,)).fetchone()
+                tail = ((last[0], last[1]), last[2]) if last else (("", ""), 0)
+            key = (row[FILL_TIME], row[0])
+            if key > tail[0] and tail[1] is not None:
+                row[FILL_BEFORE] = tail[1]
+                tail = (key, tail[1] + row[7])
+            tails[ticker] = tail
+        self._conn.executemany(_FILL_INSERT, rows)
+        return rows[-1][FILL_TIME]
+
+    def _insert_settlements(self, settlements: Iterable[Settlement]) -> tuple[int, str]:
+        rows = [settlement_row(s) for s in settlements]
+        start = self._conn.total_changes
+        self._conn.executemany(_SETTLEMENT_INSERT, rows)
+        return self._conn.total_changes - start, max((row[8] for row in rows), default="")
 
     def sync(self, client: object) -> SyncResult:
         """Pull fills and settlements newer than the last seen (less an overlap) from `client`; safe to repeat.
 
         `client` has `iter_fills(min_ts=...)` and `iter_settlements(min_ts=...)` (Unix seconds).  Each kind is
-        fetched in full and then stored with its cursor in one transaction, so an interrupted sync stores nothing
-        and the next one starts from the same point.
+        fetched in full, then stored together with its cursor in one transaction, so an interrupted sync stores
+        nothing of that kind and the next one starts from the same point.  Rows are unique, so the overlap and
+        repeated syncs change nothing.
         """
-        fills = list(client.iter_fills(min_ts=self._cursor_ts(_FILLS_CURSOR)))
-        sql = "INSERT OR IGNORE INTO fills VALUES (" + ",".join("?" * 15) + ")"
-        new_fills = self._ingest_with_cursor(fills, fill_row, sql, -1, _FILLS_CURSOR)
+        fills = sorted(client.iter_fills(min_ts=self._cursor_ts(_FILLS_CURSOR)), key=lambda f: iso(f.created_time))
+        with self._tx():
+            new_fills, newest = self._insert_fills(fills)
+            self._advance_cursor(_FILLS_CURSOR, newest)
         settlements = list(client.iter_settlements(min_ts=self._cursor_ts(_SETTLEMENTS_CURSOR)))
-        sql = "INSERT OR IGNORE INTO settlements VALUES (" + ",".join("?" * 11) + ")"
-        new_settlements = self._ingest_with_cursor(settlements, settlement_row, sql, 8, _SETTLEMENTS_CURSOR)
+        with self._tx():
+            new_settlements, newest = self._insert_settlements(settlements)
+            self._advance_cursor(_SETTLEMENTS_CURSOR, newest)
         log.info("journal sync: %d new fills, %d new settlements", new_fills, new_settlements)
         return SyncResult(new_fills, new_settlements)
 
-    def _ingest_with_cursor(self, records: list, to_row: Callable, sql: str, time_index: int, key: str) -> int:
-        rows = [to_row(r) for r in records]
-        newest = max((row[time_index] for row in rows), default="")
-        with self._tx() as conn:
-            before = conn.total_changes
-            conn.executemany(sql, rows)
-            new = conn.total_changes - before
-            if newest:
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
-                    "SET value = max(value, excluded.value)", (key, newest),
-                )
-        return new
+    def _advance_cursor(self, key: str, newest: str) -> None:
+        if newest:
+            self._conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                "SET value = max(value, excluded.value)", (key, newest),
+            )
 
     def _cursor_ts(self, key: str) -> int | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -440,7 +477,7 @@ class Journal:
         """Fills oldest first (the order P&L wants) unless `newest_first`."""
         where, args = _where(since, until, ticker, "created_time")
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT * FROM fills{where} ORDER BY created_time {order}, fill_id {order}{_limit(limit)}"
+        sql = f"SELECT {FILL_SELECT} FROM fills{where} ORDER BY created_time {order}, fill_id {order}{_limit(limit)}"
         return [fill_from_row(row) for row in self._conn.execute(sql, args)]
 
     def settlements(
@@ -513,22 +550,6 @@ def _fsync_dir(directory: Path) -> None:
 
 
 # -- rows <-> domain ---------------------------------------------------------------------------------------------
-
-
-def settlement_row(s: Settlement) -> tuple:
-    return (
-        s.ticker, s.event_ticker, s.market_result, str(s.yes_count), str(s.yes_total_cost), str(s.no_count),
-        str(s.no_total_cost), str(s.revenue), iso(s.settled_time), str(s.fee),
-        None if s.value is None else str(s.value),
-    )
-
-
-def settlement_from_row(r: tuple) -> Settlement:
-    return Settlement(
-        ticker=r[0], event_ticker=r[1], market_result=r[2], yes_count=Decimal(r[3]), yes_total_cost=Decimal(r[4]),
-        no_count=Decimal(r[5]), no_total_cost=Decimal(r[6]), revenue=Decimal(r[7]), settled_time=parse_iso(r[8]),
-        fee=Decimal(r[9]), value=_dec(r[10]),
-    )
 
 
 def check_header(path: Path) -> None:

@@ -259,3 +259,28 @@ def test_new_journal_file_is_ours(tmp_path):
     header = Path(path).read_bytes()[:100]
     assert header[68:72] == (0x4B4A524E).to_bytes(4, "big")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["j.db"]
+
+
+def test_late_fill_relabels_later_trades(journal, tmp_path):
+    # Recorded out of order: the NO buy at minute 1 arrives after the later YES buy was journaled.
+    # In time order: minute 1 buy 5 NO (ask @ 0.60, position -5), minute 2 bid 3 @ 0.45 is then a NO *sale*.
+    assert journal.record_fills([fill(2, "bid", "3", "0.45", "0")]) == 1
+    assert journal.record_fills([fill(1, "ask", "5", "0.60", "0"), fill(2, "bid", "3", "0.45", "0")]) == 1
+    out = tmp_path / "late.csv"
+    journal.export_trades_csv(out)
+    with open(out, newline="") as fh:
+        rows = list(csv.reader(fh))[1:]
+    assert [(r[1], r[4], r[5], r[9]) for r in rows] == [("fill-1", "no", "buy", "0.4000"),
+                                                        ("fill-2", "no", "sell", "0.5500")]
+
+
+def test_csv_quotes_awkward_ids(journal, tmp_path):
+    odd = Fill(fill_id='f,1"x', order_id="o\n1", ticker="KXA", outcome_side="yes", book_side="bid", count=D("1"),
+               yes_price=D("0.5"), is_taker=False, fee=D("0"), created_time=T0)
+    journal.record_fills([odd])
+    out = tmp_path / "odd.csv"
+    journal.export_trades_csv(out)
+    with open(out, newline="") as fh:
+        (row,) = list(csv.reader(fh))[1:]
+    assert row[1:4] == ['f,1"x', "o\n1", "KXA"]
+    assert journal.fills() == [odd]
