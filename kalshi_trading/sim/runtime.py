@@ -146,6 +146,23 @@ def _demo(session: _Session, balance: Decimal) -> SimAccount:
     return account
 
 
+def demo_account(data_dir: Path, balance: Decimal = DEFAULT_BALANCE) -> SimAccount:
+    """The demo account, read without taking the lock (so it works while `sim serve` runs);
+    created on first use."""
+    from kalshi_trading.sim import store as store_mod
+
+    directory = sim_dir(data_dir)
+    if (directory / store_mod.DB_NAME).exists():
+        st = store_mod.Store(directory)
+        try:
+            demo = json.loads(st.read().get("demo", "{}")).get("demo")
+        finally:
+            st.close()
+        if demo and Path(demo["path"]).exists():
+            return SimAccount(demo["key_id"], Path(demo["path"]))
+    return ensure_demo_account(data_dir, balance)
+
+
 def create_account(data_dir: Path, balance: Decimal) -> SimAccount:
     """An extra account with its own key pair (e.g. two accounts trading against each other)."""
     session = _Session(data_dir)
