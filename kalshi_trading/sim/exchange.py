@@ -50,7 +50,7 @@ class SimExchange:
         with self.lock:
             now = self.clock.now_ms()
             if now - self.sim_ms > MAX_REPLAY_S * 1000:
-                self._jump(now - MAX_REPLAY_S * 1000 // 4)
+                self._jump(now - 2 * STEP_MS)
             while self.sim_ms + STEP_MS <= now:
                 self._step(self.sim_ms + STEP_MS)
 

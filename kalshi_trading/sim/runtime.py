@@ -252,7 +252,16 @@ class SimServer:
             return
         self._stopping.set()
         if self._httpd is not None:
-            self._httpd.shutdown()
+            # shutdown() waits for serve_forever's next poll; a dummy connection wakes it at once
+            closer = threading.Thread(target=self._httpd.shutdown, daemon=True)
+            closer.start()
+            try:
+                import socket
+
+                socket.create_connection(self._httpd.server_address[:2], timeout=1).close()
+            except OSError:
+                pass
+            closer.join(timeout=5)
             self._httpd.server_close()
         for t in self._threads:
             t.join(timeout=5)
