@@ -57,22 +57,28 @@ class AppContext:
             from kalshi_trading.errors import ConfigError
 
             raise ConfigError(f"{s.env} needs KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH")
-        from kalshi_trading.sim.runtime import ensure_demo_account
+        if self._sim_server is not None:
+            account = self._sim_server.demo_account
+        else:
+            from kalshi_trading.sim.runtime import demo_account
 
-        account = ensure_demo_account(s.data_dir / "sim")
+            account = demo_account(s.data_dir / "sim")
         return account.key_id, account.private_key_path, None
 
     def base_url(self) -> str:
         s = self.settings
         if s.api_base:
             return s.api_base
-        # sim with no KALSHI_API_BASE: start the embedded exchange in-process on an ephemeral port.
-        from kalshi_trading.sim.runtime import start_embedded
-
-        self.credentials()  # creates the demo account on first use
-        self._sim_server = start_embedded(s.data_dir / "sim")
-        self._closers.append(self._sim_server.stop)
+        self._start_sim()
         return self._sim_server.base_url
+
+    def _start_sim(self) -> None:
+        """sim with no KALSHI_API_BASE: the embedded exchange, in-process on an ephemeral loopback port."""
+        if self._sim_server is None:
+            from kalshi_trading.sim.runtime import start_embedded
+
+            self._sim_server = start_embedded(self.settings.data_dir / "sim")
+            self._closers.append(self._sim_server.stop)
 
     @property
     def client(self):
@@ -81,9 +87,9 @@ class AppContext:
             from kalshi_trading.config import load_private_key
 
             s = self.settings
+            base = self.base_url()  # in sim this starts the exchange, which knows the demo account
             key_id, key_path, password = self.credentials()
             key = load_private_key(key_path, password)
-            base = self.base_url()
             self._client = KalshiClient.build(
                 base, key_id, key, env=s.env, rate_tier=s.rate_tier,
                 timeout=(s.connect_timeout, s.read_timeout),

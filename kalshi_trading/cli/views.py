@@ -125,7 +125,7 @@ def market_json(m) -> dict:
             "yes_ask": m.yes_ask, "yes_ask_size": m.yes_ask_size, "no_bid": m.no_bid, "no_ask": m.no_ask,
             "last_price": m.last_price, "volume": m.volume, "volume_24h": m.volume_24h,
             "open_interest": m.open_interest, "open_time": m.open_time, "close_time": m.close_time,
-            "result": m.result, "tick_sizes": sorted({str(r.step) for r in m.price_grid.ranges}),
+            "result": m.result, "tick_sizes": _steps(m),
             "rules_primary": m.rules_primary}
 
 
@@ -137,7 +137,7 @@ def render_markets(markets) -> str:
 
 
 def render_market(m) -> str:
-    steps = ", ".join(sorted({str(r.step) for r in m.price_grid.ranges}))
+    steps = ", ".join(_steps(m))
     rows = [("ticker", m.ticker), ("title", m.title), ("yes means", m.yes_sub_title), ("status", m.status),
             ("yes bid / ask", f"{cents(m.yes_bid)} x {count(m.yes_bid_size)} / {cents(m.yes_ask)} x {count(m.yes_ask_size)}"),
             ("no bid / ask", f"{cents(m.no_bid)} / {cents(m.no_ask)}"), ("last", cents(m.last_price)),
@@ -148,6 +148,10 @@ def render_market(m) -> str:
     if m.rules_primary:
         rows.append(("rules", _short(m.rules_primary, 200)))
     return table(rows, ["market", ""])
+
+
+def _steps(m) -> list[str]:
+    return sorted({f"{r.step.normalize():f}" for r in m.price_grid.ranges}, key=Decimal)
 
 
 def book_json(book, depth: int | None) -> dict:

@@ -1,0 +1,1 @@
+from tests.e2e.conftest import sim  # noqa: F401  (the simulator fixture)
