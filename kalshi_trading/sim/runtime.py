@@ -146,23 +146,6 @@ def _demo(session: _Session, balance: Decimal) -> SimAccount:
     return account
 
 
-def demo_account(data_dir: Path, balance: Decimal = DEFAULT_BALANCE) -> SimAccount:
-    """The demo account, read without taking the lock (so it works while `sim serve` runs);
-    created on first use."""
-    from kalshi_trading.sim import store as store_mod
-
-    directory = sim_dir(data_dir)
-    if (directory / store_mod.DB_NAME).exists():
-        st = store_mod.Store(directory)
-        try:
-            demo = json.loads(st.read().get("demo", "{}")).get("demo")
-        finally:
-            st.close()
-        if demo and Path(demo["path"]).exists():
-            return SimAccount(demo["key_id"], Path(demo["path"]))
-    return ensure_demo_account(data_dir, balance)
-
-
 def create_account(data_dir: Path, balance: Decimal) -> SimAccount:
     """An extra account with its own key pair (e.g. two accounts trading against each other)."""
     session = _Session(data_dir)
@@ -385,7 +368,7 @@ def sim_settle(data_dir: Path, ticker: str, result: str) -> dict:
     return out
 
 
-def demo_account(data_dir: Path) -> SimAccount:
+def demo_account(data_dir: Path, balance: Decimal = DEFAULT_BALANCE) -> SimAccount:
     """The demo account's key, read without taking the exchange lock (so a client can use it while
     `kalshi sim serve` runs); created on first use."""
     from kalshi_trading.sim import store as store_mod
@@ -402,4 +385,4 @@ def demo_account(data_dir: Path) -> SimAccount:
         demo = json.loads(row[0]).get("demo") if row else None
         if demo and Path(demo["path"]).exists():
             return SimAccount(demo["key_id"], Path(demo["path"]))
-    return ensure_demo_account(data_dir)
+    return ensure_demo_account(data_dir, balance)
