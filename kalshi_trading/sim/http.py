@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -102,6 +103,7 @@ class App:
         self.on_change = on_change
         self.requests = 0
         self.cpu_seconds = 0.0
+        self.stats_lock = threading.Lock()
 
     def public_pem(self, key_id: str) -> str | None:
         account = self.exchange.engine.by_key.get(key_id)
@@ -129,14 +131,19 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self):
         self._serve("PUT")
 
-    def _serve(self, method: str) -> None:
+    def handle_one_request(self) -> None:
+        # CPU accounting covers header parsing too (the stdlib does it before do_GET)
         started = time.thread_time()
+        super().handle_one_request()
         app: App = self.server.app
-        try:
-            self._dispatch(app, method)
-        finally:
-            app.requests += 1
+        with app.stats_lock:
             app.cpu_seconds += time.thread_time() - started
+
+    def _serve(self, method: str) -> None:
+        app: App = self.server.app
+        with app.stats_lock:
+            app.requests += 1
+        self._dispatch(app, method)
 
     def _dispatch(self, app: App, method: str) -> None:
         url = urlsplit(self.path)
