@@ -113,6 +113,9 @@ def _register() -> None:
     commands_market.register(app)
     commands_orders.register(app)
     commands_portfolio.register(app)
+    from kalshi_trading.cli import commands_demo
+
+    commands_demo.register(app)
     from kalshi_trading.cli import menu
 
     menu.register(app)
