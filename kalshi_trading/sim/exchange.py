@@ -22,6 +22,7 @@ from kalshi_trading.sim.world import World
 log = logging.getLogger(__name__)
 
 STEP_MS = 1000
+DAY_MS = 86_400_000
 MAX_REPLAY_S = 120
 KEEP_FINALIZED_MS = 2 * 86_400_000
 RESULTS = ("yes", "no", "void")
@@ -72,9 +73,12 @@ class SimExchange:
             for market in active:
                 self.participants.act(market, t, dt)
         book_top = self.engine.books
+        new_day = t // DAY_MS != (t - STEP_MS) // DAY_MS
         for market in active:
             bb, _, ba, _ = book_top[market.ticker].top()
             self.candles.quote(market.ticker, t, bb, ba, market.open_interest)
+            if new_day:  # previous_* = the values at the last UTC midnight
+                market.previous_yes_bid, market.previous_yes_ask, market.previous_price = bb, ba, market.last_price
         self.engine.version += 1
 
     def _jump(self, to: int) -> None:
