@@ -16,7 +16,9 @@ from kalshi_trading.trading.executor import Executor
 from kalshi_trading.trading.journal import Journal
 from kalshi_trading.trading.portfolio import Portfolio
 
-T0 = int(datetime(2026, 11, 21, 14, 30, tzinfo=timezone.utc).timestamp() * 1000)
+# The simulated clock starts at the wall clock (expiry times a client computes must make sense to the
+# exchange) and then only moves when a test moves it.
+T0 = int(datetime.now(timezone.utc).timestamp()) * 1000
 
 
 def client_for(base_url: str, account, retry: RetryPolicy | None = None) -> KalshiClient:

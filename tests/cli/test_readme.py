@@ -1,0 +1,69 @@
+"""The README's command examples run, in order, against a simulator, so the documentation cannot drift."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from decimal import Decimal as D
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from kalshi_trading.cli.main import app
+from kalshi_trading.models import BookSide, OrderRequest
+from tests.cli.test_commands import env  # noqa: F401  (fixture)
+from tests.e2e.conftest import cent_market, client_for
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_examples() -> list[str]:
+    text = README.read_text()
+    block = text.split("<!-- readme-examples", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    return [line.strip() for line in block.strip().splitlines() if line.strip().startswith("kalshi ")]
+
+
+def test_readme_has_the_two_commands_and_ci_runs_the_second():
+    blocks = re.findall(r"```sh\n(.*?)```", README.read_text(), re.S)
+    setup_run, setup_test = blocks[0].strip(), blocks[1].strip()
+    assert "pip install" in setup_run and "kalshi demo" in setup_run
+    assert "pytest" in setup_test
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert setup_test in ci
+
+
+def test_every_readme_example_runs(sim, env, tmp_path):  # noqa: F811
+    ticker = cent_market(sim)
+    bob = client_for(sim.base_url, sim.create_account(D(1000)))
+    bob.create_order(OrderRequest(ticker, BookSide.ASK, D(5), D("0.60")))
+    me = client_for(sim.base_url, sim.demo_account)
+    runner = CliRunner()
+    order_id = None
+    examples = readme_examples()
+    assert len(examples) > 20
+    for line in examples:
+        if order_id is None and "ORDER_ID" in line:
+            order_id = next(me.iter_orders(ticker=ticker, status="resting")).order_id
+        line = (line.replace("TICKER", ticker).replace("ORDER_ID", order_id or "")
+                .replace("OUT.csv", str(tmp_path / "out.csv")).replace("LOTS.csv", str(tmp_path / "lots.csv")))
+        args = shlex.split(line)[1:]
+        result = runner.invoke(app, args, env=env)
+        assert result.exit_code == 0, f"{line}\n{result.output}"
+    assert (tmp_path / "out.csv").read_text().startswith("created_time")
+
+
+def test_demo_runs_on_the_simulator(sim, env):  # noqa: F811
+    result = CliRunner().invoke(app, ["demo"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "[SIM]" in result.stdout and "cancelled" in result.stdout
+
+
+def test_demo_refuses_other_environments(env, tmp_path):  # noqa: F811
+    key = tmp_path / "k.pem"
+    from tests.conftest import write_key
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    write_key(key, rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    result = CliRunner().invoke(app, ["demo"], env={**env, "KALSHI_ENV": "demo", "KALSHI_API_KEY_ID": "k",
+                                                    "KALSHI_PRIVATE_KEY_PATH": str(key)})
+    assert result.exit_code == 2 and "only runs against the simulator" in result.stderr
