@@ -113,21 +113,21 @@ def serve(
         _fail(str(exc), EXIT_BUSY)
     except OSError as exc:
         _fail(f"cannot bind {host}:{port}: {exc}", EXIT_USAGE)
-    typer.echo(f"base url:         {server.base_url}")
-    typer.echo(f"key id:           {account.key_id}")
-    typer.echo(f"private key path: {account.private_key_path}")
-    typer.echo("serving; press Ctrl-C to stop")
-    sys.stdout.flush()
     done = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
+    # Ctrl-C and SIGTERM only set a flag: the server then stops (and saves) cleanly, exit 0
+    previous = {sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        typer.echo(f"base url:         {server.base_url}")
+        typer.echo(f"key id:           {account.key_id}")
+        typer.echo(f"private key path: {account.private_key_path}")
+        typer.echo("serving; press Ctrl-C to stop")
+        sys.stdout.flush()
         while not done.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
         server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     typer.echo("stopped")
 
 

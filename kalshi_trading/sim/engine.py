@@ -50,6 +50,8 @@ class Engine:
         self.counter = 0
         self.version = 0  # bumped on every change; the store saves when it moved
         self.on_trade: Callable[[str, int, int, int], None] | None = None  # (ticker, ts, price, count)
+        self.groups: dict = {}  # order_group_id -> OrderGroup
+        self._tripped: list = []  # groups that hit their cap during the current action
 
     # ---- ids, accounts, markets -------------------------------------------------------------
 
@@ -115,6 +117,13 @@ class Engine:
                 raise bad_request("expiration_time is in the past", "invalid_order", "expiration_time in the past")
         if client_order_id and client_order_id in account.client_ids:
             raise SimError(409, "order_already_exists", "client_order_id already used", client_order_id)
+        if order_group_id is not None:
+            group = self.groups.get(order_group_id)
+            if group is None or group.account is not account:
+                raise not_found("order group not found", str(order_group_id))
+            if group.triggered:
+                raise bad_request("the order group is triggered; reset it first", "invalid_order",
+                                  "order group triggered")
         book = self.books[ticker]
         if post_only and self._crosses(book, side, price):
             raise bad_request("post only order would cross the book", "invalid_order", "post only cross")
@@ -155,7 +164,23 @@ class Engine:
                     heapq.heappush(self.expiries, (expiration_ms, order.seq, order))
             else:
                 self._finish(order, EXECUTED if order.remaining == 0 else CANCELED)
+        if self._tripped:
+            self.fire_groups()
         return order
+
+    def fire_groups(self) -> None:
+        """Cancel the resting orders of groups that hit their cap (after matching, never during)."""
+        tripped, self._tripped = self._tripped, []
+        for group in tripped:
+            self.cancel_group_orders(group)
+
+    def cancel_group_orders(self, group) -> int:
+        n = 0
+        for order in list(group.account.orders):
+            if order.status == RESTING and order.order_group_id == group.group_id:
+                self.cancel_order(order)
+                n += 1
+        return n
 
     @staticmethod
     def _crosses(book: Book, side: str, price: int) -> bool:
@@ -306,6 +331,10 @@ class Engine:
             order.maker_cost += leg * count
             order.maker_fees += fee
         order.updated_ms = now
+        if order.order_group_id is not None:
+            group = self.groups.get(order.order_group_id)
+            if group is not None and group.record(now, count):
+                self._tripped.append(group)
         account.fills.append(Fill(trade_id, order.order_id, ticker, order.side, count, price, is_taker, fee, now))
         return (pos.pos if pos.pos > 0 else 0) - before
 
@@ -482,6 +511,8 @@ class Engine:
             order.client_order_id = updated_client_order_id
         order.updated_ms = self.clock.now_ms()
         self.version += 1
+        if self._tripped:
+            self.fire_groups()
         return order
 
     @staticmethod

@@ -14,6 +14,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from kalshi_trading.sim import routes_groups as og
 from kalshi_trading.sim import routes_market as mk
 from kalshi_trading.sim import routes_portfolio as pf
 from kalshi_trading.sim.auth import Verifier
@@ -66,6 +67,13 @@ _ROUTES = [
     ("DELETE", "/portfolio/events/orders/{order_id}", pf.cancel_order, PRIVATE),
     ("POST", "/portfolio/events/orders/{order_id}/amend", pf.amend, PRIVATE),
     ("POST", "/portfolio/events/orders/{order_id}/decrease", pf.decrease, PRIVATE),
+    ("POST", "/portfolio/order_groups/create", og.create, PRIVATE),
+    ("GET", "/portfolio/order_groups", og.list_groups, PRIVATE),
+    ("GET", "/portfolio/order_groups/{group_id}", og.get_group, PRIVATE),
+    ("DELETE", "/portfolio/order_groups/{group_id}", og.delete_group, PRIVATE),
+    ("PUT", "/portfolio/order_groups/{group_id}/reset", og.reset, PRIVATE),
+    ("PUT", "/portfolio/order_groups/{group_id}/trigger", og.trigger, PRIVATE),
+    ("PUT", "/portfolio/order_groups/{group_id}/limit", og.set_limit, PRIVATE),
 ]
 
 

@@ -20,6 +20,7 @@ from kalshi_trading.sim.catalogue import Event
 from kalshi_trading.sim.clock import SimClock
 from kalshi_trading.sim.engine import TRADES_KEPT, Engine
 from kalshi_trading.sim.exchange import SimExchange
+from kalshi_trading.sim.groups import OrderGroup
 from kalshi_trading.sim.market import Market
 from kalshi_trading.sim.records import RESTING, Account, Fill, Order, Position, Settlement, Trade
 from kalshi_trading.sim.world import World
@@ -118,6 +119,7 @@ def dump(ex: SimExchange) -> dict[str, str]:
         "accounts": json.dumps(accounts),
         "orders": json.dumps(orders),
         "trades": json.dumps({t: [list(x) for x in q] for t, q in engine.trades.items()}),
+        "groups": json.dumps([g.to_state() for g in engine.groups.values()]),
     }
 
 
@@ -173,6 +175,11 @@ def load(docs: dict[str, str], *, speed: float = 1.0, participants: bool = True,
     for ticker, rows in json.loads(docs["trades"]).items():
         if ticker in engine.markets:
             engine.trades[ticker] = deque((Trade(*r) for r in rows), maxlen=TRADES_KEPT)
+    for gid, account_id, limit, fills, triggered in json.loads(docs.get("groups", "[]")):
+        group = OrderGroup(gid, engine.accounts[account_id], limit)
+        group.fills = deque(tuple(f) for f in fills)
+        group.triggered = triggered
+        engine.groups[gid] = group
     world = World.from_state(json.loads(docs["world"]))
     ex = SimExchange(clock, seed=meta["seed"], participants=participants, engine=engine, world=world,
                      sim_ms=meta["sim_ms"])

@@ -247,3 +247,25 @@ def test_orders_pagination_and_filters(alice, btc):
     assert alice.get("/portfolio/orders", params={"limit": 1001}).status_code == 400
     assert alice.get("/portfolio/orders", params={"status": "bogus"}).status_code == 400
     assert len(alice.get("/portfolio/orders", params={"ticker": btc, "status": "resting"}).json()["orders"]) == 5
+
+
+def test_order_group_cap_cancels_and_blocks(alice, bob, btc):
+    r = alice.post("/portfolio/order_groups/create", json={"contracts_limit": 3})
+    assert r.status_code == 201
+    gid = r.json()["order_group_id"]
+    resting = alice.post("/portfolio/events/orders", json=order(btc, "bid", "0.20", "5", order_group_id=gid)).json()
+    bob.post("/portfolio/events/orders", json=order(btc, "ask", "0.50", "3"))
+    alice.post("/portfolio/events/orders", json=order(btc, "bid", "0.50", "3", "immediate_or_cancel",
+                                                      order_group_id=gid))
+    assert alice.get(f"/portfolio/orders/{resting['order_id']}").json()["order"]["status"] == "canceled"
+    blocked = alice.post("/portfolio/events/orders", json=order(btc, "bid", "0.20", "1", order_group_id=gid))
+    assert blocked.status_code == 400
+    assert alice.request("PUT", f"/portfolio/order_groups/{gid}/reset", json={}).status_code == 200
+    ok = alice.post("/portfolio/events/orders", json=order(btc, "bid", "0.20", "1", order_group_id=gid))
+    assert ok.status_code == 201
+    got = alice.get(f"/portfolio/order_groups/{gid}").json()
+    assert got["orders"] == [ok.json()["order_id"]] and got["contracts_limit_fp"] == "3.00"
+    assert [g["id"] for g in alice.get("/portfolio/order_groups").json()["order_groups"]] == [gid]
+    assert alice.delete(f"/portfolio/order_groups/{gid}").status_code == 200
+    assert alice.get(f"/portfolio/orders/{ok.json()['order_id']}").json()["order"]["status"] == "canceled"
+    assert alice.post("/portfolio/events/orders", json=order(btc, "bid", "0.2", "1", order_group_id="x")).status_code == 404
