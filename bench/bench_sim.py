@@ -184,7 +184,8 @@ def main() -> None:
         unit = "pairs/s" if name.startswith("create") else "req/s"
         shown = rate / 2 if unit == "pairs/s" else rate
         rows.append([f"loopback HTTP: {name}", f"{shown:,.0f} {unit}", f"{cpu:.3f} ms/req"])
-    rows.append(["embedded cold start (import+load+bind+1st req+stop)", f"{statistics.median(cold) * 1000:,.0f} ms", "-"])
+    cold_ms = statistics.median(cold) * 1000
+    rows.append(["embedded cold start (import+load+bind+1st req+stop)", f"{cold_ms:,.0f} ms", "-"])
     print(tabulate(rows, headers=["benchmark (median of %d)" % args.repeats, "throughput", "server CPU"]))
 
 

@@ -65,7 +65,7 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-def _balance(text: str) -> "Decimal":
+def _balance(text: str):
     from decimal import Decimal, InvalidOperation
 
     try:

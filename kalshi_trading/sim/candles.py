@@ -58,7 +58,8 @@ class Candles:
         return {end: row for (t, end), row in self.live.items() if t == ticker}
 
 
-def aggregate(minutes: dict[int, list], start_s: int, end_s: int, period_min: int) -> list[tuple[int, list, int | None]]:
+def aggregate(minutes: dict[int, list], start_s: int, end_s: int,
+              period_min: int) -> list[tuple[int, list, int | None]]:
     """Fold minute rows into period rows: [(end_period_ts, row, previous close price)] ascending."""
     period = period_min * MINUTE_S
     buckets: dict[int, list] = {}

@@ -147,7 +147,8 @@ def temp_event(close_ms: int, centre: int) -> tuple[Event, list[Market]]:
                   close_ms - 2 * DAY_MS, close_ms - DAY_MS, close_ms, "temp")
     low = centre - 5  # brackets [low, low+1], ..., six of them, plus tails
     markets = []
-    rules = "If the highest temperature recorded in Central Park, New York on {day} is {what}, then the market resolves to Yes."
+    rules = ("If the highest temperature recorded in Central Park, New York on {day} is {what}, "
+             "then the market resolves to Yes.")
     tail_lo = low
     markets.append(_market(series, event, f"{event_ticker}-T{tail_lo}", f"{tail_lo - 1}° or below",
                            f"{tail_lo}° or above", rules.format(day=day, what=f"less than {tail_lo}°"),
@@ -171,7 +172,8 @@ def rain_event(close_ms: int) -> tuple[Event, list[Market]]:
     day = datetime.fromtimestamp(day_ms / 1000, tz=ET).strftime("%b %d, %Y").replace(" 0", " ")
     event = Event(event_ticker, series.ticker, f"Will it rain in NYC on {day}?", f"On {day}", False,
                   close_ms - 2 * DAY_MS, close_ms - DAY_MS, close_ms, "rain")
-    rules = f"If more than 0 inches of rain is recorded in Central Park, New York on {day}, then the market resolves to Yes."
+    rules = (f"If more than 0 inches of rain is recorded in Central Park, New York on {day}, "
+             "then the market resolves to Yes.")
     markets = [_market(series, event, f"{event_ticker}-T0", "Rain", "No rain", rules, "greater", 0, None, "rain")]
     return _with_markets(event, markets), markets
 

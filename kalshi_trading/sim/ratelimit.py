@@ -54,7 +54,10 @@ class RateLimiter:
             bucket = self._buckets.get((account_id, kind))
             if bucket is None:
                 lim = self.limits
-                rate, cap = (lim.read_rate, lim.read_capacity) if kind == "read" else (lim.write_rate, lim.write_capacity)
+                if kind == "read":
+                    rate, cap = lim.read_rate, lim.read_capacity
+                else:
+                    rate, cap = lim.write_rate, lim.write_capacity
                 bucket = self._buckets[(account_id, kind)] = Bucket(rate, cap, now)
             return bucket.take(cost, now)
 

@@ -34,8 +34,8 @@ def exchange_status(app, req: Request):
 def exchange_schedule(app, req: Request):
     day = [{"open_time": "00:00", "close_time": "23:59"}]
     days = {d: day for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}
-    return 200, {"schedule": {"standard_hours": [{"start_time": "2020-01-01T00:00:00Z", "end_time": "2100-01-01T00:00:00Z",
-                                                  **days}], "maintenance_windows": []}}
+    hours = {"start_time": "2020-01-01T00:00:00Z", "end_time": "2100-01-01T00:00:00Z", **days}
+    return 200, {"schedule": {"standard_hours": [hours], "maintenance_windows": []}}
 
 
 def user_data_timestamp(app, req: Request):

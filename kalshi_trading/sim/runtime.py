@@ -346,7 +346,8 @@ def sim_advance(data_dir: Path, seconds: float) -> dict:
         ex.sync()
         before = {t: m.status for t, m in ex.engine.markets.items()}
         ex.advance(seconds)
-        settled = sorted(t for t, m in ex.engine.markets.items() if m.status == "finalized" and before.get(t) != "finalized")
+        settled = sorted(t for t, m in ex.engine.markets.items()
+                         if m.status == "finalized" and before.get(t) != "finalized")
         listed = sorted(t for t in ex.engine.markets if t not in before)
         from kalshi_trading.sim.clock import fmt_time
 

@@ -9,7 +9,7 @@ import pytest
 
 from kalshi_trading.sim.clock import ManualClock
 from kalshi_trading.sim.runtime import start_embedded
-from tests.sim.conftest import T0, Signed, active_market, order
+from tests.sim.conftest import T0, Signed, order
 
 pytestmark = pytest.mark.e2e
 

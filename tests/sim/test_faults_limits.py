@@ -84,7 +84,8 @@ def test_token_bucket_429_without_headers(tmp_path):
         ticker = active_market(srv, "KXBTCD")
         oid = client.post("/portfolio/events/orders", json=order(ticker, "bid", "0.30", "1")).json()["order_id"]
         # 14 write tokens left: a 2-item batch create (20) does not fit whole, cancels (2 each) do
-        batch = client.post("/portfolio/events/orders/batched", json={"orders": [order(ticker, "bid", "0.31", "1")] * 2})
+        two = [order(ticker, "bid", "0.31", "1")] * 2
+        batch = client.post("/portfolio/events/orders/batched", json={"orders": two})
         assert batch.status_code == 429
         assert client.delete(f"/portfolio/events/orders/{oid}").status_code == 200
         assert requests.get(srv.base_url + "/markets", timeout=5).status_code == 200  # public, unsigned: no bucket

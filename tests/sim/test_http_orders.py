@@ -105,7 +105,8 @@ def test_post_only_cross(alice, bob, btc):
     r = alice.post("/portfolio/events/orders", json=order(btc, "bid", "0.50", "1", post_only=True))
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "invalid_order" and r.json()["error"]["details"] == "post only cross"
-    assert alice.post("/portfolio/events/orders", json=order(btc, "bid", "0.49", "1", post_only=True)).status_code == 201
+    ok = alice.post("/portfolio/events/orders", json=order(btc, "bid", "0.49", "1", post_only=True))
+    assert ok.status_code == 201
 
 
 def test_stp_taker_at_cross_keeps_earlier_fills(alice, bob, btc):
@@ -171,11 +172,10 @@ def test_expiration_time_rules(alice, server, btc):
 def test_amend_and_decrease(alice, bob, btc):
     oid = alice.post("/portfolio/events/orders", json=order(btc, "bid", "0.40", "10", client_order_id="am")
                      ).json()["order_id"]
-    r = alice.post(f"/portfolio/events/orders/{oid}/amend", json={"ticker": btc, "side": "ask", "price": "0.4",
-                                                                   "count": "5"})
+    amend = f"/portfolio/events/orders/{oid}/amend"
+    r = alice.post(amend, json={"ticker": btc, "side": "ask", "price": "0.4", "count": "5"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "order_side_mismatch"
-    r = alice.post(f"/portfolio/events/orders/{oid}/amend", json={"ticker": "X", "side": "bid", "price": "0.4",
-                                                                   "count": "5"})
+    r = alice.post(amend, json={"ticker": "X", "side": "bid", "price": "0.4", "count": "5"})
     assert r.json()["error"]["code"] == "order_ticker_mismatch"
     bob.post("/portfolio/events/orders", json=order(btc, "ask", "0.45", "4"))
     r = alice.post(f"/portfolio/events/orders/{oid}/amend",
@@ -202,8 +202,8 @@ def test_batch_create_and_cancel(alice, btc):
     assert len(out) == 3 and "order_id" in out[0]
     assert out[1]["error"]["code"] == "invalid_price"
     assert out[2]["error"]["code"] == "order_already_exists" and out[2]["client_order_id"] == "b1"
-    r = alice.delete("/portfolio/events/orders/batched", json={"orders": [{"order_id": out[0]["order_id"]},
-                                                                           {"order_id": "missing"}]})
+    ids = [{"order_id": out[0]["order_id"]}, {"order_id": "missing"}]
+    r = alice.delete("/portfolio/events/orders/batched", json={"orders": ids})
     assert r.status_code == 200
     res = r.json()["orders"]
     assert res[0]["reduced_by"] == "1.00" and "error" not in res[0]
@@ -268,4 +268,5 @@ def test_order_group_cap_cancels_and_blocks(alice, bob, btc):
     assert [g["id"] for g in alice.get("/portfolio/order_groups").json()["order_groups"]] == [gid]
     assert alice.delete(f"/portfolio/order_groups/{gid}").status_code == 200
     assert alice.get(f"/portfolio/orders/{ok.json()['order_id']}").json()["order"]["status"] == "canceled"
-    assert alice.post("/portfolio/events/orders", json=order(btc, "bid", "0.2", "1", order_group_id="x")).status_code == 404
+    unknown = alice.post("/portfolio/events/orders", json=order(btc, "bid", "0.2", "1", order_group_id="x"))
+    assert unknown.status_code == 404
