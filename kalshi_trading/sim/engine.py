@@ -269,7 +269,11 @@ class Engine(OrderChanges):
         market.last_price = price
         market.volume += count
         market.open_interest += oi
-        market.recent.append((now, count))
+        recent = market.recent
+        if recent and recent[-1][0] // 60_000 == now // 60_000:  # one entry per minute keeps it small
+            recent[-1] = (recent[-1][0], recent[-1][1] + count)
+        else:
+            recent.append((now, count))
         self.trades[ticker].append(Trade(trade_id, ticker, count, price, taker.side, now))
         if self.on_trade is not None:
             self.on_trade(ticker, now, price, count)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
-from kalshi_trading.money import PriceGrid, fee_rate
+from kalshi_trading.money import fee_rate
 from kalshi_trading.sim.records import PU
 
 DAY_MS = 86_400_000
@@ -67,9 +67,12 @@ class Market:
 
     def prepare(self) -> None:
         """Derived lookups (not persisted)."""
-        self.grid = PriceGrid.of(self.price_ranges)
-        self.valid_prices = frozenset(int(p * PU) for p in self.grid.ticks())
-        self.sorted_prices = sorted(self.valid_prices)
+        ticks: set[int] = set()
+        for start, end, step in self.price_ranges:
+            a, b, c = (int(Decimal(x) * PU) for x in (start, end, step))
+            ticks.update(range(a, b + 1, c))
+        self.valid_prices = frozenset(ticks)
+        self.sorted_prices = sorted(ticks)
         self.taker_ratio = fee_ratio(self.fee_type, True, self.fee_multiplier)
         self.maker_ratio = fee_ratio(self.fee_type, False, self.fee_multiplier)
 
