@@ -97,6 +97,7 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         session: requests.Session | None = None,
+        adapter: HTTPAdapter | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.auth = auth
@@ -106,14 +107,17 @@ class Transport:
         self._sleep = sleep
         self._clock = clock
         self.session = session or requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+        adapter = adapter or HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"User-Agent": f"kalshi-trading/{__version__}", "Accept": "application/json"})
         # Proxy and CA-bundle settings come from the environment once, here, instead of on every request:
         # requests re-scans os.environ per call, which cost a quarter of a loopback round trip.
         self._send_kwargs = self.session.merge_environment_settings(self.base_url, {}, None, None, None)
-        self._send_kwargs["allow_redirects"] = False
+        self._send_kwargs.pop("stream", None)
+        # Sent through the adapter itself: the API sets no cookies and never redirects, so the session's
+        # cookie-jar and redirect machinery (a third of requests' per-call cost) is skipped.
+        self._adapter = adapter
         self._base_headers = dict(self.session.headers)
 
     def close(self) -> None:
@@ -172,7 +176,7 @@ class Transport:
                 method, url, params=params, data=data,
                 headers={**self._base_headers, **headers} if headers else self._base_headers, auth=self.auth,
             ).prepare()
-            resp = self.session.send(prepared, timeout=self.timeout, **self._send_kwargs)
+            resp = self._adapter.send(prepared, timeout=self.timeout, **self._send_kwargs)
         except requests.ConnectTimeout:
             log.info("%s %s -> connect timeout attempt %d", method, route, attempt)
             raise RequestNotSent("could not connect (timed out)", method=method, path=route) from None

@@ -133,23 +133,27 @@ def test_crash_after_intent_reconciles_without_duplicates(sim, client, tmp_path)
     script = textwrap.dedent(f"""
         import os
         from decimal import Decimal
+        from pathlib import Path
+        from requests.adapters import HTTPAdapter
         from kalshi_trading.api.client import KalshiClient
+        from kalshi_trading.api.signer import KalshiAuth, Signer
+        from kalshi_trading.api.transport import Transport
         from kalshi_trading.config import load_private_key
         from kalshi_trading.models import Side, Action
         from kalshi_trading.trading.executor import Executor
         from kalshi_trading.trading.journal import Journal
 
-        client = KalshiClient.build({sim.base_url!r}, {account.key_id!r},
-                                    load_private_key(__import__("pathlib").Path({str(account.private_key_path)!r})),
-                                    rate_tier=None)
-        executor = Executor(client, Journal.open(__import__("pathlib").Path({str(journal_path)!r})), "sim")
-        send = client.transport.session.send
-        def send_then_die(prepared, **kwargs):
-            response = send(prepared, **kwargs)
-            if prepared.method == "POST":
-                os._exit(9)  # the exchange has the order; our journal never hears back
-            return response
-        client.transport.session.send = send_then_die
+        class DiesOnOrderResponse(HTTPAdapter):
+            def send(self, request, **kwargs):
+                response = super().send(request, **kwargs)
+                if request.method == "POST":
+                    os._exit(9)  # the exchange has the order; our journal never hears back
+                return response
+
+        key = load_private_key(Path({str(account.private_key_path)!r}))
+        transport = Transport({sim.base_url!r}, KalshiAuth(Signer({account.key_id!r}, key)),
+                              adapter=DiesOnOrderResponse(max_retries=0))
+        executor = Executor(KalshiClient(transport), Journal.open(Path({str(journal_path)!r})), "sim")
         executor.place_limit_order({t!r}, Side.YES, Action.BUY, Decimal(2), Decimal("0.30"))
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
