@@ -10,6 +10,7 @@ Prints a table of median wall time and fills/s; the float baseline's answer is s
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import statistics
 import time
@@ -146,13 +147,17 @@ def ours_report(fills: list[Fill], method: str) -> Decimal:
     return compute_pnl(fills, method=method, presorted=True).realized_pnl
 
 
-def timed(fn, runs: int) -> tuple[float, object]:
-    times, result = [], None
+def interleaved(cases: list[tuple[str, object]], runs: int) -> list[tuple[str, float, object]]:
+    """Run every case once per round (so machine noise hits all alike); median seconds per case."""
+    times: dict[str, list[float]] = {name: [] for name, _ in cases}
+    answers: dict[str, object] = {}
     for _ in range(runs):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        for name, fn in cases:
+            gc.collect()
+            start = time.perf_counter()
+            answers[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    return [(name, statistics.median(times[name]), answers[name]) for name, _ in cases]
 
 
 def main() -> None:
@@ -166,22 +171,21 @@ def main() -> None:
     rows = [(f.ticker, int(f.signed_count * 100), int(f.yes_price * 10_000)) for f in fills]
     cases = [
         ("ours: LotBook fifo, realized only (no lot records)", lambda: ours_realized_only(fills)),
+        ("ours: compute_pnl fifo, totals only (sorts by time)",
+         lambda: compute_pnl(fills, with_lots=False).realized_pnl),
         ("ours: compute_pnl fifo, full report + closed lots", lambda: ours_report(fills, "fifo")),
         ("ours: compute_pnl avg, full report + closed lots", lambda: ours_report(fills, "avg")),
         ("naive Decimal FIFO", lambda: decimal_fifo(fills)),
         ("float FIFO (inexact, speed only)", lambda: float_fifo(fills)),
         ("int FIFO on pre-converted tuples (floor)", lambda: int_fifo_tuples(rows)),
     ]
-    results = []
-    for name, fn in cases:
-        seconds, answer = timed(fn, args.runs)
-        results.append((name, seconds, answer))
+    results = interleaved(cases, args.runs)
     base = next(s for n, s, _ in results if n.startswith("naive Decimal"))
     table = [
         (name, f"{seconds:.3f}", f"{args.fills / seconds:,.0f}", f"{base / seconds:.2f}x", str(answer)[:16])
         for name, seconds, answer in results
     ]
-    print(f"{args.fills:,} fills over {args.tickers:,} tickers, median of {args.runs} runs")
+    print(f"{args.fills:,} fills over {args.tickers:,} tickers, median of {args.runs} interleaved runs")
     print(tabulate(table, headers=["engine", "median s", "fills/s", "vs Decimal", "realized $"]))
 
 

@@ -53,7 +53,7 @@ _CACHE_LIMIT = 100_000  # per-book conversion caches stop growing here (bounded 
 _FAR_PAST = datetime.min.replace(tzinfo=None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a big report holds ~one of these per fill
 class ClosedLot:
     """A disposed lot (or part of one): one row of a tax export.  `gain = proceeds - cost - fees`."""
 
@@ -68,7 +68,7 @@ class ClosedLot:
     gain: Decimal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpenLot:
     ticker: str
     side: str
@@ -156,14 +156,15 @@ def _to_units(value: Decimal, scale: int, what: str) -> int:
 
 
 class _Book:
-    """One market's mutable lot state.  Lots are [count, cost, acquired_time, fee] lists (integer units)."""
+    """One market's mutable lot state.  Lots are (count, cost, acquired_time, fee) tuples in integer units;
+    a partly closed lot is replaced at the head of the deque (tuples are cheaper to make than lists)."""
 
     __slots__ = ("ticker", "pos", "lots", "fees", "realized", "closed", "settled")
 
     def __init__(self, ticker: str):
         self.ticker = ticker
         self.pos = 0  # signed count units
-        self.lots: deque[list] = deque()
+        self.lots: deque[tuple] = deque()
         self.fees = 0
         self.realized = 0
         self.closed: list[tuple] = []  # (side, count, acquired, disposed, cost, proceeds, fees)
@@ -221,12 +222,10 @@ class LotBook:
                 cost = y * d if d > 0 else (PRICE_UNITS - y) * n
                 lots = book.lots
                 if pooled and lots:
-                    lot = lots[0]
-                    lot[0] += n
-                    lot[1] += cost
-                    lot[3] += fee
+                    c0, b0, t0, f0 = lots[0]
+                    lots[0] = (c0 + n, b0 + cost, t0, f0 + fee)
                 else:
-                    lots.append([n, cost, f.created_time, fee])
+                    lots.append((n, cost, f.created_time, fee))
                 book.pos = pos + d
                 continue
             # Closing.  Fast path, inlined: the front lot covers the whole fill (no flip, one lot touched).
@@ -245,9 +244,7 @@ class LotBook:
             else:
                 cost = lot[1] * n // r  # exact for FIFO (cost = price x r); floored for AVG
                 lot_fee = lot[3] * n // r
-                lot[0] = r - n
-                lot[1] -= cost
-                lot[3] -= lot_fee
+                book.lots[0] = (r - n, lot[1] - cost, lot[2], lot[3] - lot_fee)
             book.realized += disposed - cost
             book.pos = pos + d
             if keep:
@@ -288,7 +285,7 @@ class LotBook:
         book.pos = pos + d
         # Flip: the remainder opens a lot on the other side (the book is empty now, so AVG and FIFO agree).
         rest = n - held
-        book.lots.append([rest, (PRICE_UNITS - disposed) * rest, t, fee - close_fee])
+        book.lots.append((rest, (PRICE_UNITS - disposed) * rest, t, fee - close_fee))
 
     def _open(self, book: _Book, d: int, y: int, fee: int, t: datetime | None) -> None:
         if d > 0:
@@ -297,12 +294,10 @@ class LotBook:
             n, cost = -d, (PRICE_UNITS - y) * -d
         lots = book.lots
         if self.method == "avg" and lots:
-            lot = lots[0]
-            lot[0] += n
-            lot[1] += cost
-            lot[3] += fee
+            c0, b0, t0, f0 = lots[0]
+            lots[0] = (c0 + n, b0 + cost, t0, f0 + fee)
         else:
-            lots.append([n, cost, t, fee])
+            lots.append((n, cost, t, fee))
 
     def _close(self, book: _Book, q: int, disposed: int, fee: int, t: datetime | None) -> None:
         """Close `q` units from the front of the book, each disposed of at `disposed` per contract."""
@@ -320,9 +315,7 @@ class LotBook:
                 take = q
                 cost = lot[1] * take // r  # exact for FIFO (cost = price x r); floored for AVG
                 lot_fee = lot[3] * take // r
-                lot[0] = r - take
-                lot[1] -= cost
-                lot[3] -= lot_fee
+                lots[0] = (r - take, lot[1] - cost, lot[2], lot[3] - lot_fee)
             if take == q:
                 close_fee = fee
             else:
@@ -392,10 +385,10 @@ class LotBook:
         if yes and no:
             log.warning("%s: settlement holds both YES and NO; settling the net", s.ticker)
         if yes > no:
-            book.lots.append([yes - no, self._money_units(s.yes_total_cost) * (yes - no) // yes, None, 0])
+            book.lots.append((yes - no, self._money_units(s.yes_total_cost) * (yes - no) // yes, None, 0))
             book.pos = yes - no
         elif no > yes:
-            book.lots.append([no - yes, self._money_units(s.no_total_cost) * (no - yes) // no, None, 0])
+            book.lots.append((no - yes, self._money_units(s.no_total_cost) * (no - yes) // no, None, 0))
             book.pos = yes - no
 
     # -- conversions (cached per book: prices and counts repeat) ------------------------------------------------
@@ -437,10 +430,13 @@ class LotBook:
         closed: tuple[ClosedLot, ...] = ()
         opened: tuple[OpenLot, ...] = ()
         if with_lots:
-            closed = tuple(
-                ClosedLot(ticker, s, count_of(n), acq, disp, money(c), money(p), money(f), money(p - c - f))
+            counts: dict[int, Decimal] = {}  # counts repeat; Decimal(units).scaleb(-6) is exact money
+            closed = tuple([
+                ClosedLot(ticker, s, counts.get(n) or counts.setdefault(n, count_of(n)), acq, disp,
+                          Decimal(c).scaleb(-6), Decimal(p).scaleb(-6), Decimal(f).scaleb(-6),
+                          Decimal(p - c - f).scaleb(-6))
                 for s, n, acq, disp, c, p, f in book.closed
-            )
+            ])
             opened = tuple(OpenLot(ticker, side, count_of(n), acq, money(c), money(f)) for n, c, acq, f in book.lots)
         return TickerPnl(
             ticker=ticker,
