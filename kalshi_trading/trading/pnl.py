@@ -40,6 +40,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Iterable
 
 from kalshi_trading.models import Fill, Settlement
@@ -469,7 +470,11 @@ def compute_pnl(
     """P&L of `fills` (sorted oldest first unless `presorted`) then `settlements` (by settled time)."""
     book = LotBook(method, keep_lots=with_lots)
     if not presorted:
-        fills = sorted(fills, key=_fill_time)
+        fills = list(fills)
+        try:
+            fills = sorted(fills, key=attrgetter("created_time"))  # fast path: every fill has a time
+        except TypeError:  # some times are unknown: those go first (stable: ties keep input order)
+            fills = sorted(fills, key=_fill_time)
     book.apply_fills(fills)
     for s in sorted(settlements, key=lambda s: (s.settled_time is not None, s.settled_time or _FAR_PAST)):
         book.apply_settlement(s)

@@ -323,3 +323,12 @@ def test_settlement_without_fills_counts_its_fee():
     p = one([], [settlement("yes", yes_count="6", yes_cost="2.40", fee="0.0100")])
     assert p.realized_pnl == D("3.60") and p.fees_paid == D("0.0100")
     assert p.closed_lots[-1].fees == D("0.0100")
+
+
+def test_fills_without_time_go_first_and_ties_keep_order():
+    untimed = Fill(fill_id="u", order_id="o", ticker=TICKER, outcome_side="yes", book_side="bid", count=D("1"),
+                   yes_price=D("0.10"), is_taker=True, fee=D("0"), created_time=None)
+    # input order: sell @ 0.50 at T0, buy 1 @ 0.30 at T0 (tie), untimed buy 1 @ 0.10 (goes first)
+    # FIFO: the untimed lot (0.10) is closed by the sale: realized 0.40; the 0.30 lot stays open
+    p = one([sell_yes("1", "0.50"), buy_yes("1", "0.30"), untimed])
+    assert p.realized_pnl == D("0.40") and p.cost_basis == D("0.30")
