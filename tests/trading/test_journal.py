@@ -10,6 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kalshi_trading.errors import JournalError, UsageError
 from kalshi_trading.models import Fill, Settlement
@@ -284,3 +286,33 @@ def test_csv_quotes_awkward_ids(journal, tmp_path):
         (row,) = list(csv.reader(fh))[1:]
     assert row[1:4] == ['f,1"x', "o\n1", "KXA"]
     assert journal.fills() == [odd]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["bid", "ask"]), st.integers(1, 5), st.integers(0, 2)),
+                min_size=1, max_size=25),
+       st.randoms(use_true_random=False))
+def test_labels_do_not_depend_on_arrival_order(tmp_path_factory, trades, rnd):
+    # The same fills journaled in time order and in a shuffled order, in several batches, export identically.
+    fills = [fill(i, side, str(count), "0.50", "0", ticker=f"K{t}") for i, (side, count, t) in enumerate(trades)]
+    shuffled = fills[:]
+    rnd.shuffle(shuffled)
+    outputs = []
+    for order in (fills, shuffled):
+        directory = tmp_path_factory.mktemp("j")
+        with Journal.open(directory / "j.db") as j:
+            cut = rnd.randint(0, len(order))
+            j.record_fills(order[:cut])
+            j.record_fills(order[cut:])
+            j.export_trades_csv(directory / "t.csv")
+        outputs.append((directory / "t.csv").read_text())
+    assert outputs[0] == outputs[1]
+    # and in time order the labels follow the running position
+    pos: dict[str, int] = {}
+    for f, line in zip(fills, outputs[0].splitlines()[1:]):
+        before = pos.get(f.ticker, 0)
+        d = int(f.signed_count)
+        side, action = line.split(",")[4:6]
+        assert action == ("sell" if before * d < 0 else "buy")
+        assert side == ("yes" if (d > 0) == (action == "buy") else "no")
+        pos[f.ticker] = before + d
