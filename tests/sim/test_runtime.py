@@ -67,3 +67,10 @@ def test_cli_operations(tmp_path):
     assert res == {"ticker": ticker, "result": "no", "status": "finalized"}
     again = sim_reset(tmp_path, Decimal("1000"))
     assert again.key_id != acct.key_id and not acct.private_key_path.exists()
+
+
+def test_demo_account_readable_while_serving(tmp_path):
+    from kalshi_trading.sim.runtime import demo_account
+
+    with start_embedded(tmp_path, participants=False) as srv:
+        assert demo_account(tmp_path) == srv.demo_account
