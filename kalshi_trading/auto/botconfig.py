@@ -1,0 +1,364 @@
+"""The bot's configuration file: global limits, a strategy, `[defaults]` and per-market tables.
+
+TOML (stdlib `tomllib`) or JSON, chosen by the file's extension.  Numbers are parsed straight to
+`Decimal` (never through float), so `min_spread = 0.02` is exactly two cents.  Every mistake is a
+`ConfigError` naming the key and the fix.  `ConfigWatcher` reloads the file when it changes and keeps
+the last good configuration in force when an edit is bad.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+from kalshi_trading.errors import ConfigError
+from kalshi_trading.money import COUNT_STEP, ONE, ZERO
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = ("mm", "edge")
+
+SCHEMA_DOC = '''\
+Bot configuration (`kalshi auto --config bot.toml`; JSON works too, by extension `.json`).
+
+Global keys (top level):
+  strategy               "mm" (market maker) or "edge" (model edge taker)            default "mm"
+  trading_enabled        false = send no orders at all (kill switch)                  default true
+  max_total_exposure     dollars at risk across all markets: sum |position| x price
+                         at risk + cost of working orders                             default 50
+  max_daily_loss         dollars; realized today + unrealized <= -this halts the bot  default 10
+  loop_interval_ms       milliseconds between loop passes (10 .. 3600000)             default 1000
+  max_orders_per_minute  new orders allowed in any sliding 60 s window (>= 1)        default 30
+
+[defaults] applies to every market; a [markets."TICKER"] table overrides only the keys it names:
+  enabled                trade this market                                            default true
+  max_inventory_yes      contracts; cap on YES position + working bids + new order    default 10
+  max_inventory_no       contracts; cap on NO position + working asks + new order     default 10
+  min_spread             dollars; the market maker quotes only when ask - bid >= this default 0.02
+  quote_size             contracts per quote / per edge clip (multiple of 0.01)       default 1
+  inventory_skew_factor  dollars both quotes move per contract held (long YES lowers
+                         them, long NO raises them)                                   default 0.001
+  min_edge               dollars of value beyond price + taker fee to take            default 0.03
+
+Money and counts are exact decimals: write 0.02 or "0.02".  Example:
+
+```toml
+strategy = "mm"
+trading_enabled = true
+max_total_exposure = 200
+max_daily_loss = 40
+loop_interval_ms = 500
+max_orders_per_minute = 60
+
+[defaults]
+max_inventory_yes = 20
+max_inventory_no = 20
+min_spread = 0.03
+quote_size = 2
+inventory_skew_factor = 0.001
+min_edge = 0.04
+
+[markets."KXHIGHNY-26JAN01-B45.5"]
+quote_size = 5
+min_spread = 0.02
+
+[markets."KXBTCD-26JAN0117-T100000"]
+enabled = false
+```
+'''
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    """What one market may do.  Counts are contracts, prices and edges dollars (YES price units)."""
+
+    enabled: bool = True
+    max_inventory_yes: Decimal = Decimal(10)
+    max_inventory_no: Decimal = Decimal(10)
+    min_spread: Decimal = Decimal("0.02")
+    quote_size: Decimal = Decimal(1)
+    inventory_skew_factor: Decimal = Decimal("0.001")
+    min_edge: Decimal = Decimal("0.03")
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    """Global limits plus per-market tables; `market(ticker)` falls back to `defaults`."""
+
+    strategy: str = "mm"
+    trading_enabled: bool = True
+    max_total_exposure: Decimal = Decimal(50)
+    max_daily_loss: Decimal = Decimal(10)
+    loop_interval_ms: int = 1000
+    max_orders_per_minute: int = 30
+    defaults: MarketConfig = MarketConfig()
+    markets: Mapping[str, MarketConfig] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    source: str = field(default="<built-in defaults>", compare=False)
+
+    @classmethod
+    def default(cls) -> "BotConfig":
+        """The configuration used when no file is given: small, conservative limits."""
+        return cls()
+
+    def market(self, ticker: str) -> MarketConfig:
+        return self.markets.get(ticker, self.defaults)
+
+    @property
+    def tickers(self) -> tuple[str, ...]:
+        """Markets named in the file, in file order."""
+        return tuple(self.markets)
+
+    @property
+    def enabled_tickers(self) -> tuple[str, ...]:
+        return tuple(t for t, m in self.markets.items() if m.enabled)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "<config>") -> "BotConfig":
+        """Validate a parsed document (numbers already Decimal or int)."""
+        return _build(data, source)
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+_GLOBAL_KEYS = ("strategy", "trading_enabled", "max_total_exposure", "max_daily_loss",
+                "loop_interval_ms", "max_orders_per_minute", "defaults", "markets")
+_MARKET_KEYS = tuple(f.name for f in fields(MarketConfig))
+
+
+def _unknown(key: str, allowed: tuple[str, ...], where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(allowed)}"
+    return ConfigError(f"unknown key {key!r}", variable=where, fix=f"remove it or rename it; {hint}")
+
+
+def _decimal(value: Any, key: str, what: str) -> Decimal:
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ConfigError(f"{value!r} is not an exact number", variable=key, fix=f"write {what} like 0.02 or \"0.02\"")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except ArithmeticError:
+            raise ConfigError(f"{value!r} is not a number", variable=key, fix=f"write {what} as a number") from None
+    else:
+        raise ConfigError(f"{value!r} is not a number", variable=key, fix=f"write {what} as a number")
+    if not result.is_finite():
+        raise ConfigError(f"{value!r} is not a finite number", variable=key, fix=f"write {what} as a finite number")
+    return result
+
+
+def _bool(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{value!r} is not true or false", variable=key, fix="write true or false (no quotes)")
+    return value
+
+
+def _int(value: Any, key: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, Decimal) and value == value.to_integral_value():
+            value = int(value)
+        else:
+            raise ConfigError(f"{value!r} is not a whole number", variable=key, fix=f"write a whole number {lo}..{hi}")
+    if not lo <= value <= hi:
+        raise ConfigError(f"{value} is out of range", variable=key, fix=f"use a whole number {lo}..{hi}")
+    return value
+
+
+def _count(value: Any, key: str, allow_zero: bool) -> Decimal:
+    d = _decimal(value, key, "a contract count")
+    if d < 0 or (d == 0 and not allow_zero) or d % COUNT_STEP != 0:
+        least = "0 or more" if allow_zero else "more than 0"
+        raise ConfigError(f"{d} is not a valid contract count", variable=key,
+                          fix=f"use {least}, in steps of 0.01")
+    return d
+
+
+def _price_amount(value: Any, key: str) -> Decimal:
+    d = _decimal(value, key, "a dollar amount")
+    if not ZERO <= d < ONE:
+        raise ConfigError(f"{d} is outside 0 <= x < 1", variable=key, fix="use a dollar amount below $1, e.g. 0.02")
+    return d
+
+
+def _positive_money(value: Any, key: str) -> Decimal:
+    d = _decimal(value, key, "a dollar amount")
+    if d <= 0:
+        raise ConfigError(f"{d} must be more than 0", variable=key, fix="use a positive dollar amount")
+    return d
+
+
+def _table(value: Any, key: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{value!r} is not a table", variable=key, fix=f"write it as a [{key}] table")
+    return value
+
+
+def _market(data: Mapping[str, Any], base: MarketConfig, where: str) -> MarketConfig:
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{where}.{key}"
+        if key == "enabled":
+            changes[key] = _bool(value, name)
+        elif key in ("max_inventory_yes", "max_inventory_no"):
+            changes[key] = _count(value, name, allow_zero=True)
+        elif key == "quote_size":
+            changes[key] = _count(value, name, allow_zero=False)
+        elif key in ("min_spread", "inventory_skew_factor", "min_edge"):
+            changes[key] = _price_amount(value, name)
+        else:
+            raise _unknown(str(key), _MARKET_KEYS, name)
+    return replace(base, **changes)
+
+
+def _build(data: Mapping[str, Any], source: str) -> BotConfig:
+    data = _table(data, "the file")
+    base = BotConfig()
+    changes: dict[str, Any] = {"source": source}
+    for key, value in data.items():
+        if key == "strategy":
+            if value not in STRATEGIES:
+                raise ConfigError(f"{value!r} is not a strategy", variable="strategy",
+                                  fix=f"use one of {', '.join(repr(s) for s in STRATEGIES)}")
+            changes[key] = value
+        elif key == "trading_enabled":
+            changes[key] = _bool(value, key)
+        elif key in ("max_total_exposure", "max_daily_loss"):
+            changes[key] = _positive_money(value, key)
+        elif key == "loop_interval_ms":
+            changes[key] = _int(value, key, 10, 3_600_000)
+        elif key == "max_orders_per_minute":
+            changes[key] = _int(value, key, 1, 100_000)
+        elif key not in ("defaults", "markets"):
+            raise _unknown(str(key), _GLOBAL_KEYS, key)
+    defaults = _market(_table(data.get("defaults", {}), "defaults"), base.defaults, "defaults")
+    markets: dict[str, MarketConfig] = {}
+    for ticker, table in _table(data.get("markets", {}), "markets").items():
+        where = f'markets."{ticker}"'
+        if not isinstance(ticker, str) or not ticker.strip() or ticker != ticker.strip():
+            raise ConfigError(f"{ticker!r} is not a market ticker", variable=where, fix="name the market by its ticker")
+        markets[ticker] = _market(_table(table, where), defaults, where)
+    return replace(base, defaults=defaults, markets=MappingProxyType(markets), **changes)
+
+
+def parse_config(text: str, fmt: str, source: str = "<config>") -> BotConfig:
+    """Parse TOML (`fmt="toml"`) or JSON text into a validated `BotConfig`."""
+    if fmt == "toml":
+        try:
+            data = tomllib.loads(text, parse_float=Decimal)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML: {exc}", fix="correct the TOML syntax") from None
+    elif fmt == "json":
+        try:
+            data = json.loads(text, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{source}: not valid JSON: {exc}", fix="correct the JSON syntax") from None
+    else:
+        raise ConfigError(f"unknown configuration format {fmt!r}", fix="use a .toml or .json file")
+    try:
+        return _build(data, source)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def format_of(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        return "toml"
+    if suffix == ".json":
+        return "json"
+    raise ConfigError(f"{path}: cannot tell the format from {suffix or 'no extension'!r}",
+                      fix="name the file *.toml or *.json")
+
+
+def load_config(path: str | os.PathLike[str]) -> BotConfig:
+    """Read and validate a configuration file (TOML or JSON by extension)."""
+    p = Path(path)
+    fmt = format_of(p)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}", fix="check the path and permissions") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text", fix="save the file as UTF-8") from None
+    return parse_config(text, fmt, str(p))
+
+
+# --- hot reload -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """What one `ConfigWatcher.poll()` found.  `config` is always the configuration in force."""
+
+    config: BotConfig
+    changed: bool
+    error: ConfigError | None
+    at: datetime
+
+
+class ConfigWatcher:
+    """Reload a configuration file when its mtime or size changes; a bad edit keeps the last good config.
+
+    The first load happens in the constructor and raises `ConfigError` (startup may fail loudly);
+    `poll()` never raises a configuration or file error into the loop: it returns it and logs it once.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], clock: Callable[[], datetime],
+                 initial: BotConfig | None = None):
+        self.path = Path(path)
+        self._clock = clock
+        self._signature = self._stat()
+        self._config = initial if initial is not None else load_config(self.path)
+        self._last_error: ConfigError | None = None
+
+    @property
+    def config(self) -> BotConfig:
+        """The configuration in force (the last good one)."""
+        return self._config
+
+    @property
+    def last_error(self) -> ConfigError | None:
+        """The error of the latest bad edit, cleared by the next good one."""
+        return self._last_error
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def poll(self) -> ReloadResult:
+        """Check the file once; reload it if it changed."""
+        now = self._clock()
+        signature = self._stat()
+        if signature == self._signature:
+            return ReloadResult(self._config, False, None, now)
+        self._signature = signature
+        try:
+            if signature is None:
+                raise ConfigError(f"{self.path}: the file is gone", fix="restore it; the last good configuration stays in force")
+            fresh = load_config(self.path)
+        except ConfigError as exc:
+            self._last_error = exc
+            log.warning("configuration reload failed, keeping the last good configuration: %s", exc)
+            return ReloadResult(self._config, False, exc, now)
+        self._last_error = None
+        changed = fresh != self._config
+        self._config = fresh
+        if changed:
+            log.info("configuration reloaded from %s", self.path)
+        return ReloadResult(fresh, changed, None, now)

@@ -1,0 +1,87 @@
+"""Market maker: two-sided quotes one tick inside the best, skewed by inventory, never crossing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Callable
+
+from kalshi_trading.auto.strategies.base import (floor_count, others_best, room_to_buy_yes, room_to_sell_yes,
+                                                 snapshot_ready, target)
+from kalshi_trading.auto.types import Event, MarketSnapshot, TargetOrder
+from kalshi_trading.models import BookSide
+
+MIN_SANE = Decimal("0.01")
+MAX_SANE = Decimal("0.99")
+
+
+class MarketMaker:
+    """Quotes both sides of a market.
+
+    - Quotes only when the others' spread (our own resting size taken out) is at least `min_spread`
+      and both sides have someone on them.
+    - Prices: one tick inside the best bid and ask when that leaves bid < ask, else joining the best.
+    - With a model (`fair_value`), the bid stays strictly below and the ask strictly above the
+      (skewed) model value; without one, the fair value is the mid and only the inside rule applies.
+    - Inventory skew: both quotes move by `-inventory_skew_factor x position` dollars (long YES lowers
+      them), bids rounded down and asks up onto the grid.
+    - Size: `quote_size`, cut to the room left under `max_inventory_yes` (bids) / `max_inventory_no` (asks).
+    - Never a bid at or above the book's best ask, nor an ask at or below its best bid (our own
+      orders included), never outside $0.01-$0.99.
+    """
+
+    def __init__(self, fair_value: Callable[[MarketSnapshot], Decimal | None] | None = None, name: str = "mm"):
+        self.name = name
+        self._fair_value = fair_value
+
+    def targets(self, event: Event, snapshot: MarketSnapshot) -> list[TargetOrder]:
+        """The quotes wanted on `snapshot.ticker` after `event` (the event itself does not matter)."""
+        if not snapshot_ready(snapshot):
+            return []
+        cfg, grid, book = snapshot.config, snapshot.grid, snapshot.book
+        bid = others_best(book, snapshot.working, BookSide.BID)
+        ask = others_best(book, snapshot.working, BookSide.ASK)
+        if bid is None or ask is None or ask - bid < cfg.min_spread:
+            return []
+        in_bid, in_ask = grid.next_above(bid), grid.next_below(ask)
+        if in_bid is None or in_ask is None or in_bid >= in_ask:
+            in_bid, in_ask = bid, ask
+        shift = -cfg.inventory_skew_factor * snapshot.position
+        bid_px: Decimal | None = in_bid + shift
+        ask_px: Decimal | None = in_ask + shift
+        if self._fair_value is not None:
+            fair = self._fair_value(snapshot)
+            if fair is None:
+                return []
+            below, above = grid.next_below(fair + shift), grid.next_above(fair + shift)
+            bid_px = min(bid_px, below) if below is not None else None
+            ask_px = max(ask_px, above) if above is not None else None
+        bid_px = grid.floor(bid_px) if bid_px is not None else None
+        ask_px = grid.ceil(ask_px) if ask_px is not None else None
+        bid_px, ask_px = self._uncross(snapshot, bid_px, ask_px)
+
+        out: list[TargetOrder] = []
+        if bid_px is not None:
+            size = floor_count(min(cfg.quote_size, room_to_buy_yes(snapshot.position, cfg.max_inventory_yes)))
+            if size > 0:
+                out.append(target(snapshot, BookSide.BID, bid_px, size, f"{self.name}:bid"))
+        if ask_px is not None:
+            size = floor_count(min(cfg.quote_size, room_to_sell_yes(snapshot.position, cfg.max_inventory_no)))
+            if size > 0:
+                out.append(target(snapshot, BookSide.ASK, ask_px, size, f"{self.name}:ask"))
+        return out
+
+    @staticmethod
+    def _uncross(snapshot: MarketSnapshot, bid_px: Decimal | None, ask_px: Decimal | None):
+        grid, book = snapshot.grid, snapshot.book
+        best_bid, best_ask = book.best_bid, book.best_ask
+        if bid_px is not None and best_ask is not None and bid_px >= best_ask:
+            bid_px = grid.next_below(best_ask)
+        if ask_px is not None and best_bid is not None and ask_px <= best_bid:
+            ask_px = grid.next_above(best_bid)
+        if bid_px is not None and not MIN_SANE <= bid_px <= MAX_SANE:
+            bid_px = None
+        if ask_px is not None and not MIN_SANE <= ask_px <= MAX_SANE:
+            ask_px = None
+        if bid_px is not None and ask_px is not None and bid_px >= ask_px:
+            return None, None
+        return bid_px, ask_px
