@@ -24,6 +24,11 @@ REST_BASES = {
     "prod": "https://external-api.kalshi.com/trade-api/v2",
     "demo": "https://external-api.demo.kalshi.co/trade-api/v2",
 }
+WS_BASES = {
+    "prod": "wss://external-api-ws.kalshi.com/trade-api/ws/v2",
+    "demo": "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2",
+}
+WS_PATH = "/trade-api/ws/v2"
 # Hosts that reach real money; a non-prod environment must never point at them.
 PROD_HOSTS = frozenset({"external-api.kalshi.com", "api.elections.kalshi.com", "trading-api.kalshi.com"})
 RATE_TIERS = ("basic", "advanced", "expert", "premier", "paragon", "prime", "prestige")
@@ -86,6 +91,21 @@ class Settings:
     def env_data_dir(self) -> Path:
         """Journal and bot state per environment, so simulated trades never mix with real ones."""
         return self.data_dir / self.env
+
+    def ws_url(self, rest_base: str | None = None) -> str:
+        """KALSHI_WS_BASE, else the environment's WebSocket host, else the REST base's host with /trade-api/ws/v2
+        (an overridden REST base, e.g. the simulator, serves both on one port)."""
+        if self.ws_base:
+            return self.ws_base
+        base = rest_base or self.api_base
+        if not self.api_base_overridden and self.env in WS_BASES and (rest_base is None or rest_base == self.api_base):
+            return WS_BASES[self.env]
+        if base is None:
+            raise ConfigError("no REST base to derive the WebSocket URL from", "KALSHI_WS_BASE",
+                              "set KALSHI_WS_BASE or KALSHI_API_BASE")
+        parts = urlsplit(base)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return f"{scheme}://{parts.netloc}{WS_PATH}"
 
     @property
     def masked_key_id(self) -> str:

@@ -138,3 +138,13 @@ def test_not_pem_not_rsa_unreadable(tmp_path):
 def test_directory_as_key(tmp_path):
     with pytest.raises(ConfigError, match="not a file"):
         load_private_key(Path(tmp_path))
+
+
+def test_ws_url_per_environment(tmp_path, key_file):
+    prod = settings(tmp_path, KALSHI_ENV="prod", KALSHI_API_KEY_ID="k", KALSHI_PRIVATE_KEY_PATH=str(key_file))
+    assert prod.ws_url() == "wss://external-api-ws.kalshi.com/trade-api/ws/v2"
+    sim = settings(tmp_path, KALSHI_API_BASE="http://127.0.0.1:8123/trade-api/v2")
+    assert sim.ws_url() == "ws://127.0.0.1:8123/trade-api/ws/v2"
+    assert settings(tmp_path).ws_url("http://127.0.0.1:9/trade-api/v2") == "ws://127.0.0.1:9/trade-api/ws/v2"
+    override = settings(tmp_path, KALSHI_WS_BASE="wss://proxy.example/trade-api/ws/v2")
+    assert override.ws_url() == "wss://proxy.example/trade-api/ws/v2"

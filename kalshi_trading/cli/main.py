@@ -30,6 +30,8 @@ EXIT_INTERRUPTED = 130
 def exit_code_for(exc: BaseException) -> int:
     from kalshi_trading import errors
 
+    if type(exc).__name__ == "SimBusy":  # another process runs the simulator here: a set-up matter
+        return EXIT_CONFIG
     if isinstance(exc, (errors.ConfigError, errors.AuthenticationError, errors.JournalError)):
         return EXIT_CONFIG
     if isinstance(exc, errors.UsageError):
