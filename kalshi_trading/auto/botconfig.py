@@ -350,7 +350,8 @@ class ConfigWatcher:
         self._signature = signature
         try:
             if signature is None:
-                raise ConfigError(f"{self.path}: the file is gone", fix="restore it; the last good configuration stays in force")
+                raise ConfigError(f"{self.path}: the file is gone",
+                                  fix="restore it; the last good configuration stays in force")
             fresh = load_config(self.path)
         except ConfigError as exc:
             self._last_error = exc

@@ -107,7 +107,7 @@ def realized_volatility(points: Sequence[tuple[datetime, float]], min_returns: i
 
 
 def prob_above_ladder(spot: float, strikes: Sequence[float], t_years: float, vol: float, rate: float = 0.0):
-    """N(d2) for a ladder of strikes at once (numpy array out).  Needs numpy.
+    """N(d2) for a ladder of strikes (all > 0) at once (numpy array out).  Needs numpy.
 
     numpy has no erf, so this uses the Numerical Recipes Chebyshev `erfc` (relative error < 1.2e-7),
     plenty for prices quoted to $0.001.
@@ -242,7 +242,8 @@ class CsvUnderlying:
                     px = float(row["price"] or "")
                 except ValueError as exc:
                     raise ConfigError(f"{self.path}, line {line}: {exc}",
-                                      fix="write ISO 8601 times with a zone (or epoch seconds) and numeric prices") from None
+                                      fix="write ISO 8601 times with a zone (or epoch seconds) and numeric prices",
+                                      ) from None
                 if not math.isfinite(px) or px <= 0:
                     raise ConfigError(f"{self.path}, line {line}: price {px} is not positive", fix="fix the price")
                 points.append((ts, px))

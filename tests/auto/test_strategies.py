@@ -58,8 +58,8 @@ def test_quotes_one_tick_inside():
 
 def test_joins_the_best_when_stepping_inside_would_lock():
     # Spread of two ticks: one tick inside on both sides would be 0.41 / 0.41.
-    assert prices(MarketMaker().targets(EV, snap("0.40", "0.42"))) == {BookSide.BID: D("0.40"),
-                                                                        BookSide.ASK: D("0.42")}
+    out = prices(MarketMaker().targets(EV, snap("0.40", "0.42")))
+    assert out == {BookSide.BID: D("0.40"), BookSide.ASK: D("0.42")}
 
 
 def test_min_spread_respected():
@@ -139,8 +139,8 @@ def test_no_model_value_no_quotes():
 
 
 def test_deci_cent_grid_steps_by_its_own_tick():
-    out = prices(MarketMaker().targets(EV, snap("0.400", "0.450", grid=GRIDS["deci_cent"],
-                                                 cfg=MarketConfig(inventory_skew_factor=D(0)))))
+    s = snap("0.400", "0.450", grid=GRIDS["deci_cent"], cfg=MarketConfig(inventory_skew_factor=D(0)))
+    out = prices(MarketMaker().targets(EV, s))
     assert out == {BookSide.BID: D("0.401"), BookSide.ASK: D("0.449")}
 
 

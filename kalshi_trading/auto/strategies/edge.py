@@ -15,7 +15,7 @@ from kalshi_trading.money import fill_fee
 
 
 class EdgeTaker:
-    """Buys YES at the ask when value - ask - taker fee >= min_edge; sells at the bid when bid - value - fee >= min_edge.
+    """Buys YES at the ask when value - ask - fee >= min_edge; sells at the bid when bid - value - fee >= min_edge.
 
     Value: Black-Scholes N(d2) per the market's strike type (see `pricing.binary_value`) from the source's
     latest spot, time to `close_time`, and a volatility estimated over `vol_window` of the source's history
