@@ -9,7 +9,6 @@ import typer
 from kalshi_trading.cli.render import echo, env_badge, style
 from kalshi_trading.cli.views import render_book, render_markets, render_order_result, render_orders, render_preview
 from kalshi_trading.errors import UsageError
-from kalshi_trading.models import Action, Side
 
 
 def _step(n: int, text: str) -> None:
@@ -33,6 +32,8 @@ def demo(ctx: typer.Context) -> None:
 
     Example:  kalshi demo
     """
+    from kalshi_trading.models import Action, Side
+
     app_ctx = ctx.obj
     s = app_ctx.settings
     if s.env != "sim":

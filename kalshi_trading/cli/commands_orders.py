@@ -18,21 +18,29 @@ from kalshi_trading.cli.views import (
     render_orders,
 )
 from kalshi_trading.errors import UsageError
-from kalshi_trading.models import Action, TimeInForce
-from kalshi_trading.trading.executor import parse_side
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document instead of a table.")
 YES_OPTION = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
-TIFS = {"gtc": TimeInForce.GTC, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK}
+TIFS = {"gtc": "good_till_canceled", "ioc": "immediate_or_cancel", "fok": "fill_or_kill"}
 
 order_app = typer.Typer(help="Place orders and check their status.", no_args_is_help=True)
 
 
-def _tif(value: str) -> TimeInForce:
+def _tif(value: str):
+    from kalshi_trading.models import TimeInForce
+
     try:
-        return TIFS[value.lower()]
+        return TimeInForce(TIFS[value.lower()])
     except KeyError:
         raise UsageError(f"--tif must be gtc, ioc or fok, not {value!r}") from None
+
+
+def _intent(side: str, sell: bool):
+    """(contract, action) from the command line; the trading modules load only when a command runs."""
+    from kalshi_trading.models import Action
+    from kalshi_trading.trading.executor import parse_side
+
+    return parse_side(side), Action.SELL if sell else Action.BUY
 
 
 @order_app.command("limit")
@@ -56,11 +64,10 @@ def order_limit(
     Example:  kalshi order limit KXRAINNYC-26NOV21 no 2.5 0.475 --sell --tif ioc --yes
     """
     app_ctx = ctx.obj
-    contract = parse_side(side)
+    contract, action = _intent(side, sell)
     qty, px = parse_count(count), parse_price(price)
     time_in_force = _tif(tif)
     expiration = parse_when(expires) if expires else None
-    action = Action.SELL if sell else Action.BUY
     ex = app_ctx.executor
     market = ex.market(ticker)
     preview = ex.preview(market.ticker, contract, action, qty, px, time_in_force=time_in_force, post_only=post_only,
@@ -87,17 +94,16 @@ def order_market(
     Example:  kalshi order market KXRAINNYC-26NOV21 yes 5 --max-price 60
     """
     app_ctx = ctx.obj
-    contract = parse_side(side)
+    contract, action = _intent(side, sell)
     qty = parse_count(count)
     limit = parse_price(max_price) if max_price else None
-    action = Action.SELL if sell else Action.BUY
+    ioc = _tif("ioc")
     ex = app_ctx.executor
     market = ex.market(ticker)
     price = ex.market_order_price(market, contract, action, qty, limit)
-    preview = ex.preview(market.ticker, contract, action, qty, price, time_in_force=TimeInForce.IOC, market=market)
+    preview = ex.preview(market.ticker, contract, action, qty, price, time_in_force=ioc, market=market)
     confirm_order(preview, yes, json_output)
-    result = ex.place_limit_order(market.ticker, contract, action, qty, price, time_in_force=TimeInForce.IOC,
-                                  market=market)
+    result = ex.place_limit_order(market.ticker, contract, action, qty, price, time_in_force=ioc, market=market)
     _show_result(result, preview, json_output)
 
 

@@ -31,8 +31,6 @@ from kalshi_trading.cli.views import (
     render_preview,
 )
 from kalshi_trading.errors import KalshiError, NotFoundError, UsageError
-from kalshi_trading.models import TimeInForce
-from kalshi_trading.trading.executor import parse_action, parse_side
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +186,8 @@ def view_market(s: Session) -> None:
 
 def _order_terms(s: Session):
     market = ask_market(s)
+    from kalshi_trading.trading.executor import parse_action, parse_side
+
     side = ask("Contract (yes/no)", parse_side)
     action = ask("Buy or sell", parse_action, "buy")
     qty = ask("Contracts (steps of 0.01)", parse_count)
@@ -197,7 +197,7 @@ def _order_terms(s: Session):
 def limit_order(s: Session) -> None:
     market, side, action, qty = _order_terms(s)
     price = ask("Limit price (cents 1-99, or dollars 0.xx)", parse_price)
-    send_order(s, market, side, action, qty, price, TimeInForce.GTC)
+    send_order(s, market, side, action, qty, price, "good_till_canceled")
 
 
 def market_order(s: Session) -> None:
@@ -205,11 +205,14 @@ def market_order(s: Session) -> None:
     worst = ask("Worst price to accept (blank: best price + 5¢)", parse_price, optional=True)
     price = s.app.executor.market_order_price(market, side, action, qty, worst)
     _say(f"market order: immediate-or-cancel at {cents(price)} (Kalshi has no true market orders)")
-    send_order(s, market, side, action, qty, price, TimeInForce.IOC)
+    send_order(s, market, side, action, qty, price, "immediate_or_cancel")
 
 
-def send_order(s: Session, market, side, action, qty, price, tif: TimeInForce) -> None:
+def send_order(s: Session, market, side, action, qty, price, tif_name: str) -> None:
     """Preview, confirm (default No), place, show the result."""
+    from kalshi_trading.models import TimeInForce
+
+    tif = TimeInForce(tif_name)
     ex = s.app.executor
     preview = ex.preview(market.ticker, side, action, qty, price, time_in_force=tif, market=market)
     _say(render_preview(preview))
