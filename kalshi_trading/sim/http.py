@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 from kalshi_trading.sim import routes_groups as og
 from kalshi_trading.sim import routes_market as mk
 from kalshi_trading.sim import routes_portfolio as pf
+from kalshi_trading.sim import routes_sim as sim_routes
 from kalshi_trading.sim.auth import Verifier
 from kalshi_trading.sim.errors import SimError
 from kalshi_trading.sim.faults import Faults, FaultSpec
@@ -74,6 +75,7 @@ _ROUTES = [
     ("PUT", "/portfolio/order_groups/{group_id}/reset", og.reset, PRIVATE),
     ("PUT", "/portfolio/order_groups/{group_id}/trigger", og.trigger, PRIVATE),
     ("PUT", "/portfolio/order_groups/{group_id}/limit", og.set_limit, PRIVATE),
+    ("GET", "/sim/underlying/{series}", sim_routes.underlying, PUBLIC),
 ]
 
 
