@@ -1,0 +1,1 @@
+"""Services: order executor, portfolio and P&L, durable journal with CSV exports."""
