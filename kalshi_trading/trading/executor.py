@@ -408,4 +408,3 @@ def _status_of(ack: OrderAck, request: OrderRequest) -> str:
     if ack.fill_count >= request.count:
         return "executed"
     return "canceled"
-

@@ -22,7 +22,9 @@ class FeeSchedule:
         event = self.client.get_event(market.event_ticker, with_nested_markets=False)
         series = self.client.get_series(event.series_ticker)
         fee_type = event.fee_type_override or series.fee_type
-        multiplier = event.fee_multiplier_override if event.fee_multiplier_override is not None else series.fee_multiplier
+        multiplier = event.fee_multiplier_override
+        if multiplier is None:
+            multiplier = series.fee_multiplier
         result = (fee_type, multiplier if multiplier is not None else ONE)
         self._by_event[market.event_ticker] = result
         return result
