@@ -160,7 +160,8 @@ def main() -> None:
         floor = medians["bare requests.Session + signing"]
         rows = [(name, f"{m:,.0f}", f"{m / floor:.2f}x") for name, m in medians.items()]
         if "official kalshi_python_sync" in medians:
-            rows.append(("ours / official", "", f"{medians['kalshi_trading client'] / medians['official kalshi_python_sync']:.2f}x"))
+            ratio = medians["kalshi_trading client"] / medians["official kalshi_python_sync"]
+            rows.append(("ours / official", "", f"{ratio:.2f}x"))
         else:
             rows.append(("official kalshi_python_sync", "not installed", ""))
         print(f"Signed GET /portfolio/balance over loopback ({args.requests} requests x {args.rounds} rounds, median)")

@@ -207,7 +207,8 @@ def load_settings(
 
     ws_base = get("KALSHI_WS_BASE")
     if ws_base is not None and urlsplit(ws_base).scheme not in ("ws", "wss"):
-        raise ConfigError(f"{ws_base!r} is not a ws:// or wss:// URL", "KALSHI_WS_BASE", "write it like wss://host/trade-api/ws/v2")
+        raise ConfigError(f"{ws_base!r} is not a ws:// or wss:// URL", "KALSHI_WS_BASE",
+                          "write it like wss://host/trade-api/ws/v2")
 
     data_dir_text = get("KALSHI_DATA_DIR")
     data_dir = _resolve(data_dir_text, cwd) if data_dir_text else default_data_dir(environ)
@@ -248,7 +249,8 @@ def _resolve(text: str, cwd: Path) -> Path:
 def _check_base(base: str) -> str:
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{base!r} is not an http(s) URL", "KALSHI_API_BASE", "write it like https://host/trade-api/v2")
+        raise ConfigError(f"{base!r} is not an http(s) URL", "KALSHI_API_BASE",
+                          "write it like https://host/trade-api/v2")
     path = parts.path.rstrip("/")
     if not path.endswith(API_SUFFIX):
         raise ConfigError(
@@ -326,14 +328,16 @@ def load_private_key(path: Path, password: str | None = None):
         key = serialization.load_pem_private_key(data, password=secret)
     except TypeError as exc:
         if "encrypted" in str(exc).lower() and secret is None:
-            raise ConfigError(f"{path} is encrypted", "KALSHI_PRIVATE_KEY_PASSWORD", "set KALSHI_PRIVATE_KEY_PASSWORD") from None
+            raise ConfigError(f"{path} is encrypted", "KALSHI_PRIVATE_KEY_PASSWORD",
+                              "set KALSHI_PRIVATE_KEY_PASSWORD") from None
         raise ConfigError(
             f"{path} is not encrypted but a password was given", "KALSHI_PRIVATE_KEY_PASSWORD",
             "unset KALSHI_PRIVATE_KEY_PASSWORD",
         ) from None
     except ValueError as exc:
         if secret is not None and ("password" in str(exc).lower() or "decrypt" in str(exc).lower()):
-            raise ConfigError(f"wrong password for {path}", "KALSHI_PRIVATE_KEY_PASSWORD", "check the password") from None
+            raise ConfigError(f"wrong password for {path}", "KALSHI_PRIVATE_KEY_PASSWORD",
+                              "check the password") from None
         raise ConfigError(f"{path} is not a readable PEM private key", "KALSHI_PRIVATE_KEY_PATH",
                           "use the .pem file Kalshi gave you") from None
     except UnsupportedAlgorithm as exc:

@@ -47,7 +47,8 @@ def config_check(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
         failure = exc
         checks.append(("exchange reachable", False, str(exc)))
     if json_output:
-        emit_json({"environment": s.env, "ok": failure is None and all(ok for name, ok, _ in checks if name != "warning"),
+        ok = failure is None and all(passed for name, passed, _ in checks if name != "warning")
+        emit_json({"environment": s.env, "ok": ok,
                    "checks": [{"check": n, "ok": ok, "detail": d} for n, ok, d in checks]})
     else:
         echo(f"{env_badge(s.env_label)} configuration")

@@ -171,8 +171,8 @@ def cancel(
             raise typer.Exit(0)
         acks = ex.cancel_all(ticker.upper() if ticker else None)
         if json_output:
-            emit_json({"environment": env.lower(), "cancelled": [{"order_id": a.order_id, "reduced_by": a.reduced_by}
-                                                                for a in acks]})
+            cancelled = [{"order_id": a.order_id, "reduced_by": a.reduced_by} for a in acks]
+            emit_json({"environment": env.lower(), "cancelled": cancelled})
         else:
             echo(f"{env_badge(env)} cancelled {len(acks)} order(s)")
         return
