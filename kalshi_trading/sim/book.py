@@ -21,10 +21,13 @@ class Level:
 
 
 class Book:
-    __slots__ = ("ticker", "bid_prices", "ask_prices", "bids", "asks")
+    __slots__ = ("ticker", "bid_prices", "ask_prices", "bids", "asks", "tap")
 
     def __init__(self, ticker: str):
         self.ticker = ticker
+        # Called as tap(ticker, order, side, price, signed change in cu) on every change of a level's
+        # total; set only while someone watches this market (the WebSocket feed), else None.
+        self.tap = None
         self.bid_prices: list[int] = []  # ascending; best bid last
         self.ask_prices: list[int] = []  # ascending; best ask first
         self.bids: dict[int, Level] = {}
@@ -47,12 +50,16 @@ class Book:
             insort(prices, order.price)
         level.queue.append(order)
         level.qty += order.remaining
+        if self.tap is not None:
+            self.tap(self.ticker, order, order.side, order.price, order.remaining)
 
     def reduce(self, order: Order, by: int) -> None:
         """The resting `order` shrank by `by` (fill, decrease or cancel); drop the level when empty."""
         levels = self.bids if order.side == BID else self.asks
         level = levels[order.price]
         level.qty -= by
+        if self.tap is not None:
+            self.tap(self.ticker, order, order.side, order.price, -by)
         if level.qty <= 0:
             del levels[order.price]
             prices = self.bid_prices if order.side == BID else self.ask_prices

@@ -47,6 +47,8 @@ class OrderChanges:
         self._rereserve(order, market)
         order.updated_ms = self.clock.now_ms()
         self.version += 1
+        if self.observer is not None:
+            self.observer.order_changed(order)
 
     def _rereserve(self, order: Order, market: Market) -> None:
         need = self.reservation(order, market)
@@ -110,6 +112,8 @@ class OrderChanges:
             order.client_order_id = updated_client_order_id
         order.updated_ms = self.clock.now_ms()
         self.version += 1
+        if self.observer is not None:
+            self.observer.order_changed(order)
         if self._tripped:
             self.fire_groups()
         return order

@@ -53,6 +53,9 @@ class Engine(OrderChanges):
         self.on_trade: Callable[[str, int, int, int], None] | None = None  # (ticker, ts, price, count)
         self.groups: dict = {}  # order_group_id -> OrderGroup
         self._tripped: list = []  # groups that hit their cap during the current action
+        # The WebSocket feed while anyone is subscribed, else None (see feed.Feed for the hooks);
+        # every hook sits behind one `is not None` test, so an unwatched engine pays ~nothing.
+        self.observer = None
 
     # ---- ids, accounts, markets -------------------------------------------------------------
 
@@ -69,9 +72,11 @@ class Engine(OrderChanges):
 
     def add_market(self, market: Market) -> None:
         self.markets[market.ticker] = market
-        self.books[market.ticker] = Book(market.ticker)
+        book = self.books[market.ticker] = Book(market.ticker)
         self.trades.setdefault(market.ticker, deque(maxlen=TRADES_KEPT))
         self.version += 1
+        if self.observer is not None:
+            self.observer.market_added(market.ticker, book)
 
     def market(self, ticker: str) -> Market:
         market = self.markets.get(ticker)
@@ -165,6 +170,8 @@ class Engine(OrderChanges):
                     heapq.heappush(self.expiries, (expiration_ms, order.seq, order))
             else:
                 self._finish(order, EXECUTED if order.remaining == 0 else CANCELED)
+        if self.observer is not None and not account.house:
+            self.observer.order_changed(order)
         if self._tripped:
             self.fire_groups()
         return order
@@ -274,9 +281,12 @@ class Engine(OrderChanges):
             recent[-1] = (recent[-1][0], recent[-1][1] + count)
         else:
             recent.append((now, count))
-        self.trades[ticker].append(Trade(trade_id, ticker, count, price, taker.side, now))
+        trade = Trade(trade_id, ticker, count, price, taker.side, now)
+        self.trades[ticker].append(trade)
         if self.on_trade is not None:
             self.on_trade(ticker, now, price, count)
+        if self.observer is not None:
+            self.observer.traded(trade, taker, maker)
 
     def _apply(self, order: Order, count: int, price: int, fee: int, is_taker: bool, trade_id: str,
                now: int) -> int:
@@ -340,7 +350,10 @@ class Engine(OrderChanges):
             group = self.groups.get(order.order_group_id)
             if group is not None and group.record(now, count):
                 self._tripped.append(group)
-        account.fills.append(Fill(trade_id, order.order_id, ticker, order.side, count, price, is_taker, fee, now))
+        fill = Fill(trade_id, order.order_id, ticker, order.side, count, price, is_taker, fee, now)
+        account.fills.append(fill)
+        if self.observer is not None:
+            self.observer.filled(order, fill, pos)
         return (pos.pos if pos.pos > 0 else 0) - before
 
     # ---- collateral -------------------------------------------------------------------------
@@ -392,6 +405,8 @@ class Engine(OrderChanges):
         self._release(order)
         if order.account.house:
             self.orders.pop(order.order_id, None)
+        elif self.observer is not None:
+            self.observer.order_changed(order)
 
     # ---- cancel, decrease, amend ------------------------------------------------------------
 
@@ -437,7 +452,8 @@ class Engine(OrderChanges):
         live = list(book.live_orders())
         for order in live:
             self.cancel_order(order)
-        self.books[ticker] = Book(ticker)
+        fresh = self.books[ticker] = Book(ticker)
+        fresh.tap = book.tap
         return len(live)
 
     def expire(self, now_ms: int) -> int:

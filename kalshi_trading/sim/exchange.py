@@ -43,6 +43,12 @@ class SimExchange:
         self.participants_on = participants
         self.participants = Participants(self.engine, self.world)
         self.sim_ms = clock.now_ms() if sim_ms is None else sim_ms
+        self.feed = None  # the WebSocket feed while a server runs: lifecycle hooks and flushes
+
+    def _flush(self) -> None:
+        """Hand what the last action changed to the WebSocket feed (caller holds the lock)."""
+        if self.feed is not None:
+            self.feed.flush()
 
     # ---- driving time -----------------------------------------------------------------------
 
@@ -54,6 +60,21 @@ class SimExchange:
                 self._jump(now - 2 * STEP_MS)
             while self.sim_ms + STEP_MS <= now:
                 self._step(self.sim_ms + STEP_MS)
+            self._flush()
+
+    def prime(self) -> int:
+        """Quote every active market the house has not quoted yet (at start, so the first request
+        already sees two-sided books); return the number of markets quoted."""
+        with self.lock:
+            self.sync()
+            if not self.participants_on:
+                return 0
+            now = self.clock.now_ms()
+            n = self.participants.prime([m for m in self.engine.markets.values() if m.status == "active"], now)
+            if n:
+                self.engine.version += 1
+            self._flush()
+            return n
 
     def advance(self, seconds: float) -> None:
         """Move simulated time forward (tests, `kalshi sim advance`)."""
@@ -133,6 +154,8 @@ class SimExchange:
         market.status = status
         market.updated_ms = t
         self.engine.version += 1
+        if self.feed is not None:
+            self.feed.market_status(market, status, t)
 
     def close(self, market: Market, t: int) -> None:
         self.engine.sweep_market(market.ticker)
@@ -160,6 +183,8 @@ class SimExchange:
             else:
                 revenue, value = pos.cost, None
             account.cash += revenue
+            if self.feed is not None:
+                self.feed.position_settled(account, pos, revenue)
             account.settlements.append(Settlement(
                 market.ticker, market.event_ticker, result, yes, pos.cost if yes else 0, no, pos.cost if no else 0,
                 revenue, pos.fees, value, t))
@@ -198,6 +223,7 @@ class SimExchange:
                 self.close(market, now)
             self.determine(market, result, now)
             self.finalize(market, now)
+            self._flush()
             return market
 
     # ---- listing ----------------------------------------------------------------------------
@@ -219,10 +245,14 @@ class SimExchange:
 
     def _add(self, event: Event, markets: list[Market], t: int) -> None:
         self.events[event.event_ticker] = event
+        if self.feed is not None:
+            self.feed.event_listed(event, t)
         for market in markets:
             market.created_ms = min(market.created_ms, t) if market.created_ms else t
             market.updated_ms = t
             self.engine.add_market(market)
+            if self.feed is not None:
+                self.feed.market_created(market, t)
             if t >= market.open_ms:
                 self._set(market, "active", t)
         log.debug("listed %s with %d markets", event.event_ticker, len(markets))

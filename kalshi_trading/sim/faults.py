@@ -1,5 +1,8 @@
 """Fault injection, off by default: `latency=0.05,error_before=0.1,error_after=0.1,drop_after=0.05,
-throttle=0.1,seed=1` (constructor string or env KALSHI_SIM_FAULTS)."""
+throttle=0.1,seed=1` (constructor string or env KALSHI_SIM_FAULTS).
+
+The WebSocket feed has its own: `ws_drop` (fraction of order book deltas not sent: a sequence gap),
+`ws_dup` (sent twice, same seq), `ws_close` (fraction of deltas after which the connection drops)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import random
 import threading
 from dataclasses import dataclass
 
-KNOWN = ("latency", "error_before", "error_after", "drop_after", "throttle", "seed")
+KNOWN = ("latency", "error_before", "error_after", "drop_after", "throttle", "ws_drop", "ws_dup", "ws_close", "seed")
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,9 @@ class FaultSpec:
     error_after: float = 0.0  # fraction processed, then answered 5xx
     drop_after: float = 0.0  # fraction processed, then the connection closed with no answer
     throttle: float = 0.0  # fraction answered 429 before processing
+    ws_drop: float = 0.0  # fraction of WS order book deltas dropped (seq still advances)
+    ws_dup: float = 0.0  # fraction of WS order book deltas sent twice
+    ws_close: float = 0.0  # fraction of WS order book deltas after which the connection is dropped
     seed: int = 0
 
     @classmethod
@@ -41,8 +47,16 @@ class FaultSpec:
         return cls(**values)
 
     @property
-    def active(self) -> bool:
+    def http_active(self) -> bool:
         return any((self.latency, self.error_before, self.error_after, self.drop_after, self.throttle))
+
+    @property
+    def ws_active(self) -> bool:
+        return any((self.ws_drop, self.ws_dup, self.ws_close))
+
+    @property
+    def active(self) -> bool:
+        return self.http_active or self.ws_active
 
 
 class Faults:

@@ -1,7 +1,8 @@
 """The HTTP front: routing, signature checks, token buckets and fault injection on loopback.
 
 `ThreadingHTTPServer`, HTTP/1.1 keep-alive with Content-Length, Nagle off.  One lock around the
-engine makes concurrent requests safe.
+engine makes concurrent requests safe.  `GET /trade-api/ws/v2` upgrades to the WebSocket feed
+(`ws`, `feed`) on the same port.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from kalshi_trading.sim import routes_sim as sim_routes
 from kalshi_trading.sim.auth import Verifier
 from kalshi_trading.sim.errors import SimError
 from kalshi_trading.sim.faults import Faults, FaultSpec
+from kalshi_trading.sim.feed import Feed
 from kalshi_trading.sim.params import Request
 from kalshi_trading.sim.ratelimit import CANCEL_COST, DEFAULT_COST, RateLimiter, RateLimits
+from kalshi_trading.sim.ws import WS_PATH, serve_websocket
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +106,16 @@ class App:
     """What the handler needs: the exchange, the store (candles), auth, limits, faults, stats."""
 
     def __init__(self, exchange, store=None, limits: RateLimits | None = None, faults: FaultSpec | None = None,
-                 on_change=None):
+                 on_change=None, ws_ping_interval: float = 10.0, ws_max_queue: int = 10_000):
         self.exchange = exchange
         self.store = store
         self.limits = limits or RateLimits()
         self.limiter = RateLimiter(self.limits) if limits is not False else None
         self.verifier = Verifier()
-        self.faults = Faults(faults) if faults is not None and faults.active else None
+        self.faults = Faults(faults) if faults is not None and faults.http_active else None
+        self.feed = Feed(exchange, faults)
+        self.ws_ping_interval = ws_ping_interval  # seconds between heartbeat pings; 0 = none
+        self.ws_max_queue = ws_max_queue  # frames queued per connection before error 25
         self.on_change = on_change
         self.requests = 0
         self.cpu_seconds = 0.0
@@ -130,6 +136,11 @@ class Handler(BaseHTTPRequestHandler):
         log.debug("%s - " + fmt, self.address_string(), *args)
 
     def do_GET(self):
+        if self.path.split("?", 1)[0].rstrip("/") == WS_PATH:
+            app: App = self.server.app
+            with app.stats_lock:
+                app.requests += 1
+            return serve_websocket(self, app)
         self._serve("GET")
 
     def do_POST(self):
@@ -212,6 +223,8 @@ class Handler(BaseHTTPRequestHandler):
                 before = ex.engine.version
                 status, out = handler(app, req)
                 changed = ex.engine.version != before
+                if ex.feed is not None:
+                    ex.feed.flush()
         except SimError as exc:
             return exc.status, exc.body()
         if changed and app.on_change is not None:

@@ -71,6 +71,19 @@ class Participants:
             if 0 <= j < len(prices):
                 self._post(market, ASK, prices[j], size)
 
+    def prime(self, markets: list[Market], now_ms: int) -> int:
+        """Quote the markets that have no house quote resting (start-up); return how many."""
+        quoting = {o.ticker for o in self.engine.orders.values() if o.account is self.mm and o.live}
+        n = 0
+        for market in markets:
+            if market.ticker in quoting:
+                continue
+            fair = self.world.fair(market, now_ms)
+            market.fair = fair
+            self.requote(market, fair, now_ms)
+            n += 1
+        return n
+
     def _post(self, market: Market, side: str, price: int, size: int) -> None:
         try:
             self.engine.place(self.mm, market.ticker, side, price, size, stp=STP_MAKER)

@@ -158,8 +158,10 @@ def create_account(data_dir: Path, balance: Decimal) -> SimAccount:
 class SimServer:
     """The exchange served over loopback HTTP in daemon threads; saves on change and on stop."""
 
-    def __init__(self, session: _Session, host: str, port: int, faults, rate_limits, participants: bool):
+    def __init__(self, session: _Session, host: str, port: int, faults, rate_limits, participants: bool,
+                 ws_ping_interval: float = 10.0):
         self._session = session
+        self._ws_ping_interval = ws_ping_interval
         self.exchange = session.exchange
         self._host, self._port = host, port
         self._faults = faults
@@ -177,6 +179,28 @@ class SimServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}/trade-api/v2"
 
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket feed, on the REST port."""
+        if self._httpd is None:
+            raise RuntimeError("server not started")
+        host, port = self._httpd.server_address[:2]
+        return f"ws://{host}:{port}/trade-api/ws/v2"
+
+    # ---- WebSocket fault hooks (tests): each acts once --------------------------------------
+
+    def drop_next_delta(self) -> None:
+        """The next order book delta is not sent (its seq is used: a gap)."""
+        self.app.feed.drop_next_delta()
+
+    def duplicate_next_delta(self) -> None:
+        """The next order book delta is sent twice (same seq)."""
+        self.app.feed.duplicate_next_delta()
+
+    def close_connections(self) -> int:
+        """Drop every WebSocket connection now (no close frame); return how many."""
+        return self.app.feed.close_connections()
+
     def start(self) -> "SimServer":
         from kalshi_trading.sim.faults import FaultSpec
         from kalshi_trading.sim.http import App, SimHTTPServer
@@ -191,7 +215,9 @@ class SimServer:
         if not isinstance(faults, FaultSpec):
             faults = FaultSpec.parse(faults if faults is not None else os.environ.get("KALSHI_SIM_FAULTS"))
         self.app = App(self.exchange, self._session.store, limits if limits else False, faults,
-                       on_change=self._dirty.set)
+                       on_change=self._dirty.set, ws_ping_interval=self._ws_ping_interval)
+        if self.exchange.prime():  # two-sided books before the first request
+            self._dirty.set()
         self._httpd = SimHTTPServer((self._host, self._port), self.app)
         serve = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                  name="sim-http", daemon=True)
@@ -234,6 +260,8 @@ class SimServer:
         if self._stopping.is_set():
             return
         self._stopping.set()
+        if self.app is not None:
+            self.app.feed.shutdown()
         if self._httpd is not None:
             # shutdown() waits for serve_forever's next poll; a dummy connection wakes it at once
             closer = threading.Thread(target=self._httpd.shutdown, daemon=True)
@@ -259,11 +287,12 @@ class SimServer:
 
 def start_embedded(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, seed: int | None = None,
                    speed: float = 1.0, faults: str | None = None, participants: bool = True,
-                   rate_limits=True, clock=None) -> SimServer:
+                   rate_limits=True, clock=None, ws_ping_interval: float = 10.0) -> SimServer:
     """Load (or create) the exchange under `data_dir` and serve it; `seed` applies to a new exchange.
 
     `rate_limits` may be True (generous defaults), False (off) or a `RateLimits`; `faults` a spec
-    string (default: env KALSHI_SIM_FAULTS); `clock` an injected clock (tests).
+    string (default: env KALSHI_SIM_FAULTS); `clock` an injected clock (tests); `ws_ping_interval`
+    the WebSocket heartbeat period in seconds.
     """
     session = _Session(data_dir, seed=seed, speed=speed, participants=participants, clock=clock)
     try:
@@ -271,7 +300,7 @@ def start_embedded(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, se
             _demo(session, DEFAULT_BALANCE)
         if session.fresh:
             session.save()  # so other processes see the new exchange at once
-        server = SimServer(session, host, port, faults, rate_limits, participants)
+        server = SimServer(session, host, port, faults, rate_limits, participants, ws_ping_interval)
         return server.start()
     except BaseException:
         session.close(save=False)

@@ -1,0 +1,545 @@
+"""The WebSocket feed's hub: subscriptions, the engine observer, and fan-out (reference section 11).
+
+The engine calls the hooks below while an action runs (under the exchange lock); they only note
+what changed.  `flush()` (end of every HTTP request, simulation step and settlement, and before a
+snapshot) turns the notes into messages: one `orderbook_delta` per price level with the net change
+of the action, trades, tickers whose top of book or stats moved, the owners' fills, positions and
+orders, lifecycle events.  Messages go to per-connection queues; writer threads send them, so a
+slow client never blocks the engine (a full queue ends that subscription with error 25).
+
+All state here is guarded by the exchange lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+
+from kalshi_trading.sim import ws_wire as ww
+from kalshi_trading.sim.faults import FaultSpec
+from kalshi_trading.sim.records import BID
+
+log = logging.getLogger(__name__)
+
+BOOK = "orderbook_delta"
+TICKER = "ticker"
+TRADE = "trade"
+FILL = "fill"
+POSITIONS = "market_positions"
+ORDERS = "user_orders"
+LIFECYCLE = "market_lifecycle_v2"
+# Accepted but never publish in the sim (no order-group events, combos or RFQs yet).
+SILENT = ("order_group_updates", "multivariate_market_lifecycle", "communications")
+CHANNELS = (BOOK, TICKER, TRADE, FILL, POSITIONS, ORDERS, LIFECYCLE) + SILENT
+SEQUENCED = (BOOK, "order_group_updates")
+PRIVATE = (FILL, POSITIONS, ORDERS)
+
+ERRORS = {
+    1: "Unable to process message", 2: "Params required", 3: "Channels required", 4: "Subscription IDs required",
+    5: "Unknown command", 6: "Already subscribed", 7: "Unknown subscription ID", 8: "Unknown channel name",
+    9: "Authentication required", 10: "Channel error", 11: "Invalid parameter", 12: "Exactly one subscription ID is required",
+    13: "Unsupported action", 14: "Market Ticker required", 15: "Action required", 16: "Market not found",
+    17: "Internal error", 18: "Command timeout", 25: "Buffer overflow", 26: "Too many markets",
+    27: "Too many commands",
+}
+MAX_MARKETS = 10_000  # per subscription (error 26 beyond)
+
+
+class CommandError(Exception):
+    def __init__(self, code: int, detail: str = ""):
+        super().__init__(code, detail)
+        self.code = code
+        self.detail = detail
+
+
+def reply(cmd_id, **fields) -> dict:
+    """A command reply; `id` echoes the client's and is left out when it sent none."""
+    return fields if cmd_id is None else {"id": cmd_id, **fields}
+
+
+def error_frame(code: int, cmd_id=None, sid=None, detail: str = "") -> dict:
+    frame = {"type": "error", "msg": {"code": code, "msg": ERRORS[code] + (f": {detail}" if detail else "")}}
+    if cmd_id is not None:
+        frame["id"] = cmd_id
+    if sid is not None:
+        frame["sid"] = sid
+    return frame
+
+
+class Sub:
+    __slots__ = ("conn", "sid", "channel", "tickers", "seq", "yes_price", "skip_ack", "alive")
+
+    def __init__(self, conn, sid: int, channel: str, tickers: set | None, opts: dict):
+        self.conn = conn
+        self.sid = sid
+        self.channel = channel
+        self.tickers = tickers  # None = every market
+        self.seq = 0  # last seq sent (sequenced channels)
+        self.yes_price = bool(opts.get("use_yes_price"))
+        self.skip_ack = bool(opts.get("skip_ticker_ack"))
+        self.alive = True
+
+    def covers(self, ticker: str) -> bool:
+        return self.tickers is None or ticker in self.tickers
+
+
+class Feed:
+    """Hub between the engine and the connections (see module docstring)."""
+
+    def __init__(self, exchange, spec: FaultSpec | None = None):
+        self.exchange = exchange
+        self.engine = exchange.engine
+        self.lock = exchange.lock
+        self.conns: set = set()
+        self.subs: dict[str, list[Sub]] = {c: [] for c in CHANNELS}
+        self.book_index: dict[str, list[Sub]] = {}  # ticker -> orderbook_delta subs
+        self.private_accounts: set[str] = set()
+        self._reset_pending()
+        self.last_ticker: dict[str, tuple] = {}
+        self.last_size: dict[str, int] = {}
+        self.spec = spec or FaultSpec()
+        self._rng = random.Random(self.spec.seed)
+        self._drop_next = self._dup_next = False
+        self.delivered = 0  # messages queued (bench)
+        exchange.feed = self
+
+    def _reset_pending(self) -> None:
+        self.levels: dict[tuple, list] = {}  # (ticker, side, price) -> [net change, own orders or None]
+        self.trades: list = []
+        self.fills: list = []
+        self.orders: dict[str, object] = {}
+        self.positions: dict[tuple, tuple] = {}
+        self.events: list[tuple] = []  # (type, ticker | None, tickers for events, msg)
+        self.touched: set[str] = set()
+
+    # ---- engine / exchange hooks (under the lock; keep them cheap) ----------------------------
+
+    def level(self, ticker: str, order, side: str, p: int, change: int) -> None:
+        key = (ticker, side, p)
+        entry = self.levels.get(key)
+        if entry is None:
+            self.levels[key] = [change, None if order.account.house else [order]]
+            return
+        entry[0] += change
+        if not order.account.house:
+            if entry[1] is None:
+                entry[1] = [order]
+            else:
+                entry[1].append(order)
+
+    def traded(self, trade, taker, maker) -> None:
+        self.trades.append(trade)
+        if not taker.account.house:  # the taker's order caused the maker level's change too
+            entry = self.levels.get((trade.ticker, maker.side, trade.price))
+            if entry is not None:
+                if entry[1] is None:
+                    entry[1] = [taker]
+                else:
+                    entry[1].append(taker)
+
+    def filled(self, order, fill, pos) -> None:
+        account = order.account
+        if account.account_id in self.private_accounts:
+            self.fills.append((order, fill, pos.pos))
+            self.positions[(account.account_id, fill.ticker)] = (account, fill.ticker, pos, 0)
+
+    def order_changed(self, order) -> None:
+        if order.account.account_id in self.private_accounts:
+            self.orders[order.order_id] = order
+
+    def market_added(self, ticker: str, book) -> None:
+        if self._wants_tap(ticker):
+            book.tap = self.level
+
+    def position_settled(self, account, pos, revenue: int) -> None:
+        if account.account_id in self.private_accounts:
+            extra = pos.realized + revenue - pos.cost
+            self.positions[(account.account_id, pos.ticker)] = (account, pos.ticker, None, extra)
+
+    def market_status(self, market, status: str, t: int) -> None:
+        if not self.subs[LIFECYCLE]:
+            return
+        kind = {"active": "activated", "inactive": "deactivated", "determined": "determined",
+                "finalized": "settled"}.get(status)
+        if status == "closed" and t < market.close_ms:
+            kind = "close_date_updated"
+        if kind is not None:
+            self.events.append(("market_lifecycle_v2", market.ticker, None, ww.lifecycle(market, kind, t)))
+
+    def market_created(self, market, t: int) -> None:
+        if self.subs[LIFECYCLE]:
+            self.events.append(("market_lifecycle_v2", market.ticker, None, ww.lifecycle(market, "created", t)))
+
+    def event_listed(self, event, t: int) -> None:
+        if self.subs[LIFECYCLE]:
+            self.events.append(("event_lifecycle", None, event.market_tickers, ww.event_lifecycle(event, t)))
+
+    # ---- fan-out ------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Turn what changed since the last flush into messages (caller holds the lock)."""
+        if not (self.levels or self.trades or self.fills or self.orders or self.events or self.positions):
+            return
+        levels, trades, fills, orders = self.levels, self.trades, self.fills, self.orders
+        positions, events, touched = self.positions, self.events, self.touched
+        self._reset_pending()
+        out: dict = {}
+        now = self.exchange.clock.now_ms()
+        index = self.book_index
+        for (ticker, side, p), (change, own) in levels.items():
+            touched.add(ticker)
+            if change == 0:
+                continue
+            subs = index.get(ticker)
+            if not subs:
+                continue
+            plain = yes_scale = None
+            for sub in subs:
+                if sub.yes_price and side != BID:
+                    if yes_scale is None:
+                        yes_scale = ww.delta(ticker, side, p, change, now, True)
+                    body = yes_scale
+                else:
+                    if plain is None:
+                        plain = ww.delta(ticker, side, p, change, now, False)
+                    body = plain
+                if own is not None:
+                    mine = next((o for o in own if o.account is sub.conn.account), None)
+                    if mine is not None:
+                        body = dict(body)
+                        if mine.client_order_id:
+                            body["client_order_id"] = mine.client_order_id
+                        body["subaccount"] = 0
+                self._delta(out, sub, body)
+        if trades:
+            for t in trades:
+                touched.add(t.ticker)
+                self.last_size[t.ticker] = t.count
+            subs = self.subs[TRADE]
+            if subs:
+                for t in trades:
+                    body = None
+                    for sub in subs:
+                        if sub.covers(t.ticker):
+                            body = body or ww.trade(t)
+                            self._put(out, sub, {"type": "trade", "sid": sub.sid, "msg": body})
+        if touched and self.subs[TICKER]:
+            self._tickers(out, sorted(touched), now, only_changed=True)
+        if fills:
+            for order, f, post in fills:
+                self._private(out, FILL, order.account, f.ticker, "fill", ww.fill(f, order, post))
+        for account, ticker, pos, extra in positions.values():
+            self._private(out, POSITIONS, account, ticker, "market_position",
+                          ww.position(account.user_id, ticker, pos, extra))
+        for order in orders.values():
+            self._private(out, ORDERS, order.account, order.ticker, "user_order", ww.user_order(order))
+        for kind, ticker, tickers, body in events:
+            for sub in self.subs[LIFECYCLE]:
+                if sub.tickers is None or (ticker in sub.tickers if ticker else sub.tickers & set(tickers)):
+                    self._put(out, sub, {"type": kind, "sid": sub.sid, "msg": body})
+        self._send(out)
+
+    def _delta(self, out: dict, sub: Sub, body: dict) -> None:
+        sub.seq += 1
+        if self._drop_next or self._roll(self.spec.ws_drop):
+            self._drop_next = False
+            return  # a sequence gap: the seq advanced, nothing sent
+        frame = {"type": "orderbook_delta", "sid": sub.sid, "seq": sub.seq, "msg": body}
+        self._put(out, sub, frame)
+        if self._dup_next or self._roll(self.spec.ws_dup):
+            self._dup_next = False
+            self._put(out, sub, frame)
+        if self._roll(self.spec.ws_close):
+            sub.conn.drop()
+
+    def _roll(self, p: float) -> bool:
+        return p > 0 and self._rng.random() < p
+
+    def _private(self, out, channel: str, account, ticker: str, kind: str, body: dict) -> None:
+        for sub in self.subs[channel]:
+            if sub.conn.account is account and sub.covers(ticker):
+                self._put(out, sub, {"type": kind, "sid": sub.sid, "msg": body})
+
+    def _tickers(self, out, tickers, now: int, only_changed: bool, subs=None) -> None:
+        engine = self.engine
+        for ticker in tickers:
+            market = engine.markets.get(ticker)
+            book = engine.books.get(ticker)
+            if market is None or book is None:
+                continue
+            state = ww.ticker_state(market, book)
+            if only_changed:
+                if self.last_ticker.get(ticker) == state:
+                    continue
+                self.last_ticker[ticker] = state
+            body = None
+            for sub in subs or self.subs[TICKER]:
+                if sub.covers(ticker):
+                    body = body or ww.ticker(market, state, self.last_size.get(ticker, 0), now)
+                    self._put(out, sub, {"type": "ticker", "sid": sub.sid, "msg": body})
+
+    @staticmethod
+    def _put(out: dict, sub: Sub | None, frame: dict, conn=None) -> None:
+        conn = conn or sub.conn
+        batch = out.get(conn)
+        if batch is None:
+            batch = out[conn] = []
+        batch.append((sub, frame))
+
+    def _send(self, out: dict) -> None:
+        for conn, batch in out.items():
+            self.delivered += len(batch)
+            for sub in conn.push(batch):
+                if sub.alive:
+                    log.info("ws subscription %s overflowed its connection's queue", sub.sid)
+                    self._remove(sub)
+                    conn.push([(None, error_frame(25, sid=sub.sid))], force=True)
+
+    # ---- subscriptions ------------------------------------------------------------------------
+
+    def attach(self, conn) -> None:
+        with self.lock:
+            self.conns.add(conn)
+
+    def detach(self, conn) -> None:
+        with self.lock:
+            self.conns.discard(conn)
+            for sub in list(conn.subs.values()):
+                self._remove(sub)
+
+    def _add(self, sub: Sub) -> None:
+        self.flush()  # earlier changes belong to the snapshot, not to this sub's deltas
+        sub.conn.subs[sub.sid] = sub
+        self.subs[sub.channel].append(sub)
+        if sub.channel in PRIVATE:
+            self.private_accounts.add(sub.conn.account.account_id)
+        self._reindex()
+
+    def _remove(self, sub: Sub) -> None:
+        if not sub.alive:
+            return
+        self.flush()
+        sub.alive = False
+        sub.conn.subs.pop(sub.sid, None)
+        self.subs[sub.channel].remove(sub)
+        self.private_accounts = {s.conn.account.account_id for c in PRIVATE for s in self.subs[c]}
+        self._reindex()
+
+    def _reindex(self) -> None:
+        """Rebuild the per-ticker index and the book taps; attach to the engine only when watched."""
+        index: dict[str, list[Sub]] = {}
+        for sub in self.subs[BOOK]:
+            for ticker in sub.tickers or ():
+                index.setdefault(ticker, []).append(sub)
+        self.book_index = index
+        for ticker, book in self.engine.books.items():
+            book.tap = self.level if self._wants_tap(ticker) else None
+        watched = any(self.subs[c] for c in CHANNELS)
+        self.engine.observer = self if watched else None
+        if not self.subs[TICKER]:
+            self.last_ticker.clear()
+
+    def _wants_tap(self, ticker: str) -> bool:
+        if ticker in self.book_index:
+            return True
+        return any(sub.covers(ticker) for sub in self.subs[TICKER])
+
+    # ---- fault hooks --------------------------------------------------------------------------
+
+    def drop_next_delta(self) -> None:
+        with self.lock:
+            self._drop_next = True
+
+    def duplicate_next_delta(self) -> None:
+        with self.lock:
+            self._dup_next = True
+
+    def shutdown(self) -> None:
+        """Close every connection with a close frame (server stopping)."""
+        with self.lock:
+            conns = list(self.conns)
+        for conn in conns:
+            conn.close()
+
+    def close_connections(self) -> int:
+        with self.lock:
+            conns = list(self.conns)
+        for conn in conns:
+            conn.drop()
+        return len(conns)
+
+    # ---- commands -----------------------------------------------------------------------------
+
+    def command(self, conn, text: str | bytes) -> None:
+        """Handle one client frame; replies and errors go to the connection's queue."""
+        cmd_id = None
+        try:
+            try:
+                data = json.loads(text)
+            except (ValueError, UnicodeDecodeError):
+                raise CommandError(1, "not JSON") from None
+            if not isinstance(data, dict):
+                raise CommandError(1, "not a JSON object")
+            cmd_id = data.get("id")
+            cmd = data.get("cmd")
+            handler = {"subscribe": self._subscribe, "unsubscribe": self._unsubscribe,
+                       "update_subscription": self._update, "list_subscriptions": self._list}.get(cmd)
+            if handler is None:
+                raise CommandError(5, str(cmd))
+            params = data.get("params")
+            if cmd != "list_subscriptions":
+                if params is None:
+                    raise CommandError(2)
+                if not isinstance(params, dict):
+                    raise CommandError(11, "params must be an object")
+            with self.lock:
+                out: dict = {}
+                handler(conn, cmd_id, params or {}, out)
+                self._send(out)
+        except CommandError as exc:
+            conn.push([(None, error_frame(exc.code, cmd_id, detail=exc.detail))], force=True)
+        except Exception:  # a bug must not kill the connection; report code 17
+            log.exception("ws command failed")
+            conn.push([(None, error_frame(17, cmd_id))], force=True)
+
+    def _tickers_param(self, params: dict) -> list[str] | None:
+        tickers = params.get("market_tickers")
+        one = params.get("market_ticker")
+        if tickers is None and one is None:
+            return None
+        found: list[str] = []
+        if tickers is not None:
+            if not isinstance(tickers, list) or not all(isinstance(t, str) for t in tickers):
+                raise CommandError(11, "market_tickers must be a list of strings")
+            found.extend(tickers)
+        if one is not None:
+            if not isinstance(one, str):
+                raise CommandError(11, "market_ticker must be a string")
+            found.append(one)
+        found = list(dict.fromkeys(t for t in found if t))
+        if len(found) > MAX_MARKETS:
+            raise CommandError(26)
+        missing = [t for t in found if t not in self.engine.markets]
+        if missing:
+            raise CommandError(16, ",".join(missing[:5]))
+        return found
+
+    def _subscribe(self, conn, cmd_id, params: dict, out: dict) -> None:
+        channels = params.get("channels")
+        if not channels:
+            raise CommandError(3)
+        if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+            raise CommandError(11, "channels must be a list of strings")
+        unknown = [c for c in channels if c not in CHANNELS]
+        if unknown:
+            raise CommandError(8, unknown[0])
+        tickers = self._tickers_param(params)
+        if BOOK in channels and not tickers:
+            raise CommandError(14)
+        for channel in dict.fromkeys(channels):
+            existing = next((s for s in conn.subs.values() if s.channel == channel), None)
+            if existing is None:
+                conn.next_sid += 1
+                sub = Sub(conn, conn.next_sid, channel, set(tickers) if tickers else None, params)
+                self._add(sub)
+                self._put(out, None, reply(cmd_id, type="subscribed", msg={"channel": channel, "sid": sub.sid}),
+                          conn)
+                new = sorted(sub.tickers) if sub.tickers else []
+            else:  # re-subscribing adds markets (or widens to every market)
+                if existing.tickers is None or (tickers and set(tickers) <= existing.tickers):
+                    self._put(out, None, error_frame(6, cmd_id, existing.sid, channel), conn)
+                    continue
+                sub = existing
+                self.flush()
+                new = [t for t in tickers if t not in sub.tickers] if tickers else []
+                if tickers:
+                    sub.tickers.update(new)
+                else:
+                    sub.tickers = None
+                self._reindex()
+                self._put(out, None, reply(cmd_id, type="subscribed", msg={"channel": channel, "sid": sub.sid}),
+                          conn)
+            if channel == BOOK:
+                for ticker in new:
+                    self._snapshot(out, sub, ticker)
+            elif channel == TICKER and params.get("send_initial_snapshot"):
+                wanted = new if sub.tickers is not None else sorted(
+                    t for t, m in self.engine.markets.items() if m.status == "active")
+                self._tickers(out, wanted, self.exchange.clock.now_ms(), only_changed=False, subs=[sub])
+
+    def _snapshot(self, out: dict, sub: Sub, ticker: str) -> None:
+        sub.seq += 1
+        book = self.engine.books[ticker]
+        self._put(out, sub, {"type": "orderbook_snapshot", "sid": sub.sid, "seq": sub.seq,
+                             "msg": ww.snapshot(book, sub.yes_price)})
+
+    def _sids(self, conn, params: dict) -> list[Sub]:
+        sids = params.get("sids")
+        if not sids:
+            raise CommandError(4)
+        if not isinstance(sids, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in sids):
+            raise CommandError(11, "sids must be a list of integers")
+        subs = []
+        for sid in dict.fromkeys(sids):
+            sub = conn.subs.get(sid)
+            if sub is None:
+                raise CommandError(7, str(sid))
+            subs.append(sub)
+        return subs
+
+    def _unsubscribe(self, conn, cmd_id, params: dict, out: dict) -> None:
+        for sub in self._sids(conn, params):
+            self._remove(sub)
+            self._put(out, None, reply(cmd_id, sid=sub.sid, seq=sub.seq, type="unsubscribed"), conn)
+
+    def _update(self, conn, cmd_id, params: dict, out: dict) -> None:
+        if "sid" in params and params["sid"] is not None:
+            sids = [params["sid"]]
+        else:
+            sids = params.get("sids")
+        if not isinstance(sids, list) or len(sids) != 1:
+            raise CommandError(12)
+        sid = sids[0]
+        if not isinstance(sid, int) or isinstance(sid, bool):
+            raise CommandError(11, "sid must be an integer")
+        sub = conn.subs.get(sid)
+        if sub is None:
+            raise CommandError(7, str(sid))
+        action = params.get("action")
+        if not action:
+            raise CommandError(15)
+        if action not in ("add_markets", "delete_markets", "get_snapshot"):
+            raise CommandError(13, str(action))
+        tickers = self._tickers_param(params)
+        self.flush()
+        snapshots: list[str] = []
+        if action == "get_snapshot":
+            if sub.channel != BOOK:
+                raise CommandError(13, "get_snapshot needs an orderbook_delta subscription")
+            snapshots = tickers or sorted(sub.tickers or ())
+            stray = [t for t in snapshots if t not in sub.tickers]
+            if stray:
+                raise CommandError(11, "not in this subscription: " + ",".join(stray[:5]))
+        elif not tickers:
+            raise CommandError(14)
+        elif action == "add_markets":
+            if sub.tickers is not None:
+                snapshots = [t for t in tickers if t not in sub.tickers]
+                sub.tickers.update(snapshots)
+                if sub.channel != BOOK:
+                    snapshots = []
+                self._reindex()
+        else:
+            if sub.tickers is None:
+                raise CommandError(11, "the subscription covers every market")
+            sub.tickers.difference_update(tickers)
+            self._reindex()
+        msg = {} if sub.skip_ack else {"market_tickers": sorted(sub.tickers) if sub.tickers is not None else []}
+        self._put(out, None, reply(cmd_id, sid=sub.sid, seq=sub.seq, type="ok", msg=msg), conn)
+        for ticker in snapshots:
+            self._snapshot(out, sub, ticker)
+
+    def _list(self, conn, cmd_id, params: dict, out: dict) -> None:
+        rows = [{"channel": s.channel, "sid": s.sid} for s in sorted(conn.subs.values(), key=lambda s: s.sid)]
+        self._put(out, None, reply(cmd_id, type="ok", msg=rows), conn)
