@@ -118,6 +118,9 @@ def _register() -> None:
     from kalshi_trading.cli import commands_demo
 
     commands_demo.register(app)
+    from kalshi_trading.cli import commands_auto
+
+    commands_auto.register(app)
     from kalshi_trading.cli import menu
 
     menu.register(app)

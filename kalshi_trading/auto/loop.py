@@ -1,0 +1,500 @@
+"""The bot's loop: events in, targets out, diffed against working orders, gated by risk, sent, recorded.
+
+Each pass over a market (on a book or trade event for it, and for every market on a timer that is the
+floor): build a snapshot, ask the strategy for targets, `diff.plan` them against the working orders,
+pass every new or amended order through the risk engine, send, record.  Fills from the feed update the
+ledger at once; a periodic REST reconciliation catches anything the feed missed.  The configuration file
+is re-read when it changes (a bad edit is rejected, the last good configuration stays).  Breaching the
+daily loss limit halts: everything is cancelled, nothing is quoted until a person resumes.
+
+The loop never asks whether it trades on a simulator: the exchange port and the feed hide the URL.
+Time comes from an injected `Clock` (exchange time, with the rate at which it runs against the wall).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Callable, Iterable, Iterator, Mapping, Protocol
+
+from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher
+from kalshi_trading.auto.diff import Action, describe_target, plan
+from kalshi_trading.auto.exchange import ExchangePort
+from kalshi_trading.auto.ledger import BotFill, Ledger, OrderRecord, fill_key
+from kalshi_trading.auto.reconcile import bot_fill, reconcile
+from kalshi_trading.auto.report import Metrics
+from kalshi_trading.auto.risk import RiskEngine
+from kalshi_trading.auto.state import BotState
+from kalshi_trading.auto.types import (BookUpdate, BookView, Event, FillEvent, MarketSnapshot, RiskContext,
+                                       RiskState, SimpleBookView, StateChange, Strategy, TimerEvent, TradeEvent)
+from kalshi_trading.errors import ApiError, NotFoundError, RejectedError, TransientError
+from kalshi_trading.models import BookSide, Market
+from kalshi_trading.money import PriceGrid
+
+log = logging.getLogger(__name__)
+
+STALE_BOOK = SimpleBookView(stale=True)
+
+
+class Clock(Protocol):
+    """Exchange time, and how many exchange seconds pass per wall-clock second (1 on a real exchange)."""
+
+    def now(self) -> datetime: ...
+
+    @property
+    def rate(self) -> float: ...
+
+
+class FeedPort(Protocol):
+    """Live market data: the WebSocket `MarketFeed` and the REST `PollingFeed` both fit.
+
+    `events(timeout)` yields what arrived within about `timeout` seconds (book updates, trades, fills,
+    resyncs, disconnects); `books[ticker]` is the current book of a subscribed market.
+    """
+
+    books: Mapping[str, BookView]
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def subscribe(self, tickers: Iterable[str]) -> None: ...
+
+    def events(self, timeout: float) -> Iterator[object]: ...
+
+
+@dataclass(frozen=True)
+class MarketInfo:
+    """What the loop knows about a market it trades (fetched once at start)."""
+
+    ticker: str
+    grid: PriceGrid
+    fee_type: str = "quadratic"
+    fee_multiplier: Decimal = Decimal(1)
+    close_time: datetime | None = None
+    strike_type: str | None = None
+    floor_strike: Decimal | None = None
+    cap_strike: Decimal | None = None
+    market: Market | None = None
+
+
+def classify(ev: object) -> tuple[str, object]:
+    """A feed event as (kind, payload): book | trade | fill | resync | disconnect | other (duck-typed)."""
+    name = type(ev).__name__.lower()
+    ticker = getattr(ev, "ticker", None) or getattr(ev, "market_ticker", None)
+    if "fill" in name:
+        return "fill", ev
+    if "resync" in name or "snapshot" in name:
+        return "resync", ticker
+    if "disconnect" in name or "reconnect" in name:
+        return "disconnect", ticker
+    if "trade" in name:
+        return "trade", ticker
+    if "book" in name or "delta" in name or "ticker" in name:
+        return "book", ticker
+    return "other", ticker
+
+
+def _feed_fill(ev: object, now: datetime) -> BotFill | None:
+    """A feed fill as a BotFill; None when it lacks what deduplication against REST needs."""
+    trade_id = getattr(ev, "trade_id", None)
+    order_id = getattr(ev, "order_id", None)
+    ticker = getattr(ev, "ticker", None) or getattr(ev, "market_ticker", None)
+    if not trade_id or not order_id or not ticker:
+        return None
+    side = getattr(ev, "book_side", None)
+    try:
+        side = side if isinstance(side, BookSide) else BookSide(str(side))
+        price = Decimal(str(getattr(ev, "yes_price")))
+        count = Decimal(str(getattr(ev, "count")))
+    except (ValueError, ArithmeticError, AttributeError, TypeError):
+        return None
+    fee = getattr(ev, "fee", None)
+    if fee is None:
+        fee = getattr(ev, "fee_cost", None)
+    ts = getattr(ev, "ts", None)
+    return BotFill(fill_key(trade_id, None, order_id), order_id, ticker, side, price, count,
+                   Decimal(str(fee)) if fee is not None else Decimal(0),
+                   ts if isinstance(ts, datetime) else now, "feed")
+
+
+class BotLoop:
+    """One bot's decision loop over a fixed set of markets."""
+
+    def __init__(self, *, strategy: Strategy, risk: RiskEngine, ledger: Ledger, state: BotState,
+                 port: ExchangePort, feed: FeedPort, markets: Mapping[str, MarketInfo], clock: Clock,
+                 config: BotConfig, watcher: ConfigWatcher | None = None, metrics: Metrics | None = None,
+                 wall: Callable[[], float] = time.monotonic, can_amend: bool = True,
+                 reconcile_every: float = 5.0, reload_every: float = 1.0, flush_every: float = 1.0,
+                 on_alert: Callable[[str, str], None] | None = None):
+        self.strategy = strategy
+        self.risk = risk
+        self.ledger = ledger
+        self.state = state
+        self.port = port
+        self.feed = feed
+        self.markets = dict(markets)
+        self.tickers = tuple(self.markets)
+        self.clock = clock
+        self.config = config
+        self.watcher = watcher
+        self.metrics = metrics or Metrics()
+        self.wall = wall
+        self.can_amend = can_amend
+        self.reconcile_every = reconcile_every
+        self.reload_every = reload_every
+        self.flush_every = flush_every
+        self.on_alert = on_alert or (lambda level, message: None)
+        self._suspects: dict = {}
+        self._next_timer = 0.0
+        self._next_reconcile = 0.0
+        self._next_reload = 0.0
+        self._next_flush = 0.0
+        self._next_status = 0.0
+        self._reconcile_soon = False
+        self._decide = 0.0  # seconds of pure decision time in the current pass
+
+    # --- inputs ---------------------------------------------------------------------------------------
+    def book(self, ticker: str) -> BookView:
+        return self.feed.books.get(ticker) or STALE_BOOK
+
+    def marks(self) -> dict[str, Decimal]:
+        out = {}
+        for t in set(self.tickers) | set(self.ledger.books):
+            b = self.feed.books.get(t)
+            mid = b.mid if b is not None else None
+            if mid is not None:
+                out[t] = mid
+        return out
+
+    def risk_context(self, exclude: Iterable[str] = ()) -> RiskContext:
+        exclude = set(exclude)
+        marks = self.marks()
+        return RiskContext(
+            positions=self.ledger.positions(),
+            working=tuple(o.view() for o in self.ledger.orders.values() if o.order_id not in exclude),
+            marks=marks,
+            realized_pnl_today=self.ledger.realized_today,
+            unrealized_pnl=self.ledger.unrealized(marks),
+            book_stale={t: self.book(t).stale for t in self.tickers},
+            grids={t: m.grid for t, m in self.markets.items()},
+        )
+
+    def snapshot(self, ticker: str, now: datetime) -> MarketSnapshot:
+        info = self.markets[ticker]
+        return MarketSnapshot(
+            ticker=ticker, book=self.book(ticker), position=self.ledger.position(ticker),
+            working=self.ledger.working_on(ticker), config=self.config.market(ticker), grid=info.grid,
+            fee_type=info.fee_type, fee_multiplier=info.fee_multiplier, now=now, close_time=info.close_time,
+            strike_type=info.strike_type, floor_strike=info.floor_strike, cap_strike=info.cap_strike)
+
+    # --- one decision pass ----------------------------------------------------------------------------
+    def tick(self, ticker: str, event: Event) -> list[dict]:
+        """Decide and act on one market; returns what was done (also written to the decision log)."""
+        started = time.perf_counter()
+        self._decide = 0.0
+        now = self.clock.now()
+        snap = self.snapshot(ticker, now)
+        halted = self.risk.state is RiskState.HALTED
+        targets = [] if halted else self.strategy.targets(event, snap)
+        working = [o for o in self.ledger.orders.values() if o.ticker == ticker]
+        actions = plan(targets, working, can_amend=self.can_amend)
+        self._decide += time.perf_counter() - started
+        done = self._execute(actions, now)
+        self.metrics.ticks += 1
+        self.metrics.decision_latency.append(self._decide)
+        self.metrics.tick_latency.append(time.perf_counter() - started)
+        book = snap.book
+        self.state.log_decision(now, ticker, {
+            "event": type(event).__name__, "bid": book.best_bid, "ask": book.best_ask, "stale": book.stale,
+            "position": snap.position, "risk": self.risk.state.value}, [describe_target(t) for t in targets], done)
+        return done
+
+    def _execute(self, actions: list[Action], now: datetime) -> list[dict]:
+        done = []
+        for a in actions:
+            if a.kind == "keep":
+                continue
+            if a.kind == "cancel":
+                self._cancel(a.order)
+            elif a.kind in ("amend", "place"):
+                t0 = time.perf_counter()
+                exclude = (a.order.order_id,) if a.order is not None else ()
+                decision = self.risk.check(a.target, self.risk_context(exclude))
+                self._decide += time.perf_counter() - t0
+                if not decision.allowed:
+                    self.metrics.denials += 1
+                    self.state.log_event(now, "denied", f"[{decision.rule}] {decision.reason}",
+                                         {"target": describe_target(a.target)})
+                    if a.order is not None:  # the old price is no longer wanted either
+                        self._cancel(a.order)
+                    done.append({**a.describe(), "denied": decision.rule, "why": decision.reason})
+                    continue
+                if a.kind == "amend":
+                    self._amend(a.order, a.target, now)
+                else:
+                    self._place(a, now)
+            done.append(a.describe())
+        return done
+
+    def _cancel(self, order: OrderRecord) -> None:
+        try:
+            self.port.cancel(order)
+        except TransientError as exc:
+            self._api_error("cancel", exc)
+            return  # still ours; the next pass or reconciliation tries again
+        except RejectedError as exc:
+            self._api_error("cancel", exc)
+        self.metrics.cancelled += 1
+        self.ledger.orders.pop(order.order_id, None)
+        self.state.remove_order(order.order_id)
+
+    def _amend(self, order: OrderRecord, target, now: datetime) -> None:
+        try:
+            placed = self.port.amend(order, target)
+        except NotFoundError:  # filled or cancelled meanwhile: forget it, the next pass places afresh
+            self.ledger.orders.pop(order.order_id, None)
+            self.state.remove_order(order.order_id)
+            self._reconcile_soon = True
+            return
+        except ApiError as exc:
+            self._api_error("amend", exc)
+            self._cancel(order)
+            return
+        self.metrics.amended += 1
+        before = order.filled
+        order.yes_price, order.remaining, order.filled = target.yes_price, placed.remaining, placed.filled
+        if placed.remaining > 0:
+            self.state.save_order(order)
+        else:
+            self.ledger.orders.pop(order.order_id, None)
+            self.state.remove_order(order.order_id)
+        if placed.filled > before:
+            self._fetch_fills(order.order_id, now)
+
+    def _place(self, a: Action, now: datetime) -> None:
+        target = a.target
+        info = self.markets.get(target.ticker)
+        try:
+            placed = self.port.place(target, info.market if info else None, a.ioc)
+        except TransientError as exc:  # includes an outcome unknown: reconciliation settles it
+            self._api_error("place", exc)
+            self._reconcile_soon = True
+            return
+        except ApiError as exc:
+            self.metrics.rejected += 1
+            self.state.log_event(now, "rejected", str(exc), {"target": describe_target(target)})
+            return
+        self.metrics.placed += 1
+        if placed.remaining > 0 and placed.status == "resting":
+            rec = OrderRecord(placed.order_id, target.ticker, target.book_side, target.yes_price, placed.remaining,
+                              placed.filled, target.tag, placed.client_order_id)
+            self.ledger.orders[rec.order_id] = rec
+            self.state.save_order(rec)
+        if placed.filled > 0:
+            self._fetch_fills(placed.order_id, now)
+
+    def _fetch_fills(self, order_id: str, now: datetime) -> None:
+        """An order that filled on arrival: its fills now, so caps see the new position at once."""
+        fetch = getattr(self.port, "order_fills", None)
+        if fetch is None:
+            self._reconcile_soon = True
+            return
+        try:
+            for f in fetch(order_id):
+                self.apply_fill(bot_fill(f, "rest", now))
+        except ApiError as exc:
+            self._api_error("fills", exc)
+            self._reconcile_soon = True
+
+    def _api_error(self, what: str, exc: ApiError) -> None:
+        self.metrics.api_errors += 1
+        log.warning("%s failed: %s", what, exc)
+        self.state.log_event(self.clock.now(), "api_error", f"{what}: {exc}")
+
+    # --- fills, risk ----------------------------------------------------------------------------------
+    def apply_fill(self, fill: BotFill) -> bool:
+        """Count a fill once; persist it; let the risk engine see the new P&L."""
+        if fill.ticker not in self.markets and fill.order_id not in self.ledger.orders:
+            return False
+        if not self.ledger.apply_fill(fill):
+            return False
+        self.state.record_fill(fill, self.ledger)
+        self.metrics.fills += 1
+        self.metrics.on_fill(fill)
+        self.update_risk()
+        return True
+
+    def update_risk(self) -> list[StateChange]:
+        changes = self.risk.update(self.risk_context())
+        for change in changes:
+            self.on_state_change(change)
+        return changes
+
+    def on_state_change(self, change: StateChange) -> None:
+        msg = f"risk state {change.old.value} -> {change.new.value}: {change.reason}"
+        self.state.log_event(change.ts, "risk_state", msg, {"old": change.old.value, "new": change.new.value})
+        self.state.save_risk(self.risk.to_state())
+        self.metrics.risk_events.append({"ts": change.ts, "kind": "risk_state", "message": msg})
+        if change.must_cancel_all:
+            log.critical("HALTED: %s; cancelling every order; `kalshi auto resume` to trade again", change.reason)
+            self.on_alert("halt", f"HALTED: {change.reason}. All orders cancelled; run `kalshi auto resume` "
+                                  "to trade again.")
+            self.cancel_all("halted")
+        else:
+            self.on_alert("risk", msg)
+
+    def cancel_all(self, reason: str) -> int:
+        """Cancel every order of the bot (and anything resting on its markets); forget them."""
+        pairs = {o.order_id: o.ticker for o in self.ledger.orders.values()}
+        try:
+            for o in self.port.resting_orders(self.tickers):
+                pairs.setdefault(o.order_id, o.ticker)
+        except ApiError as exc:
+            self._api_error("list orders", exc)
+        n = 0
+        if pairs:
+            try:
+                n = self.port.cancel_orders(pairs.items())
+            except ApiError as exc:
+                self._api_error("cancel all", exc)
+                for oid, ticker in pairs.items():
+                    rec = self.ledger.orders.get(oid) or OrderRecord(oid, ticker, BookSide.BID, Decimal(0), Decimal(0))
+                    self._cancel(rec)
+        self.metrics.cancelled += n
+        self.ledger.orders.clear()
+        self.state.replace_orders(())
+        self.state.log_event(self.clock.now(), "cancel_all", f"{reason}: {n} orders cancelled")
+        return n
+
+    # --- housekeeping ---------------------------------------------------------------------------------
+    def check_resume(self) -> None:
+        """`kalshi auto resume` from another terminal leaves a request in the state file."""
+        request = self.state.get("resume_request")
+        if request is None:
+            return
+        self.state.put("resume_request", None)
+        if self.risk.state is not RiskState.ACTIVE:
+            change = self.risk.resume("resumed by operator (kalshi auto resume)")
+            if change is not None:
+                self.on_state_change(change)
+
+    def reload_config(self) -> None:
+        self.check_resume()
+        if self.watcher is None:
+            return
+        result = self.watcher.poll()
+        if result.error is not None:
+            self.state.log_event(result.at, "config_rejected", str(result.error))
+            self.metrics.risk_events.append({"ts": result.at, "kind": "config_rejected",
+                                             "message": str(result.error)})
+            self.on_alert("config", f"configuration rejected, the last good one stays in force: {result.error}")
+        elif result.changed:
+            self.config = result.config
+            self.risk.update_config(result.config)
+            self.state.log_event(result.at, "config_reloaded", f"configuration reloaded from {self.watcher.path}")
+            self.on_alert("config", f"configuration reloaded from {self.watcher.path}")
+
+    def reconcile(self) -> None:
+        try:
+            result = reconcile(self.port, self.ledger, self.state, self.tickers, self.clock.now,
+                               suspects=self._suspects)
+        except ApiError as exc:
+            self._api_error("reconcile", exc)
+        else:
+            for fill in result.new_fills:
+                self.metrics.fills += 1
+                self.metrics.on_fill(fill)
+            if result.changed:
+                self.update_risk()
+        self._reconcile_soon = False
+        self.metrics.reconciles += 1
+
+    def timer_pass(self) -> None:
+        now = self.clock.now()
+        if self.ledger.roll_day(now):
+            self.state.save_positions(self.ledger)
+        self.update_risk()
+        for t in self.tickers:
+            self.tick(t, TimerEvent(now))
+        self.metrics.sample(now, self.ledger, self.marks(), self.tickers, self.risk.state.value)
+
+    def interval(self) -> float:
+        """Wall seconds between timer passes: the configured exchange-time interval over the clock's rate."""
+        rate = self.clock.rate
+        return self.config.loop_interval_ms / 1000.0 / (rate if rate > 0.01 else 1.0)
+
+    def handle(self, ev: object) -> None:
+        kind, payload = classify(ev)
+        now = self.clock.now()
+        if kind == "fill":
+            fill = _feed_fill(payload, now)
+            if fill is None:
+                self._reconcile_soon = True
+            else:
+                self.apply_fill(fill)
+        elif kind in ("book", "trade") and payload in self.markets:
+            event = BookUpdate(payload, now) if kind == "book" else TradeEvent(
+                payload, Decimal(str(getattr(ev, "yes_price", 0) or 0)), Decimal(str(getattr(ev, "count", 0) or 0)),
+                BookSide.BID, now)
+            self.tick(payload, event)
+        elif kind == "resync":
+            self.metrics.resyncs += 1
+            if payload in self.markets:
+                self.tick(payload, BookUpdate(payload, now))
+        elif kind == "disconnect":
+            self.metrics.disconnects += 1
+            self._reconcile_soon = True
+        elif isinstance(ev, FillEvent):
+            self._reconcile_soon = True
+
+    def run(self, stop: threading.Event, deadline: float | None = None,
+            on_status: Callable[[], None] | None = None, status_every: float = 0.5) -> None:
+        """Run until `stop` is set or the wall clock passes `deadline`.
+
+        Feed events are handled as they come (a feed's iterator is never abandoned mid-batch, so no
+        queued fill is lost); timer passes, reloads, reconciliations and flushes run between them.
+        """
+        self.feed.subscribe(self.tickers)
+        w = self.wall()
+        self._next_timer = w
+        self._next_reconcile = w + self.reconcile_every
+        self._next_reload = w + self.reload_every
+        self._next_flush = w + self.flush_every
+        self._next_status = w
+        self.metrics.started(w, self.clock.now())
+        while not stop.is_set() and (deadline is None or self.wall() < deadline):
+            timeout = max(0.0, self._next_timer - self.wall())
+            if deadline is not None:
+                timeout = min(timeout, max(0.0, deadline - self.wall()))
+            for ev in self.feed.events(timeout):
+                self.handle(ev)
+                self.housekeeping(on_status, status_every)
+                if stop.is_set() or (deadline is not None and self.wall() >= deadline):
+                    break
+            self.housekeeping(on_status, status_every)
+        self.metrics.stopped(self.wall(), self.clock.now())
+        self.state.flush()
+
+    def housekeeping(self, on_status: Callable[[], None] | None = None, status_every: float = 0.5) -> None:
+        """Whatever is due: the timer pass, a config reload, a reconciliation, a log flush, a status line."""
+        w = self.wall()
+        if w >= self._next_timer:
+            self.timer_pass()
+            self._next_timer = max(self._next_timer + self.interval(), w)
+        if w >= self._next_reload:
+            self.reload_config()
+            self._next_reload = w + self.reload_every
+        if self._reconcile_soon or w >= self._next_reconcile:
+            self.reconcile()
+            self._next_reconcile = w + self.reconcile_every
+        if w >= self._next_flush:
+            self.state.flush()
+            self._next_flush = w + self.flush_every
+        if on_status is not None and w >= self._next_status:
+            on_status()
+            self._next_status = w + status_every

@@ -1,0 +1,220 @@
+"""Run metrics and the final report (one JSON-ready dict; money and counts as exact decimal strings).
+
+Metrics: orders placed, amended and cancelled (and per minute of wall time), fills, loop latency
+p50/p99 (decision = strategy + diff + risk, no I/O; tick = with I/O), API errors, rejections, risk
+denials, feed resyncs and disconnects, and quote uptime (share of exchange time with both a bid and
+an ask working, per market).  Equity and inventory are sampled per timer pass for the chart.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Iterable
+
+from kalshi_trading.auto.ledger import BotFill, Ledger
+from kalshi_trading.models import BookSide
+from kalshi_trading.money import ZERO
+
+MAX_SAMPLES = 4000
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    data = sorted(values)
+    if not data:
+        return None
+    k = min(len(data) - 1, max(0, int(round(q / 100 * (len(data) - 1)))))
+    return data[k]
+
+
+@dataclass
+class Metrics:
+    ticks: int = 0
+    placed: int = 0
+    amended: int = 0
+    cancelled: int = 0
+    rejected: int = 0
+    denials: int = 0
+    fills: int = 0
+    api_errors: int = 0
+    resyncs: int = 0
+    disconnects: int = 0
+    reconciles: int = 0
+    volume: Decimal = ZERO
+    fees: Decimal = ZERO
+    decision_latency: deque = field(default_factory=lambda: deque(maxlen=100_000))
+    tick_latency: deque = field(default_factory=lambda: deque(maxlen=100_000))
+    risk_events: list = field(default_factory=list)
+    samples: list = field(default_factory=list)  # (ts, net pnl, {ticker: position})
+    quoted: dict = field(default_factory=dict)  # ticker -> [quoted seconds, observed seconds, last ts]
+    wall_start: float | None = None
+    wall_end: float | None = None
+    ex_start: datetime | None = None
+    ex_end: datetime | None = None
+    last_fills: deque = field(default_factory=lambda: deque(maxlen=5))
+
+    def started(self, wall: float, ex_now: datetime) -> None:
+        self.wall_start, self.ex_start = wall, ex_now
+
+    def stopped(self, wall: float, ex_now: datetime) -> None:
+        self.wall_end, self.ex_end = wall, ex_now
+
+    def on_fill(self, fill: BotFill) -> None:
+        self.volume += fill.count
+        self.fees += fill.fee
+        self.last_fills.append(fill)
+
+    def sample(self, now: datetime, ledger: Ledger, marks: dict, tickers: Iterable[str], risk: str) -> None:
+        net = ledger.realized() + ledger.unrealized(marks) - ledger.fees()
+        positions = {t: ledger.position(t) for t in tickers}
+        if len(self.samples) >= MAX_SAMPLES:
+            self.samples = self.samples[::2]  # keep the whole run at half the resolution
+        self.samples.append((now, net, positions))
+        for t in tickers:
+            sides = {o.book_side for o in ledger.orders.values() if o.ticker == t}
+            rec = self.quoted.setdefault(t, [0.0, 0.0, None])
+            if rec[2] is not None:
+                dt = max(0.0, (now - rec[2]).total_seconds())
+                rec[1] += dt
+                if sides == {BookSide.BID, BookSide.ASK}:
+                    rec[0] += dt
+            rec[2] = now
+
+    @property
+    def wall_seconds(self) -> float:
+        if self.wall_start is None or self.wall_end is None:
+            return 0.0
+        return max(self.wall_end - self.wall_start, 0.0)
+
+    @property
+    def exchange_seconds(self) -> float:
+        if self.ex_start is None or self.ex_end is None:
+            return 0.0
+        return max((self.ex_end - self.ex_start).total_seconds(), 0.0)
+
+    def uptime(self) -> dict[str, float | None]:
+        return {t: (q / seen if seen > 0 else None) for t, (q, seen, _) in self.quoted.items()}
+
+    def summary(self, feed_resyncs: int | None = None) -> dict:
+        minutes = self.wall_seconds / 60 if self.wall_seconds > 0 else None
+
+        def per_min(n: int) -> float | None:
+            return round(n / minutes, 2) if minutes else None
+
+        def ms(v: float | None) -> float | None:
+            return None if v is None else round(v * 1000, 3)
+
+        return {
+            "ticks": self.ticks,
+            "orders_placed": self.placed,
+            "orders_amended": self.amended,
+            "orders_cancelled": self.cancelled,
+            "orders_placed_per_minute": per_min(self.placed),
+            "orders_cancelled_per_minute": per_min(self.cancelled),
+            "orders_rejected": self.rejected,
+            "risk_denials": self.denials,
+            "fills": self.fills,
+            "api_errors": self.api_errors,
+            "resyncs": self.resyncs if feed_resyncs is None else max(self.resyncs, feed_resyncs),
+            "disconnects": self.disconnects,
+            "reconciliations": self.reconciles,
+            "decision_latency_ms_p50": ms(percentile(self.decision_latency, 50)),
+            "decision_latency_ms_p99": ms(percentile(self.decision_latency, 99)),
+            "loop_latency_ms_p50": ms(percentile(self.tick_latency, 50)),
+            "loop_latency_ms_p99": ms(percentile(self.tick_latency, 99)),
+            "wall_seconds": round(self.wall_seconds, 3),
+            "exchange_seconds": round(self.exchange_seconds, 3),
+            "speed": round(self.exchange_seconds / self.wall_seconds, 2) if self.wall_seconds else None,
+        }
+
+
+def build_report(metrics: Metrics, ledger: Ledger, marks: dict[str, Decimal], *, risk_state: str, risk_reason: str,
+                 tickers: Iterable[str], strategy: str, env: str, feed: str, feed_resyncs: int | None = None,
+                 events: list[dict] | None = None) -> dict:
+    """The final report as a JSON-ready dict (decimals as strings)."""
+    tickers = list(tickers)
+    realized = ledger.realized()
+    unrealized = ledger.unrealized(marks)
+    fees = ledger.fees()
+    markets = []
+    for t in sorted(set(tickers) | set(ledger.books)):
+        b = ledger.book(t)
+        up = metrics.uptime().get(t)
+        markets.append({
+            "ticker": t, "position": str(b.position), "max_inventory": str(b.max_abs_position),
+            "fills": b.fills, "volume": str(b.volume), "fees": str(b.fees), "realized_pnl": str(b.realized),
+            "unrealized_pnl": str(b.unrealized(marks.get(t))), "mark": str(marks[t]) if t in marks else None,
+            "quote_uptime": None if up is None else round(up, 4),
+        })
+    ups = [u for u in metrics.uptime().values() if u is not None]
+    return {
+        "env": env,
+        "strategy": strategy,
+        "feed": feed,
+        "markets": markets,
+        "fills": sum(b.fills for b in ledger.books.values()),
+        "volume": str(sum((b.volume for b in ledger.books.values()), ZERO)),
+        "fees": str(fees),
+        "realized_pnl": str(realized),
+        "unrealized_pnl": str(unrealized),
+        "net_pnl": str(realized + unrealized - fees),
+        "max_inventory": str(max((b.max_abs_position for b in ledger.books.values()), default=ZERO)),
+        "risk_state": risk_state,
+        "risk_reason": risk_reason,
+        "risk_events": [{"ts": e["ts"].isoformat() if isinstance(e["ts"], datetime) else e["ts"],
+                         "kind": e["kind"], "message": e["message"]}
+                        for e in (events if events is not None else metrics.risk_events)],
+        "quote_uptime": round(sum(ups) / len(ups), 4) if ups else None,
+        "metrics": metrics.summary(feed_resyncs),
+    }
+
+
+def render_text(report: dict) -> str:
+    """The report for people (plain text; the CLI adds colour)."""
+    m = report["metrics"]
+    up = "-" if report["quote_uptime"] is None else f"{report['quote_uptime']:.0%}"
+    lines = [
+        f"strategy {report['strategy']} on {', '.join(x['ticker'] for x in report['markets'])} "
+        f"[{report['env']}] feed: {report['feed']}",
+        f"fills {report['fills']}  volume {report['volume']}  fees ${report['fees']}",
+        f"P&L realized ${report['realized_pnl']}  unrealized ${report['unrealized_pnl']}  "
+        f"net ${report['net_pnl']}",
+        f"max inventory {report['max_inventory']}  quote uptime {up}",
+        f"risk: {report['risk_state']} ({report['risk_reason']}); {len(report['risk_events'])} risk events",
+        f"orders placed {m['orders_placed']} ({m['orders_placed_per_minute']}/min)  amended {m['orders_amended']}  "
+        f"cancelled {m['orders_cancelled']} ({m['orders_cancelled_per_minute']}/min)  rejected "
+        f"{m['orders_rejected']}  denied {m['risk_denials']}",
+        f"loop latency p50 {m['loop_latency_ms_p50']} ms  p99 {m['loop_latency_ms_p99']} ms  (decision only: "
+        f"p50 {m['decision_latency_ms_p50']} ms  p99 {m['decision_latency_ms_p99']} ms)",
+        f"API errors {m['api_errors']}  resyncs {m['resyncs']}  ticks {m['ticks']}  "
+        f"{m['exchange_seconds']} exchange s in {m['wall_seconds']} wall s (x{m['speed']})",
+    ]
+    for e in report["risk_events"][-10:]:
+        lines.append(f"  {e['ts']} {e['kind']}: {e['message']}")
+    return "\n".join(lines)
+
+
+def plot(metrics: Metrics, path: str) -> None:
+    """Equity and inventory chart (needs matplotlib, the `plot` extra; imported here, lazily)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ts = [s[0] for s in metrics.samples]
+    fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(9, 6))
+    ax1.plot(ts, [float(s[1]) for s in metrics.samples], color="tab:green")
+    ax1.set_ylabel("net P&L ($)")
+    ax1.set_title("kalshi auto: equity and inventory")
+    tickers = sorted({t for s in metrics.samples for t in s[2]})
+    for t in tickers:
+        ax2.step(ts, [float(s[2].get(t, 0)) for s in metrics.samples], where="post", label=t)
+    ax2.set_ylabel("position (contracts, +YES/-NO)")
+    if tickers:
+        ax2.legend(fontsize="small")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

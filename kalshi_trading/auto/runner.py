@@ -1,0 +1,281 @@
+"""Start, run and stop one bot: state, recovery, the loop, the kill switch; and the operator's commands.
+
+Start: load state -> restore the risk state -> fetch the markets -> reconcile with the exchange (fills
+since the last processed one, open orders adopted or cancelled per `on_start`, positions) -> trade.
+Stop (end of `duration`, Ctrl-C, SIGTERM, `kalshi auto kill`, or an unexpected exception): every order
+of the bot is cancelled before the process exits.  A PID file in the state directory lets
+`kalshi auto kill` find the process; if it is gone, `kill` cancels the bot's known orders itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable
+
+from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher
+from kalshi_trading.auto.exchange import RestExchange
+from kalshi_trading.auto.ledger import Ledger
+from kalshi_trading.auto.loop import BotLoop, Clock, FeedPort, MarketInfo
+from kalshi_trading.auto.reconcile import reconcile
+from kalshi_trading.auto.report import Metrics, build_report
+from kalshi_trading.auto.risk import RiskEngine
+from kalshi_trading.auto.state import BotState
+from kalshi_trading.auto.types import RiskState, Strategy
+from kalshi_trading.errors import ApiError, RiskDenied, UsageError
+
+log = logging.getLogger(__name__)
+
+PID_FILE = "bot.pid"
+
+
+# --- PID file -------------------------------------------------------------------------------------
+def pid_path(state_dir: Path) -> Path:
+    return Path(state_dir) / PID_FILE
+
+
+def read_pid(state_dir: Path) -> int | None:
+    try:
+        return int(pid_path(state_dir).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class PidFile:
+    """Claims the state directory for this process; refuses if another live bot holds it."""
+
+    def __init__(self, state_dir: Path):
+        self.path = pid_path(state_dir)
+
+    def __enter__(self) -> "PidFile":
+        other = read_pid(self.path.parent)
+        if other and other != os.getpid() and pid_alive(other):
+            raise UsageError(f"a bot is already running here (pid {other}); stop it with `kalshi auto kill`")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(f"{os.getpid()}\n")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if read_pid(self.path.parent) == os.getpid():
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+
+
+# --- run ------------------------------------------------------------------------------------------
+@dataclass
+class BotSetup:
+    """Everything a run needs, built by the caller (the CLI, a test, the benchmark)."""
+
+    client: object
+    executor: object
+    state: BotState
+    strategy: Strategy
+    config: BotConfig
+    tickers: tuple[str, ...]
+    clock: Clock
+    feed: FeedPort
+    feed_name: str = "ws"
+    env: str = "SIM"
+    watcher: ConfigWatcher | None = None
+    on_start: str = "cancel"
+    reconcile_every: float = 5.0
+    on_alert: Callable[[str, str], None] = field(default=lambda level, message: None)
+
+
+def market_infos(client, executor, tickers: Iterable[str]) -> dict[str, MarketInfo]:
+    out = {}
+    for t in tickers:
+        m = client.get_market(t)
+        fee_type, multiplier = executor.fees.for_market(m)
+        out[m.ticker] = MarketInfo(m.ticker, m.price_grid, fee_type, multiplier, m.close_time, m.strike_type,
+                                   m.floor_strike, m.cap_strike, m)
+    return out
+
+
+def restore_risk(state: BotState, config: BotConfig, clock: Clock) -> RiskEngine:
+    risk = RiskEngine(config, clock.now)
+    saved = state.risk_state()
+    if saved:
+        risk.from_state(saved)
+    return risk
+
+
+class BotRun:
+    """One run: `prepare()` (recovery), `run()` (the loop), `shutdown()` (cancel all), `report()`."""
+
+    def __init__(self, setup: BotSetup):
+        self.setup = setup
+        self.metrics = Metrics()
+        self.loop: BotLoop | None = None
+        self.startup = None
+        self.shutdown_cancelled = 0
+
+    def prepare(self, allow_halted: bool = False) -> BotLoop:
+        s = self.setup
+        risk = restore_risk(s.state, s.config, s.clock)
+        if risk.state is RiskState.HALTED and not allow_halted:
+            raise RiskDenied("state", f"the bot is HALTED since {risk.since.isoformat()}: {risk.reason}. "
+                                      "A person must run `kalshi auto resume` before it trades again")
+        ledger: Ledger = s.state.load_ledger()
+        ledger.roll_day(s.clock.now())
+        markets = market_infos(s.client, s.executor, s.tickers)
+        port = RestExchange(s.client, s.executor)
+        s.state.put("markets", list(markets))
+        s.state.put("env", s.env)
+        self.startup = reconcile(port, ledger, s.state, markets, s.clock.now, on_unknown=s.on_start)
+        s.state.save_positions(ledger)
+        self.loop = BotLoop(strategy=s.strategy, risk=risk, ledger=ledger, state=s.state, port=port, feed=s.feed,
+                            markets=markets, clock=s.clock, config=s.config, watcher=s.watcher,
+                            metrics=self.metrics, reconcile_every=s.reconcile_every, on_alert=s.on_alert)
+        return self.loop
+
+    def run(self, stop: threading.Event, duration: float | None,
+            on_status: Callable[[], None] | None = None) -> None:
+        loop = self.loop or self.prepare()
+        deadline = None if duration is None else time.monotonic() + duration
+        self.setup.feed.start()
+        loop.run(stop, deadline, on_status)
+
+    def shutdown(self, reason: str) -> int:
+        """Cancel every order of the bot and persist; safe to call after any failure."""
+        loop = self.loop
+        try:
+            if loop is not None:
+                self.shutdown_cancelled = loop.cancel_all(reason)
+                self.setup.state.save_risk(loop.risk.to_state())
+        finally:
+            try:
+                self.setup.feed.stop()
+            finally:
+                self.setup.state.flush()
+        return self.shutdown_cancelled
+
+    def report(self) -> dict:
+        loop = self.loop
+        s = self.setup
+        resyncs = getattr(s.feed, "resyncs", None)
+        if loop is None:
+            raise UsageError("the bot never started")
+        return build_report(self.metrics, loop.ledger, loop.marks(), risk_state=loop.risk.state.value,
+                            risk_reason=loop.risk.reason, tickers=loop.tickers, strategy=s.strategy.name,
+                            env=s.env, feed=s.feed_name, feed_resyncs=resyncs if isinstance(resyncs, int) else None)
+
+
+def install_stop_signals(stop: threading.Event) -> Callable[[], None]:
+    """SIGTERM and SIGINT set `stop` (the loop then cancels everything); returns a function restoring them."""
+    previous = {}
+
+    def handler(signum, frame):
+        log.warning("signal %s: stopping, cancelling every order", signum)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
+# --- operator commands ----------------------------------------------------------------------------
+def resume(state: BotState, config: BotConfig, clock: Clock, who: str = "operator") -> tuple[str, str]:
+    """Put a halted (or reducing) bot back to ACTIVE; a running bot picks the request up within a second."""
+    risk = restore_risk(state, config, clock)
+    old = risk.state.value
+    risk.resume(f"resumed by {who} (kalshi auto resume)")
+    state.save_risk(risk.to_state())
+    state.put("resume_request", clock.now().isoformat())
+    state.log_event(clock.now(), "risk_state", f"risk state {old} -> active: resumed by {who}")
+    return old, risk.state.value
+
+
+def kill(state_dir: Path, state: BotState, port_factory: Callable[[], object] | None, *,
+         wait: float = 20.0, sleep: Callable[[float], None] = time.sleep) -> dict:
+    """Stop a running bot (SIGTERM; it cancels its orders); if it is gone, cancel its known orders here."""
+    pid = read_pid(state_dir)
+    result: dict = {"pid": pid, "signalled": False, "exited": False, "cancelled_here": 0}
+    if pid_alive(pid) and pid != os.getpid():
+        os.kill(pid, signal.SIGTERM)
+        result["signalled"] = True
+        waited = 0.0
+        while waited < wait and pid_alive(pid) and read_pid(state_dir) == pid:
+            sleep(0.1)
+            waited += 0.1
+        result["exited"] = not pid_alive(pid) or read_pid(state_dir) != pid
+        if result["exited"]:
+            return result
+    if port_factory is None:
+        return result
+    port = port_factory()
+    pairs = {o.order_id: o.ticker for o in state.known_orders()}
+    markets = state.get("markets") or []
+    try:
+        for o in port.resting_orders(markets):
+            pairs.setdefault(o.order_id, o.ticker)
+    except ApiError as exc:
+        log.warning("could not list resting orders: %s", exc)
+    if pairs:
+        result["cancelled_here"] = port.cancel_orders(pairs.items())
+    state.replace_orders(())
+    state.log_event(datetime_now(), "kill", f"kalshi auto kill: {len(pairs)} orders cancelled via the API "
+                                            f"(bot process {'gone' if not result['signalled'] else 'not exiting'})")
+    if read_pid(state_dir) == pid and not pid_alive(pid):
+        try:
+            pid_path(state_dir).unlink()
+        except OSError:
+            pass
+    return result
+
+
+def datetime_now() -> datetime:
+    from datetime import timezone
+
+    return datetime.now(timezone.utc)
+
+
+def status(state_dir: Path, state: BotState) -> dict:
+    """What the state file says: running or not, risk state, positions, working orders, recent events."""
+    pid = read_pid(state_dir)
+    ledger = state.load_ledger()
+    risk = state.risk_state() or {"state": "active", "reason": "never run", "since": None}
+    return {
+        "running": pid_alive(pid),
+        "pid": pid if pid_alive(pid) else None,
+        "env": state.get("env"),
+        "markets": state.get("markets") or [],
+        "risk_state": risk.get("state"),
+        "risk_reason": risk.get("reason"),
+        "risk_since": risk.get("since"),
+        "positions": {t: str(b.position) for t, b in ledger.books.items() if b.position},
+        "realized_pnl": str(ledger.realized()),
+        "fees": str(ledger.fees()),
+        "realized_today_net": str(ledger.realized_today),
+        "working_orders": [{"order_id": o.order_id, "ticker": o.ticker, "side": o.book_side.value,
+                            "yes_price": str(o.yes_price), "remaining": str(o.remaining)}
+                           for o in ledger.orders.values()],
+        "last_fill": ledger.last_fill_ts.isoformat() if ledger.last_fill_ts else None,
+        "events": state.events(10),
+        "state_file": str(state.path),
+    }

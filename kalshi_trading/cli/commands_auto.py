@@ -1,0 +1,393 @@
+"""`kalshi auto`: run a strategy behind the risk engine; `resume`, `kill`, `status` for the operator.
+
+The command is thin: it builds the services (client, executor, state, feed, strategy, clock), hands
+them to `auto.runner`, shows a live status line and prints the final report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import threading
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kalshi_trading.cli.render import echo, emit_json, env_badge, style
+from kalshi_trading.errors import UsageError
+
+AUTO_HELP = """Run a trading bot (market maker or model edge taker) behind the risk engine.
+
+`kalshi auto --sim` with nothing else is the demo: it starts a simulated exchange with an accelerated clock
+in its own data directory (<data_dir>/auto-sim, so your normal simulator is not fast-forwarded), picks the
+Bitcoin market whose strike is nearest the spot, market-makes it for --duration seconds with a live status
+line, then prints a report.  Without --sim the same loop trades the exchange of your settings (sim, demo
+or prod; prod asks for confirmation unless --yes).  Ctrl-C, SIGTERM or `kalshi auto kill` cancel every
+order of the bot before it exits.
+
+Example:  kalshi auto --sim
+Example:  kalshi auto --sim --strategy edge --duration 60 --speed 120 --json
+Example:  kalshi auto --markets KXBTCD-26NOV2117-T95000 --config bot.toml
+"""
+
+auto_app = typer.Typer(help=AUTO_HELP, no_args_is_help=False, invoke_without_command=True)
+
+DEMO_DURATION = 30.0
+DEMO_SPEED = 60.0
+DEMO_INTERVAL_MS = 500
+
+
+def _app_ctx(ctx: typer.Context):
+    return ctx.find_root().obj
+
+
+def _use_auto_sim(app_ctx, speed: float, seed: Optional[int]):
+    """Point the context at a simulator of its own under <data_dir>/auto-sim, running `speed` x real time."""
+    from kalshi_trading.sim.runtime import start_embedded
+
+    s = app_ctx.settings
+    auto_dir = s.data_dir / "auto-sim"
+    app_ctx._settings = dataclasses.replace(s, env="sim", api_base=None, api_base_overridden=False, ws_base=None,
+                                            api_key_id=None, private_key_path=None, private_key_password=None,
+                                            data_dir=auto_dir)
+    server = start_embedded(auto_dir, seed=seed, speed=speed)
+    app_ctx._sim_server = server
+    app_ctx._closers.append(server.stop)
+    return server
+
+
+def _pick_market(client, source) -> str:
+    """The open KXBTCD market whose strike is nearest the spot, on the event closing soonest (after 10 min)."""
+    from datetime import timedelta
+
+    spot = source.poll()
+    markets = [m for m in client.iter_markets(status="open", series_ticker="KXBTCD", limit=400)
+               if m.floor_strike is not None and m.close_time is not None]
+    if not markets or spot is None:
+        raise UsageError("the simulator lists no open Bitcoin markets right now; try again in a moment")
+    now, price = spot
+    later = [m for m in markets if m.close_time > now + timedelta(minutes=10)] or markets
+    first_close = min(m.close_time for m in later)
+    event = [m for m in later if m.close_time == first_close]
+    return min(event, key=lambda m: (abs(float(m.floor_strike) - price), m.ticker)).ticker
+
+
+def _open_feed(kind: str, app_ctx, client, tickers, wait: float = 5.0):
+    """The WebSocket feed (default), or REST polling; `auto` falls back to polling if no snapshot comes."""
+    from kalshi_trading.auto.feed_poll import PollingFeed
+
+    if kind == "poll":
+        return PollingFeed(client, interval=0.25), "poll (REST)"
+    from kalshi_trading.api.signer import Signer
+    from kalshi_trading.auto.feed_ws import WebSocketFeed
+    from kalshi_trading.config import load_private_key
+
+    key_id, key_path, password = app_ctx.credentials()
+    url = app_ctx.settings.ws_url(client.transport.base_url)
+    feed = WebSocketFeed(url, Signer(key_id, load_private_key(key_path, password)))
+    if kind == "ws":
+        return feed, f"ws ({url})"
+    import time
+
+    feed.start()
+    feed.subscribe(tickers)
+    deadline = time.monotonic() + wait
+    try:
+        while time.monotonic() < deadline:
+            for _ in feed.events(0.2):
+                pass
+            if tickers and all(t in feed.books and not feed.books[t].stale for t in tickers):
+                return feed, f"ws ({url})"
+    except Exception as exc:  # noqa: BLE001 - any failure of the optional WebSocket means: poll instead
+        echo(style(f"WebSocket feed unavailable ({exc}); polling REST instead", fg="yellow", err=True), err=True)
+    feed.stop()
+    echo(style("no WebSocket snapshot within 5 s; polling REST instead", fg="yellow", err=True), err=True)
+    return PollingFeed(client, interval=0.25), "poll (REST; WebSocket unavailable)"
+
+
+def _strategy(name: str, client, underlying: Optional[Path]):
+    from kalshi_trading.auto.strategies import EdgeTaker, MarketMaker
+
+    if name == "mm":
+        return MarketMaker(), None
+    if name != "edge":
+        raise UsageError(f"--strategy must be mm or edge, not {name!r}")
+    if underlying is not None:
+        from kalshi_trading.auto.pricing import CsvUnderlying
+
+        source = CsvUnderlying(underlying)
+    else:
+        from kalshi_trading.auto.underlying import SimSpotUnderlying
+
+        source = SimSpotUnderlying(client)
+        source.poll()  # a real exchange answers 404 here: a ConfigError telling the user to pass --underlying
+    return EdgeTaker(source), source
+
+
+class StatusLine:
+    """The live status: rewritten in place on a terminal, one line per update otherwise (to stderr)."""
+
+    def __init__(self, run, stream=None):
+        self.run = run
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.lines = 0
+
+    def text(self) -> str:
+        loop = self.run.loop
+        now = loop.clock.now().strftime("%H:%M:%S")
+        marks = loop.marks()
+        parts = [f"{now}"]
+        for t in loop.tickers:
+            quotes = sorted(loop.ledger.orders.values(), key=lambda o: o.book_side.value)
+            q = " ".join(f"{o.book_side.value} {o.yes_price}x{o.remaining}" for o in quotes if o.ticker == t) or "-"
+            parts.append(f"{t} pos {loop.ledger.position(t)} [{q}]")
+        realized = loop.ledger.realized() - loop.ledger.fees()
+        parts.append(f"fills {loop.metrics.fills} realized {realized:+.4f} unreal {loop.ledger.unrealized(marks):+.4f}")
+        parts.append(f"risk {loop.risk.state.value.upper()}")
+        return " | ".join(parts)
+
+    def __call__(self) -> None:
+        line = self.text()
+        if self.tty:
+            self.stream.write("\r\x1b[K" + line[:200])
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+        self.lines += 1
+
+    def end(self) -> None:
+        if self.tty and self.lines:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _alert(level: str, message: str) -> None:
+    colour = "red" if level == "halt" else "yellow"
+    echo("\n" + style(message, fg=colour, bold=level == "halt", err=True), err=True)
+
+
+@auto_app.callback(invoke_without_command=True)
+def auto(
+    ctx: typer.Context,
+    sim: bool = typer.Option(False, "--sim", help="Start a simulator of its own (<data_dir>/auto-sim, accelerated "
+                                                 "clock; your normal sim state is untouched) and trade it."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="mm (market maker) or edge (model edge "
+                                                                    "taker); default: the config's, else mm."),
+    markets: Optional[str] = typer.Option(None, "--markets", help="Comma-separated tickers (default: the "
+                                                                  "config's markets; with --sim: picked)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Bot configuration (TOML/JSON), reloaded when "
+                                                                 "it changes; `kalshi auto --help-config`."),
+    duration: Optional[float] = typer.Option(None, "--duration", help="Wall-clock seconds to run (demo default "
+                                                                      "30; otherwise until stopped)."),
+    speed: float = typer.Option(DEMO_SPEED, "--speed", help="With --sim: simulated seconds per real second."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="With --sim: seed of a new simulated exchange."),
+    on_start: str = typer.Option("cancel", "--on-start", help="Open orders the bot does not know: cancel or "
+                                                              "adopt."),
+    underlying: Optional[Path] = typer.Option(None, "--underlying", help="CSV (timestamp,price) of the "
+                                                                         "underlying for --strategy edge."),
+    feed_kind: str = typer.Option("auto", "--feed", help="ws, poll, or auto (WebSocket, polling if it fails)."),
+    interval_ms: Optional[int] = typer.Option(None, "--interval-ms", help="Loop timer in exchange milliseconds "
+                                                                          "(overrides the config; demo 500)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the final report as one JSON document."),
+    plot_file: Optional[Path] = typer.Option(None, "--plot", help="Save an equity and inventory chart (PNG; "
+                                                                  "needs the `plot` extra: matplotlib)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (needed for prod without "
+                                                        "a terminal)."),
+    help_config: bool = typer.Option(False, "--help-config", help="Show the configuration file format."),
+) -> None:
+    if ctx.invoked_subcommand is not None:
+        return
+    if help_config:
+        from kalshi_trading.auto.botconfig import SCHEMA_DOC
+
+        echo(SCHEMA_DOC)
+        return
+    if on_start not in ("cancel", "adopt"):
+        raise UsageError(f"--on-start must be cancel or adopt, not {on_start!r}")
+    if feed_kind not in ("ws", "poll", "auto"):
+        raise UsageError(f"--feed must be ws, poll or auto, not {feed_kind!r}")
+    if plot_file is not None:
+        try:
+            import matplotlib  # noqa: F401  (checked before trading, used after)
+        except ImportError:
+            echo("error: --plot needs matplotlib: pip install 'kalshi-trading[plot]'", err=True)
+            raise typer.Exit(2) from None
+    _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, underlying, feed_kind, interval_ms,
+         json_output, plot_file, yes)
+
+
+def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, underlying, feed_kind, interval_ms,
+         json_output, plot_file, yes) -> None:
+    from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher
+    from kalshi_trading.auto.runner import BotRun, BotSetup, PidFile, install_stop_signals
+    from kalshi_trading.auto.state import BotState, state_path
+    from kalshi_trading.auto.underlying import ExchangeClock, WallClock
+
+    app_ctx = _app_ctx(ctx)
+    if sim:
+        _use_auto_sim(app_ctx, speed, seed)
+        duration = DEMO_DURATION if duration is None else duration
+    s = app_ctx.settings
+    if duration is not None and duration <= 0:
+        raise UsageError("--duration must be more than 0 seconds")
+    if s.is_prod and not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("refusing to run a bot on PROD (real money) without a terminal to confirm on; "
+                             "rerun with --yes")
+        if not typer.confirm(f"{env_badge('PROD')} run a trading bot with real money?", default=False):
+            raise typer.Exit(1)
+    watcher = None
+    if config is not None:
+        watcher = ConfigWatcher(config, WallClock().now)
+        cfg = watcher.config
+    else:
+        cfg = BotConfig.default()
+    if interval_ms is not None or (sim and config is None):
+        cfg = dataclasses.replace(cfg, loop_interval_ms=interval_ms or DEMO_INTERVAL_MS)
+        if watcher is not None:
+            watcher._config = cfg  # the override stays in force until the file changes
+    client = app_ctx.client
+    executor = app_ctx.executor
+    strat_name = strategy or cfg.strategy
+    strat, source = _strategy(strat_name, client, underlying)
+    if markets:
+        tickers = tuple(dict.fromkeys(t.strip().upper() for t in markets.split(",") if t.strip()))
+    elif cfg.enabled_tickers:
+        tickers = cfg.enabled_tickers
+    elif sim:
+        from kalshi_trading.auto.underlying import SimSpotUnderlying
+
+        tickers = (_pick_market(client, source or SimSpotUnderlying(client)),)
+    else:
+        raise UsageError("name the markets to trade: --markets T1,T2 or [markets.\"T\"] tables in --config")
+    clock = ExchangeClock(client)
+    state_dir = s.env_data_dir
+    state = BotState.open(state_path(state_dir))
+    app_ctx._closers.append(state.close)
+    feed, feed_name = _open_feed(feed_kind, app_ctx, client, tickers)
+    setup = BotSetup(client=client, executor=executor, state=state, strategy=strat, config=cfg, tickers=tickers,
+                     clock=clock, feed=feed, feed_name=feed_name, env=s.env_label, watcher=watcher,
+                     on_start=on_start, on_alert=_alert)
+    run = BotRun(setup)
+    stop = threading.Event()
+    with PidFile(state_dir):
+        restore = install_stop_signals(stop)
+        try:
+            run.prepare()
+            if not json_output:
+                echo(f"{env_badge(s.env_label)} {strat.name} on {', '.join(tickers)} via {feed_name}; "
+                     f"{'for ' + format(duration, 'g') + ' s' if duration else 'until Ctrl-C / kalshi auto kill'}"
+                     f"{f' at x{speed:g}' if sim else ''}")
+                if run.startup is not None and run.startup.changed:
+                    echo(f"start-up reconciliation: {run.startup.summary()}")
+            status = StatusLine(run)
+            try:
+                run.run(stop, duration, status)
+            finally:
+                status.end()
+        finally:
+            try:
+                cancelled = run.shutdown("stopped")
+            finally:
+                restore()
+    report = run.report()
+    report["shutdown_cancelled"] = cancelled
+    if plot_file is not None:
+        from kalshi_trading.auto.report import plot
+
+        plot(run.metrics, str(plot_file))
+    if json_output:
+        emit_json(report)
+    else:
+        from kalshi_trading.auto.report import render_text
+
+        echo(render_text(report))
+        if plot_file is not None:
+            echo(f"chart saved to {plot_file}")
+    if run.loop.risk.state.value == "halted":
+        echo(style("the bot is HALTED; `kalshi auto resume` lets it trade again", fg="red", bold=True, err=True),
+             err=True)
+
+
+@auto_app.command("resume")
+def resume_cmd(ctx: typer.Context, sim: bool = typer.Option(False, "--sim", help="The --sim demo's bot.")) -> None:
+    """Let a halted bot trade again (a person's decision; the running bot picks it up within a second).
+
+    Example:  kalshi auto resume
+    """
+    from kalshi_trading.auto.botconfig import BotConfig
+    from kalshi_trading.auto.runner import resume
+    from kalshi_trading.auto.state import BotState, state_path
+    from kalshi_trading.auto.underlying import WallClock
+
+    with BotState.open(state_path(_state_dir(ctx, sim))) as state:
+        old, new = resume(state, BotConfig.default(), WallClock())
+    echo(f"risk state {old} -> {new}")
+
+
+@auto_app.command("kill")
+def kill_cmd(ctx: typer.Context, sim: bool = typer.Option(False, "--sim", help="The --sim demo's bot."),
+             json_output: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
+    """Stop the running bot (SIGTERM: it cancels all its orders); if it is gone, cancel its orders here.
+
+    Example:  kalshi auto kill
+    """
+    from kalshi_trading.auto.exchange import RestExchange
+    from kalshi_trading.auto.runner import kill, pid_alive, read_pid
+    from kalshi_trading.auto.state import BotState, state_path
+
+    app_ctx = _app_ctx(ctx)
+    state_dir = _state_dir(ctx, sim)
+    if sim and not pid_alive(read_pid(state_dir)):
+        _use_auto_sim(app_ctx, 1.0, None)
+    with BotState.open(state_path(state_dir)) as state:
+        result = kill(state_dir, state, lambda: RestExchange(app_ctx.client, None))
+    if json_output:
+        emit_json(result)
+    elif result["signalled"] and result["exited"]:
+        echo(f"bot (pid {result['pid']}) stopped; it cancelled its orders")
+    else:
+        echo(f"bot not running; cancelled {result['cancelled_here']} orders via the API")
+
+
+@auto_app.command("status")
+def status_cmd(ctx: typer.Context, sim: bool = typer.Option(False, "--sim", help="The --sim demo's bot."),
+               json_output: bool = typer.Option(False, "--json", help="Print as one JSON document.")) -> None:
+    """Show the bot's saved state: running or not, risk state, positions, working orders, recent events.
+
+    Example:  kalshi auto status --json
+    """
+    from kalshi_trading.auto.runner import status
+    from kalshi_trading.auto.state import BotState, state_path
+
+    state_dir = _state_dir(ctx, sim)
+    with BotState.open(state_path(state_dir)) as state:
+        doc = status(state_dir, state)
+    if json_output:
+        emit_json(doc)
+        return
+    run = f"running (pid {doc['pid']})" if doc["running"] else "not running"
+    risk = doc["risk_state"] or "active"
+    echo(f"bot {run}; env {doc['env'] or '-'}; markets {', '.join(doc['markets']) or '-'}")
+    colour = {"halted": "red", "reducing": "yellow"}.get(risk)
+    echo(f"risk {style(risk.upper(), fg=colour, bold=True)}: {doc['risk_reason']} (since {doc['risk_since']})")
+    echo(f"positions {doc['positions'] or '-'}; realized {doc['realized_pnl']} fees {doc['fees']}")
+    for o in doc["working_orders"]:
+        echo(f"  working {o['ticker']} {o['side']} {o['yes_price']} x {o['remaining']} ({o['order_id']})")
+    for e in doc["events"]:
+        echo(f"  {e['ts']} {e['kind']}: {e['message']}")
+
+
+def _state_dir(ctx: typer.Context, sim: bool) -> Path:
+    s = _app_ctx(ctx).settings
+    if sim:
+        return s.data_dir / "auto-sim" / "sim"
+    return s.env_data_dir
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(auto_app, name="auto", help="Run a trading bot (market maker / edge taker) behind the risk "
+                                              "engine; resume, kill, status.")
+
