@@ -142,6 +142,7 @@ class Feed:
         account = order.account
         if account.account_id in self.private_accounts:
             self.fills.append((order, fill, pos.pos))
+            self.orders[order.order_id] = order
             self.positions[(account.account_id, fill.ticker)] = (account, fill.ticker, pos, 0)
 
     def order_changed(self, order) -> None:
