@@ -74,3 +74,24 @@ def test_demo_account_readable_while_serving(tmp_path):
 
     with start_embedded(tmp_path, participants=False) as srv:
         assert demo_account(tmp_path) == srv.demo_account
+
+
+def test_books_are_quoted_before_the_first_request(tmp_path):
+    """A fresh (and a reloaded) exchange shows two-sided BTC books near the money at once."""
+    import requests
+
+    from kalshi_trading.sim.clock import ManualClock
+    from tests.sim.conftest import T0
+
+    for _ in range(2):  # fresh, then loaded from disk
+        srv = start_embedded(tmp_path, seed=3, clock=ManualClock(T0))
+        try:
+            markets = requests.get(srv.base_url + "/markets", params={"series_ticker": "KXBTCD", "status": "open"},
+                                   timeout=10).json()["markets"]
+            two_sided = [m for m in markets if m["yes_bid_dollars"] != "0.0000" and m["yes_ask_dollars"] != "0.0000"]
+            assert len(two_sided) >= 3
+            near = min(markets, key=lambda m: abs(float(m["yes_bid_dollars"]) + float(m["yes_ask_dollars"]) - 1.0))
+            book = requests.get(srv.base_url + f"/markets/{near['ticker']}/orderbook", timeout=10).json()["orderbook_fp"]
+            assert book["yes_dollars"] and book["no_dollars"]
+        finally:
+            srv.stop()
