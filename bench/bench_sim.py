@@ -1,5 +1,7 @@
-"""Simulator benchmark: engine order actions/s in-process, loopback HTTP requests/s with server CPU
-per request, and embedded cold start.  Prints a table of medians.  Not a test.
+"""Simulator benchmark: engine order actions/s in-process (with and without an orderbook_delta
+subscriber on the WebSocket feed), loopback HTTP requests/s with server CPU per request, WebSocket
+messages/s fanned out to 1 and 10 subscribers while the engine trades, and embedded cold start.
+Prints a table of medians.  Not a test.
 
     python bench/bench_sim.py [--quick]
 """
@@ -13,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -42,12 +45,25 @@ def _market() -> Market:
     return m
 
 
-def engine_actions(n: int, seed: int) -> float:
-    """Order actions per second: ~55% resting orders, ~20% crossing IOCs, ~25% cancels."""
-    rng = random.Random(seed)
-    engine = Engine(ManualClock(T0))
-    engine.add_market(_market())
-    accounts = [engine.add_account(Account(f"a{i}", f"u{i}", f"k{i}", "", 10**15)) for i in range(4)]
+class _Sink:
+    """A feed connection that only counts what it is handed (the engine-side cost of publishing)."""
+
+    def __init__(self, account):
+        self.account = account
+        self.subs = {}
+        self.next_sid = 0
+        self.frames = 0
+
+    def push(self, batch, force=False):
+        self.frames += len(batch)
+        return []
+
+    def drop(self):
+        pass
+
+
+def _script(rng: random.Random, accounts, n: int, ticker: str = "B") -> list:
+    """~55% resting orders, ~20% crossing IOCs, ~25% cancels."""
     script = []
     for _ in range(n):
         roll = rng.random()
@@ -61,28 +77,125 @@ def engine_actions(n: int, seed: int) -> float:
             script.append(("cross", acct, side, 6500 if side == "bid" else 3500, rng.randint(1, 20) * 100))
         else:
             script.append(("cancel", rng.random()))
+    return script
+
+
+def _run(engine, script, ticker: str = "B", lock=None, after=None) -> None:
+    """Play a script; `lock` held per action and `after()` run after each (as the HTTP layer does)."""
     live = []
     place, cancel = engine.place, engine.cancel
-    start = time.perf_counter()
     for action in script:
-        if action[0] == "cancel":
-            if live:
-                i = int(action[1] * len(live))
-                order = live[i]
-                live[i] = live[-1]
-                live.pop()
-                if order.status == RESTING:
-                    cancel(order.account, order.order_id)
-            continue
-        _, acct, side, price, count = action
+        if lock is not None:
+            lock.acquire()
         try:
-            order = place(acct, "B", side, price, count,
-                          "good_till_canceled" if action[0] == "rest" else "immediate_or_cancel")
-        except SimError:
-            continue
-        if order.status == RESTING:
-            live.append(order)
+            if action[0] == "cancel":
+                if live:
+                    i = int(action[1] * len(live))
+                    order = live[i]
+                    live[i] = live[-1]
+                    live.pop()
+                    if order.status == RESTING:
+                        cancel(order.account, order.order_id)
+            else:
+                _, acct, side, price, count = action
+                try:
+                    order = place(acct, ticker, side, price, count,
+                                  "good_till_canceled" if action[0] == "rest" else "immediate_or_cancel")
+                except SimError:
+                    order = None
+                if order is not None and order.status == RESTING:
+                    live.append(order)
+            if after is not None:
+                after()
+        finally:
+            if lock is not None:
+                lock.release()
+
+
+def engine_actions(n: int, seed: int, subscribed: bool = False) -> float:
+    """Order actions per second in-process; with `subscribed`, a WebSocket feed with one
+    orderbook_delta subscriber is attached and flushed after every action (frames counted, not sent)."""
+    rng = random.Random(seed)
+    clock = ManualClock(T0)
+    engine = Engine(clock)
+    engine.add_market(_market())
+    accounts = [engine.add_account(Account(f"a{i}", f"u{i}", f"k{i}", "", 10**15)) for i in range(4)]
+    script = _script(rng, accounts, n)
+    after = None
+    if subscribed:
+        from types import SimpleNamespace
+
+        from kalshi_trading.sim.feed import Feed, Sub
+
+        feed = Feed(SimpleNamespace(engine=engine, lock=engine.lock, clock=clock, feed=None))
+        sink = _Sink(accounts[0])
+        with engine.lock:
+            feed._add(Sub(sink, 1, "orderbook_delta", {"B"}, {}))
+        after = feed.flush
+    start = time.perf_counter()
+    _run(engine, script, after=after)
     return n / (time.perf_counter() - start)
+
+
+def ws_fanout(n_actions: int, subscribers: int, data_dir: Path, seed: int = 0) -> tuple[float, float]:
+    """(messages/s received in total by `subscribers` loopback WebSocket clients of one market's
+    orderbook_delta, engine order actions/s meanwhile).  The engine of a running server is driven
+    in-process under its lock, flushing after each action like an HTTP request does."""
+    from websockets.sync.client import connect
+
+    from kalshi_trading.sim.runtime import start_embedded
+
+    srv = start_embedded(data_dir, participants=False, rate_limits=False)
+    try:
+        srv.app.ws_max_queue = 10**7  # measure throughput, not overflow
+        ex = srv.exchange
+        ticker = next(m.ticker for m in ex.engine.markets.values()
+                      if m.status == "active" and m.series_ticker == "KXBTCD")
+        with ex.lock:
+            accounts = [ex.engine.add_account(Account(f"bench{i}", f"u{i}", "", "", 10**15)) for i in range(4)]
+        acct = srv.demo_account
+        signer = Signer(acct.key_id, acct.private_key_path)
+        clients = []
+        for _ in range(subscribers):
+            ws = connect(srv.ws_url, additional_headers=signer.headers("GET", "/trade-api/ws/v2"), max_queue=None)
+            ws.send('{"id":1,"cmd":"subscribe","params":{"channels":["orderbook_delta"],"market_tickers":["%s"]}}'
+                    % ticker)
+            assert '"subscribed"' in ws.recv(timeout=5) and '"orderbook_snapshot"' in ws.recv(timeout=5)
+            clients.append(ws)
+        subs = [s for s in srv.app.feed.subs["orderbook_delta"]]
+        script = _script(random.Random(seed), accounts, n_actions)
+        counts = [0] * subscribers
+        target: list[int] = []
+        done = threading.Event()
+
+        def read(i, ws):
+            import json
+
+            while True:
+                frame = json.loads(ws.recv(timeout=30))
+                counts[i] += 1
+                if target and frame.get("seq", 0) >= target[0]:
+                    return
+
+        readers = [threading.Thread(target=read, args=(i, ws), daemon=True) for i, ws in enumerate(clients)]
+        for t in readers:
+            t.start()
+        start = time.perf_counter()
+        _run(ex.engine, script, ticker, lock=ex.lock, after=ex.feed.flush)
+        engine_s = time.perf_counter() - start
+        target.append(subs[0].seq)
+        with ex.lock:  # one more change so every reader sees a frame at or past the target
+            ex.engine.place(accounts[0], ticker, "bid", 100, 100)
+            ex.feed.flush()
+        for t in readers:
+            t.join(timeout=60)
+        wall = time.perf_counter() - start
+        done.set()
+        for ws in clients:
+            ws.close()
+        return sum(counts) / wall, n_actions / engine_s
+    finally:
+        srv.stop()
 
 
 class Signer:
@@ -171,6 +284,17 @@ def main() -> None:
     rows = []
     eng = [engine_actions(n_engine, seed) for seed in range(args.repeats)]
     rows.append(["engine order actions (in-process)", f"{statistics.median(eng):,.0f} actions/s", "-"])
+    eng = [engine_actions(n_engine, seed, subscribed=True) for seed in range(args.repeats)]
+    rows.append(["engine order actions, 1 orderbook_delta subscriber (feed flush per action)",
+                 f"{statistics.median(eng):,.0f} actions/s", "-"])
+    n_ws = 5_000 if args.quick else 20_000
+    with tempfile.TemporaryDirectory() as tmp:
+        for subscribers in (1, 10):
+            got = [ws_fanout(n_ws, subscribers, Path(tmp) / f"ws{subscribers}-{i}", i) for i in range(args.repeats)]
+            msgs = statistics.median(g[0] for g in got)
+            acts = statistics.median(g[1] for g in got)
+            rows.append([f"WS fan-out to {subscribers} orderbook_delta subscriber(s) over loopback",
+                         f"{msgs:,.0f} msgs/s", f"engine {acts:,.0f} actions/s meanwhile"])
     runs: dict[str, list] = {}
     cold = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -99,10 +99,19 @@ class Feed:
         self.last_ticker: dict[str, tuple] = {}
         self.last_size: dict[str, int] = {}
         self.spec = spec or FaultSpec()
-        self._rng = random.Random(self.spec.seed)
         self._drop_next = self._dup_next = False
         self.delivered = 0  # messages queued (bench)
         exchange.feed = self
+
+    @property
+    def spec(self) -> FaultSpec:
+        return self._spec
+
+    @spec.setter
+    def spec(self, spec: FaultSpec) -> None:
+        self._spec = spec
+        self._faulty = spec.ws_active
+        self._rng = random.Random(spec.seed)
 
     def _reset_pending(self) -> None:
         self.levels: dict[tuple, list] = {}  # (ticker, side, price) -> [net change, own orders or None]
@@ -180,16 +189,63 @@ class Feed:
 
     def flush(self) -> None:
         """Turn what changed since the last flush into messages (caller holds the lock)."""
-        if not (self.levels or self.trades or self.fills or self.orders or self.events or self.positions):
+        levels, trades = self.levels, self.trades
+        if not (levels or trades or self.fills or self.orders or self.positions or self.events):
             return
-        levels, trades, fills, orders = self.levels, self.trades, self.fills, self.orders
-        positions, events, touched = self.positions, self.events, self.touched
-        self._reset_pending()
         out: dict = {}
         now = self.exchange.clock.now_ms()
+        tickers_on = bool(self.subs[TICKER])
+        touched = self.touched
+        if levels:
+            self.levels = {}
+            self._deltas(out, levels, now)
+            if tickers_on:
+                touched.update(t for t, _, _ in levels)
+        if trades:
+            self.trades = []
+            last_size = self.last_size
+            for t in trades:
+                last_size[t.ticker] = t.count
+            if tickers_on:
+                touched.update(t.ticker for t in trades)
+            subs = self.subs[TRADE]
+            if subs:
+                for t in trades:
+                    body = None
+                    for sub in subs:
+                        if sub.covers(t.ticker):
+                            body = body or ww.trade(t)
+                            self._put(out, sub, {"type": "trade", "sid": sub.sid, "msg": body})
+        if touched:
+            self.touched = set()
+            if tickers_on:
+                self._tickers(out, sorted(touched), now, only_changed=True)
+        if self.fills:
+            fills, self.fills = self.fills, []
+            for order, f, post in fills:
+                self._private(out, FILL, order.account, f.ticker, "fill", ww.fill(f, order, post))
+        if self.positions:
+            positions, self.positions = self.positions, {}
+            for account, ticker, pos, extra in positions.values():
+                self._private(out, POSITIONS, account, ticker, "market_position",
+                              ww.position(account.user_id, ticker, pos, extra))
+        if self.orders:
+            orders, self.orders = self.orders, {}
+            for order in orders.values():
+                self._private(out, ORDERS, order.account, order.ticker, "user_order", ww.user_order(order))
+        if self.events:
+            events, self.events = self.events, []
+            for kind, ticker, tickers, body in events:
+                for sub in self.subs[LIFECYCLE]:
+                    if sub.tickers is None or (ticker in sub.tickers if ticker else sub.tickers & set(tickers)):
+                        self._put(out, sub, {"type": kind, "sid": sub.sid, "msg": body})
+        if out:
+            self._send(out)
+
+    def _deltas(self, out: dict, levels: dict, now: int) -> None:
+        """One orderbook_delta per level whose total moved (net of the whole action)."""
         index = self.book_index
         for (ticker, side, p), (change, own) in levels.items():
-            touched.add(ticker)
             if change == 0:
                 continue
             subs = index.get(ticker)
@@ -213,36 +269,17 @@ class Feed:
                             body["client_order_id"] = mine.client_order_id
                         body["subaccount"] = 0
                 self._delta(out, sub, body)
-        if trades:
-            for t in trades:
-                touched.add(t.ticker)
-                self.last_size[t.ticker] = t.count
-            subs = self.subs[TRADE]
-            if subs:
-                for t in trades:
-                    body = None
-                    for sub in subs:
-                        if sub.covers(t.ticker):
-                            body = body or ww.trade(t)
-                            self._put(out, sub, {"type": "trade", "sid": sub.sid, "msg": body})
-        if touched and self.subs[TICKER]:
-            self._tickers(out, sorted(touched), now, only_changed=True)
-        if fills:
-            for order, f, post in fills:
-                self._private(out, FILL, order.account, f.ticker, "fill", ww.fill(f, order, post))
-        for account, ticker, pos, extra in positions.values():
-            self._private(out, POSITIONS, account, ticker, "market_position",
-                          ww.position(account.user_id, ticker, pos, extra))
-        for order in orders.values():
-            self._private(out, ORDERS, order.account, order.ticker, "user_order", ww.user_order(order))
-        for kind, ticker, tickers, body in events:
-            for sub in self.subs[LIFECYCLE]:
-                if sub.tickers is None or (ticker in sub.tickers if ticker else sub.tickers & set(tickers)):
-                    self._put(out, sub, {"type": kind, "sid": sub.sid, "msg": body})
-        self._send(out)
 
     def _delta(self, out: dict, sub: Sub, body: dict) -> None:
         sub.seq += 1
+        if not (self._faulty or self._drop_next or self._dup_next):  # the usual case
+            frame = {"type": "orderbook_delta", "sid": sub.sid, "seq": sub.seq, "msg": body}
+            batch = out.get(sub.conn)
+            if batch is None:
+                out[sub.conn] = [(sub, frame)]
+            else:
+                batch.append((sub, frame))
+            return
         if self._drop_next or self._roll(self.spec.ws_drop):
             self._drop_next = False
             return  # a sequence gap: the seq advanced, nothing sent

@@ -52,9 +52,14 @@ def snapshot(book: Book, yes_price: bool) -> dict:
     return data
 
 
+_PRICES = [price(p) for p in range(PU + 1)]  # every pu price as text (the delta hot path)
+
+
 def delta(ticker: str, side: str, p: int, change: int, ts_ms: int, yes_price: bool) -> dict:
-    return {"market_ticker": ticker, "market_id": market_id(ticker), "price_dollars": level_price(side, p, yes_price),
-            "delta_fp": count(change), "side": book_side(side), "ts_ms": ts_ms}
+    bid = side == BID
+    return {"market_ticker": ticker, "market_id": _IDS.get(ticker) or market_id(ticker),
+            "price_dollars": _PRICES[p if bid or yes_price else PU - p], "delta_fp": count(change),
+            "side": "yes" if bid else "no", "ts_ms": ts_ms}
 
 
 def ticker_state(m: Market, book: Book) -> tuple:
