@@ -145,7 +145,10 @@ def ws_fanout(n_actions: int, subscribers: int, data_dir: Path, seed: int = 0) -
 
     from kalshi_trading.sim.runtime import start_embedded
 
+    import contextlib
+
     srv = start_embedded(data_dir, participants=False, rate_limits=False)
+    stack = contextlib.ExitStack()
     try:
         srv.app.ws_max_queue = 10**7  # measure throughput, not overflow
         ex = srv.exchange
@@ -157,7 +160,8 @@ def ws_fanout(n_actions: int, subscribers: int, data_dir: Path, seed: int = 0) -
         signer = Signer(acct.key_id, acct.private_key_path)
         clients = []
         for _ in range(subscribers):
-            ws = connect(srv.ws_url, additional_headers=signer.headers("GET", "/trade-api/ws/v2"), max_queue=None)
+            ws = stack.enter_context(connect(srv.ws_url, additional_headers=signer.headers("GET", "/trade-api/ws/v2"),
+                                             max_queue=None))
             ws.send('{"id":1,"cmd":"subscribe","params":{"channels":["orderbook_delta"],"market_tickers":["%s"]}}'
                     % ticker)
             assert '"subscribed"' in ws.recv(timeout=5) and '"orderbook_snapshot"' in ws.recv(timeout=5)
@@ -166,7 +170,6 @@ def ws_fanout(n_actions: int, subscribers: int, data_dir: Path, seed: int = 0) -
         script = _script(random.Random(seed), accounts, n_actions)
         counts = [0] * subscribers
         target: list[int] = []
-        done = threading.Event()
 
         def read(i, ws):
             import json
@@ -190,11 +193,9 @@ def ws_fanout(n_actions: int, subscribers: int, data_dir: Path, seed: int = 0) -
         for t in readers:
             t.join(timeout=60)
         wall = time.perf_counter() - start
-        done.set()
-        for ws in clients:
-            ws.close()
         return sum(counts) / wall, n_actions / engine_s
     finally:
+        stack.close()
         srv.stop()
 
 

@@ -91,7 +91,8 @@ def test_books_are_quoted_before_the_first_request(tmp_path):
             two_sided = [m for m in markets if m["yes_bid_dollars"] != "0.0000" and m["yes_ask_dollars"] != "0.0000"]
             assert len(two_sided) >= 3
             near = min(markets, key=lambda m: abs(float(m["yes_bid_dollars"]) + float(m["yes_ask_dollars"]) - 1.0))
-            book = requests.get(srv.base_url + f"/markets/{near['ticker']}/orderbook", timeout=10).json()["orderbook_fp"]
+            url = srv.base_url + f"/markets/{near['ticker']}/orderbook"
+            book = requests.get(url, timeout=10).json()["orderbook_fp"]
             assert book["yes_dollars"] and book["no_dollars"]
         finally:
             srv.stop()
