@@ -116,13 +116,16 @@ class Connection:
 
     def close(self, code: int = 1001, reason: str = "server shutting down") -> None:
         """Close politely: a close frame, then the socket."""
-        try:
-            with self.proto_lock:
+        # the writer may be stuck sending to a client that does not read: then just drop
+        if self.proto_lock.acquire(timeout=1):
+            try:
                 if self.proto.state is State.OPEN:
                     self.proto.send_close(code, reason)
                     self._send_pending()
-        except OSError:
-            pass
+            except OSError:
+                pass
+            finally:
+                self.proto_lock.release()
         self.drop()
 
     # ---- the connection's threads ---------------------------------------------------------------

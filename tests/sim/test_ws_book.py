@@ -193,3 +193,36 @@ def test_decimal_sizes(server, alice, btc):
         _place(alice, order(btc, "bid", "0.33", "1.25"))
         [d] = book_frames(feed.drain())
         assert Decimal(d["msg"]["delta_fp"]) == Decimal("1.25") and d["msg"]["delta_fp"] == "1.25"
+
+
+def test_background_trading_keeps_the_rebuilt_books_exact(tmp_path):
+    """House quoting, requotes and takers over simulated minutes: every book still matches REST."""
+    import requests
+
+    from kalshi_trading.sim.clock import ManualClock
+    from kalshi_trading.sim.runtime import start_embedded
+    from tests.sim.conftest import T0, Signed
+
+    srv = start_embedded(tmp_path, seed=11, clock=ManualClock(T0))
+    try:
+        acct = srv.demo_account
+        me = Signed(srv.base_url, acct.key_id, acct.private_key_path)
+        tickers = sorted(t for t, m in srv.exchange.engine.markets.items()
+                         if m.status == "active" and m.series_ticker == "KXBTCD")[:6]
+        with open_ws(srv, me) as ws:
+            feed = Feed(ws)
+            _, [r] = feed.subscribe(["orderbook_delta"], tickers)
+            book = WsBook()
+            for _ in tickers:
+                book.apply(feed.recv())
+            for _ in range(4):
+                srv.exchange.advance(45)
+            frames = book_frames(feed.drain())
+            assert len(frames) > 20
+            for frame in frames:
+                book.apply(frame)
+            for ticker in tickers:
+                rest = requests.get(srv.base_url + f"/markets/{ticker}/orderbook", timeout=10).json()["orderbook_fp"]
+                assert book.as_rest(ticker) == rest, ticker
+    finally:
+        srv.stop()
