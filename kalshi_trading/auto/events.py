@@ -1,0 +1,297 @@
+"""What a market feed delivers: typed, frozen events, and the wire parsers for the non-book channels.
+
+Money and counts are `Decimal` (parsed once, here, through `api.parse`'s lenient helpers, which
+also read the legacy cent/int shapes of reference section 12); times are aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Mapping, Union
+
+from kalshi_trading.api import parse
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class BookUpdated:
+    """A snapshot or delta was applied to `feed.books[ticker]`."""
+
+    ticker: str
+    ts: datetime
+    snapshot: bool = False
+
+
+@dataclass(frozen=True)
+class BookStale:
+    """`feed.books[ticker]` stopped being usable (gap, duplicate, disconnect...); a resync is under way."""
+
+    ticker: str
+    reason: str
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class Resynced:
+    """A stale book got its fresh snapshot and is usable again."""
+
+    ticker: str
+    reason: str
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class TradeMsg:
+    ticker: str
+    trade_id: str
+    yes_price: Decimal
+    count: Decimal
+    taker_outcome_side: str
+    taker_book_side: str
+    ts: datetime
+
+    @property
+    def no_price(self) -> Decimal:
+        return 1 - self.yes_price
+
+
+@dataclass(frozen=True)
+class FillMsg:
+    """One of our fills (the `fill` channel): `yes_price` is the V2 (YES) price."""
+
+    ticker: str
+    trade_id: str
+    order_id: str
+    is_taker: bool
+    outcome_side: str
+    book_side: str
+    yes_price: Decimal
+    count: Decimal
+    fee: Decimal
+    post_position: Decimal | None
+    ts: datetime
+    client_order_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TickerMsg:
+    ticker: str
+    price: Decimal | None
+    yes_bid: Decimal | None
+    yes_ask: Decimal | None
+    yes_bid_size: Decimal | None
+    yes_ask_size: Decimal | None
+    volume: Decimal | None
+    open_interest: Decimal | None
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class PositionMsg:
+    ticker: str
+    position: Decimal
+    position_cost: Decimal | None
+    realized_pnl: Decimal | None
+    fees_paid: Decimal | None
+    volume: Decimal | None
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class LifecycleMsg:
+    ticker: str
+    event_type: str
+    result: str | None
+    close_ts: datetime | None
+    ts: datetime
+    raw: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class UserOrderMsg:
+    order_id: str
+    ticker: str
+    status: str
+    outcome_side: str
+    book_side: str
+    yes_price: Decimal | None
+    fill_count: Decimal | None
+    remaining_count: Decimal | None
+    initial_count: Decimal | None
+    client_order_id: str | None
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    reason: str
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class Reconnected:
+    """Connected again (and resubscribed) after `attempts` tries; every book will resync."""
+
+    attempts: int
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class FeedError:
+    """The server refused a command (`code` per reference section 11) or a source failed."""
+
+    code: int | str
+    message: str
+    ts: datetime
+    channel: str | None = None
+
+
+FeedEvent = Union[BookUpdated, BookStale, Resynced, TradeMsg, FillMsg, TickerMsg, PositionMsg, LifecycleMsg,
+                  UserOrderMsg, Disconnected, Reconnected, FeedError]
+
+
+# ----------------------------------------------------------------------------------- wire -> event
+def ts_of(msg: Mapping, key: str = "ts_ms") -> datetime:
+    """The message's `ts_ms` (or legacy `ts`), else now."""
+    value = msg.get(key)
+    if value is None:
+        value = msg.get("ts")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000 if value > 10**11 else value, tz=timezone.utc)
+    return parse.timestamp(value) or utcnow()
+
+
+def _ticker(msg: Mapping) -> str:
+    return str(msg.get("market_ticker") or msg.get("ticker") or "")
+
+
+def _opt_dollars(msg: Mapping, name: str) -> Decimal | None:
+    return parse.dollars(msg, name, "ws", None)
+
+
+def _opt_count(msg: Mapping, name: str) -> Decimal | None:
+    return parse.count(msg, name, "ws", None)
+
+
+def _outcome(msg: Mapping, key: str) -> str:
+    """`outcome_side`, else derived from the deprecated side + action (or `taker_side`)."""
+    value = msg.get(key)
+    if value:
+        return str(value)
+    side, action = msg.get("side"), msg.get("action")
+    if side in ("yes", "no") and action in ("buy", "sell"):
+        return "yes" if (action == "buy") == (side == "yes") else "no"
+    return str(msg.get("taker_side") or side or "")
+
+
+def _book_side(msg: Mapping, key: str, outcome: str) -> str:
+    value = msg.get(key)
+    if value:
+        return str(value)
+    return {"yes": "bid", "no": "ask"}.get(outcome, "")
+
+
+def trade_msg(msg: Mapping) -> TradeMsg:
+    outcome = _outcome(msg, "taker_outcome_side")
+    return TradeMsg(
+        ticker=_ticker(msg),
+        trade_id=str(msg.get("trade_id") or ""),
+        yes_price=parse.dollars(msg, "yes_price", "trade"),
+        count=parse.count(msg, "count", "trade"),
+        taker_outcome_side=outcome,
+        taker_book_side=_book_side(msg, "taker_book_side", outcome),
+        ts=ts_of(msg),
+    )
+
+
+def fill_msg(msg: Mapping) -> FillMsg:
+    outcome = _outcome(msg, "outcome_side")
+    fee = msg.get("fee_cost")
+    return FillMsg(
+        ticker=_ticker(msg),
+        trade_id=str(msg.get("trade_id") or ""),
+        order_id=str(msg.get("order_id") or ""),
+        is_taker=bool(msg.get("is_taker", False)),
+        outcome_side=outcome,
+        book_side=_book_side(msg, "book_side", outcome),
+        yes_price=parse.dollars(msg, "yes_price", "fill"),
+        count=parse.count(msg, "count", "fill"),
+        fee=parse.plain_dollars(msg, "fee_cost", "fill") if fee is not None else Decimal(0),
+        post_position=_opt_count(msg, "post_position"),
+        ts=ts_of(msg),
+        client_order_id=msg.get("client_order_id"),
+    )
+
+
+def ticker_msg(msg: Mapping) -> TickerMsg:
+    return TickerMsg(
+        ticker=_ticker(msg),
+        price=_opt_dollars(msg, "price"),
+        yes_bid=_opt_dollars(msg, "yes_bid"),
+        yes_ask=_opt_dollars(msg, "yes_ask"),
+        yes_bid_size=_opt_count(msg, "yes_bid_size"),
+        yes_ask_size=_opt_count(msg, "yes_ask_size"),
+        volume=_opt_count(msg, "volume"),
+        open_interest=_opt_count(msg, "open_interest"),
+        ts=ts_of(msg),
+    )
+
+
+def position_msg(msg: Mapping) -> PositionMsg:
+    return PositionMsg(
+        ticker=_ticker(msg),
+        position=parse.count(msg, "position", "market_position", Decimal(0)),
+        position_cost=_opt_dollars(msg, "position_cost"),
+        realized_pnl=_opt_dollars(msg, "realized_pnl"),
+        fees_paid=_opt_dollars(msg, "fees_paid"),
+        volume=_opt_count(msg, "volume"),
+        ts=ts_of(msg),
+    )
+
+
+def lifecycle_msg(msg: Mapping) -> LifecycleMsg:
+    close = msg.get("close_ts")
+    return LifecycleMsg(
+        ticker=_ticker(msg) or str(msg.get("event_ticker") or ""),
+        event_type=str(msg.get("event_type") or ""),
+        result=msg.get("result"),
+        close_ts=parse.timestamp(close) if close is not None else None,
+        ts=ts_of(msg),
+        raw=dict(msg),
+    )
+
+
+def user_order_msg(msg: Mapping) -> UserOrderMsg:
+    outcome = _outcome(msg, "outcome_side")
+    return UserOrderMsg(
+        order_id=str(msg.get("order_id") or ""),
+        ticker=_ticker(msg),
+        status=str(msg.get("status") or ""),
+        outcome_side=outcome,
+        book_side=_book_side(msg, "book_side", outcome),
+        yes_price=_opt_dollars(msg, "yes_price"),
+        fill_count=_opt_count(msg, "fill_count"),
+        remaining_count=_opt_count(msg, "remaining_count"),
+        initial_count=_opt_count(msg, "initial_count"),
+        client_order_id=msg.get("client_order_id"),
+        ts=ts_of(msg, "last_updated_ts_ms"),
+    )
+
+
+# type on the wire -> parser; the book types are the feed's own business
+PARSERS = {
+    "trade": trade_msg,
+    "fill": fill_msg,
+    "ticker": ticker_msg,
+    "ticker_v2": ticker_msg,
+    "market_position": position_msg,
+    "market_lifecycle_v2": lifecycle_msg,
+    "market_lifecycle": lifecycle_msg,
+    "event_lifecycle": lifecycle_msg,
+    "user_order": user_order_msg,
+}
