@@ -124,6 +124,9 @@ def _register() -> None:
     from kalshi_trading.cli import menu
 
     menu.register(app)
+    from kalshi_trading.cli import commands_watch
+
+    commands_watch.register(app)
     try:
         from kalshi_trading.cli.sim_commands import app as sim_app
     except ImportError:  # the simulator's commands are optional while it is being built
