@@ -115,33 +115,50 @@ def snapshot_levels(msg: Mapping, side: str) -> list[tuple[int, int]]:
     return [(_legacy_cents(p), count_units(c)) for p, c in raw]
 
 
+_PRICE_CACHE: dict[str, int] = {}  # price text -> units; bounded by the few thousand prices a grid has
+_PRICE_CACHE_MAX = 100_000
+
+
+def _cached_price(text: str) -> int:
+    units = fixed_to_units(text, PRICE_PLACES)
+    if len(_PRICE_CACHE) < _PRICE_CACHE_MAX:
+        _PRICE_CACHE[text] = units
+    return units
+
+
 def delta_fields(msg: Mapping) -> tuple[bool, int, int]:
     """(is YES side, price units, signed size change units) of a WS delta, current or legacy shape.
 
-    The common current shape (`price_dollars` and `delta_fp` as text) takes the no-Decimal path.
+    The current shape (`price_dollars` and `delta_fp` as text) takes a fast path: prices come from a
+    cache of the grid's few thousand strings, and a 2-place size is one `replace` and one `int`.
     """
+    price = msg.get("price_dollars")
+    delta = msg.get("delta_fp")
+    if type(price) is str and type(delta) is str:
+        price_u = _PRICE_CACHE.get(price)
+        if price_u is None:
+            price_u = _cached_price(price)
+        if len(delta) > 3 and delta[-3] == ".":
+            delta_u = int(delta.replace(".", "", 1))
+        else:
+            delta_u = fixed_to_units(delta, COUNT_PLACES)
+        side = msg["side"]
+        if side == "yes":
+            return True, price_u, delta_u
+        if side == "no":
+            return False, price_u, delta_u
+    return _delta_fields_any(msg)
+
+
+def _delta_fields_any(msg: Mapping) -> tuple[bool, int, int]:
     side = msg["side"]
-    if side == "yes":
-        yes = True
-    elif side == "no":
-        yes = False
-    else:
+    if side not in ("yes", "no"):
         raise BookDataError(f"unknown book side {side!r}")
     price = msg.get("price_dollars")
-    if price is None:
-        price_u = _legacy_cents(msg["price"])
-    elif type(price) is str:
-        price_u = fixed_to_units(price, PRICE_PLACES)
-    else:
-        price_u = price_units(price)
+    price_u = _legacy_cents(msg["price"]) if price is None else price_units(price)
     delta = msg.get("delta_fp")
-    if delta is None:
-        delta = msg["delta"]
-    if type(delta) is str:
-        delta_u = fixed_to_units(delta, COUNT_PLACES)
-    else:
-        delta_u = count_units(delta)
-    return yes, price_u, delta_u
+    delta_u = count_units(msg["delta"] if delta is None else delta)
+    return side == "yes", price_u, delta_u
 
 
 def _legacy_cents(value: Any) -> int:

@@ -18,7 +18,7 @@ import logging
 import queue
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator, Mapping, Protocol
 
 from kalshi_trading.auto.book import BookDataError, LocalBook, delta_fields, snapshot_levels
@@ -104,6 +104,8 @@ class BookKeeper:
         self._sid_tickers: dict[int, set[str]] = {}  # sid -> tickers seen on it
         # ticker -> (when, asked): a snapshot awaited since then, explicitly asked for or not (a subscription)
         self._pending: dict[str, tuple[float, bool]] = {}
+        self._last_ms: int | None = None
+        self._last_ts: datetime = utcnow()
 
     def add(self, ticker: str) -> LocalBook:
         """A book for `ticker`, awaiting its first snapshot (asked again if none comes in time)."""
@@ -158,6 +160,8 @@ class BookKeeper:
     # ---------------------------------------------------------------- messages
     def on_snapshot(self, sid: int | None, seq: int | None, msg: Mapping) -> list[FeedEvent]:
         ticker = str(msg.get("market_ticker") or msg.get("ticker") or "")
+        if sid is not None and ticker:  # every market of a sid starts with a snapshot on it
+            self._sid_tickers.setdefault(sid, set()).add(ticker)
         events = self._sequence(sid, seq, ticker)
         book = self.books.get(ticker)
         if book is None:  # a market we no longer (or never) asked for
@@ -185,21 +189,26 @@ class BookKeeper:
 
     def on_delta(self, sid: int | None, seq: int | None, msg: Mapping) -> list[FeedEvent]:
         ticker = msg.get("market_ticker") or msg.get("ticker") or ""
-        events = self._sequence(sid, seq, ticker)
+        last = self._last_seq.get(sid)
+        if seq is not None and last is not None and seq == last + 1:  # the usual case, inline
+            self._last_seq[sid] = seq
+        else:
+            events = self._sequence(sid, seq, ticker)
+            if events:  # this very message revealed a gap: its book is stale now
+                self.stats.deltas += 1
+                self.stats.dropped += 1
+                return events
         book = self.books.get(ticker)
         if book is None:
-            return events
+            return []
         self.stats.deltas += 1
-        if events:  # this very message revealed the gap: its book is stale now
-            self.stats.dropped += 1
-            return events
         try:
             yes, price, delta = delta_fields(msg)
         except (BookDataError, ValueError, TypeError, KeyError) as exc:
             log.warning("unreadable delta for %s: %s", ticker, exc)
             return self._stale([ticker], "unreadable delta")
         if book.apply_delta(yes, price, delta):
-            ts = ts_of(msg)
+            ts = self._time(msg.get("ts_ms"), msg)
             book.updated = ts
             book.record_mid(ts)
             return [BookUpdated(ticker, ts)]
@@ -208,9 +217,15 @@ class BookKeeper:
             return self._stale([ticker], book.stale_reason or "stale")
         return []
 
+    def _time(self, ts_ms, msg: Mapping) -> datetime:
+        """The message time; consecutive deltas often share a millisecond, so the last one is reused."""
+        if type(ts_ms) is not int:
+            return ts_of(msg)
+        if ts_ms != self._last_ms:
+            self._last_ms, self._last_ts = ts_ms, datetime.fromtimestamp(ts_ms / 1000, timezone.utc)
+        return self._last_ts
+
     def _sequence(self, sid: int | None, seq: int | None, ticker: str) -> list[FeedEvent]:
-        if sid is not None and ticker:
-            self._sid_tickers.setdefault(sid, set()).add(ticker)
         problem = self.check_seq(sid, seq)
         if problem is None:
             return []
