@@ -5,7 +5,7 @@
 
 Part 1 applies the same seeded deltas (random prices 1-99 cents on both sides, whole and fractional
 sizes, levels added, shrunk and removed) and reads the best bid and ask after every delta, with:
-our `LocalBook` (integer sub-units, from pre-parsed fields and from message dicts); a plain
+our `LocalBook` (integer sub-units, from pre-parsed fields and from the wire dicts); a plain
 dict-of-levels using `max()` for the best price; and, when installed, the `kalshi-simple-ws-orderbook`
 package's `OrderbookManager` (`pip install kalshi-simple-ws-orderbook`; not a project dependency).
 
@@ -27,7 +27,7 @@ from decimal import Decimal
 
 from tabulate import tabulate
 
-from kalshi_trading.auto.book import LocalBook, delta_fields
+from kalshi_trading.auto.book import LocalBook
 from kalshi_trading.auto.feed import BookKeeper
 
 TICKER = "KXBENCH-26NOV21-T50"
@@ -91,9 +91,9 @@ def ours_units_decimal_reads(deltas):
 def ours_dicts(msgs):
     book = LocalBook(TICKER)
     book.apply_snapshot([], [])
-    apply = book.apply_delta
+    apply = book.apply_message
     for m in msgs:
-        apply(*delta_fields(m))
+        apply(m)
         book.best_bid_units, book.best_ask_units
     return book.best_bid_units, book.best_ask_units
 
@@ -153,7 +153,7 @@ def ours_fast_path(texts):
         if seq != last[sid] + 1:
             raise AssertionError("gap")
         last[sid] = seq
-        books[msg["market_ticker"]].apply_delta(*delta_fields(msg))
+        books[msg["market_ticker"]].apply_message(msg)
     return book.best_bid_units
 
 
@@ -219,7 +219,7 @@ def main() -> None:
 
     part1 = [("LocalBook.apply_delta (int fields) + int best reads", ours_units, deltas),
              ("LocalBook.apply_delta (int fields) + Decimal best reads", ours_units_decimal_reads, deltas),
-             ("LocalBook from message dicts (delta_fields) + best reads", ours_dicts, msgs),
+             ("LocalBook.apply_message (wire dicts) + int best reads", ours_dicts, msgs),
              ("plain dict of levels + max() for best", plain_dict, deltas)]
     try:
         import orderbook_manager  # noqa: F401  (kalshi-simple-ws-orderbook)
@@ -242,7 +242,8 @@ def main() -> None:
                    disable_numparse=True, colalign=("left", "right", "right", "right")))
 
     texts = json_texts(deltas)
-    part2 = [("json.loads alone (floor)", loads_only), ("JSON -> book: fast path (seq check, no Decimal)", ours_fast_path),
+    part2 = [("json.loads alone (floor)", loads_only),
+             ("JSON -> book: fast path (seq check, no Decimal)", ours_fast_path),
              ("JSON -> book: BookKeeper.on_delta (+ times, events)", ours_keeper),
              ("JSON -> book: Decimal parse of the strings", decimal_parse)]
     assert ours_fast_path(texts) == ours_keeper(texts) == decimal_parse(texts) == expected[0]

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
 from kalshi_trading.models import OrderBook, PriceLevel
-from kalshi_trading.money import COUNT_UNITS, PRICE_UNITS
+from kalshi_trading.money import PRICE_UNITS
 
 PRICE_PLACES = 4  # PRICE_UNITS = 10**4
 COUNT_PLACES = 2  # COUNT_UNITS = 10**2
@@ -287,6 +287,29 @@ class LocalBook:
             self.mark_stale("negative level")
             return False
         return True
+
+    def apply_message(self, msg: Mapping) -> bool:
+        """Apply a WS `orderbook_delta` payload (current or legacy shape); see `apply_delta`.
+
+        The current shape is parsed inline (no Decimal, no intermediate tuple): the feed's hot path.
+        Raises `BookDataError`/`ValueError`/`KeyError` for an unreadable message.
+        """
+        price = msg.get("price_dollars")
+        delta = msg.get("delta_fp")
+        if type(price) is str and type(delta) is str:
+            price_u = _PRICE_CACHE.get(price)
+            if price_u is None:
+                price_u = _cached_price(price)
+            if len(delta) > 3 and delta[-3] == ".":
+                delta_u = int(delta.replace(".", "", 1))
+            else:
+                delta_u = fixed_to_units(delta, COUNT_PLACES)
+            side = msg["side"]
+            if side == "yes":
+                return self.apply_delta(True, price_u, delta_u)
+            if side == "no":
+                return self.apply_delta(False, price_u, delta_u)
+        return self.apply_delta(*_delta_fields_any(msg))
 
     def mark_stale(self, reason: str) -> None:
         """Stop answering prices until a fresh snapshot; asks the feed for one."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator, Mapping, Protocol
 
-from kalshi_trading.auto.book import BookDataError, LocalBook, delta_fields, snapshot_levels
+from kalshi_trading.auto.book import BookDataError, LocalBook, snapshot_levels
 from kalshi_trading.auto.events import (
     PARSERS,
     BookStale,
@@ -39,7 +39,7 @@ from kalshi_trading.errors import ResponseFormatError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MarketFeed", "FeedStats", "BookKeeper", "QueueFeed", "WebSocketFeed", "PollingFeed"]
+__all__ = ["MarketFeed", "FeedStats", "BookKeeper", "QueueFeed"]  # + WebSocketFeed, PollingFeed (lazily)
 
 
 class MarketFeed(Protocol):
@@ -203,11 +203,11 @@ class BookKeeper:
             return []
         self.stats.deltas += 1
         try:
-            yes, price, delta = delta_fields(msg)
+            applied = book.apply_message(msg)
         except (BookDataError, ValueError, TypeError, KeyError) as exc:
             log.warning("unreadable delta for %s: %s", ticker, exc)
             return self._stale([ticker], "unreadable delta")
-        if book.apply_delta(yes, price, delta):
+        if applied:
             ts = self._time(msg.get("ts_ms"), msg)
             book.updated = ts
             book.record_mid(ts)

@@ -71,6 +71,22 @@ def test_current_and_legacy_snapshot_and_delta_shapes():
         delta_fields({"side": "maybe", "price_dollars": "0.5", "delta_fp": "1"})
 
 
+@pytest.mark.parametrize("msg", [
+    {"side": "yes", "price_dollars": "0.4200", "delta_fp": "2.50"},  # current (fast path)
+    {"side": "yes", "price_dollars": "0.42", "delta_fp": "2.5"},  # fewer places
+    {"side": "yes", "price": 42, "delta": 2.5},  # legacy cents, a number for the size
+    {"side": "yes", "price_dollars": "0.420", "delta": "2.50"},  # legacy 3-dp dollars
+])
+def test_apply_message_reads_every_shape(msg):
+    b = book_of([(4200, 100)], [(5000, 100)])
+    assert b.apply_message(msg)
+    assert b.levels_units()[0] == {4200: 350}
+    assert b.apply_message({**msg, "side": "no"})
+    assert b.levels_units()[1] == {5000: 100, 4200: 250}
+    with pytest.raises(ValueError):
+        b.apply_message({"side": "yes", "price_dollars": "0.42001", "delta_fp": "1.00"})
+
+
 # ----------------------------------------------------------------------------------- reads
 def test_best_depth_mid_spread_in_yes_prices():
     b = book_of([(4000, 1000), (4200, 550), (3000, 1)], [(5500, 300), (5000, 700)])
@@ -191,11 +207,7 @@ def histories(draw):
 def to_messages(snaps, changes):
     """Wire messages in order (snapshots first), as one sid numbers them, and the true final books."""
     truth = {t: (dict(y), dict(n)) for t, (y, n) in snaps.items()}
-    msgs = []
-    for t, (y, n) in snaps.items():
-        msgs.append(("orderbook_snapshot", {"market_ticker": t,
-                                            "yes_dollars_fp": [[f"{p / 10_000:.4f}", f"{s / 100:.2f}"] for p, s in y.items()],
-                                            "no_dollars_fp": [[f"{p / 10_000:.4f}", f"{s / 100:.2f}"] for p, s in n.items()]}))
+    msgs = [("orderbook_snapshot", snapshot_msg(t, y, n)) for t, (y, n) in snaps.items()]
     for t, yes, price, size in changes:
         levels = truth[t][0 if yes else 1]
         delta = size - levels.get(price, 0)

@@ -101,7 +101,8 @@ class FakeExchange:
         if cmd["cmd"] == "subscribe":
             for channel in params["channels"]:
                 if channel == "nonsense":
-                    conn.send(json.dumps({"id": ident, "type": "error", "msg": {"code": 8, "msg": "Unknown channel name"}}))
+                    conn.send(json.dumps({"id": ident, "type": "error",
+                                          "msg": {"code": 8, "msg": "Unknown channel name"}}))
                     continue
                 sid = next(sid_counter)
                 self.sids[channel], self.seq[sid] = sid, 0
