@@ -38,6 +38,7 @@ from kalshi_trading.money import PriceGrid
 log = logging.getLogger(__name__)
 
 STALE_BOOK = SimpleBookView(stale=True)
+MAX_WAIT = 0.05  # wall seconds handed to feed.events() at a time
 
 
 class Clock(Protocol):
@@ -468,7 +469,9 @@ class BotLoop:
         self._next_status = w
         self.metrics.started(w, self.clock.now())
         while not stop.is_set() and (deadline is None or self.wall() < deadline):
-            timeout = max(0.0, self._next_timer - self.wall())
+            # Short waits: a feed's events() may restart its wait whenever anything (even nothing it
+            # reports) arrives, so a long timeout could keep control from the loop.
+            timeout = min(MAX_WAIT, max(0.0, self._next_timer - self.wall()))
             if deadline is not None:
                 timeout = min(timeout, max(0.0, deadline - self.wall()))
             for ev in self.feed.events(timeout):

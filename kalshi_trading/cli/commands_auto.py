@@ -388,6 +388,5 @@ def _state_dir(ctx: typer.Context, sim: bool) -> Path:
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(auto_app, name="auto", help="Run a trading bot (market maker / edge taker) behind the risk "
-                                              "engine; resume, kill, status.")
+    app.add_typer(auto_app, name="auto", help=AUTO_HELP)
 
