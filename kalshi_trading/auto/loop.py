@@ -420,6 +420,7 @@ class BotLoop:
         if self.ledger.roll_day(now):
             self.state.save_positions(self.ledger)
         self.update_risk()
+        self.metrics.timer_passes += 1
         for t in self.tickers:
             self.tick(t, TimerEvent(now))
         self.metrics.sample(now, self.ledger, self.marks(), self.tickers, self.risk.state.value)
@@ -488,7 +489,11 @@ class BotLoop:
         w = self.wall()
         if w >= self._next_timer:
             self.timer_pass()
-            self._next_timer = max(self._next_timer + self.interval(), w)
+            interval = self.interval()
+            # Catch up a pass that ran late (the timer keeps exchange time), unless far behind.
+            self._next_timer += interval
+            if w - self._next_timer > 5 * interval:
+                self._next_timer = w + interval
         if w >= self._next_reload:
             self.reload_config()
             self._next_reload = w + self.reload_every

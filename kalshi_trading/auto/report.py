@@ -32,6 +32,7 @@ def percentile(values: Iterable[float], q: float) -> float | None:
 @dataclass
 class Metrics:
     ticks: int = 0
+    timer_passes: int = 0
     placed: int = 0
     amended: int = 0
     cancelled: int = 0
@@ -108,6 +109,7 @@ class Metrics:
 
         return {
             "ticks": self.ticks,
+            "timer_passes": self.timer_passes,
             "orders_placed": self.placed,
             "orders_amended": self.amended,
             "orders_cancelled": self.cancelled,

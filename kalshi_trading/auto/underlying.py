@@ -95,7 +95,8 @@ class ExchangeClock:
     speed on an accelerated simulator, ~0 on a frozen test clock).  Never goes backwards.
     """
 
-    def __init__(self, client, *, resample: float = 1.0, wall: Callable[[], float] = time.monotonic):
+    def __init__(self, client, *, resample: float = 1.0, wall: Callable[[], float] = time.monotonic,
+                 warmup: float = 0.25, sleep: Callable[[float], None] = time.sleep):
         self.client = client
         self.resample = resample
         self._wall = wall
@@ -104,6 +105,9 @@ class ExchangeClock:
         self._rate = 1.0
         self._returned: datetime | None = None
         self.sample()
+        if warmup > 0:  # a second sample so the rate is known before the first loop interval
+            sleep(warmup)
+            self.sample()
 
     def _fetch(self) -> datetime:
         body = self.client.transport.request("GET", "/exchange/user_data_timestamp").body or {}

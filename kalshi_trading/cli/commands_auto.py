@@ -50,7 +50,9 @@ def _use_auto_sim(app_ctx, speed: float, seed: Optional[int]):
     auto_dir = s.data_dir / "auto-sim"
     app_ctx._settings = dataclasses.replace(s, env="sim", api_base=None, api_base_overridden=False, ws_base=None,
                                             api_key_id=None, private_key_path=None, private_key_password=None,
-                                            data_dir=auto_dir)
+                                            data_dir=auto_dir, rate_tier="prestige")
+    # An accelerated exchange: the client's own write budget (Basic: ten orders a second) would
+    # throttle the bot below the simulated clock; the simulator still enforces its own limits.
     server = start_embedded(auto_dir, seed=seed, speed=speed)
     app_ctx._sim_server = server
     app_ctx._closers.append(server.stop)
