@@ -26,3 +26,18 @@ def write_key(path: Path, key, fmt=serialization.PrivateFormat.PKCS8, password: 
 @pytest.fixture
 def key_file(tmp_path, rsa_key) -> Path:
     return write_key(tmp_path / "kalshi.pem", rsa_key)
+
+
+@pytest.fixture(autouse=True)
+def _reset_cli_logging():
+    """A CLI run in-process installs file handlers and a level; take them off again so tests stay independent."""
+    import logging
+
+    yield
+    for name in ("kalshi_trading", "kalshi_trading.trades"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if getattr(handler, "_kalshi", False):
+                logger.removeHandler(handler)
+                handler.close()
+        logger.setLevel(logging.NOTSET)

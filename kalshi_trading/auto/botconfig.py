@@ -329,6 +329,10 @@ class ConfigWatcher:
         """The configuration in force (the last good one)."""
         return self._config
 
+    def override(self, config: BotConfig) -> None:
+        """Use `config` (e.g. a command-line override) until the file next changes."""
+        self._config = config
+
     @property
     def last_error(self) -> ConfigError | None:
         """The error of the latest bad edit, cleared by the next good one."""

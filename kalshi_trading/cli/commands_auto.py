@@ -44,19 +44,10 @@ def _app_ctx(ctx: typer.Context):
 
 def _use_auto_sim(app_ctx, speed: float, seed: Optional[int]):
     """Point the context at a simulator of its own under <data_dir>/auto-sim, running `speed` x real time."""
-    from kalshi_trading.sim.runtime import start_embedded
-
-    s = app_ctx.settings
-    auto_dir = s.data_dir / "auto-sim"
-    app_ctx._settings = dataclasses.replace(s, env="sim", api_base=None, api_base_overridden=False, ws_base=None,
-                                            api_key_id=None, private_key_path=None, private_key_password=None,
-                                            data_dir=auto_dir, rate_tier="prestige")
     # An accelerated exchange: the client's own write budget (Basic: ten orders a second) would
     # throttle the bot below the simulated clock; the simulator still enforces its own limits.
-    server = start_embedded(auto_dir, seed=seed, speed=speed)
-    app_ctx._sim_server = server
-    app_ctx._closers.append(server.stop)
-    return server
+    return app_ctx.use_simulator(app_ctx.settings.data_dir / "auto-sim", speed=speed, seed=seed,
+                                 rate_tier="prestige")
 
 
 def _pick_market(client, source) -> str:
@@ -249,7 +240,7 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
     if interval_ms is not None or (sim and config is None):
         cfg = dataclasses.replace(cfg, loop_interval_ms=interval_ms or DEMO_INTERVAL_MS)
         if watcher is not None:
-            watcher._config = cfg  # the override stays in force until the file changes
+            watcher.override(cfg)  # stays in force until the file changes
     client = app_ctx.client
     executor = app_ctx.executor
     strat_name = strategy or cfg.strategy
@@ -267,7 +258,7 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
     clock = ExchangeClock(client)
     state_dir = s.env_data_dir
     state = BotState.open(state_path(state_dir))
-    app_ctx._closers.append(state.close)
+    app_ctx.on_close(state.close)
     feed, feed_name = _open_feed(feed_kind, app_ctx, client, tickers)
     setup = BotSetup(client=client, executor=executor, state=state, strategy=strat, config=cfg, tickers=tickers,
                      clock=clock, feed=feed, feed_name=feed_name, env=s.env_label, watcher=watcher,

@@ -129,6 +129,26 @@ class AppContext:
             self._portfolio = Portfolio(self.client, self.journal, self.settings.env)
         return self._portfolio
 
+    def use_simulator(self, data_dir: Path, *, speed: float = 1.0, seed: int | None = None,
+                      rate_tier: str | None = None):
+        """Point this context at a simulator of its own in `data_dir` (e.g. the bot demo's accelerated one):
+        settings become sim with that data directory, and the exchange starts now."""
+        import dataclasses
+
+        from kalshi_trading.sim.runtime import start_embedded
+
+        s = self.settings
+        self._settings = dataclasses.replace(
+            s, env="sim", api_base=None, api_base_overridden=False, ws_base=None, api_key_id=None,
+            private_key_path=None, private_key_password=None, data_dir=data_dir, rate_tier=rate_tier or s.rate_tier)
+        self._sim_server = start_embedded(data_dir, seed=seed, speed=speed)
+        self._closers.append(self._sim_server.stop)
+        return self._sim_server
+
+    def on_close(self, closer) -> None:
+        """Run `closer` when the command ends (before the client and the simulator stop)."""
+        self._closers.insert(0, closer)
+
     def close(self) -> None:
         while self._closers:
             closer = self._closers.pop(0)

@@ -50,7 +50,6 @@ def configure_logging(settings: Settings, debug: bool = False) -> None:
     _remove_ours(package)
     _remove_ours(trades)
     package.setLevel(logging.DEBUG if debug else getattr(logging, settings.log_level))
-    package.propagate = False
     try:
         settings.log_dir.mkdir(parents=True, exist_ok=True)
         retention = settings.log_retention_days
