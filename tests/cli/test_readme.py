@@ -67,3 +67,13 @@ def test_demo_refuses_other_environments(env, tmp_path):  # noqa: F811
     result = CliRunner().invoke(app, ["demo"], env={**env, "KALSHI_ENV": "demo", "KALSHI_API_KEY_ID": "k",
                                                     "KALSHI_PRIVATE_KEY_PATH": str(key)})
     assert result.exit_code == 2 and "only runs against the simulator" in result.stderr
+
+
+def test_readme_bot_config_example_is_valid():
+    from kalshi_trading.auto.botconfig import SCHEMA_DOC, parse_config
+
+    text = README.read_text()
+    assert SCHEMA_DOC.strip() in text  # the README shows exactly what `kalshi auto --help-config` prints
+    example = text.split("```toml", 1)[1].split("```", 1)[0]
+    config = parse_config(example, "toml", "README")
+    assert config.strategy == "mm" and config.market("KXBTCD-26JAN0117-T100000").enabled is False
