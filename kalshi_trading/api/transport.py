@@ -213,7 +213,11 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc)
+    """The useful part of a requests/urllib3 connection error: the innermost reason, without object reprs."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    text = str(reason if reason is not None else exc)
+    if text.startswith("<") and ">: " in text:  # "<urllib3...HTTPSConnection object at 0x..>: Failed to resolve ..."
+        text = text.split(">: ", 1)[1]
     return text if len(text) < 160 else text[:157] + "..."
 
 
