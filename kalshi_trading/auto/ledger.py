@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from kalshi_trading.auto.types import WorkingOrder
 from kalshi_trading.models import BookSide
 from kalshi_trading.money import ZERO
+
+MICRO_DOLLAR = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,12 @@ class TickerBook:
             self.position = pos + signed
         else:
             closing = min(abs(signed), abs(pos))
-            avg = self.cost / pos
             direction = 1 if pos > 0 else -1
-            realized = closing * (price - avg) * direction
-            self.cost -= avg * closing * direction
+            # The closed share of the (signed) cost basis, floored to $0.000001 towards zero with the remainder
+            # staying in the basis, so every figure is an exact decimal (no 28-digit quotients).
+            removed = (self.cost * closing / abs(pos)).quantize(MICRO_DOLLAR, rounding=ROUND_DOWN)
+            realized = direction * closing * price - removed
+            self.cost -= removed
             self.position = pos + signed
             rest = abs(signed) - closing
             if self.position == 0:
