@@ -7,6 +7,7 @@ environment, start the embedded exchange on a loopback port).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,14 +71,24 @@ class AppContext:
         if s.api_base:
             return s.api_base
         self._start_sim()
-        return self._sim_server.base_url
+        return self.settings.api_base or self._sim_server.base_url
 
     def _start_sim(self) -> None:
         """sim with no KALSHI_API_BASE: the embedded exchange, in-process on an ephemeral loopback port."""
         if self._sim_server is None:
-            from kalshi_trading.sim.runtime import start_embedded
+            from kalshi_trading.sim.runtime import SimBusy, running_server, start_embedded
 
-            self._sim_server = start_embedded(self.settings.data_dir / "sim")
+            directory = self.settings.data_dir / "sim"
+            try:
+                self._sim_server = start_embedded(directory)
+            except SimBusy:
+                # `kalshi sim serve` (or another command) is serving this exchange: talk to it instead.
+                url = running_server(directory)
+                if url is None:
+                    raise
+                log.info("using the simulated exchange already served at %s", url)
+                self._settings = dataclasses.replace(self.settings, api_base=url)
+                return
             self._closers.append(self._sim_server.stop)
 
     @property
@@ -133,8 +144,6 @@ class AppContext:
                       rate_tier: str | None = None):
         """Point this context at a simulator of its own in `data_dir` (e.g. the bot demo's accelerated one):
         settings become sim with that data directory, and the exchange starts now."""
-        import dataclasses
-
         from kalshi_trading.sim.runtime import start_embedded
 
         s = self.settings

@@ -95,7 +95,7 @@ def serve(
     import threading
 
     from kalshi_trading.sim.faults import FaultSpec
-    from kalshi_trading.sim.runtime import SimBusy, ensure_demo_account, start_embedded
+    from kalshi_trading.sim.runtime import SimBusy, start_embedded
 
     if speed <= 0:
         _fail("--speed must be positive", EXIT_USAGE)
@@ -107,8 +107,9 @@ def serve(
         _fail(str(exc), EXIT_USAGE)
     directory = _sim_dir(ctx)
     try:
-        account = ensure_demo_account(directory, _balance(balance))
-        server = start_embedded(directory, host=host, port=port, seed=seed, speed=speed, faults=faults)
+        server = start_embedded(directory, host=host, port=port, seed=seed, speed=speed, faults=faults,
+                                balance=_balance(balance))
+        account = server.demo_account
     except SimBusy as exc:
         _fail(str(exc), EXIT_BUSY)
     except OSError as exc:

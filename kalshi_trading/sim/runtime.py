@@ -226,6 +226,7 @@ class SimServer:
         for t in self._threads:
             t.start()
         log.info("simulated exchange serving at %s", self.base_url)
+        _write_server_file(self._session.dir, self.base_url)
         return self
 
     def _pulse(self) -> None:
@@ -260,6 +261,7 @@ class SimServer:
         if self._stopping.is_set():
             return
         self._stopping.set()
+        _remove_server_file(self._session.dir)
         if self.app is not None:
             self.app.feed.shutdown()
         if self._httpd is not None:
@@ -287,17 +289,18 @@ class SimServer:
 
 def start_embedded(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, seed: int | None = None,
                    speed: float = 1.0, faults: str | None = None, participants: bool = True,
-                   rate_limits=True, clock=None, ws_ping_interval: float = 10.0) -> SimServer:
+                   rate_limits=True, clock=None, ws_ping_interval: float = 10.0,
+                   balance: Decimal = DEFAULT_BALANCE) -> SimServer:
     """Load (or create) the exchange under `data_dir` and serve it; `seed` applies to a new exchange.
 
     `rate_limits` may be True (generous defaults), False (off) or a `RateLimits`; `faults` a spec
     string (default: env KALSHI_SIM_FAULTS); `clock` an injected clock (tests); `ws_ping_interval`
-    the WebSocket heartbeat period in seconds.
+    the WebSocket heartbeat period in seconds; `balance` the demo account's cash when it is created.
     """
     session = _Session(data_dir, seed=seed, speed=speed, participants=participants, clock=clock)
     try:
         if not session.extra.get("demo"):
-            _demo(session, DEFAULT_BALANCE)
+            _demo(session, balance)
         if session.fresh:
             session.save()  # so other processes see the new exchange at once
         server = SimServer(session, host, port, faults, rate_limits, participants, ws_ping_interval)
@@ -416,3 +419,39 @@ def demo_account(data_dir: Path, balance: Decimal = DEFAULT_BALANCE) -> SimAccou
         if demo and Path(demo["path"]).exists():
             return SimAccount(demo["key_id"], Path(demo["path"]))
     return ensure_demo_account(data_dir, balance)
+
+
+SERVER_FILE = "server.json"
+
+
+def _write_server_file(directory: Path, base_url: str) -> None:
+    """Tell other processes where this exchange is served (removed again on stop)."""
+    path = directory / SERVER_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"base_url": base_url, "pid": os.getpid()}))
+    os.replace(tmp, path)
+
+
+def _remove_server_file(directory: Path) -> None:
+    path = directory / SERVER_FILE
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def running_server(data_dir: Path) -> str | None:
+    """The base URL of a live process serving this exchange (e.g. `kalshi sim serve`), or None."""
+    try:
+        info = json.loads((sim_dir(data_dir) / SERVER_FILE).read_text())
+        pid, url = int(info["pid"]), str(info["base_url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's process
+    return url
