@@ -36,6 +36,7 @@ auto_app = typer.Typer(help=AUTO_HELP, no_args_is_help=False, invoke_without_com
 DEMO_DURATION = 30.0
 DEMO_SPEED = 60.0
 DEMO_INTERVAL_MS = 500
+DEMO_ORDERS_PER_MINUTE = 120
 
 
 def _app_ctx(ctx: typer.Context):
@@ -237,6 +238,10 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
         cfg = watcher.config
     else:
         cfg = BotConfig.default()
+    if sim and config is None:
+        # The demo quotes a market moving 60x faster than life; the default 30 orders a minute would keep
+        # it off the book most of the time.
+        cfg = dataclasses.replace(cfg, max_orders_per_minute=DEMO_ORDERS_PER_MINUTE)
     if interval_ms is not None or (sim and config is None):
         cfg = dataclasses.replace(cfg, loop_interval_ms=interval_ms or DEMO_INTERVAL_MS)
         if watcher is not None:
