@@ -77,3 +77,15 @@ def test_readme_bot_config_example_is_valid():
     example = text.split("```toml", 1)[1].split("```", 1)[0]
     config = parse_config(example, "toml", "README")
     assert config.strategy == "mm" and config.market("KXBTCD-26JAN0117-T100000").enabled is False
+
+
+def test_readme_reference_names_every_command():
+    import typer.main
+
+    group = typer.main.get_command(app)
+    text = README.read_text()
+    for name, command in group.commands.items():
+        assert f"`kalshi {name}" in text, name
+        lines = [line for line in text.splitlines() if f"kalshi {name}" in line]
+        for sub in getattr(command, "commands", {}) or {}:
+            assert any(sub in line for line in lines), (name, sub)
