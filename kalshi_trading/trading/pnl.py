@@ -127,16 +127,16 @@ class PnlReport:
         return None
 
 
-def unrealized(position: Decimal, cost_basis: Decimal, mark_yes_price: Decimal) -> Decimal:
-    """Mark-to-market gain of an open position.
-
-    Long YES is worth `mark x position`, long NO `(1 - mark) x |position|`; the gain is that value less `cost_basis`.
-    """
+def market_value(position: Decimal, mark_yes_price: Decimal) -> Decimal:
+    """What an open position is worth at a YES mark: long YES `mark x position`, long NO `(1 - mark) x |position|`."""
     if position >= 0:
-        value = mark_yes_price * position
-    else:
-        value = (ONE - mark_yes_price) * -position
-    return value - cost_basis
+        return mark_yes_price * position
+    return (ONE - mark_yes_price) * -position
+
+
+def unrealized(position: Decimal, cost_basis: Decimal, mark_yes_price: Decimal) -> Decimal:
+    """Mark-to-market gain of an open position: its market value less `cost_basis`."""
+    return market_value(position, mark_yes_price) - cost_basis
 
 
 def money(units: int) -> Decimal:

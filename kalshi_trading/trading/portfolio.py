@@ -22,7 +22,7 @@ from decimal import Decimal
 from kalshi_trading.models import Market, MarketPosition, OrderBook
 from kalshi_trading.money import ONE, ZERO
 from kalshi_trading.trading.journal import Journal
-from kalshi_trading.trading.pnl import LotBook, PnlReport, TickerPnl, compute_pnl
+from kalshi_trading.trading.pnl import LotBook, PnlReport, TickerPnl, compute_pnl, market_value
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +108,6 @@ def mark_of(market: Market, book: OrderBook | None) -> Mark:
     return Mark(None, "none")
 
 
-def value_at(position: Decimal, mark: Decimal) -> Decimal:
-    """A long YES position is worth mark per contract; a long NO position 1 - mark."""
-    return position * mark if position >= 0 else -position * (ONE - mark)
-
-
 class Portfolio:
     def __init__(self, client, journal: Journal, env: str):
         self.client = client
@@ -178,7 +173,7 @@ class Portfolio:
             # The journal does not explain this position (trades before it began): use the exchange's cost.
             cost = pos.market_exposure
             realized, fees = pos.realized_pnl, pos.fees_paid
-        value = cost if mark.price is None else value_at(pos.position, mark.price)
+        value = cost if mark.price is None else market_value(pos.position, mark.price)
         unrealized = value - cost
         return PositionView(
             ticker=pos.ticker, title=market.title or market.yes_sub_title, status=market.status,
@@ -211,4 +206,4 @@ def _realized_since(report: PnlReport, since: datetime) -> PnlReport:
     return PnlReport(report.method, tuple(tickers))
 
 
-__all__ = ["LotBook", "Mark", "Portfolio", "PortfolioSummary", "PositionView", "mark_of", "value_at"]
+__all__ = ["LotBook", "Mark", "Portfolio", "PortfolioSummary", "PositionView", "mark_of"]
