@@ -34,7 +34,15 @@ class UsageError(KalshiError):
     """Bad input from the user or caller, refused before anything was sent."""
 
 
-class JournalError(KalshiError):
+class StorageError(KalshiError):
+    """Local storage is unusable (unreadable, read-only, damaged, not a directory): names the path and the reason."""
+
+    def __init__(self, message: str, path: object = None):
+        self.path = path
+        super().__init__(f"{message} [{path}]" if path is not None and str(path) not in message else message)
+
+
+class JournalError(StorageError):
     """The journal file is unusable (corrupt, foreign, or locked); it is never overwritten."""
 
 

@@ -9,6 +9,7 @@ Exit codes (also in the README):
 from __future__ import annotations
 
 import sys
+from enum import IntEnum
 from pathlib import Path
 from typing import Optional
 
@@ -17,22 +18,37 @@ from typer.core import TyperGroup
 
 from kalshi_trading import __version__
 
-EXIT_OK = 0
-EXIT_UNEXPECTED = 1
-EXIT_USAGE = 2
-EXIT_CONFIG = 3
-EXIT_REJECTED = 4
-EXIT_RISK = 5
-EXIT_NETWORK = 6
-EXIT_INTERRUPTED = 130
 
 
-def exit_code_for(exc: BaseException) -> int:
+class ExitStatus(IntEnum):
+    """The documented exit codes (README's table): the only numbers a command exits with."""
+
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    CONFIG = 3  # configuration, authentication, unusable local storage
+    REJECTED = 4
+    RISK = 5
+    NETWORK = 6
+    INTERRUPTED = 130
+
+
+EXIT_OK = ExitStatus.OK
+EXIT_UNEXPECTED = ExitStatus.UNEXPECTED
+EXIT_USAGE = ExitStatus.USAGE
+EXIT_CONFIG = ExitStatus.CONFIG
+EXIT_REJECTED = ExitStatus.REJECTED
+EXIT_RISK = ExitStatus.RISK
+EXIT_NETWORK = ExitStatus.NETWORK
+EXIT_INTERRUPTED = ExitStatus.INTERRUPTED
+
+
+def exit_code_for(exc: BaseException) -> ExitStatus:
     from kalshi_trading import errors
 
     if type(exc).__name__ == "SimBusy":  # another process runs the simulator here: a set-up matter
         return EXIT_CONFIG
-    if isinstance(exc, (errors.ConfigError, errors.AuthenticationError, errors.JournalError)):
+    if isinstance(exc, (errors.ConfigError, errors.AuthenticationError, errors.StorageError)):
         return EXIT_CONFIG
     if isinstance(exc, errors.UsageError):
         return EXIT_USAGE
