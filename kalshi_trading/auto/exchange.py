@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable, Iterator, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 from kalshi_trading.auto.ledger import OrderRecord
 from kalshi_trading.auto.types import TargetOrder
@@ -54,17 +54,20 @@ class ExchangePort(Protocol):
 class RestExchange:
     """`ExchangePort` over HTTP."""
 
-    def __init__(self, client, executor, *, post_only: bool = True):
+    def __init__(self, client, executor, *, post_only: bool = True,
+                 client_order_ids: Callable[[], str] | None = None):
         self.client = client
         self.executor = executor
         self.post_only = post_only
+        self.client_order_ids = client_order_ids  # the bot's tagged ids (see reconcile.order_tag)
 
     def place(self, target: TargetOrder, market: Market | None, ioc: bool) -> Placed:
         action = Action.BUY if target.book_side is BookSide.BID else Action.SELL
         result = self.executor.place_limit_order(
             target.ticker, Side.YES, action, target.count, target.yes_price,
             time_in_force=TimeInForce.IOC if ioc else TimeInForce.GTC,
-            post_only=self.post_only and not ioc, market=market)
+            post_only=self.post_only and not ioc, market=market,
+            client_order_id=self.client_order_ids() if self.client_order_ids else None)
         return Placed(result.order_id, result.client_order_id, result.fill_count, result.remaining_count,
                       result.status)
 

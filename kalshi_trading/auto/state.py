@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sqlite3
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -106,6 +107,14 @@ class BotState:
 
     def put(self, key: str, value: Any) -> None:
         self._conn.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (key, json.dumps(value)))
+
+    def bot_id(self) -> str:
+        """This state file's bot: a random id made once, part of every client order id it sends."""
+        value = self.get("bot_id")
+        if not isinstance(value, str) or not (value.isascii() and value.isalnum()):
+            value = secrets.token_hex(4)
+            self.put("bot_id", value)
+        return value
 
     def risk_state(self) -> dict | None:
         return self.get("risk")

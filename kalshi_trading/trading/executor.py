@@ -192,8 +192,8 @@ class Executor:
     def place_limit_order(self, ticker: str, side: Side, action: Action, count: Decimal, price: Decimal, *,
                           time_in_force: TimeInForce = TimeInForce.GTC, post_only: bool = False,
                           expiration: datetime | None = None, reduce_only: bool = False,
-                          market: Market | None = None) -> OrderResult:
-        """Validate, journal the intent, send, journal the outcome."""
+                          market: Market | None = None, client_order_id: str | None = None) -> OrderResult:
+        """Validate, journal the intent, send, journal the outcome (`client_order_id`: default a new uuid)."""
         market = market or self.market(ticker)
         yes_price = self.validate(market, side, count, price)
         expiration_ts = None
@@ -205,7 +205,7 @@ class Executor:
             expiration_ts = int(expiration.timestamp())
         request = OrderRequest(
             ticker=market.ticker, book_side=to_book_side(side, action), count=count, yes_price=yes_price,
-            time_in_force=time_in_force, client_order_id=new_client_order_id(), post_only=post_only,
+            time_in_force=time_in_force, client_order_id=client_order_id or new_client_order_id(), post_only=post_only,
             reduce_only=reduce_only, expiration_ts=expiration_ts,
         )
         ack = self._send(request, side, action, price)
