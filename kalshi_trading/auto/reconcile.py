@@ -6,15 +6,21 @@
 3. Positions: where the bot's figure differs from the exchange's, the exchange's wins (logged).
 
 The bot owns its markets: every fill on a market it trades counts as its own.
+
+At start (`reconcile_start`) the bot's orders on markets this run does not trade are cancelled first:
+the ones its state knows and the ones carrying its client order id tag (sent just before a crash, never
+recorded), whatever `on_start` says.  Their fills still count (they were the bot's), and a position
+the bot holds on a market it no longer trades is reported, not forgotten.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Callable, Iterable
+from typing import Callable, Collection, Iterable
 
 from kalshi_trading.auto.exchange import ExchangePort
 from kalshi_trading.auto.ledger import BotFill, Ledger, OrderRecord, fill_key
@@ -25,6 +31,23 @@ from kalshi_trading.money import ZERO
 log = logging.getLogger(__name__)
 
 ON_START = ("cancel", "adopt")
+TAG = "kbot"
+
+
+def order_tag(bot_id: str) -> str:
+    """The client order id prefix of one bot's orders (`bot_id`: its state file's), by which a restart
+    recognises orders that reached the exchange but not the state file."""
+    return f"{TAG}-{bot_id}-"
+
+
+def new_client_order_id(tag: str) -> str:
+    """A fresh client order id carrying `tag` (single use, as the exchange requires)."""
+    return tag + uuid.uuid4().hex
+
+
+def tagged(order: Order, tag: str) -> bool:
+    """Whether `order` was sent by the bot whose tag is `tag` (no tag: none is)."""
+    return bool(tag) and order.client_order_id.startswith(tag)
 
 
 @dataclass
@@ -34,10 +57,13 @@ class ReconcileResult:
     cancelled: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     corrected: dict[str, tuple[str, str]] = field(default_factory=dict)  # ticker -> (ours, exchange)
+    retired: dict[str, list[str]] = field(default_factory=dict)  # ticker not traded -> order ids cancelled
+    untraded: dict[str, str] = field(default_factory=dict)  # ticker not traded -> the bot's position there
 
     @property
     def changed(self) -> bool:
-        return bool(self.new_fills or self.adopted or self.cancelled or self.dropped or self.corrected)
+        return bool(self.new_fills or self.adopted or self.cancelled or self.dropped or self.corrected
+                    or self.retired or self.untraded)
 
     def summary(self) -> str:
         parts = []
@@ -49,8 +75,13 @@ class ReconcileResult:
             parts.append(f"cancelled {len(self.cancelled)} unknown orders")
         if self.dropped:
             parts.append(f"{len(self.dropped)} orders no longer resting")
+        if self.retired:
+            n = sum(len(ids) for ids in self.retired.values())
+            parts.append(f"cancelled {n} orders on markets not traded this run ({', '.join(sorted(self.retired))})")
         for t, (ours, theirs) in self.corrected.items():
             parts.append(f"{t} position {ours} -> {theirs} (exchange)")
+        for t, pos in sorted(self.untraded.items()):
+            parts.append(f"still holding {pos} on {t} (not traded this run)")
         return ", ".join(parts) or "in step"
 
 
@@ -74,15 +105,27 @@ def reconcile(port: ExchangePort, ledger: Ledger, state: BotState, tickers: Iter
     same difference was already seen by the previous run, so a fill landing between the reads does not
     cause a false correction.  At start (`None`) differences are corrected at once.
     """
+    ts = now()
+    result = _reconcile(port, ledger, state, set(tickers), ts, on_unknown=on_unknown, source=source,
+                        fills_only_on_tickers=fills_only_on_tickers, suspects=suspects)
+    _record(state, ts, result)
+    return result
+
+
+def _reconcile(port: ExchangePort, ledger: Ledger, state: BotState, tickers: set[str], ts: datetime, *,
+               on_unknown: str, source: str = "rest", fills_only_on_tickers: bool = True,
+               suspects: dict[str, tuple[Decimal, Decimal]] | None = None,
+               bot_orders: Collection[str] = ()) -> ReconcileResult:
+    """`reconcile` without the event; `bot_orders`: ids of the bot's orders its ledger does not hold
+    (their fills count wherever they are)."""
     if on_unknown not in ON_START:
         raise ValueError(f"on_unknown must be one of {ON_START}")
-    tickers = set(tickers)
     result = ReconcileResult()
-    ts = now()
     # 1. fills
     fills = sorted(port.fills_since(ledger.last_fill_ts), key=lambda f: (f.created_time or ts, f.fill_id))
     for f in fills:
-        if fills_only_on_tickers and f.ticker not in tickers and f.order_id not in ledger.orders:
+        if (fills_only_on_tickers and f.ticker not in tickers and f.order_id not in ledger.orders
+                and f.order_id not in bot_orders):
             continue
         bf = bot_fill(f, source, ts)
         if ledger.apply_fill(bf):
@@ -128,12 +171,20 @@ def reconcile(port: ExchangePort, ledger: Ledger, state: BotState, tickers: Iter
             result.corrected[t] = (str(ours), str(theirs))
     if result.corrected:
         state.save_positions(ledger)
+    return result
+
+
+def _record(state: BotState, ts: datetime, result: ReconcileResult) -> None:
+    """The reconciliation event in the state file and the log, when anything changed."""
     if result.changed:
         state.log_event(ts, "reconcile", result.summary(), {
             "fills": len(result.new_fills), "adopted": result.adopted, "cancelled": result.cancelled,
-            "dropped": result.dropped, "corrected": result.corrected})
+            "dropped": result.dropped, "corrected": result.corrected, "retired": result.retired,
+            "untraded": result.untraded})
         log.info("reconciled with the exchange: %s", result.summary())
-    return result
+    if result.untraded:
+        log.warning("positions on markets this run does not trade (kept, not managed): %s",
+                    ", ".join(f"{t} {pos}" for t, pos in sorted(result.untraded.items())))
 
 
 def _last_price(fills: list[Fill], ticker: str) -> Decimal | None:
@@ -141,3 +192,43 @@ def _last_price(fills: list[Fill], ticker: str) -> Decimal | None:
         if f.ticker == ticker:
             return f.yes_price
     return None
+
+
+def reconcile_start(port: ExchangePort, ledger: Ledger, state: BotState, tickers: Iterable[str],
+                    now: Callable[[], datetime], *, on_unknown: str = "cancel", tag: str = "",
+                    recent_orders: Iterable[Order] = ()) -> ReconcileResult:
+    """The start-up reconciliation: over every market the bot has orders on, not only this run's.
+
+    1. The bot's resting orders on markets this run does not trade (known to its state, or carrying
+       its client order id `tag`) are cancelled whatever `on_unknown` says: nothing would manage them.
+    2. `reconcile` for this run's markets, also counting the fills of those orders and of the tagged
+       ones among `recent_orders` (the orders since the last run started, finished ones included).
+    3. Positions the bot holds on markets it does not trade are kept and reported (`untraded`).
+    """
+    tickers = set(tickers)
+    ts = now()
+    retired = _retire(port, ledger, tickers, tag)
+    retired_ids = {oid for ids in retired.values() for oid in ids}
+    bot_orders = retired_ids | {o.order_id for o in recent_orders if tagged(o, tag)}
+    result = _reconcile(port, ledger, state, tickers, ts, on_unknown=on_unknown, bot_orders=bot_orders)
+    result.dropped = [oid for oid in result.dropped if oid not in retired_ids]
+    result.retired = retired
+    result.untraded = {t: str(b.position) for t, b in sorted(ledger.books.items()) if t not in tickers and b.position}
+    _record(state, ts, result)
+    return result
+
+
+def _retire(port: ExchangePort, ledger: Ledger, tickers: set[str], tag: str) -> dict[str, list[str]]:
+    """Cancel the bot's resting orders on markets outside `tickers`; returns {ticker: [order ids]}.
+
+    Known orders stay in the ledger until the exchange stops listing them as resting (the next steps
+    drop them), so one whose cancel did not take is still the bot's and is cancelled again at exit.
+    """
+    stray = [o for o in port.resting_orders(None)
+             if o.ticker not in tickers and (o.order_id in ledger.orders or tagged(o, tag))]
+    if stray:
+        port.cancel_orders((o.order_id, o.ticker) for o in stray)
+    out: dict[str, list[str]] = {}
+    for o in stray:
+        out.setdefault(o.ticker, []).append(o.order_id)
+    return out

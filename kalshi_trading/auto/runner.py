@@ -1,7 +1,9 @@
 """Start, run and stop one bot: state, recovery, the loop, the kill switch; and the operator's commands.
 
-Start: load state -> restore the risk state -> fetch the markets -> reconcile with the exchange (fills
-since the last processed one, open orders adopted or cancelled per `on_start`, positions) -> trade.
+Start: load state -> restore the risk state -> fetch the markets -> reconcile with the exchange (the
+bot's orders on markets this run does not trade cancelled, fills since the last processed one, open
+orders on its markets adopted or cancelled per `on_start`, positions) -> trade.  Every order the bot
+sends carries its tag (`reconcile.order_tag`), so one sent just before a crash is found at the restart.
 Stop (end of `duration`, Ctrl-C, SIGTERM, `kalshi auto kill`, or an unexpected exception): every order
 of the bot is cancelled before the process exits.  A PID file in the state directory lets
 `kalshi auto kill` find the process; if it is gone, `kill` cancels the bot's known orders itself.
@@ -15,7 +17,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -23,16 +25,19 @@ from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher
 from kalshi_trading.auto.exchange import RestExchange
 from kalshi_trading.auto.ledger import Ledger
 from kalshi_trading.auto.loop import BotLoop, Clock, FeedPort, MarketInfo
-from kalshi_trading.auto.reconcile import reconcile
+from kalshi_trading.auto.reconcile import new_client_order_id, order_tag, reconcile_start, tagged
 from kalshi_trading.auto.report import Metrics, build_report
 from kalshi_trading.auto.risk import RiskEngine
 from kalshi_trading.auto.state import BotState
 from kalshi_trading.auto.types import RiskState, Strategy
 from kalshi_trading.errors import ApiError, RiskDenied, UsageError
+from kalshi_trading.models import Order
 
 log = logging.getLogger(__name__)
 
 PID_FILE = "bot.pid"
+RUN_STARTED = "run_started"  # state key: exchange time the last run's trading began
+ORDER_HISTORY_MARGIN = timedelta(minutes=5)  # clock leeway when listing the orders of the last run
 
 
 # --- PID file -------------------------------------------------------------------------------------
@@ -139,15 +144,28 @@ class BotRun:
         ledger: Ledger = s.state.load_ledger()
         ledger.roll_day(s.clock.now())
         markets = market_infos(s.client, s.executor, s.tickers)
-        port = RestExchange(s.client, s.executor)
+        tag = order_tag(s.state.bot_id())
+        port = RestExchange(s.client, s.executor, client_order_ids=lambda: new_client_order_id(tag))
+        started = s.clock.now()
+        self.startup = reconcile_start(port, ledger, s.state, markets, s.clock.now, on_unknown=s.on_start,
+                                       tag=tag, recent_orders=self._last_run_orders())
         s.state.put("markets", list(markets))
         s.state.put("env", s.env)
-        self.startup = reconcile(port, ledger, s.state, markets, s.clock.now, on_unknown=s.on_start)
+        s.state.put(RUN_STARTED, started.isoformat())
         s.state.save_positions(ledger)
         self.loop = BotLoop(strategy=s.strategy, risk=risk, ledger=ledger, state=s.state, port=port, feed=s.feed,
                             markets=markets, clock=s.clock, config=s.config, watcher=s.watcher,
                             metrics=self.metrics, reconcile_every=s.reconcile_every, on_alert=s.on_alert)
         return self.loop
+
+    def _last_run_orders(self) -> Iterable[Order]:
+        """The account's orders since the last run began (finished ones too): where a tagged order the
+        state never recorded (sent just before a crash) is found with its fills.  Empty on a first run."""
+        try:
+            since = datetime.fromisoformat(self.setup.state.get(RUN_STARTED) or "") - ORDER_HISTORY_MARGIN
+        except (TypeError, ValueError):
+            return ()
+        return self.setup.client.iter_orders(min_ts=since)
 
     def run(self, stop: threading.Event, duration: float | None,
             on_status: Callable[[], None] | None = None) -> None:
@@ -176,9 +194,13 @@ class BotRun:
         resyncs = getattr(s.feed, "resyncs", None)
         if loop is None:
             raise UsageError("the bot never started")
-        return build_report(self.metrics, loop.ledger, loop.marks(), risk_state=loop.risk.state.value,
-                            risk_reason=loop.risk.reason, tickers=loop.tickers, strategy=s.strategy.name,
-                            env=s.env, feed=s.feed_name, feed_resyncs=resyncs if isinstance(resyncs, int) else None)
+        doc = build_report(self.metrics, loop.ledger, loop.marks(), risk_state=loop.risk.state.value,
+                           risk_reason=loop.risk.reason, tickers=loop.tickers, strategy=s.strategy.name,
+                           env=s.env, feed=s.feed_name, feed_resyncs=resyncs if isinstance(resyncs, int) else None)
+        if self.startup is not None:  # what the start found: orders retired, positions left on other markets
+            doc["startup"] = {"summary": self.startup.summary(), "retired_orders": self.startup.retired,
+                              "untraded_positions": self.startup.untraded}
+        return doc
 
 
 def install_stop_signals(stop: threading.Event) -> Callable[[], None]:
@@ -230,10 +252,12 @@ def kill(state_dir: Path, state: BotState, port_factory: Callable[[], object] | 
         return result
     port = port_factory()
     pairs = {o.order_id: o.ticker for o in state.known_orders()}
-    markets = state.get("markets") or []
+    markets = set(state.get("markets") or [])
+    tag = order_tag(state.bot_id())
     try:
-        for o in port.resting_orders(markets):
-            pairs.setdefault(o.order_id, o.ticker)
+        for o in port.resting_orders(None):  # on its markets, and its tagged orders on any market
+            if o.ticker in markets or tagged(o, tag):
+                pairs.setdefault(o.order_id, o.ticker)
     except ApiError as exc:
         log.warning("could not list resting orders: %s", exc)
     if pairs:
