@@ -217,3 +217,46 @@ def test_auto_help_has_examples():
                  ["auto", "status", "--help"]):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_sigkill_then_restart_on_another_market_cancels_the_old_quotes_and_keeps_their_fill(sim, client, bob,
+                                                                                            tmp_path):
+    a = cent_market(sim)
+    b = next(m.ticker for m in sim.exchange.engine.markets.values()
+             if m.series_ticker == "KXBTCD" and m.status == "active" and m.ticker != a)
+    for t in (a, b):
+        bob.create_order(order(t, BookSide.BID, "0.40", 50))
+        bob.create_order(order(t, BookSide.ASK, "0.60", 50))
+    env = _env(sim, tmp_path)
+    base = [sys.executable, "-m", "kalshi_trading", "auto", "--feed", "poll", "--duration"]
+    first = subprocess.Popen(base + ["60", "--json", "--markets", a], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    try:
+        _wait(lambda: len(resting(client, a)) == 2)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    old = {o.order_id: o for o in resting(client, a)}
+    assert len(old) == 2  # a killed bot cancels nothing
+    bob.create_order(order(a, BookSide.ASK, "0.01", 1, TimeInForce.IOC))  # fills the dead bot's bid on A
+    bid = next(o for o in old.values() if o.book_side == "bid")
+    assert [f.order_id for f in client.iter_fills(ticker=a)] == [bid.order_id]
+    still = {o.order_id for o in resting(client, a)}  # the ask, and the bid unless the fill took all of it
+    stray = client.create_order(order(b, BookSide.BID, "0.30", 1))  # unknown to the bot, on its new market
+
+    second = subprocess.run(base + ["3", "--markets", b, "--on-start", "adopt"], env=env, capture_output=True,
+                            timeout=120)
+    out = second.stdout.decode()
+    assert second.returncode == 0, second.stderr.decode()[-3000:]
+    assert resting(client, a) == []  # not adopted though --on-start adopt: A is not traded this run
+    assert resting(client, b) == []  # the clean exit cancelled B's, the adopted stray included
+    assert f"cancelled {len(still)} orders on markets not traded this run ({a})" in out
+    assert "adopted 1 orders" in out
+    assert f"on {a} (not traded this run)" in out  # the position left there is reported
+    with BotState.open(tmp_path / "data" / "sim" / "bot.sqlite") as state:
+        assert [f.order_id for f in state.fills() if f.ticker == a] == [bid.order_id]  # the fill was recorded
+        assert state.load_ledger().position(a) == D(1)
+        assert state.known_orders() == []
+        found = [e for e in state.events(50) if e["kind"] == "reconcile" and a in e["data"].get("retired", {})]
+        assert set(found[0]["data"]["retired"][a]) == still
+        assert stray.order_id in found[0]["data"]["adopted"]
