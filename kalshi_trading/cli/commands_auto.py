@@ -78,7 +78,7 @@ def _open_feed(kind: str, app_ctx, client, tickers, wait: float = 5.0):
     from kalshi_trading.config import load_private_key
 
     key_id, key_path, password = app_ctx.credentials()
-    url = app_ctx.settings.ws_url(client.transport.base_url)
+    url = app_ctx.settings.ws_url(client.base_url)
     feed = WebSocketFeed(url, Signer(key_id, load_private_key(key_path, password)))
     if kind == "ws":
         return feed, f"ws ({url})"
