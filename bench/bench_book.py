@@ -27,8 +27,8 @@ from decimal import Decimal
 
 from tabulate import tabulate
 
-from kalshi_trading.auto.book import LocalBook
-from kalshi_trading.auto.feed import BookKeeper
+from kalshi_trading.marketdata.book import LocalBook
+from kalshi_trading.marketdata.feed import BookKeeper
 
 TICKER = "KXBENCH-26NOV21-T50"
 

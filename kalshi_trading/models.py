@@ -49,6 +49,7 @@ class OrderStatus(str, Enum):
     RESTING = "resting"
     CANCELED = "canceled"
     EXECUTED = "executed"
+    UNKNOWN = "unknown"  # a status this code does not know yet (logged once where it is parsed)
 
 
 TRADING_STATUSES = frozenset({"active"})

@@ -41,3 +41,20 @@ def _reset_cli_logging():
                 logger.removeHandler(handler)
                 handler.close()
         logger.setLevel(logging.NOTSET)
+
+
+# --- markers: `pytest -m "not e2e"` is the fast inner loop; CI runs everything ------------------------------------
+# A test is end-to-end when it starts a real server (the simulator, over loopback HTTP/WebSocket) or a `kalshi`
+# process; the rule lives here so a new test is marked by what it uses, not by remembering a decorator.
+SERVER_FIXTURES = frozenset({"sim", "server", "client", "bob", "executor", "portfolio", "alice", "btc"})
+E2E_DIRS = ("e2e",)
+E2E_MODULES = frozenset({"test_interrupt", "test_menu", "test_readme", "test_sim_discovery", "test_startup",
+                         "test_cli", "test_runtime", "test_commands"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(str(item.fspath))
+        if (SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) or path.parent.name in E2E_DIRS
+                or path.stem in E2E_MODULES or path.stem.startswith("test_ws_")):
+            item.add_marker(pytest.mark.e2e)

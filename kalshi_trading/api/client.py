@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import quote
 
 from kalshi_trading.api import parse
 from kalshi_trading.api.ratelimit import RateLimiter
@@ -452,6 +454,48 @@ class KalshiClient:
     # ----------------------------------------------------------------- account
     def get_account_limits(self) -> dict:
         return self._get("/account/limits")
+
+
+    # --- small reads the bot uses (typed here so nothing outside api/ touches the transport) ----------------
+    @property
+    def base_url(self) -> str:
+        """The REST base URL this client talks to (with its /trade-api/v2 suffix)."""
+        return self.transport.base_url
+
+    def get_user_data_timestamp(self) -> datetime:
+        """The exchange's clock: when user data (fills, positions) was last validated (`as_of_time`)."""
+        body = self._get("/exchange/user_data_timestamp")
+        ts = parse.timestamp(body.get("as_of_time")) if isinstance(body, dict) else None
+        if ts is None:
+            raise ResponseFormatError("no as_of_time in the answer", path="/exchange/user_data_timestamp",
+                                      method="GET")
+        return ts
+
+    def get_sim_underlying(self, series_ticker: str) -> UnderlyingQuote:
+        """The simulator's underlying spot for a series (`GET /sim/underlying/{series}`; 404 on a real exchange)."""
+        route = f"/sim/underlying/{quote(series_ticker.upper(), safe='')}"
+        body = self._get(route)
+        try:
+            ts = parse.timestamp(body.get("ts"))
+            price = Decimal(str(body["price"]))
+            vol = body.get("volatility")
+            volatility = Decimal(str(vol)) if vol is not None else None
+        except (AttributeError, KeyError, TypeError, ArithmeticError) as exc:
+            raise ResponseFormatError(f"unreadable underlying price: {exc}", path=route, method="GET") from None
+        if ts is None or not price.is_finite() or price <= 0:
+            raise ResponseFormatError("underlying price without a time or with a non-positive price", path=route,
+                                      method="GET")
+        return UnderlyingQuote(series_ticker.upper(), ts, price, volatility)
+
+
+@dataclass(frozen=True)
+class UnderlyingQuote:
+    """A simulated underlying's spot (model input) at an exchange time."""
+
+    series_ticker: str
+    ts: datetime
+    price: Decimal
+    volatility: Decimal | None = None
 
 
 def _only_if_not_sent(error: ApiError, attempt: int) -> bool:

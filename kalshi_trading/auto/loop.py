@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Callable, Iterable, Iterator, Mapping, Protocol
@@ -29,10 +29,14 @@ from kalshi_trading.auto.reconcile import bot_fill, reconcile
 from kalshi_trading.auto.report import Metrics
 from kalshi_trading.auto.risk import RiskEngine
 from kalshi_trading.auto.state import BotState
-from kalshi_trading.auto.types import (BookUpdate, BookView, Event, FillEvent, MarketSnapshot, RiskContext,
-                                       RiskState, SimpleBookView, StateChange, Strategy, TimerEvent, TradeEvent)
+from kalshi_trading.auto.types import (BookStaleEvent, BookUpdate, BookView, Event, MarketClosed, MarketSnapshot,
+                                       RiskContext, RiskState, SimpleBookView, StateChange, Strategy, TimerEvent,
+                                       TradeEvent)
 from kalshi_trading.errors import ApiError, NotFoundError, RejectedError, TransientError
-from kalshi_trading.models import BookSide, Market
+from kalshi_trading.marketdata.events import (BookStale, BookUpdated, Disconnected, FeedError, FeedEvent, FillMsg,
+                                              LifecycleEvent, LifecycleMsg, PositionMsg, Reconnected, Resynced,
+                                              TickerMsg, TradeMsg, UserOrderMsg)
+from kalshi_trading.models import BookSide, Market, OrderStatus
 from kalshi_trading.money import PriceGrid
 
 log = logging.getLogger(__name__)
@@ -65,7 +69,7 @@ class FeedPort(Protocol):
 
     def subscribe(self, tickers: Iterable[str]) -> None: ...
 
-    def events(self, timeout: float) -> Iterator[object]: ...
+    def events(self, timeout: float) -> Iterator[FeedEvent]: ...
 
 
 @dataclass(frozen=True)
@@ -83,44 +87,18 @@ class MarketInfo:
     market: Market | None = None
 
 
-def classify(ev: object) -> tuple[str, object]:
-    """A feed event as (kind, payload): book | trade | fill | resync | disconnect | other (duck-typed)."""
-    name = type(ev).__name__.lower()
-    ticker = getattr(ev, "ticker", None) or getattr(ev, "market_ticker", None)
-    if "fill" in name:
-        return "fill", ev
-    if "resync" in name or "snapshot" in name:
-        return "resync", ticker
-    if "disconnect" in name or "reconnect" in name:
-        return "disconnect", ticker
-    if "trade" in name:
-        return "trade", ticker
-    if "book" in name or "delta" in name or "ticker" in name:
-        return "book", ticker
-    return "other", ticker
-
-
-def _feed_fill(ev: object, now: datetime) -> BotFill | None:
+def feed_fill(ev: FillMsg) -> BotFill | None:
     """A feed fill as a BotFill; None when it lacks what deduplication against REST needs."""
-    trade_id = getattr(ev, "trade_id", None)
-    order_id = getattr(ev, "order_id", None)
-    ticker = getattr(ev, "ticker", None) or getattr(ev, "market_ticker", None)
-    if not trade_id or not order_id or not ticker:
+    if not ev.trade_id or not ev.order_id or not ev.ticker or ev.book_side is None:
         return None
-    side = getattr(ev, "book_side", None)
-    try:
-        side = side if isinstance(side, BookSide) else BookSide(str(side))
-        price = Decimal(str(getattr(ev, "yes_price")))
-        count = Decimal(str(getattr(ev, "count")))
-    except (ValueError, ArithmeticError, AttributeError, TypeError):
+    return BotFill(fill_key(ev.trade_id, None, ev.order_id), ev.order_id, ev.ticker, ev.book_side, ev.yes_price,
+                   ev.count, ev.fee, ev.ts, "feed")
+
+
+def _ticker_mid(q: TickerMsg | None) -> Decimal | None:
+    if q is None or q.yes_bid is None or q.yes_ask is None or not 0 < q.yes_bid <= q.yes_ask < 1:
         return None
-    fee = getattr(ev, "fee", None)
-    if fee is None:
-        fee = getattr(ev, "fee_cost", None)
-    ts = getattr(ev, "ts", None)
-    return BotFill(fill_key(trade_id, None, order_id), order_id, ticker, side, price, count,
-                   Decimal(str(fee)) if fee is not None else Decimal(0),
-                   ts if isinstance(ts, datetime) else now, "feed")
+    return (q.yes_bid + q.yes_ask) / 2
 
 
 class BotLoop:
@@ -158,6 +136,8 @@ class BotLoop:
         self._next_status = 0.0
         self._reconcile_soon = False
         self._decide = 0.0  # seconds of pure decision time in the current pass
+        self.closed: dict[str, str] = {}  # markets that stopped trading -> why (never quoted again this run)
+        self.quotes: dict[str, TickerMsg] = {}  # the latest `ticker` message per market (a mark when no book)
 
     # --- inputs ---------------------------------------------------------------------------------------
     def book(self, ticker: str) -> BookView:
@@ -168,6 +148,8 @@ class BotLoop:
         for t in set(self.tickers) | set(self.ledger.books):
             b = self.feed.books.get(t)
             mid = b.mid if b is not None else None
+            if mid is None:
+                mid = _ticker_mid(self.quotes.get(t))
             if mid is not None:
                 out[t] = mid
         return out
@@ -200,7 +182,7 @@ class BotLoop:
         self._decide = 0.0
         now = self.clock.now()
         snap = self.snapshot(ticker, now)
-        halted = self.risk.state is RiskState.HALTED
+        halted = self.risk.state is RiskState.HALTED or ticker in self.closed
         targets = [] if halted else self.strategy.targets(event, snap)
         working = [o for o in self.ledger.orders.values() if o.ticker == ticker]
         actions = plan(targets, working, can_amend=self.can_amend)
@@ -430,29 +412,78 @@ class BotLoop:
         rate = self.clock.rate
         return self.config.loop_interval_ms / 1000.0 / (rate if rate > 0.01 else 1.0)
 
-    def handle(self, ev: object) -> None:
-        kind, payload = classify(ev)
+    def handle(self, ev: FeedEvent) -> None:
+        """Act on one feed event; an event type this loop does not know is a programming error."""
         now = self.clock.now()
-        if kind == "fill":
-            fill = _feed_fill(payload, now)
-            if fill is None:
+        match ev:
+            case BookUpdated(ticker=t):
+                if t in self.markets:
+                    self.tick(t, BookUpdate(t, now))
+            case Resynced(ticker=t):
+                self.metrics.resyncs += 1
+                if t in self.markets:
+                    self.tick(t, BookUpdate(t, now))
+            case BookStale(ticker=t, reason=why):
+                self.metrics.stale_books += 1
+                if t in self.markets:  # the strategy sees a stale book and wants nothing: quotes come off
+                    self.tick(t, BookStaleEvent(t, why, now))
+            case TradeMsg(ticker=t):
+                if t in self.markets:
+                    self.tick(t, TradeEvent(t, ev.yes_price, ev.count, ev.taker_book_side, ev.ts))
+            case FillMsg():
+                fill = feed_fill(ev)
+                if fill is None:
+                    self._reconcile_soon = True
+                else:
+                    self.apply_fill(fill)
+            case UserOrderMsg():
+                self.on_user_order(ev, now)
+            case PositionMsg(ticker=t, position=pos):
+                if (t in self.markets or t in self.ledger.books) and pos != self.ledger.position(t):
+                    self._reconcile_soon = True  # the exchange knows fills we have not seen yet
+            case TickerMsg(ticker=t):
+                self.quotes[t] = ev
+            case LifecycleMsg():
+                self.on_lifecycle(ev, now)
+            case Disconnected() | Reconnected():
+                self.metrics.disconnects += isinstance(ev, Disconnected)
                 self._reconcile_soon = True
-            else:
-                self.apply_fill(fill)
-        elif kind in ("book", "trade") and payload in self.markets:
-            event = BookUpdate(payload, now) if kind == "book" else TradeEvent(
-                payload, Decimal(str(getattr(ev, "yes_price", 0) or 0)), Decimal(str(getattr(ev, "count", 0) or 0)),
-                BookSide.BID, now)
-            self.tick(payload, event)
-        elif kind == "resync":
-            self.metrics.resyncs += 1
-            if payload in self.markets:
-                self.tick(payload, BookUpdate(payload, now))
-        elif kind == "disconnect":
-            self.metrics.disconnects += 1
-            self._reconcile_soon = True
-        elif isinstance(ev, FillEvent):
-            self._reconcile_soon = True
+            case FeedError(code=code, message=message):
+                self.metrics.feed_errors += 1
+                log.warning("feed error %s: %s", code, message)
+            case _:
+                raise TypeError(f"the loop does not handle feed events of type {type(ev).__name__}")
+
+    def on_user_order(self, ev: UserOrderMsg, now: datetime) -> None:
+        """An order changed on the exchange: notice cancels and fills the bot did not cause at once."""
+        rec = self.ledger.orders.get(ev.order_id)
+        if rec is None:
+            return
+        if ev.status in (OrderStatus.CANCELED, OrderStatus.EXECUTED):
+            self.ledger.orders.pop(ev.order_id, None)
+            self.state.remove_order(ev.order_id)
+            if ev.status is OrderStatus.CANCELED:
+                self.state.log_event(now, "order_cancelled", f"{ev.order_id} on {ev.ticker} was cancelled outside "
+                                                             "the bot")
+        elif ev.remaining_count is not None and ev.remaining_count != rec.remaining:
+            rec.remaining = ev.remaining_count
+            self.state.save_order(rec)
+        if ev.fill_count is not None and ev.fill_count > rec.filled:
+            self._reconcile_soon = True  # the fills themselves come from the fill channel or REST
+
+    def on_lifecycle(self, ev: LifecycleMsg, now: datetime) -> None:
+        """A market that closes, pauses or settles stops being quoted and its orders are cancelled."""
+        t = ev.ticker
+        if t not in self.markets:
+            return
+        if ev.event_type.stops_trading and t not in self.closed:
+            self.closed[t] = ev.event_type.value
+            self.state.log_event(now, "market_closed", f"{t}: {ev.event_type.value}; its orders are cancelled")
+            self.tick(t, MarketClosed(t, ev.event_type.value, now))
+        elif ev.event_type is LifecycleEvent.ACTIVATED:
+            self.closed.pop(t, None)
+        elif ev.event_type is LifecycleEvent.CLOSE_DATE_UPDATED and ev.close_ts is not None:
+            self.markets[t] = replace(self.markets[t], close_time=ev.close_ts)
 
     def run(self, stop: threading.Event, deadline: float | None = None,
             on_status: Callable[[], None] | None = None, status_every: float = 0.5) -> None:

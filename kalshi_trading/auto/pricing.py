@@ -18,7 +18,7 @@ from typing import Iterable, Protocol, Sequence
 
 from kalshi_trading.errors import ConfigError
 
-SECONDS_PER_YEAR = 365.0 * 24 * 3600
+from kalshi_trading.marketdata.stats import SECONDS_PER_YEAR, realized_volatility  # noqa: F401  (re-exported)
 _SQRT2 = math.sqrt(2.0)
 
 # Strike types we can value; the rest (functional, custom, structured) get no model value.
@@ -76,34 +76,6 @@ def binary_value(strike_type: str | None, spot: float, floor_strike: float | Non
 def year_fraction(now: datetime, expiry: datetime) -> float:
     """Years from `now` to `expiry` (365-day years, never negative)."""
     return max((expiry - now).total_seconds(), 0.0) / SECONDS_PER_YEAR
-
-
-def realized_volatility(points: Sequence[tuple[datetime, float]], min_returns: int = 2) -> float | None:
-    """Annualised volatility from timestamped prices: sqrt(sum of squared log returns / elapsed years).
-
-    Dividing by elapsed time (not the number of returns) makes irregular sampling harmless.
-    Non-positive prices and non-increasing timestamps are skipped.  None if too little data.
-    """
-    total_sq = 0.0
-    total_years = 0.0
-    n = 0
-    prev_ts = None
-    prev_px = 0.0
-    for ts, px in points:
-        if px <= 0:
-            continue
-        if prev_ts is not None:
-            dt = (ts - prev_ts).total_seconds()
-            if dt <= 0:
-                continue
-            r = math.log(px / prev_px)
-            total_sq += r * r
-            total_years += dt / SECONDS_PER_YEAR
-            n += 1
-        prev_ts, prev_px = ts, px
-    if n < min_returns or total_years <= 0:
-        return None
-    return math.sqrt(total_sq / total_years)
 
 
 def prob_above_ladder(spot: float, strikes: Sequence[float], t_years: float, vol: float, rate: float = 0.0):

@@ -42,6 +42,8 @@ class Metrics:
     api_errors: int = 0
     resyncs: int = 0
     disconnects: int = 0
+    stale_books: int = 0
+    feed_errors: int = 0
     reconciles: int = 0
     volume: Decimal = ZERO
     fees: Decimal = ZERO

@@ -61,7 +61,7 @@ class TradeEvent:
     ticker: str
     yes_price: Decimal
     count: Decimal
-    taker_book_side: BookSide
+    taker_book_side: BookSide | None  # None when the exchange does not say
     ts: datetime
 
 
@@ -88,7 +88,25 @@ class TimerEvent:
     ts: datetime
 
 
-Event = Union[BookUpdate, TradeEvent, FillEvent, SignalEvent, TimerEvent]
+@dataclass(frozen=True)
+class BookStaleEvent:
+    """The market's book stopped being usable (a gap, a disconnect); a resync is under way."""
+
+    ticker: str
+    reason: str
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class MarketClosed:
+    """The market stopped trading (paused, determined, settled): nothing is quoted on it any more."""
+
+    ticker: str
+    reason: str
+    ts: datetime
+
+
+Event = Union[BookUpdate, TradeEvent, FillEvent, SignalEvent, TimerEvent, BookStaleEvent, MarketClosed]
 
 
 # --- the book a strategy reads --------------------------------------------------------------------

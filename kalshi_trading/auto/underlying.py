@@ -17,9 +17,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from kalshi_trading.api import parse
 from kalshi_trading.auto.pricing import RecordedUnderlying
-from kalshi_trading.errors import ApiError, ConfigError, NotFoundError
+from kalshi_trading.errors import ApiError, ConfigError, NotFoundError, ResponseFormatError
 
 log = logging.getLogger(__name__)
 
@@ -41,24 +40,20 @@ class SimSpotUnderlying:
     def poll(self) -> tuple[datetime, float] | None:
         """Fetch the spot now; ConfigError if the exchange has no such route (a real exchange)."""
         try:
-            body = self.client.transport.request("GET", f"/sim/underlying/{self.series}").body or {}
+            quote = self.client.get_sim_underlying(self.series)
         except NotFoundError:
             raise ConfigError(
                 f"this exchange publishes no underlying price for {self.series} (GET /sim/underlying/{self.series} "
                 "answered 404: it is not the simulator)", variable="--underlying",
                 fix="pass a recorded price feed: --underlying FILE.csv (a CSV with a timestamp,price header)",
             ) from None
+        except ResponseFormatError as exc:
+            log.warning("unreadable underlying price: %s", exc)
+            return None
         self._polled_at = self._wall()
-        try:
-            ts = parse.timestamp(body.get("ts"))
-            price = float(body["price"])
-            if body.get("volatility") is not None:
-                self.volatility = float(body["volatility"])
-        except (KeyError, TypeError, ValueError) as exc:
-            log.warning("unreadable underlying price %r: %s", body, exc)
-            return None
-        if ts is None:
-            return None
+        ts, price = quote.ts, float(quote.price)  # a model input (Black-Scholes), not money
+        if quote.volatility is not None:
+            self.volatility = float(quote.volatility)
         last = self._data.latest()
         if last is None or ts > last[0]:
             self._data.append(ts, price)
@@ -110,11 +105,7 @@ class ExchangeClock:
             self.sample()
 
     def _fetch(self) -> datetime:
-        body = self.client.transport.request("GET", "/exchange/user_data_timestamp").body or {}
-        ts = parse.timestamp(body.get("as_of_time"))
-        if ts is None:
-            raise ConfigError("the exchange did not say what time it is (no as_of_time)")
-        return ts
+        return self.client.get_user_data_timestamp()
 
     def sample(self) -> None:
         try:

@@ -69,16 +69,16 @@ def _pick_market(client, source) -> str:
 
 def _open_feed(kind: str, app_ctx, client, tickers, wait: float = 5.0):
     """The WebSocket feed (default), or REST polling; `auto` falls back to polling if no snapshot comes."""
-    from kalshi_trading.auto.feed_poll import PollingFeed
+    from kalshi_trading.marketdata.feed_poll import PollingFeed
 
     if kind == "poll":
         return PollingFeed(client, interval=0.25), "poll (REST)"
     from kalshi_trading.api.signer import Signer
-    from kalshi_trading.auto.feed_ws import WebSocketFeed
+    from kalshi_trading.marketdata.feed_ws import WebSocketFeed
     from kalshi_trading.config import load_private_key
 
     key_id, key_path, password = app_ctx.credentials()
-    url = app_ctx.settings.ws_url(client.transport.base_url)
+    url = app_ctx.settings.ws_url(client.base_url)
     feed = WebSocketFeed(url, Signer(key_id, load_private_key(key_path, password)))
     if kind == "ws":
         return feed, f"ws ({url})"

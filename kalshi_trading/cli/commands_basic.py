@@ -36,7 +36,7 @@ def config_check(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     failure: KalshiError | None = None
     try:
         status = app_ctx.client.get_exchange_status()
-        checks.append(("base URL", True, app_ctx.client.transport.base_url))
+        checks.append(("base URL", True, app_ctx.client.base_url))
         checks.append(("exchange reachable", True,
                        f"exchange_active={status.exchange_active} trading_active={status.trading_active}"))
         balance = app_ctx.client.get_balance()

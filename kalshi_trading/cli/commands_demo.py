@@ -40,7 +40,7 @@ def demo(ctx: typer.Context) -> None:
         raise UsageError(f"kalshi demo only runs against the simulator (KALSHI_ENV is {s.env})")
     client = app_ctx.client
     echo(f"{env_badge(s.env_label)} a simulated exchange that speaks Kalshi's API, "
-         f"running on {client.transport.base_url}")
+         f"running on {client.base_url}")
     _step(1, "Your simulated account")
     bal = client.get_balance()
     echo(f"cash {bal.balance:,.2f} dollars, portfolio value {bal.portfolio_value:,.2f}")

@@ -15,12 +15,6 @@ from kalshi_trading.cli.commands_market import get_market
 from kalshi_trading.cli.render import cents, count, echo, env_badge, iso, style, table, to_jsonable
 from kalshi_trading.errors import UsageError
 
-# event class name -> the `event` field of a --json line
-EVENT_NAMES = {
-    "BookUpdated": "book", "BookStale": "stale", "Resynced": "resynced", "TradeMsg": "trade", "FillMsg": "fill",
-    "TickerMsg": "ticker", "PositionMsg": "position", "LifecycleMsg": "lifecycle", "UserOrderMsg": "user_order",
-    "Disconnected": "disconnected", "Reconnected": "reconnected", "FeedError": "error",
-}
 REDRAW_EVERY = 0.1  # seconds: at most ten screens a second
 WATCH_CHANNELS = ("orderbook_delta", "trade", "ticker")
 
@@ -28,11 +22,11 @@ WATCH_CHANNELS = ("orderbook_delta", "trade", "ticker")
 def build_feed(app_ctx, poll: bool, interval: float):
     """The WebSocket feed (signed with this environment's key), or the REST polling fallback."""
     if poll:
-        from kalshi_trading.auto.feed_poll import PollingFeed
+        from kalshi_trading.marketdata.feed_poll import PollingFeed
 
         return PollingFeed(app_ctx.client, interval=interval)
     from kalshi_trading.api.signer import Signer
-    from kalshi_trading.auto.feed_ws import WebSocketFeed
+    from kalshi_trading.marketdata.feed_ws import WebSocketFeed
     from kalshi_trading.config import load_private_key
 
     url = app_ctx.settings.ws_url(app_ctx.base_url())
@@ -43,7 +37,9 @@ def build_feed(app_ctx, poll: bool, interval: float):
 
 def event_json(event) -> str:
     """One --json line: the event's fields (exact decimal strings, ISO-8601 UTC) plus `event`."""
-    doc = {"event": EVENT_NAMES.get(type(event).__name__, type(event).__name__)}
+    from kalshi_trading.marketdata.events import EVENT_KIND
+
+    doc = {"event": EVENT_KIND[type(event)]}
     doc.update(to_jsonable(event))
     return json.dumps(doc, separators=(",", ":"))
 

@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from kalshi_trading.api.signer import Signer
-from kalshi_trading.auto.book import orderbook_units
-from kalshi_trading.auto.events import BookStale, Disconnected, FillMsg, Reconnected, Resynced, TradeMsg
-from kalshi_trading.auto.feed_poll import PollingFeed
-from kalshi_trading.auto.feed_ws import Backoff, WebSocketFeed
+from kalshi_trading.marketdata.book import orderbook_units
+from kalshi_trading.marketdata.events import BookStale, Disconnected, FillMsg, Reconnected, Resynced, TradeMsg
+from kalshi_trading.marketdata.feed_poll import PollingFeed
+from kalshi_trading.marketdata.feed_ws import Backoff, WebSocketFeed
 from kalshi_trading.cli.main import app
 from kalshi_trading.config import load_private_key
 from kalshi_trading.models import BookSide, OrderRequest, TimeInForce

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.sync.client import connect as ws_connect
 
-from kalshi_trading.auto.events import FeedError, utcnow
-from kalshi_trading.auto.feed import QueueFeed
+from kalshi_trading.marketdata.events import FeedError, utcnow
+from kalshi_trading.marketdata.feed import QueueFeed
 from kalshi_trading.errors import AuthenticationError
 
 log = logging.getLogger(__name__)

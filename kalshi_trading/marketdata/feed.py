@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator, Mapping, Protocol
 
-from kalshi_trading.auto.book import BookDataError, LocalBook, snapshot_levels
-from kalshi_trading.auto.events import (
+from kalshi_trading.marketdata.book import BookDataError, LocalBook, snapshot_levels
+from kalshi_trading.marketdata.events import (
     PARSERS,
     BookStale,
     BookUpdated,
@@ -39,7 +39,7 @@ from kalshi_trading.errors import ResponseFormatError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MarketFeed", "FeedStats", "BookKeeper", "QueueFeed"]  # + WebSocketFeed, PollingFeed (lazily)
+__all__ = ["MarketFeed", "FeedStats", "BookKeeper", "QueueFeed"]
 
 
 class MarketFeed(Protocol):
@@ -418,15 +418,3 @@ class QueueFeed:
             book.record_trade(trade.ts, int(trade.yes_price * 10_000))
         return [trade]
 
-
-def __getattr__(name: str):
-    # The sources import this module; hand them out lazily so either import order works.
-    if name == "WebSocketFeed":
-        from kalshi_trading.auto.feed_ws import WebSocketFeed
-
-        return WebSocketFeed
-    if name == "PollingFeed":
-        from kalshi_trading.auto.feed_poll import PollingFeed
-
-        return PollingFeed
-    raise AttributeError(name)

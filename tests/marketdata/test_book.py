@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kalshi_trading.auto.book import (
+from kalshi_trading.marketdata.book import (
     BookDataError,
     LocalBook,
     PriceWindow,
@@ -20,8 +20,8 @@ from kalshi_trading.auto.book import (
     units_count,
     units_price,
 )
-from kalshi_trading.auto.events import BookStale, BookUpdated, Resynced
-from kalshi_trading.auto.feed import BookKeeper
+from kalshi_trading.marketdata.events import BookStale, BookUpdated, Resynced
+from kalshi_trading.marketdata.feed import BookKeeper
 from kalshi_trading.models import OrderBook, PriceLevel
 
 T0 = datetime(2026, 11, 21, 14, 30, tzinfo=timezone.utc)

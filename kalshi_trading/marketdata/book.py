@@ -205,7 +205,7 @@ class PriceWindow:
 
     def volatility(self, since: datetime | None = None) -> float | None:
         """Annualised realized volatility of the window's prices (None with too few points)."""
-        from kalshi_trading.auto.pricing import realized_volatility
+        from kalshi_trading.marketdata.stats import realized_volatility
 
         return realized_volatility(self.points(since))
 

@@ -14,10 +14,11 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
-from kalshi_trading.auto.book import orderbook_units
-from kalshi_trading.auto.events import FeedError, TradeMsg, utcnow
-from kalshi_trading.auto.feed import QueueFeed
+from kalshi_trading.marketdata.book import orderbook_units
+from kalshi_trading.marketdata.events import FeedError, TradeMsg, utcnow, wire_enum
+from kalshi_trading.marketdata.feed import QueueFeed
 from kalshi_trading.errors import ApiError, RejectedError, TransientError
+from kalshi_trading.models import BookSide, Side
 
 log = logging.getLogger(__name__)
 
@@ -135,5 +136,6 @@ class PollingFeed(QueueFeed):
             ts = t.created_time or utcnow()
             if ts > since:
                 self._since[ticker] = ts
-            self._put("trade", TradeMsg(ticker, t.trade_id, t.yes_price, t.count, t.taker_outcome_side,
-                                        t.taker_book_side, ts.astimezone(timezone.utc)))
+            self._put("trade", TradeMsg(ticker, t.trade_id, t.yes_price, t.count,
+                                        wire_enum(Side, t.taker_outcome_side), wire_enum(BookSide, t.taker_book_side),
+                                        ts.astimezone(timezone.utc)))

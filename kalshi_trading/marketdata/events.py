@@ -6,16 +6,40 @@ also read the legacy cent/int shapes of reference section 12); times are aware U
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Mapping, Union
+from enum import Enum
+from typing import Mapping, TypeVar, Union
 
 from kalshi_trading.api import parse
+from kalshi_trading.models import BookSide, OrderStatus, Side
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class LifecycleEvent(str, Enum):
+    """`market_lifecycle_v2` event types (reference section 11); anything new maps to UNKNOWN."""
+
+    CREATED = "created"
+    ACTIVATED = "activated"
+    DEACTIVATED = "deactivated"
+    CLOSE_DATE_UPDATED = "close_date_updated"
+    DETERMINED = "determined"
+    SETTLED = "settled"
+    PRICE_LEVEL_STRUCTURE_UPDATED = "price_level_structure_updated"
+    METADATA_UPDATED = "metadata_updated"
+    UNKNOWN = "unknown"
+
+    @property
+    def stops_trading(self) -> bool:
+        """After this event the market takes no orders (paused, determined or settled)."""
+        return self in (LifecycleEvent.DEACTIVATED, LifecycleEvent.DETERMINED, LifecycleEvent.SETTLED)
 
 
 @dataclass(frozen=True)
@@ -51,8 +75,8 @@ class TradeMsg:
     trade_id: str
     yes_price: Decimal
     count: Decimal
-    taker_outcome_side: str
-    taker_book_side: str
+    taker_outcome_side: Side | None  # None when the message does not say
+    taker_book_side: BookSide | None
     ts: datetime
 
     @property
@@ -68,8 +92,8 @@ class FillMsg:
     trade_id: str
     order_id: str
     is_taker: bool
-    outcome_side: str
-    book_side: str
+    outcome_side: Side | None
+    book_side: BookSide | None
     yes_price: Decimal
     count: Decimal
     fee: Decimal
@@ -104,21 +128,25 @@ class PositionMsg:
 
 @dataclass(frozen=True)
 class LifecycleMsg:
+    """A market's lifecycle changed (`market_lifecycle_v2`, or `event_lifecycle` with the event ticker)."""
+
     ticker: str
-    event_type: str
+    event_type: LifecycleEvent
     result: str | None
     close_ts: datetime | None
     ts: datetime
-    raw: Mapping[str, Any]
+    settlement_value: Decimal | None = None
+    determination_ts: datetime | None = None
+    is_deactivated: bool | None = None
 
 
 @dataclass(frozen=True)
 class UserOrderMsg:
     order_id: str
     ticker: str
-    status: str
-    outcome_side: str
-    book_side: str
+    status: OrderStatus
+    outcome_side: Side | None
+    book_side: BookSide | None
     yes_price: Decimal | None
     fill_count: Decimal | None
     remaining_count: Decimal | None
@@ -154,6 +182,13 @@ class FeedError:
 FeedEvent = Union[BookUpdated, BookStale, Resynced, TradeMsg, FillMsg, TickerMsg, PositionMsg, LifecycleMsg,
                   UserOrderMsg, Disconnected, Reconnected, FeedError]
 
+# each event type's short name (the `event` field of `kalshi watch --json` lines, decision logs)
+EVENT_KIND: dict[type, str] = {
+    BookUpdated: "book", BookStale: "stale", Resynced: "resynced", TradeMsg: "trade", FillMsg: "fill",
+    TickerMsg: "ticker", PositionMsg: "position", LifecycleMsg: "lifecycle", UserOrderMsg: "user_order",
+    Disconnected: "disconnected", Reconnected: "reconnected", FeedError: "error",
+}
+
 
 # ----------------------------------------------------------------------------------- wire -> event
 def ts_of(msg: Mapping, key: str = "ts_ms") -> datetime:
@@ -178,22 +213,43 @@ def _opt_count(msg: Mapping, name: str) -> Decimal | None:
     return parse.count(msg, name, "ws", None)
 
 
-def _outcome(msg: Mapping, key: str) -> str:
+E = TypeVar("E", bound=Enum)
+_unknown_seen: set[tuple[str, str]] = set()  # (enum, value) pairs already logged: log each surprise once
+
+
+def wire_enum(cls: type[E], value: object, default: E | None = None) -> E | None:
+    """`value` as a member of `cls`; an unknown value is logged once and becomes `default`."""
+    if value is None or value == "":
+        return None
+    try:
+        return cls(str(value))
+    except ValueError:
+        key = (cls.__name__, str(value))
+        if key not in _unknown_seen:
+            _unknown_seen.add(key)
+            log.warning("unknown %s %r from the exchange; treated as %s", cls.__name__, value,
+                        default.value if default is not None else "absent")
+        return default
+
+
+def _outcome(msg: Mapping, key: str) -> Side | None:
     """`outcome_side`, else derived from the deprecated side + action (or `taker_side`)."""
     value = msg.get(key)
     if value:
-        return str(value)
+        return wire_enum(Side, value)
     side, action = msg.get("side"), msg.get("action")
     if side in ("yes", "no") and action in ("buy", "sell"):
-        return "yes" if (action == "buy") == (side == "yes") else "no"
-    return str(msg.get("taker_side") or side or "")
+        return Side.YES if (action == "buy") == (side == "yes") else Side.NO
+    return wire_enum(Side, msg.get("taker_side") or side)
 
 
-def _book_side(msg: Mapping, key: str, outcome: str) -> str:
+def _book_side(msg: Mapping, key: str, outcome: Side | None) -> BookSide | None:
     value = msg.get(key)
     if value:
-        return str(value)
-    return {"yes": "bid", "no": "ask"}.get(outcome, "")
+        return wire_enum(BookSide, value)
+    if outcome is None:
+        return None
+    return BookSide.BID if outcome is Side.YES else BookSide.ASK
 
 
 def trade_msg(msg: Mapping) -> TradeMsg:
@@ -254,15 +310,23 @@ def position_msg(msg: Mapping) -> PositionMsg:
     )
 
 
+def _opt_ts(msg: Mapping, key: str) -> datetime | None:
+    value = msg.get(key)
+    return parse.timestamp(value) if value is not None else None
+
+
 def lifecycle_msg(msg: Mapping) -> LifecycleMsg:
-    close = msg.get("close_ts")
+    result = msg.get("result")
+    deactivated = msg.get("is_deactivated")
     return LifecycleMsg(
         ticker=_ticker(msg) or str(msg.get("event_ticker") or ""),
-        event_type=str(msg.get("event_type") or ""),
-        result=msg.get("result"),
-        close_ts=parse.timestamp(close) if close is not None else None,
+        event_type=wire_enum(LifecycleEvent, msg.get("event_type"), LifecycleEvent.UNKNOWN) or LifecycleEvent.UNKNOWN,
+        result=str(result) if result else None,
+        close_ts=_opt_ts(msg, "close_ts"),
         ts=ts_of(msg),
-        raw=dict(msg),
+        settlement_value=_opt_dollars(msg, "settlement_value"),
+        determination_ts=_opt_ts(msg, "determination_ts"),
+        is_deactivated=deactivated if isinstance(deactivated, bool) else None,
     )
 
 
@@ -271,7 +335,7 @@ def user_order_msg(msg: Mapping) -> UserOrderMsg:
     return UserOrderMsg(
         order_id=str(msg.get("order_id") or ""),
         ticker=_ticker(msg),
-        status=str(msg.get("status") or ""),
+        status=wire_enum(OrderStatus, msg.get("status"), OrderStatus.UNKNOWN) or OrderStatus.UNKNOWN,
         outcome_side=outcome,
         book_side=_book_side(msg, "book_side", outcome),
         yes_price=_opt_dollars(msg, "yes_price"),

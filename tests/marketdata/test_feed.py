@@ -25,10 +25,10 @@ from websockets.http11 import Response
 from websockets.sync.server import serve
 
 from kalshi_trading.api.signer import Signer
-from kalshi_trading.auto.events import (BookStale, BookUpdated, Disconnected, FeedError, FillMsg, Reconnected,
+from kalshi_trading.marketdata.events import (BookStale, BookUpdated, Disconnected, FeedError, FillMsg, Reconnected,
                                         Resynced, TickerMsg, TradeMsg)
-from kalshi_trading.auto.feed_poll import PollingFeed
-from kalshi_trading.auto.feed_ws import Backoff, WebSocketFeed
+from kalshi_trading.marketdata.feed_poll import PollingFeed
+from kalshi_trading.marketdata.feed_ws import Backoff, WebSocketFeed
 from kalshi_trading.errors import AuthenticationError, ExchangeUnavailable
 from kalshi_trading.models import OrderBook, PriceLevel, Trade
 

@@ -1,0 +1,140 @@
+"""The import graph keeps design.md's one-way layers, and has no circle (docs/architecture.md draws it).
+
+Every `import` in the package counts, lazy ones inside functions too: a circle hidden in a function is still a
+circle a newcomer has to untangle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "kalshi_trading"
+
+# layer -> rank; a module may import its own layer and any layer of a LOWER rank, nothing above
+RANK = {
+    "domain": 0,  # money, models, errors, ids: facts and rules, no I/O
+    "config": 1,
+    "api": 2, "store": 2,
+    "marketdata": 3,  # the feed signs its handshake with api's signer and reads wire numbers with api.parse
+    "trading": 4,
+    "auto": 5, "signals": 5, "ops": 5,
+    "cli": 6,
+}
+DOMAIN = {"money", "models", "errors", "ids", "__init__"}
+# the simulator is a separate program: it may use only the domain
+SIM_MAY_IMPORT = {"domain", "sim"}
+
+
+def layer_of(module: str) -> str:
+    parts = module.split(".")
+    head = parts[1] if len(parts) > 1 else "__init__"
+    if head == "__main__":  # `python -m kalshi_trading` is the CLI's entry point
+        return "cli"
+    if head in DOMAIN:
+        return "domain"
+    return head
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PKG.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    found: set[str] = set()
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("kalshi_trading"))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if mod.startswith("kalshi_trading"):
+                found.add(mod)
+                # `from kalshi_trading.x import y` may name a submodule y
+                for a in node.names:
+                    if (PKG.parent / (mod.replace(".", "/") + f"/{a.name}.py")).exists():
+                        found.add(f"{mod}.{a.name}")
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    g: dict[str, set[str]] = {}
+    for path in PKG.rglob("*.py"):
+        if "__pycache__" in path.parts:
+            continue
+        g[module_name(path)] = {m for m in imports_of(path)}
+    return g
+
+
+def test_layers_point_down():
+    wrong = []
+    for mod, deps in graph().items():
+        src = layer_of(mod)
+        for dep in deps:
+            dst = layer_of(dep)
+            if src == "sim":
+                if dst not in SIM_MAY_IMPORT:
+                    wrong.append(f"{mod} -> {dep} (the simulator imports only the domain)")
+            elif dst == "sim":
+                if src != "cli":  # the CLI starts and controls the simulator; nothing else knows it exists
+                    wrong.append(f"{mod} -> {dep} (only the CLI may start the simulator)")
+            elif RANK.get(dst, 0) > RANK.get(src, 0):
+                wrong.append(f"{mod} -> {dep} ({src} may not import {dst})")
+    assert not wrong, "\n".join(sorted(wrong))
+
+
+def test_no_import_circle():
+    g = graph()
+    # Tarjan's strongly connected components over modules; a package's __init__ importing its own submodules
+    # for re-export is not a circle unless a submodule imports the package back.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    cycles: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in g.get(v, ()):
+            if w not in g:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    for v in sorted(g):
+        if v not in index:
+            visit(v)
+    assert not cycles, cycles
+
+
+def test_the_checker_sees_lazy_imports():
+    """The graph includes imports inside functions (it would be blind to lazy circles otherwise):
+    cli.main imports the context only inside its root callback."""
+    assert "kalshi_trading.cli.context" in graph()["kalshi_trading.cli.main"]
