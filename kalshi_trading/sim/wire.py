@@ -10,7 +10,7 @@ from kalshi_trading.sim.book import Book
 from kalshi_trading.sim.catalogue import Event, Series
 from kalshi_trading.sim.clock import fmt_time
 from kalshi_trading.sim.market import Market
-from kalshi_trading.sim.records import ASK, BID, PU, Account, Fill, Order, Position, Settlement, Trade
+from kalshi_trading.sim.records import ASK, BID, CU, PU, Account, Fill, Order, Position, Settlement, Trade
 
 
 def price(pu: int) -> str:
@@ -207,14 +207,23 @@ def order(o: Order) -> dict:
     }
 
 
+def _per_contract(total_mu: int, count_cu: int) -> int:
+    """Micro-dollars per whole contract, rounded half-even to $0.000001 (integer arithmetic)."""
+    q, r = divmod(total_mu * CU, count_cu)
+    if 2 * r > count_cu or (2 * r == count_cu and q % 2):
+        q += 1
+    return q
+
+
 def averages(o: Order) -> dict:
-    """average_fill_price (YES price) and average_fee_paid (per contract), only after fills."""
+    """average_fill_price (YES price per contract) and average_fee_paid (fee per contract), only
+    after fills; both from the same totals as the order's fills (costs in mu = pu x cu)."""
     if not o.filled:
         return {}
-    leg = (o.taker_cost + o.maker_cost) / o.filled  # pu per contract of the order's leg
-    yes = leg if o.side == BID else PU - leg
-    fees = (o.taker_fees + o.maker_fees) / o.filled / 100  # pu per contract
-    return {"average_fill_price": f"{yes / PU:.4f}", "average_fee_paid": f"{fees / PU:.6f}"}
+    leg = o.taker_cost + o.maker_cost  # the order's own leg: YES cost for a bid, NO cost for an ask
+    yes = leg if o.side == BID else PU * o.filled - leg
+    return {"average_fill_price": money(_per_contract(yes, o.filled)),
+            "average_fee_paid": fee(_per_contract(o.taker_fees + o.maker_fees, o.filled))}
 
 
 def create_result(o: Order, now_ms: int) -> dict:
