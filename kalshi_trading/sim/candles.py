@@ -83,7 +83,8 @@ def aggregate(minutes: dict[int, list], start_s: int, end_s: int,
                 agg[base + 3] = row[base + 3]
         agg[12] += row[12]
         agg[13] += row[13]
-        agg[14] = row[14]
+        if row[0] is not None:  # open interest is sampled with the quote; trade-only minutes have none
+            agg[14] = row[14]
     out = []
     previous = None
     for end in sorted(buckets):
