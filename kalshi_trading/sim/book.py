@@ -96,10 +96,11 @@ class Book:
         return out
 
     def top(self) -> tuple[int, int, int, int]:
-        """(best bid, bid size, best ask, ask size), zeros for an empty side."""
+        """(best bid, bid size, best ask, ask size).  An empty side shows as the exchange shows it,
+        never crossed: no bids = bid 0, no asks = ask PU ($1), size 0."""
         bb = self.bid_prices[-1] if self.bid_prices else 0
-        ba = self.ask_prices[0] if self.ask_prices else 0
-        return (bb, self.bids[bb].qty if bb else 0, ba, self.asks[ba].qty if ba else 0)
+        ba = self.ask_prices[0] if self.ask_prices else PU
+        return (bb, self.bids[bb].qty if bb else 0, ba, self.asks[ba].qty if self.ask_prices else 0)
 
     def live_orders(self):
         for levels in (self.bids, self.asks):

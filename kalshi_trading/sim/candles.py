@@ -1,7 +1,8 @@
 """Per-minute candles built from trades and sampled quotes; coarser periods are aggregated on read.
 
 A row is a list: [bid o,h,l,c, ask o,h,l,c, price o,h,l,c, price x count sum, volume, open interest]
-(prices in pu, counts in cu; price entries None for a minute without trades).  Finished minutes are
+(prices in pu, counts in cu; price entries None for a minute without trades, quote entries None for a
+minute without a quote sample; an empty ask is sampled as PU, as `Book.top` shows it).  Finished minutes are
 handed to the store (`flush`) and read back from it on demand, so start-up never loads them.
 """
 
@@ -83,7 +84,8 @@ def aggregate(minutes: dict[int, list], start_s: int, end_s: int,
                 agg[base + 3] = row[base + 3]
         agg[12] += row[12]
         agg[13] += row[13]
-        agg[14] = row[14]
+        if row[0] is not None:  # open interest is sampled with the quote; trade-only minutes have none
+            agg[14] = row[14]
     out = []
     previous = None
     for end in sorted(buckets):

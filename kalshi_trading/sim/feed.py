@@ -277,9 +277,15 @@ class Feed(FeedCommands):
 
     # ---- subscriptions ------------------------------------------------------------------------
 
-    def attach(self, conn) -> None:
+    def attach(self, conn, max_per_user: int | None = None) -> bool:
+        """Register a connection; False (not registered) when its user already has `max_per_user`."""
         with self.lock:
+            if max_per_user is not None:
+                account = conn.account
+                if sum(1 for c in self.conns if c.account is account) >= max_per_user:
+                    return False
             self.conns.add(conn)
+            return True
 
     def detach(self, conn) -> None:
         with self.lock:

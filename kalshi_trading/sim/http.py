@@ -25,7 +25,7 @@ from kalshi_trading.sim.faults import Faults, FaultSpec
 from kalshi_trading.sim.feed import Feed
 from kalshi_trading.sim.params import Request
 from kalshi_trading.sim.ratelimit import CANCEL_COST, DEFAULT_COST, RateLimiter, RateLimits
-from kalshi_trading.sim.ws import WS_PATH, serve_websocket
+from kalshi_trading.sim.ws import WS_PATH, WsLimits, serve_websocket
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,8 @@ class App:
     """What the handler needs: the exchange, the store (candles), auth, limits, faults, stats."""
 
     def __init__(self, exchange, store=None, limits: RateLimits | None = None, faults: FaultSpec | None = None,
-                 on_change=None, ws_ping_interval: float = 10.0, ws_max_queue: int = 10_000):
+                 on_change=None, ws_ping_interval: float = 10.0, ws_max_queue: int = 10_000,
+                 ws_limits: WsLimits | None = None):
         self.exchange = exchange
         self.store = store
         self.limits = limits or RateLimits()
@@ -116,6 +117,7 @@ class App:
         self.feed = Feed(exchange, faults)
         self.ws_ping_interval = ws_ping_interval  # seconds between heartbeat pings; 0 = none
         self.ws_max_queue = ws_max_queue  # frames queued per connection before error 25
+        self.ws_limits = ws_limits or WsLimits()  # connections per user, commands per connection
         self.on_change = on_change
         self.requests = 0
         self.cpu_seconds = 0.0

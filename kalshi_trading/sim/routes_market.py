@@ -142,39 +142,14 @@ def _candles(app, req: Request, ticker: str) -> list[dict]:
         raise bad_request("period_interval must be 1, 60 or 1440", "invalid_parameters", str(period))
     if end < start:
         raise bad_request("end_ts is before start_ts", "invalid_parameters")
-    app.exchange.engine.market(ticker)
+    market = app.exchange.engine.market(ticker)
     span = period * 60
-    minutes = merge(app.store.candles(ticker, start - span, end + span) if app.store else [],
+    # the market's whole history up to `end`: quotes and last prices carry into later candles
+    first = min(start, market.created_ms // 1000) - span
+    minutes = merge(app.store.candles(ticker, first, end + span) if app.store else [],
                     app.exchange.candles.live_rows(ticker))
-    rows = aggregate(minutes, start, end, period)
-    out = [_candle(end_ts, row, prev) for end_ts, row, prev in rows]
-    if req.bool("include_latest_before_start"):
-        before = [r for r in aggregate(minutes, start - span * 1000, start - 1, period) if r[1][11] is not None]
-        prev = before[-1][1][11] if before else None
-        out.insert(0, {"end_period_ts": -(-start // span) * span, "yes_bid": _ohlc(None), "yes_ask": _ohlc(None),
-                       "price": {"open_dollars": None, "low_dollars": None, "high_dollars": None, "close_dollars": None,
-                                 "previous_dollars": wire.price(prev) if prev is not None else None},
-                       "volume_fp": "0.00", "open_interest_fp": "0.00"})
-    return out
-
-
-def _ohlc(row, base: int = 0) -> dict:
-    if row is None or row[base] is None:
-        return {"open_dollars": None, "low_dollars": None, "high_dollars": None, "close_dollars": None}
-    p = wire.price
-    return {"open_dollars": p(row[base]), "low_dollars": p(row[base + 2]), "high_dollars": p(row[base + 1]),
-            "close_dollars": p(row[base + 3])}
-
-
-def _candle(end_ts: int, row: list, prev) -> dict:
-    price = {}
-    if row[8] is not None:
-        p = wire.price
-        price = {**_ohlc(row, 8), "mean_dollars": f"{row[12] / row[13] / 10_000:.4f}" if row[13] else None,
-                 "previous_dollars": p(prev) if prev is not None else None,
-                 "min_dollars": p(row[10]), "max_dollars": p(row[9])}
-    return {"end_period_ts": end_ts, "yes_bid": _ohlc(row, 0), "yes_ask": _ohlc(row, 4), "price": price,
-            "volume_fp": wire.count(row[13]), "open_interest_fp": wire.count(row[14])}
+    return wire.candles(aggregate(minutes, first, end, period), start, period,
+                        req.bool("include_latest_before_start"))
 
 
 def candlesticks(app, req: Request):

@@ -10,7 +10,7 @@ from kalshi_trading.sim.book import Book
 from kalshi_trading.sim.catalogue import Event, Series
 from kalshi_trading.sim.clock import fmt_time
 from kalshi_trading.sim.market import Market
-from kalshi_trading.sim.records import ASK, BID, PU, Account, Fill, Order, Position, Settlement, Trade
+from kalshi_trading.sim.records import ASK, BID, CU, PU, Account, Fill, Order, Position, Settlement, Trade
 
 
 def price(pu: int) -> str:
@@ -45,7 +45,7 @@ def outcome(side: str) -> str:
 
 
 def market(m: Market, book: Book | None, now_ms: int) -> dict:
-    bb, bsize, ba, asize = book.top() if book is not None else (0, 0, 0, 0)
+    bb, bsize, ba, asize = book.top() if book is not None else (0, 0, PU, 0)
     data = {
         "ticker": m.ticker,
         "event_ticker": m.event_ticker,
@@ -67,8 +67,8 @@ def market(m: Market, book: Book | None, now_ms: int) -> dict:
         "yes_bid_size_fp": count(bsize),
         "yes_ask_dollars": price(ba),
         "yes_ask_size_fp": count(asize),
-        "no_bid_dollars": price(PU - ba) if ba else price(0),
-        "no_ask_dollars": price(PU - bb) if bb else price(0),
+        "no_bid_dollars": price(PU - ba),  # an empty side: bid 0, ask 1 (see Book.top)
+        "no_ask_dollars": price(PU - bb),
         "last_price_dollars": price(m.last_price),
         "volume_fp": count(m.volume),
         "volume_24h_fp": count(m.volume_24h(now_ms)),
@@ -77,7 +77,7 @@ def market(m: Market, book: Book | None, now_ms: int) -> dict:
         "can_close_early": m.can_close_early,
         "notional_value_dollars": "1.0000",
         "previous_yes_bid_dollars": price(m.previous_yes_bid),
-        "previous_yes_ask_dollars": price(m.previous_yes_ask),
+        "previous_yes_ask_dollars": price(m.previous_yes_ask or PU),  # 0 = no ask (states before Book.top's PU)
         "previous_price_dollars": price(m.previous_price),
         "liquidity_dollars": "0.0000",
         "expiration_value": m.expiration_value,
@@ -128,6 +128,57 @@ def trade(t: Trade) -> dict:
         "created_time": fmt_time(t.ts_ms),
         "is_block_trade": False,
     }
+
+
+def _ohlc(o: int, h: int, lo: int, c: int) -> dict:
+    return {"open_dollars": price(o), "low_dollars": price(lo), "high_dollars": price(h), "close_dollars": price(c)}
+
+
+def candles(rows: list[tuple[int, list, object]], start_s: int, period_min: int, synthetic: bool) -> list[dict]:
+    """`candles.aggregate` rows over a market's history -> the 3.30.0 MarketCandlestick list of the
+    periods ending at or after `start_s`.
+
+    `yes_bid`/`yes_ask` are required strings: a period without a quote sample carries the last
+    sampled close (an empty side is bid 0 / ask 1, as in `Book.top`).  `price` keys are optional and
+    omitted, never null: OHLC/mean/min/max only with trades, `previous_dollars` (the last traded price
+    before the period) whenever a trade came before.  `synthetic` prepends the latest candle before
+    `start_s` projected to the first period boundary: its quotes, no prices, `previous_dollars` = the
+    last traded price up to it, no volume.
+    """
+    bid = ask = last_trade = None
+    oi = 0
+    before: dict | None = None
+    before_trade = None
+    out: list[dict] = []
+    for end_ts, row, _ in rows:
+        if row[0] is not None:
+            bids, asks = row[0:4], [a or PU for a in row[4:8]]  # 0 = an empty ask in rows stored before PU
+            bid, ask, oi = bids[3], asks[3], row[14]
+        else:
+            bids = [0 if bid is None else bid] * 4
+            asks = [PU if ask is None else ask] * 4
+        prices: dict = {}
+        if row[8] is not None:
+            prices = _ohlc(row[8], row[9], row[10], row[11])
+            prices["mean_dollars"] = money(_per_contract(row[12], row[13])) if row[13] else price(row[11])
+        if last_trade is not None:
+            prices["previous_dollars"] = price(last_trade)
+        if row[8] is not None:
+            prices["min_dollars"], prices["max_dollars"] = price(row[10]), price(row[9])
+            last_trade = row[11]
+        candle = {"end_period_ts": end_ts, "yes_bid": _ohlc(*bids), "yes_ask": _ohlc(*asks), "price": prices,
+                  "volume_fp": count(row[13]), "open_interest_fp": count(oi)}
+        if end_ts < start_s:
+            before, before_trade = candle, last_trade
+        else:
+            out.append(candle)
+    if synthetic and before is not None:
+        span = period_min * 60
+        out.insert(0, {"end_period_ts": -(-start_s // span) * span, "yes_bid": before["yes_bid"],
+                       "yes_ask": before["yes_ask"],
+                       "price": {} if before_trade is None else {"previous_dollars": price(before_trade)},
+                       "volume_fp": count(0), "open_interest_fp": before["open_interest_fp"]})
+    return out
 
 
 def event(e: Event, markets: list[dict] | None = None) -> dict:
@@ -207,14 +258,23 @@ def order(o: Order) -> dict:
     }
 
 
+def _per_contract(total_mu: int, count_cu: int) -> int:
+    """Micro-dollars per whole contract, rounded half-even to $0.000001 (integer arithmetic)."""
+    q, r = divmod(total_mu * CU, count_cu)
+    if 2 * r > count_cu or (2 * r == count_cu and q % 2):
+        q += 1
+    return q
+
+
 def averages(o: Order) -> dict:
-    """average_fill_price (YES price) and average_fee_paid (per contract), only after fills."""
+    """average_fill_price (YES price per contract) and average_fee_paid (fee per contract), only
+    after fills; both from the same totals as the order's fills (costs in mu = pu x cu)."""
     if not o.filled:
         return {}
-    leg = (o.taker_cost + o.maker_cost) / o.filled  # pu per contract of the order's leg
-    yes = leg if o.side == BID else PU - leg
-    fees = (o.taker_fees + o.maker_fees) / o.filled / 100  # pu per contract
-    return {"average_fill_price": f"{yes / PU:.4f}", "average_fee_paid": f"{fees / PU:.6f}"}
+    leg = o.taker_cost + o.maker_cost  # the order's own leg: YES cost for a bid, NO cost for an ask
+    yes = leg if o.side == BID else PU * o.filled - leg
+    return {"average_fill_price": money(_per_contract(yes, o.filled)),
+            "average_fee_paid": fee(_per_contract(o.taker_fees + o.maker_fees, o.filled))}
 
 
 def create_result(o: Order, now_ms: int) -> dict:

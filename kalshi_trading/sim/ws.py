@@ -5,6 +5,11 @@ handler thread; the upgrade is answered with `websockets`' sans-I/O `ServerProto
 handler thread reads frames (commands go to the feed) and a writer thread per connection sends
 queued messages and the heartbeat pings (payload `heartbeat`).  Client pings are answered by the
 protocol itself.
+
+A connection is registered with the feed before the 101 is sent, so a client that has its
+handshake answered is already counted (and reachable by `close_connections`).  Limits (`WsLimits`):
+at most `max_connections` open connections per user (more: HTTP 429 at the handshake), and a
+token bucket of commands per connection (an empty bucket answers error 27, "Too many commands").
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import socket
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from websockets.datastructures import Headers
@@ -24,12 +30,23 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from kalshi_trading.sim.errors import SimError
+from kalshi_trading.sim.ratelimit import Bucket
 
 log = logging.getLogger(__name__)
 
 WS_PATH = "/trade-api/ws/v2"
 MAX_FRAME = 1 << 20  # bytes per client message
 PING_PAYLOAD = b"heartbeat"
+
+
+@dataclass(frozen=True)
+class WsLimits:
+    """WebSocket limits: open connections per user (the reference's 200), and a per-connection
+    token bucket of commands (`command_burst` at once, refilled at `command_rate` per second)."""
+
+    max_connections: int = 200
+    command_rate: float = 10.0
+    command_burst: int = 100
 
 
 def serve_websocket(handler, app) -> None:
@@ -45,24 +62,41 @@ def serve_websocket(handler, app) -> None:
     shake = ServerProtocol(max_size=MAX_FRAME)
     response = shake.accept(Request(path, Headers(handler.headers.items())))
     response.headers["Server"] = handler.server_version
-    shake.send_response(response)
     sock = handler.connection
+    if response.status_code != 101:
+        _answer(sock, shake, response)
+        return
+    limits: WsLimits = app.ws_limits
+    conn = Connection(sock, handler.rfile, account, app.feed, app.ws_ping_interval, app.ws_max_queue, limits)
+    if not app.feed.attach(conn, limits.max_connections):  # registered before the client hears 101
+        handler._send(429, {"error": {"code": "too_many_connections", "message": "too many WebSocket connections",
+                                      "details": f"at most {limits.max_connections} per user"}})
+        return
+    with conn.proto_lock:  # nothing is written to the socket before the 101
+        answered = _answer(sock, shake, response)
+    if not answered:
+        app.feed.detach(conn)
+        return
+    conn.run()
+
+
+def _answer(sock: socket.socket, shake: ServerProtocol, response) -> bool:
+    """Send the handshake response; False when the client has gone."""
+    shake.send_response(response)
     try:
         for data in shake.data_to_send():
             if data:
                 sock.sendall(data)
     except OSError:
-        return
-    if response.status_code != 101:
-        return
-    conn = Connection(sock, handler.rfile, account, app.feed, app.ws_ping_interval, app.ws_max_queue)
-    conn.run()
+        return False
+    return True
 
 
 class Connection:
     """One upgraded socket: reader (the calling thread), writer thread, bounded outgoing queue."""
 
-    def __init__(self, sock: socket.socket, rfile, account, feed, ping_interval: float, max_queue: int):
+    def __init__(self, sock: socket.socket, rfile, account, feed, ping_interval: float, max_queue: int,
+                 limits: WsLimits = WsLimits()):
         self.sock = sock
         self.rfile = rfile
         self.account = account
@@ -77,6 +111,11 @@ class Connection:
         self.subs: dict = {}  # sid -> feed.Sub (guarded by the exchange lock)
         self.next_sid = 0
         self.pings_sent = 0
+        self.commands = Bucket(limits.command_rate, limits.command_burst, time.monotonic())
+
+    def allow_command(self) -> bool:
+        """Take one command from this connection's budget (only the reader thread calls it)."""
+        return self.commands.take(1, time.monotonic())
 
     # ---- called by the feed (under the exchange lock: never block) ----------------------------
 
@@ -131,8 +170,8 @@ class Connection:
     # ---- the connection's threads ---------------------------------------------------------------
 
     def run(self) -> None:
+        """Serve the attached, answered connection until it closes; then detach it."""
         writer = threading.Thread(target=self._write_loop, name="sim-ws-writer", daemon=True)
-        self.feed.attach(self)
         writer.start()
         try:
             self._read_loop()

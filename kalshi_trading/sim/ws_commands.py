@@ -81,6 +81,7 @@ class FeedCommands:
     def command(self, conn, text: str | bytes) -> None:
         """Handle one client frame; replies and errors go to the connection's queue."""
         cmd_id = None
+        allowed = conn.allow_command()  # every frame spends from the connection's budget
         try:
             try:
                 data = json.loads(text)
@@ -89,6 +90,8 @@ class FeedCommands:
             if not isinstance(data, dict):
                 raise CommandError(1, "not a JSON object")
             cmd_id = data.get("id")
+            if not allowed:
+                raise CommandError(27)
             cmd = data.get("cmd")
             handler = {"subscribe": self._subscribe, "unsubscribe": self._unsubscribe,
                        "update_subscription": self._update, "list_subscriptions": self._list}.get(cmd)

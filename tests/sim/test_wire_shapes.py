@@ -94,7 +94,8 @@ def test_market_shapes(alice, bob, btc):
     one = requests.get(alice.base_url + f"/markets/{btc}", timeout=10).json()["market"]
     assert one["last_price_dollars"] == "0.5200" and one["volume_fp"] == "2.00" and one["open_interest_fp"] == "2.00"
     assert one["yes_bid_dollars"] == "0.4000" and one["no_ask_dollars"] == "0.6000"
-    assert one["yes_ask_dollars"] == "0.0000"  # empty side
+    # an empty ask side shows as the exchange shows it: ask 1.0000 x 0, NO bid 0.0000 (never crossed)
+    assert one["yes_ask_dollars"] == "1.0000" and one["yes_ask_size_fp"] == "0.00" and one["no_bid_dollars"] == "0.0000"
 
 
 def test_portfolio_shapes(alice, bob, btc):
