@@ -401,11 +401,19 @@ class BotLoop:
         now = self.clock.now()
         if self.ledger.roll_day(now):
             self.state.save_positions(self.ledger)
+            self.prune_fills(now)
         self.update_risk()
         self.metrics.timer_passes += 1
         for t in self.tickers:
             self.tick(t, TimerEvent(now))
         self.metrics.sample(now, self.ledger, self.marks(), self.tickers, self.risk.state.value)
+
+    def prune_fills(self, now: datetime) -> None:
+        """Drop processed-fill rows older than the daily P&L window (the state file does not grow forever)."""
+        kept = self.ledger.seen
+        removed = self.state.prune_fills(now, self.ledger.last_fill_ts)
+        if removed:
+            self.ledger.seen = kept & set(self.state.fill_keys())
 
     def interval(self) -> float:
         """Wall seconds between timer passes: the configured exchange-time interval over the clock's rate."""

@@ -153,6 +153,7 @@ class BotRun:
         s.state.put("env", s.env)
         s.state.put(RUN_STARTED, started.isoformat())
         s.state.save_positions(ledger)
+        s.state.prune_fills(s.clock.now(), ledger.last_fill_ts)
         self.loop = BotLoop(strategy=s.strategy, risk=risk, ledger=ledger, state=s.state, port=port, feed=s.feed,
                             markets=markets, clock=s.clock, config=s.config, watcher=s.watcher,
                             metrics=self.metrics, reconcile_every=s.reconcile_every, on_alert=s.on_alert)

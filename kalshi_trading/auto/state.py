@@ -13,7 +13,7 @@ import json
 import logging
 import secrets
 import sqlite3
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
@@ -28,7 +28,6 @@ FILE_NAME = "bot.sqlite"
 SCHEMA_VERSION = 1
 MAX_DECISIONS = 5000
 MAX_EVENTS = 2000
-MAX_SEEN_FILLS = 20000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -132,7 +131,7 @@ class BotState:
         for oid, t, side, px, rem, filled, tag, cid in self._conn.execute("SELECT * FROM orders"):
             ledger.orders[oid] = OrderRecord(oid, t, BookSide(side), Decimal(px), Decimal(rem), Decimal(filled),
                                              tag, cid)
-        ledger.seen = {row[0] for row in self._conn.execute("SELECT key FROM fills")}
+        ledger.seen = self.fill_keys()
         daily = self.get("daily")
         if daily:
             ledger.day = date.fromisoformat(daily["day"])
@@ -184,14 +183,25 @@ class BotState:
             out[oid] = OrderRecord(oid, t, BookSide(side), Decimal(px), Decimal(rem), Decimal(filled), tag, cid)
         return out
 
+    def fill_keys(self) -> set[str]:
+        return {row[0] for row in self._conn.execute("SELECT key FROM fills")}
+
     def fills(self) -> list[BotFill]:
         rows = self._conn.execute("SELECT * FROM fills ORDER BY ts, key").fetchall()
         return [BotFill(k, oid, t, BookSide(s), Decimal(p), Decimal(n), Decimal(f), _dt(ts), src)
                 for k, oid, t, s, p, n, f, ts, src in rows]
 
-    def prune_fills(self, keep: int = MAX_SEEN_FILLS) -> None:
-        self._conn.execute("DELETE FROM fills WHERE rowid NOT IN (SELECT rowid FROM fills ORDER BY ts DESC LIMIT ?)",
-                           (keep,))
+    def prune_fills(self, now: datetime, last_fill_ts: datetime | None) -> int:
+        """Forget processed fills older than the daily P&L window (yesterday's UTC midnight), and never one within
+        an hour of the newest processed fill (reconciliation asks the exchange from there, and dedups by key).
+        Positions keep their totals; only the per-fill rows go.  Returns how many rows were removed."""
+        day_start = datetime.combine(now.astimezone(timezone.utc).date(), datetime.min.time(), timezone.utc)
+        before = day_start - timedelta(days=1)
+        if last_fill_ts is not None:
+            before = min(before, last_fill_ts - timedelta(hours=1))
+        # ISO-8601 UTC strings with one offset sort as times do
+        cur = self._conn.execute("DELETE FROM fills WHERE ts < ?", (_iso(before),))
+        return cur.rowcount
 
     @staticmethod
     def _write_book(c: sqlite3.Connection, ticker: str, tb: TickerBook) -> None:

@@ -78,3 +78,22 @@ def test_halted_survives_restart_until_resume(tmp_path):
     with BotState.open(path) as state:
         assert restore_risk(state, BotConfig(), clock).state is RiskState.ACTIVE
         assert any("resumed" in e["message"] for e in state.events())
+
+
+def test_fills_older_than_the_daily_window_are_pruned_and_totals_stay(tmp_path):
+    with BotState.open(tmp_path / "bot.sqlite") as state:
+        ledger = Ledger()
+        old = [BotFill(f"t{i}/o", "o", T, BookSide.BID, D("0.40"), D(1), D("0.01"), T0 - timedelta(days=3, hours=i))
+               for i in range(5)]
+        recent = [BotFill(f"r{i}/o", "o", T, BookSide.BID, D("0.40"), D(1), D("0.01"), T0 - timedelta(hours=i))
+                  for i in range(3)]
+        for f in old + recent:
+            ledger.apply_fill(f)
+            state.record_fill(f, ledger)
+        assert state.prune_fills(T0, ledger.last_fill_ts) == 5
+        assert state.fill_keys() == {f.key for f in recent}
+        again = state.load_ledger()
+        assert again.position(T) == D(8) and again.book(T).fees == D("0.08")  # totals are kept
+        # nothing within an hour of the newest processed fill goes, whatever its age
+        assert state.prune_fills(T0 + timedelta(days=30), T0) == 1  # r2, two hours before the newest
+        assert state.fill_keys() == {"r0/o", "r1/o"}
