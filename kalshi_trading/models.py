@@ -121,6 +121,16 @@ class Market:
     fee_waiver_expiration_time: datetime | None = None
 
     @property
+    def best_yes_bid(self) -> Decimal | None:
+        """The best YES bid, or None when no one bids (the exchange sends 0.0000, size 0)."""
+        return self.yes_bid if 0 < self.yes_bid < 1 and self.yes_bid_size != 0 else None
+
+    @property
+    def best_yes_ask(self) -> Decimal | None:
+        """The best YES ask, or None when no one offers (the exchange sends 1.0000 with size 0; older answers 0)."""
+        return self.yes_ask if 0 < self.yes_ask < 1 and self.yes_ask_size != 0 else None
+
+    @property
     def is_trading(self) -> bool:
         return self.status in TRADING_STATUSES
 

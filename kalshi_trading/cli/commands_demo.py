@@ -20,7 +20,7 @@ def pick_market(client):
     """An open market with both a bid and an ask (a spread to quote inside), else the first open one."""
     candidates = list(client.iter_markets(status="open", series_ticker="KXBTCD", limit=60))
     for m in candidates:
-        if m.yes_bid > 0 and m.yes_ask > 0:
+        if m.best_yes_bid is not None and m.best_yes_ask is not None:
             return m, candidates
     if not candidates:
         raise UsageError("the simulator lists no open markets right now; try again in a moment")

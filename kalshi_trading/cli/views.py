@@ -130,8 +130,8 @@ def market_json(m) -> dict:
 
 
 def render_markets(markets) -> str:
-    rows = [(m.ticker, _short(m.title or m.yes_sub_title, 44), m.status, cents(m.yes_bid) if m.yes_bid else "-",
-             cents(m.yes_ask) if m.yes_ask else "-", cents(m.last_price) if m.last_price else "-", count(m.volume),
+    rows = [(m.ticker, _short(m.title or m.yes_sub_title, 44), m.status, _quote(m.best_yes_bid),
+             _quote(m.best_yes_ask), cents(m.last_price) if m.last_price else "-", count(m.volume),
              iso(m.close_time) or "-") for m in markets]
     return table(rows, ["ticker", "title", "status", "bid", "ask", "last", "volume", "closes"])
 
@@ -140,7 +140,7 @@ def render_market(m) -> str:
     steps = ", ".join(_steps(m))
     rows = [("ticker", m.ticker), ("title", m.title), ("yes means", m.yes_sub_title), ("status", m.status),
             ("yes bid / ask",
-             f"{cents(m.yes_bid)} x {count(m.yes_bid_size)} / {cents(m.yes_ask)} x {count(m.yes_ask_size)}"),
+             f"{_quote(m.best_yes_bid)} x {count(m.yes_bid_size)} / {_quote(m.best_yes_ask)} x {count(m.yes_ask_size)}"),
             ("no bid / ask", f"{cents(m.no_bid)} / {cents(m.no_ask)}"), ("last", cents(m.last_price)),
             ("volume (24h)", f"{count(m.volume)} ({count(m.volume_24h)})"), ("open interest", count(m.open_interest)),
             ("tick size", steps), ("opens", iso(m.open_time) or "-"), ("closes", iso(m.close_time) or "-")]
@@ -241,3 +241,8 @@ def render_discrepancies(s) -> str:
 def _short(text: str, width: int) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _quote(price) -> str:
+    """A best bid or ask in cents, or "-" when that side of the book is empty."""
+    return "-" if price is None else cents(price)
