@@ -109,8 +109,8 @@ class History:
         if moved:
             self.trades.sort(key=lambda t: (t.ts_ms, t.trade_id))
             log.debug("moved %d records to the historical tier (cutoff %d)", moved, cutoff)
-        self._expire(ex, cutoff - HISTORY_KEEP_MS)
-        self.version += 1
+        if self._expire(ex, cutoff - HISTORY_KEEP_MS) or moved:
+            self.version += 1  # (a cutoff that moved alone need not be saved: the next roll catches up)
 
     def _roll_account(self, engine, account: Account, cutoff: int) -> int:
         fills = account.fills
@@ -131,23 +131,26 @@ class History:
             archive.sort(key=lambda o: (o.updated_ms, o.seq))
         return n + len(done)
 
-    def _expire(self, ex, horizon: int) -> None:
-        """Forget what is older than the tier keeps; drop events none of whose markets remain."""
+    def _expire(self, ex, horizon: int) -> int:
+        """Forget what is older than the tier keeps; drop events none of whose markets remain.  Return how
+        many records went."""
         old = [t for t, m in self.markets.items() if (m.settled_ms or 0) < horizon]
         for ticker in old:
             del self.markets[ticker]
+        gone = len(old) + len(self.trades)
         self.trades = [t for t in self.trades if t.ts_ms >= horizon][-MAX_TRADES:]
-        for aid, fills in self.fills.items():
-            self.fills[aid] = [f for f in fills if f.ts_ms >= horizon]
-        for aid, orders in self.orders.items():
-            self.orders[aid] = [o for o in orders if o.updated_ms >= horizon]
-        for aid, rows in self.positions.items():
-            self.positions[aid] = [p for p in rows if p.settled_ms >= horizon]
+        gone -= len(self.trades)
+        for table, when in ((self.fills, _ts), (self.orders, _updated), (self.positions, _settled)):
+            for aid, rows in table.items():
+                kept = [r for r in rows if when(r) >= horizon]
+                gone += len(rows) - len(kept)
+                table[aid] = kept
         if old:
             live = ex.engine.markets
             for ticker, event in list(ex.events.items()):
                 if not any(t in live or t in self.markets for t in event.market_tickers):
                     del ex.events[ticker]
+        return gone
 
     # ---- persistence ------------------------------------------------------------------------------
 
@@ -182,6 +185,18 @@ class History:
                 history.orders[aid] = [_order(account, row[1:]) for row in rows]
         history.positions = {aid: [ArchivedPosition(*p) for p in rows] for aid, rows in data["positions"].items()}
         return history
+
+
+def _ts(fill: Fill) -> int:
+    return fill.ts_ms
+
+
+def _updated(order: Order) -> int:
+    return order.updated_ms
+
+
+def _settled(row: ArchivedPosition) -> int:
+    return row.settled_ms
 
 
 def _order(account: Account, values: list) -> Order:

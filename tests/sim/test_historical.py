@@ -144,3 +144,17 @@ def test_history_survives_a_restart(tmp_path, server, alice, traded):
         assert len(client.get("/historical/orders").json()["orders"]) == 2
         assert client.get("/historical/positions").json()["market_positions"][0]["realized_pnl_dollars"] == "1.2000"
         assert client.get(f"/markets/{traded['ticker']}").status_code == 404
+
+
+def test_the_tier_keeps_fourteen_days(server, alice, traded):
+    from kalshi_trading.sim.history import HISTORY_KEEP_MS
+
+    _pass_cutoff(server)
+    assert alice.get(f"/events/{traded['event']}").status_code == 200
+    server.exchange.advance(HISTORY_KEEP_MS / 1000 + 120)
+    assert alice.get(f"/historical/markets/{traded['ticker']}").status_code == 404
+    assert alice.get("/historical/fills").json()["fills"] == []
+    assert alice.get("/historical/orders").json()["orders"] == []
+    assert alice.get("/historical/positions").json()["market_positions"] == []
+    assert alice.get(f"/events/{traded['event']}").status_code == 404  # none of its markets remain anywhere
+    assert alice.get("/portfolio/settlements").json()["settlements"]  # settlements stay on the live endpoint
