@@ -53,7 +53,7 @@ _ROUTES = [
     ("GET", "/series", mk.list_series, PUBLIC),
     ("GET", "/series/{series}", mk.get_series, PUBLIC),
     ("GET", "/series/{series}/markets/{ticker}/candlesticks", mk.candlesticks, PUBLIC),
-    ("GET", "/events", mk.list_events, PUBLIC),
+    ("GET", "/events", live.events_with_milestones, PUBLIC),
     ("GET", "/events/multivariate", mk.multivariate_events, PUBLIC),
     ("GET", "/events/fee_changes", mk.event_fee_changes, PUBLIC),
     ("GET", "/events/{event}", mk.get_event, PUBLIC),

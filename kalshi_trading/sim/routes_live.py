@@ -87,6 +87,18 @@ def milestone(app, req: Request):
     return 200, {"milestone": _milestone(_by_id(app, req.match["milestone_id"]))}
 
 
+def events_with_milestones(app, req: Request):
+    """GET /events (routes_market), with each listed event's milestone when `with_milestones` asks."""
+    from kalshi_trading.sim import routes_market as mk
+
+    status, body = mk.list_events(app, req)
+    if req.bool("with_milestones"):
+        events = app.exchange.events
+        body["milestones"] = [_milestone(events[e["event_ticker"]]) for e in body["events"]
+                              if e["event_ticker"] in events]
+    return status, body
+
+
 # ---- live data ----------------------------------------------------------------------------------------
 
 

@@ -99,6 +99,10 @@ def test_milestones_and_live_data(server, alice):
     assert [d["milestone_id"] for d in batch] == [btc[0]["id"]]
     assert _get(alice, f"/live_data/events/{event}").json()["live_data"]["is_historical"] is False
     assert _get(alice, f"/live_data/milestone/{btc[0]['id']}/game_stats").json() == {}
+    listed = _get(alice, "/events", with_milestones="true", series_ticker="KXBTCD").json()
+    assert {m["id"] for m in listed["milestones"]} == {
+        m["id"] for m in _get(alice, "/milestones", limit=100, type="crypto_price").json()["milestones"]}
+    assert "milestones" not in _get(alice, "/events").json()
 
 
 def test_weather_index_peaks_at_the_simulated_high(server, alice):
