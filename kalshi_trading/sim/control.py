@@ -38,9 +38,23 @@ def advance(server, seconds: float) -> dict:
     """Move simulated time forward (as `runtime.sim_advance`)."""
     if not seconds > 0:
         raise ValueError("seconds must be positive")
-    out = runtime._advance(server.exchange, seconds)
+    out = advance_exchange(server.exchange, seconds)
     server.changed()
     return out
+
+
+def advance_exchange(ex, seconds: float) -> dict:
+    """Move `ex` forward; report what settled and what was listed meanwhile (`kalshi sim advance`)."""
+    with ex.lock:
+        ex.sync()
+        before = {t: m.status for t, m in ex.engine.markets.items()}
+        ex.advance(seconds)
+        archived = ex.extras.history.markets  # settled long enough ago to have left the live tier already
+        settled = sorted(t for t, m in list(ex.engine.markets.items()) + list(archived.items())
+                         if m.status == "finalized" and t in before and before[t] != "finalized")
+        listed = sorted(t for t in ex.engine.markets if t not in before)
+        return {"sim_time": fmt_time(ex.clock.now_ms()), "advanced_seconds": seconds, "settled": settled,
+                "listed": listed}
 
 
 def settle(server, ticker: str, result: str) -> dict:

@@ -413,27 +413,14 @@ def sim_advance(data_dir: Path, seconds: float) -> dict:
     """Move simulated time forward; markets that expire settle on the simulated underlying."""
     if seconds <= 0:
         raise ValueError("seconds must be positive")
+    from kalshi_trading.sim.control import advance_exchange
+
     session = _Session(data_dir)
     try:
-        result = _advance(session.exchange, seconds)
+        result = advance_exchange(session.exchange, seconds)
     finally:
         session.close()
     return result
-
-
-def _advance(ex, seconds: float) -> dict:
-    from kalshi_trading.sim.clock import fmt_time
-
-    with ex.lock:
-        ex.sync()
-        before = {t: m.status for t, m in ex.engine.markets.items()}
-        ex.advance(seconds)
-        archived = ex.extras.history.markets
-        settled = sorted(t for t, m in list(ex.engine.markets.items()) + list(archived.items())
-                         if m.status == "finalized" and t in before and before[t] != "finalized")
-        listed = sorted(t for t in ex.engine.markets if t not in before)
-        return {"sim_time": fmt_time(ex.clock.now_ms()), "advanced_seconds": seconds, "settled": settled,
-                "listed": listed}
 
 
 def _remove_keys(directory: Path) -> None:
