@@ -15,23 +15,30 @@ from pathlib import Path
 import pytest
 import requests
 
+from kalshi_trading.sim.runtime import demo_account
 from tests.sim.conftest import Signed
 
 CLI = [sys.executable, "-m", "kalshi_trading"]
 
 
 class Served:
-    """A `kalshi sim serve --port 0` process on a data dir, and the demo account it printed."""
+    """A `kalshi sim serve --port 0` process on a data dir, and its demo account (read from the files: the
+    server prints the key masked)."""
 
     def __init__(self, data_dir: Path, *extra: str):
+        self.data_dir = data_dir
         self.env = {**os.environ, "KALSHI_DATA_DIR": str(data_dir)}
         self.proc = subprocess.Popen([*CLI, "sim", "serve", "--port", "0", *extra], env=self.env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         lines = [self.proc.stdout.readline() for _ in range(4)]
         assert lines[-1].startswith("serving"), lines + [self.proc.stderr.read()]
         self.url = lines[0].split()[-1]
-        self.alice = Signed(self.url, lines[1].split()[-1], Path(lines[2].split()[-1]))
+        self.alice = self.demo()
         self.server_file = data_dir / "sim" / "server.json"
+
+    def demo(self) -> Signed:
+        account = demo_account(self.data_dir / "sim")
+        return Signed(self.url, account.key_id, account.private_key_path)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([*CLI, "sim", *args], env=self.env, capture_output=True, text=True, timeout=120,
@@ -70,8 +77,7 @@ def test_status_comes_from_the_running_server(served):
     r = served.cli("status", "--json")
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
-    assert info["exists"] and info["served_at"] == served.url
-    assert info["demo_key_id"] == served.alice.key_id and info["demo_cash_dollars"] == "1000"
+    assert info["exists"] and info["served_at"] == served.url and info["demo_cash_dollars"] == "1000"
     assert served.cli("status").returncode == 0
 
 
@@ -110,18 +116,19 @@ def test_settle_reaches_the_served_market_and_the_account(served):
 
 def test_reset_swaps_the_served_exchange(served):
     old = served.alice
+    old_key_file = demo_account(served.data_dir / "sim").private_key_path
     assert old.get("/portfolio/balance").status_code == 200
     r = served.cli("reset", "--balance", "500", "--yes")
     assert r.returncode == 0, r.stderr
     assert old.get("/portfolio/balance").status_code == 401  # the old key went with the old exchange
-    info = json.loads(served.cli("status", "--json").stdout)
-    assert info["demo_key_id"] != old.key_id and info["demo_cash_dollars"] == "500"
-    fresh = Signed(served.url, info["demo_key_id"], Path(info["demo_private_key_path"]))
+    assert json.loads(served.cli("status", "--json").stdout)["demo_cash_dollars"] == "500"
+    fresh = served.demo()
+    assert fresh.key_id != old.key_id and not old_key_file.exists()
     assert fresh.get("/portfolio/balance").json()["balance_dollars"] == "500.0000"
     assert fresh.get("/markets", params={"status": "open"}).json()["markets"]  # still serving a live exchange
     assert served.stop() == 0
     # what the server saved on stop is the fresh exchange
-    assert json.loads(served.cli("status", "--json").stdout)["demo_key_id"] == info["demo_key_id"]
+    assert demo_account(served.data_dir / "sim").key_id == fresh.key_id
 
 
 def test_control_routes_need_the_token(served):
