@@ -138,7 +138,7 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
 
     Example:  kalshi sim status --json
     """
-    from kalshi_trading.sim.runtime import sim_status
+    from kalshi_trading.cli.sim_control import sim_status  # the running server's, else in-process
 
     info = sim_status(_sim_dir(ctx))
     if as_json:
@@ -163,7 +163,8 @@ def reset(
 
     Example:  kalshi sim reset --balance 5000 --yes
     """
-    from kalshi_trading.sim.runtime import SimBusy, sim_reset
+    from kalshi_trading.cli.sim_control import sim_reset  # on the running server, else in-process
+    from kalshi_trading.sim.runtime import SimBusy
 
     amount = _balance(balance)
     directory = _sim_dir(ctx)
@@ -182,7 +183,8 @@ def advance(ctx: typer.Context, duration: str = typer.Argument(..., help="How fa
 
     Example:  kalshi sim advance 2h
     """
-    from kalshi_trading.sim.runtime import SimBusy, sim_advance
+    from kalshi_trading.cli.sim_control import sim_advance  # on the running server, else in-process
+    from kalshi_trading.sim.runtime import SimBusy
 
     try:
         seconds = parse_duration(duration)
@@ -208,7 +210,8 @@ def settle(
     Example:  kalshi sim settle KXRAINNYC-26NOV21-T0 yes --yes
     """
     from kalshi_trading.sim.errors import SimError
-    from kalshi_trading.sim.runtime import SimBusy, sim_settle
+    from kalshi_trading.cli.sim_control import sim_settle  # on the running server, else in-process
+    from kalshi_trading.sim.runtime import SimBusy
 
     result = result.lower()
     if result not in ("yes", "no", "void"):

@@ -14,6 +14,7 @@ from kalshi_trading.sim.candles import Candles
 from kalshi_trading.sim.catalogue import DETERMINE_DELAY_MS, Event
 from kalshi_trading.sim.engine import Engine
 from kalshi_trading.sim.errors import bad_request, not_found
+from kalshi_trading.sim.extras import Extras
 from kalshi_trading.sim.market import Market
 from kalshi_trading.sim.participants import Participants
 from kalshi_trading.sim.records import Settlement
@@ -44,6 +45,7 @@ class SimExchange:
         self.participants = Participants(self.engine, self.world)
         self.sim_ms = clock.now_ms() if sim_ms is None else sim_ms
         self.feed = None  # the WebSocket feed while a server runs: lifecycle hooks and flushes
+        self.extras = Extras()  # historical tier, API keys, subaccounts (store.load replaces it)
 
     def _flush(self) -> None:
         """Hand what the last action changed to the WebSocket feed (caller holds the lock)."""
@@ -60,6 +62,7 @@ class SimExchange:
                 self._jump(now - 2 * STEP_MS)
             while self.sim_ms + STEP_MS <= now:
                 self._step(self.sim_ms + STEP_MS)
+            self.extras.history.roll(self, KEEP_FINALIZED_MS)
             self._flush()
 
     def prime(self) -> int:
@@ -199,13 +202,8 @@ class SimExchange:
         return tuple(t for t in event.market_tickers if t in self.engine.markets) if event else ()
 
     def _prune(self, market: Market) -> None:
-        engine = self.engine
-        engine.markets.pop(market.ticker, None)
-        engine.books.pop(market.ticker, None)
-        engine.trades.pop(market.ticker, None)
-        event = self.events.get(market.event_ticker)
-        if event and not any(t in engine.markets for t in event.market_tickers):
-            del self.events[market.event_ticker]
+        """Settled long enough ago: the market moves to the historical tier (its event stays listed)."""
+        self.extras.history.archive_market(self, market)
 
     def settle(self, ticker: str, result: str) -> Market:
         """Force a market to close, determine with `result` and finalize now."""

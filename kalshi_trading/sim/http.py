@@ -15,10 +15,16 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from kalshi_trading.sim import routes_account as acct
+from kalshi_trading.sim import routes_control as ctl
 from kalshi_trading.sim import routes_groups as og
+from kalshi_trading.sim import routes_historical as hist
+from kalshi_trading.sim import routes_live as live
 from kalshi_trading.sim import routes_market as mk
+from kalshi_trading.sim import routes_misc as misc
 from kalshi_trading.sim import routes_portfolio as pf
 from kalshi_trading.sim import routes_sim as sim_routes
+from kalshi_trading.sim.access import authorize
 from kalshi_trading.sim.auth import Verifier
 from kalshi_trading.sim.errors import SimError
 from kalshi_trading.sim.faults import Faults, FaultSpec
@@ -30,7 +36,7 @@ from kalshi_trading.sim.ws import WS_PATH, WsLimits, serve_websocket
 log = logging.getLogger(__name__)
 
 PREFIX = "/trade-api/v2"
-PUBLIC, PRIVATE, OPTIONAL = "public", "private", "optional"
+PUBLIC, PRIVATE, OPTIONAL, CONTROL = "public", "private", "optional", "control"
 
 # (method, pattern, handler, auth).  Fixed paths come before the {param} ones they shadow.
 _ROUTES = [
@@ -47,12 +53,11 @@ _ROUTES = [
     ("GET", "/series", mk.list_series, PUBLIC),
     ("GET", "/series/{series}", mk.get_series, PUBLIC),
     ("GET", "/series/{series}/markets/{ticker}/candlesticks", mk.candlesticks, PUBLIC),
-    ("GET", "/events", mk.list_events, PUBLIC),
+    ("GET", "/events", live.events_with_milestones, PUBLIC),
     ("GET", "/events/multivariate", mk.multivariate_events, PUBLIC),
     ("GET", "/events/fee_changes", mk.event_fee_changes, PUBLIC),
     ("GET", "/events/{event}", mk.get_event, PUBLIC),
     ("GET", "/account/endpoint_costs", mk.endpoint_costs, PUBLIC),
-    ("GET", "/historical/cutoff", mk.historical_cutoff, PUBLIC),
     ("GET", "/account/limits", pf.account_limits, PRIVATE),
     ("GET", "/portfolio/balance", pf.balance, PRIVATE),
     ("GET", "/portfolio/positions", pf.positions, PRIVATE),
@@ -62,8 +67,6 @@ _ROUTES = [
     ("GET", "/portfolio/orders/queue_positions", pf.queue_positions, PRIVATE),
     ("GET", "/portfolio/orders/{order_id}", pf.get_order, PRIVATE),
     ("GET", "/portfolio/orders/{order_id}/queue_position", pf.queue_position, PRIVATE),
-    ("GET", "/portfolio/subaccounts/netting", pf.netting, PRIVATE),
-    ("PUT", "/portfolio/subaccounts/netting", pf.netting, PRIVATE),
     ("POST", "/portfolio/events/orders", pf.create_order, PRIVATE),
     ("DELETE", "/portfolio/events/orders", pf.cancel_all, PRIVATE),
     ("POST", "/portfolio/events/orders/batched", pf.batch_create, PRIVATE),
@@ -79,6 +82,7 @@ _ROUTES = [
     ("PUT", "/portfolio/order_groups/{group_id}/trigger", og.trigger, PRIVATE),
     ("PUT", "/portfolio/order_groups/{group_id}/limit", og.set_limit, PRIVATE),
     ("GET", "/sim/underlying/{series}", sim_routes.underlying, PUBLIC),
+    *hist.ROUTES, *acct.ROUTES, *misc.ROUTES, *live.ROUTES, *ctl.ROUTES,
 ]
 
 
@@ -124,8 +128,8 @@ class App:
         self.stats_lock = threading.Lock()
 
     def public_pem(self, key_id: str) -> str | None:
-        account = self.exchange.engine.by_key.get(key_id)
-        return account.public_key_pem if account is not None else None
+        """The PEM that verifies `key_id`; None for an unknown or deleted key (401 at once)."""
+        return self.exchange.extras.keys.public_pem(self.exchange.engine, key_id)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -172,7 +176,7 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        faults = app.faults
+        faults = app.faults if not url.path.startswith(PREFIX + ctl.PREFIX) else None  # control: never faulted
         if faults is not None:
             if faults.spec.latency:
                 time.sleep(faults.spec.latency)
@@ -212,10 +216,12 @@ class Handler(BaseHTTPRequestHandler):
             return 400, {"code": "bad_request", "message": "request body is not valid JSON", "details": ""}
         req = Request(method, path, parse_qs(query, keep_blank_values=True), body, None, params)
         ex = app.exchange
+        if auth == CONTROL:
+            return self._control(app, handler, req)
         try:
             if auth == PRIVATE or (auth == OPTIONAL and self.headers.get("KALSHI-ACCESS-KEY")):
                 key_id = app.verifier.verify(self.headers, method, full_path, app.public_pem, int(time.time() * 1000))
-                req.account = ex.engine.by_key[key_id]
+                req.account = authorize(ex, key_id, req)
                 if app.limiter is not None:
                     kind, cost = cost_of(method, path, body)
                     if not app.limiter.allow(req.account.account_id, kind, cost):
@@ -232,6 +238,15 @@ class Handler(BaseHTTPRequestHandler):
         if changed and app.on_change is not None:
             app.on_change()
         return status, out
+
+    def _control(self, app: App, handler, req: Request):
+        """A simulator control route (routes_control): token checked, no lock held, no rate limit."""
+        try:
+            return handler(ctl.check_token(app, self.headers), req)
+        except SimError as exc:
+            return exc.status, exc.body()
+        except ValueError as exc:
+            return 400, {"error": {"code": "invalid_parameters", "message": str(exc), "details": ""}}
 
     def _send(self, status: int, body) -> None:
         data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -72,6 +73,7 @@ class _Session:
 
         self.dir = sim_dir(data_dir)
         self.lock = _Lock(self.dir)
+        self.save_lock = threading.Lock()  # a snapshot is taken and written whole (a reset wipes in between)
         try:
             self.store = store_mod.Store(self.dir)
             docs = self.store.read()
@@ -88,11 +90,13 @@ class _Session:
     def save(self) -> None:
         from kalshi_trading.sim import store as store_mod
 
-        with self.exchange.lock:
-            docs = store_mod.dump(self.exchange)
-            rows = self.exchange.candles.flush(self.exchange.clock.now_ms())
-        docs["demo"] = json.dumps(self.extra)
-        self.store.write(docs, rows)
+        with self.save_lock:
+            exchange = self.exchange
+            with exchange.lock:
+                docs = store_mod.dump(exchange)
+                rows = exchange.candles.flush(exchange.clock.now_ms())
+            docs["demo"] = json.dumps(self.extra)
+            self.store.write(docs, rows)
 
     def close(self, save: bool = True) -> None:
         try:
@@ -122,8 +126,10 @@ def _new_account(session: _Session, balance: Decimal, name: str) -> SimAccount:
     cash = int(Decimal(balance) * 1_000_000)
     if cash < 0:
         raise ValueError("balance must not be negative")
-    with session.exchange.lock:
-        session.exchange.engine.add_account(Account(key_id, str(uuid.uuid4()), key_id, public_pem, cash))
+    ex = session.exchange
+    with ex.lock:
+        account = ex.engine.add_account(Account(key_id, str(uuid.uuid4()), key_id, public_pem, cash))
+        ex.extras.subaccounts.deposit(str(uuid.uuid4()), account, cash // 10_000, ex.clock.now_ms())
     return SimAccount(key_id, path)
 
 
@@ -166,11 +172,13 @@ class SimServer:
         self._host, self._port = host, port
         self._faults = faults
         self._rate_limits = rate_limits
+        self._participants = participants
         self._httpd = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._dirty = threading.Event()
         self.app = None
+        self.control_token = secrets.token_urlsafe(32)  # for `kalshi sim ...` of other processes (server.json)
 
     @property
     def base_url(self) -> str:
@@ -216,6 +224,7 @@ class SimServer:
             faults = FaultSpec.parse(faults if faults is not None else os.environ.get("KALSHI_SIM_FAULTS"))
         self.app = App(self.exchange, self._session.store, limits if limits else False, faults,
                        on_change=self._dirty.set, ws_ping_interval=self._ws_ping_interval)
+        self.app.control = self  # the /sim/control routes (see routes_control)
         if self.exchange.prime():  # two-sided books before the first request
             self._dirty.set()
         self._httpd = SimHTTPServer((self._host, self._port), self.app)
@@ -226,7 +235,7 @@ class SimServer:
         for t in self._threads:
             t.start()
         log.info("simulated exchange serving at %s", self.base_url)
-        _write_server_file(self._session.dir, self.base_url)
+        _write_server_file(self._session.dir, self.base_url, self.control_token)
         return self
 
     def _pulse(self) -> None:
@@ -245,6 +254,38 @@ class SimServer:
 
     def save(self) -> None:
         self._session.save()
+
+    # ---- for the control routes (sim.control) -------------------------------------------------------
+
+    @property
+    def directory(self) -> Path:
+        return self._session.dir
+
+    def demo_info(self) -> dict:
+        return self._session.extra.get("demo") or {}
+
+    def changed(self) -> None:
+        """Save soon (the pulse saves what changed)."""
+        self._dirty.set()
+
+    def replace_exchange(self, balance: Decimal) -> SimAccount:
+        """Wipe the saved exchange and serve a fresh one with a new demo account (under the old one's lock)."""
+        from kalshi_trading.sim.feed import Feed
+
+        session = self._session
+        with session.save_lock, self.exchange.lock:
+            session.store.wipe()
+            _remove_keys(session.dir)
+            fresh = _fresh(0, getattr(self.exchange.clock, "speed", 1.0), self._participants, None)
+            session.exchange = self.exchange = fresh
+            session.extra = {}
+            account = _demo(session, balance)
+            self.app.feed.shutdown()
+            self.app.feed = Feed(fresh, self.app.feed.spec)
+            self.app.exchange = fresh
+        fresh.prime()
+        session.save()
+        return account
 
     def create_account(self, balance: Decimal = DEFAULT_BALANCE) -> SimAccount:
         """Another account on the running exchange (the module-level one needs the lock)."""
@@ -372,22 +413,19 @@ def sim_advance(data_dir: Path, seconds: float) -> dict:
     """Move simulated time forward; markets that expire settle on the simulated underlying."""
     if seconds <= 0:
         raise ValueError("seconds must be positive")
+    from kalshi_trading.sim.control import advance_exchange
+
     session = _Session(data_dir)
     try:
-        ex = session.exchange
-        ex.sync()
-        before = {t: m.status for t, m in ex.engine.markets.items()}
-        ex.advance(seconds)
-        settled = sorted(t for t, m in ex.engine.markets.items()
-                         if m.status == "finalized" and before.get(t) != "finalized")
-        listed = sorted(t for t in ex.engine.markets if t not in before)
-        from kalshi_trading.sim.clock import fmt_time
-
-        result = {"sim_time": fmt_time(ex.clock.now_ms()), "advanced_seconds": seconds,
-                  "settled": settled, "listed": listed}
+        result = advance_exchange(session.exchange, seconds)
     finally:
         session.close()
     return result
+
+
+def _remove_keys(directory: Path) -> None:
+    for old in (directory / "keys").glob("*.pem") if (directory / "keys").exists() else ():
+        old.unlink()
 
 
 def sim_settle(data_dir: Path, ticker: str, result: str) -> dict:
@@ -424,11 +462,14 @@ def demo_account(data_dir: Path, balance: Decimal = DEFAULT_BALANCE) -> SimAccou
 SERVER_FILE = "server.json"
 
 
-def _write_server_file(directory: Path, base_url: str) -> None:
-    """Tell other processes where this exchange is served (removed again on stop)."""
+def _write_server_file(directory: Path, base_url: str, control_token: str) -> None:
+    """Tell other processes where this exchange is served and the token of its control routes (mode 0600,
+    like the keys beside it; removed again on stop)."""
     path = directory / SERVER_FILE
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"base_url": base_url, "pid": os.getpid()}))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps({"base_url": base_url, "pid": os.getpid(), "control_token": control_token}))
     os.replace(tmp, path)
 
 
@@ -443,9 +484,15 @@ def _remove_server_file(directory: Path) -> None:
 
 def running_server(data_dir: Path) -> str | None:
     """The base URL of a live process serving this exchange (e.g. `kalshi sim serve`), or None."""
+    found = running_control(data_dir)
+    return found[0] if found is not None else None
+
+
+def running_control(data_dir: Path) -> tuple[str, str] | None:
+    """(base URL, control token) of a live process serving this exchange, or None."""
     try:
         info = json.loads((sim_dir(data_dir) / SERVER_FILE).read_text())
-        pid, url = int(info["pid"]), str(info["base_url"])
+        pid, url, token = int(info["pid"]), str(info["base_url"]), str(info.get("control_token", ""))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     try:
@@ -454,4 +501,4 @@ def running_server(data_dir: Path) -> str | None:
         return None
     except PermissionError:
         pass  # alive, another user's process
-    return url
+    return url, token

@@ -20,6 +20,7 @@ from kalshi_trading.sim.catalogue import Event
 from kalshi_trading.sim.clock import SimClock
 from kalshi_trading.sim.engine import TRADES_KEPT, Engine
 from kalshi_trading.sim.exchange import SimExchange
+from kalshi_trading.sim.extras import Extras
 from kalshi_trading.sim.groups import OrderGroup
 from kalshi_trading.sim.market import Market
 from kalshi_trading.sim.records import RESTING, Account, Fill, Order, Position, Settlement, Trade
@@ -120,6 +121,7 @@ def dump(ex: SimExchange) -> dict[str, str]:
         "orders": json.dumps(orders),
         "trades": json.dumps({t: [list(x) for x in q] for t, q in engine.trades.items()}),
         "groups": json.dumps([g.to_state() for g in engine.groups.values()]),
+        **ex.extras.docs(),
     }
 
 
@@ -185,6 +187,7 @@ def load(docs: dict[str, str], *, speed: float = 1.0, participants: bool = True,
                      sim_ms=meta["sim_ms"])
     ex.events = {e["event_ticker"]: Event.from_state(e) for e in json.loads(docs["events"])}
     ex.participants.quoted = {k: tuple(v) for k, v in meta.get("participants_quoted", {}).items()}
+    ex.extras = Extras.load(docs, engine)
     return ex
 
 

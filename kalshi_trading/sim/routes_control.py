@@ -1,0 +1,77 @@
+"""Simulator-only control routes (not part of Kalshi's API), for `kalshi sim status|advance|settle|reset` run
+while `kalshi sim serve` holds the exchange:
+
+    GET  /trade-api/v2/sim/control/status
+    POST /trade-api/v2/sim/control/advance  {"seconds": 7200}
+    POST /trade-api/v2/sim/control/settle   {"ticker": "...", "result": "yes" | "no" | "void"}
+    POST /trade-api/v2/sim/control/reset    {"balance": "1000"}
+
+Every request carries the header `KALSHI-SIM-CONTROL-TOKEN` with the token the server wrote (mode 0600) into
+`<sim dir>/server.json`: whoever can read the simulator's files may control it, nobody else (401), however
+the server is bound.  No rate limits and no injected faults apply.  Handlers run outside the exchange lock:
+the operations in `control` take the locks they need.
+"""
+
+from __future__ import annotations
+
+import hmac
+from decimal import Decimal, InvalidOperation
+
+from kalshi_trading.sim import control
+from kalshi_trading.sim.errors import SimError, bad_request, not_found
+from kalshi_trading.sim.params import Request
+
+TOKEN_HEADER = "KALSHI-SIM-CONTROL-TOKEN"
+PREFIX = "/sim/control/"
+
+
+def check_token(app, headers) -> object:
+    """The server to control, or raise 404 (no control here) / 401 (wrong or missing token)."""
+    server = getattr(app, "control", None)
+    if server is None:
+        raise not_found("this server has no control routes")
+    given = headers.get(TOKEN_HEADER) or ""
+    if not hmac.compare_digest(given.encode(), server.control_token.encode()):
+        raise SimError(401, "authentication_error", "control token missing or wrong", TOKEN_HEADER)
+    return server
+
+
+def status(server, req: Request):
+    with server.exchange.lock:
+        server.exchange.sync()
+        return 200, control.status(server)
+
+
+def advance(server, req: Request):
+    seconds = req.field("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+        raise bad_request("seconds must be a positive number", "invalid_parameters", str(seconds))
+    return 200, control.advance(server, float(seconds))
+
+
+def settle(server, req: Request):
+    ticker, result = req.field("ticker"), req.field("result")
+    if not isinstance(ticker, str) or not isinstance(result, str):
+        raise bad_request("ticker and result must be strings", "invalid_parameters")
+    return 200, control.settle(server, ticker, result)
+
+
+def reset(server, req: Request):
+    raw = req.field("balance", required=False)
+    try:
+        balance = Decimal(str(raw if raw is not None else "1000"))
+    except InvalidOperation:
+        raise bad_request("balance must be a dollar amount", "invalid_parameters", str(raw)) from None
+    if not balance.is_finite() or balance < 0:
+        raise bad_request("balance must be a non-negative dollar amount", "invalid_parameters", str(raw))
+    account = control.reset(server, balance)
+    return 200, {"key_id": account.key_id, "private_key_path": str(account.private_key_path),
+                 "balance": str(balance)}
+
+
+ROUTES = [
+    ("GET", "/sim/control/status", status, "control"),
+    ("POST", "/sim/control/advance", advance, "control"),
+    ("POST", "/sim/control/settle", settle, "control"),
+    ("POST", "/sim/control/reset", reset, "control"),
+]
