@@ -48,7 +48,11 @@ def imports_of(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), str(path))
     found: set[str] = set()
     package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    type_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and _is_type_checking(block.test)
+                 for stmt in block.body for n in ast.walk(stmt)}
     for node in ast.walk(tree):
+        if id(node) in type_only:  # `if TYPE_CHECKING:` imports never run, so they make no circle
+            continue
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("kalshi_trading"))
         elif isinstance(node, ast.ImportFrom):
@@ -65,6 +69,11 @@ def imports_of(path: Path) -> set[str]:
                     if (PKG.parent / (mod.replace(".", "/") + f"/{a.name}.py")).exists():
                         found.add(f"{mod}.{a.name}")
     return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 def graph() -> dict[str, set[str]]:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import logging
 import time
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from kalshi_trading.sim import runtime
 from kalshi_trading.sim.clock import fmt_time
+
+if TYPE_CHECKING:  # runtime starts the server that serves these routes: a type-only import, no circle
+    from kalshi_trading.sim import runtime
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,7 @@ def settle(server, ticker: str, result: str) -> dict:
     return {"ticker": market.ticker, "result": market.result, "status": market.status}
 
 
-def reset(server, balance: Decimal) -> runtime.SimAccount:
+def reset(server, balance: Decimal) -> "runtime.SimAccount":
     """Wipe the exchange and carry on serving a fresh one with a new demo account and key (as `sim_reset`).
     WebSocket connections to the old exchange are closed; old keys answer 401."""
     account = server.replace_exchange(balance)
