@@ -173,15 +173,16 @@ def read_body(response, deadline: Deadline | None, limit: int) -> bytes:
 
     Raises DeadlineExceeded, BodyTooLarge or BodyUnreadable; always closes the response.
     """
+    cap = f"{limit / 2**20:g} MiB" if limit >= 2**20 else f"{limit} bytes"
     try:
         declared = (response.headers.get("Content-Length") or "").strip()
         if declared.isdigit() and int(declared) > limit:
-            raise BodyTooLarge(f"response body of {declared} bytes is over the {limit}-byte limit")
+            raise BodyTooLarge(f"response body of {declared} bytes is over the {cap} limit")
         body = bytearray()
         for chunk in response.raw.stream(CHUNK, decode_content=True):
             body += chunk
             if len(body) > limit:
-                raise BodyTooLarge(f"response body is over the {limit}-byte limit")
+                raise BodyTooLarge(f"response body is over the {cap} limit")
             if deadline is not None:
                 deadline.check()
         return bytes(body)
@@ -190,6 +191,8 @@ def read_body(response, deadline: Deadline | None, limit: int) -> bytes:
     except (ReadTimeoutError, TimeoutError):
         raise DeadlineExceeded("timed out reading the response") from None
     except (ProtocolError, DecodeError, SSLError, OSError) as exc:
-        raise BodyUnreadable(str(exc)) from None
+        # urllib3 wraps the reason as (text, inner error): the text is the readable part
+        reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+        raise BodyUnreadable(reason) from None
     finally:
         response.close()

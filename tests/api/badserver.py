@@ -181,6 +181,15 @@ def answer(body: object, status: int = 200, content_type: str = "application/jso
     return behave
 
 
+def raw_reply(data: bytes) -> Behaviour:
+    """Exactly these bytes as the whole reply (a broken status line, a short body...), then close."""
+    def behave(handler: _Handler) -> None:
+        handler.close_connection = True
+        handler.raw(data)
+
+    return behave
+
+
 def trickle(interval: float = 0.1) -> Behaviour:
     """Headers at once, then the body one byte every `interval` seconds, for as long as the client listens."""
     def behave(handler: _Handler) -> None:

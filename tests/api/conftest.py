@@ -6,14 +6,28 @@ from pathlib import Path
 
 import pytest
 
+from kalshi_trading.sim.clock import ManualClock
+from kalshi_trading.sim.runtime import start_embedded
 from tests.api.badserver import BadServer
-from tests.e2e.conftest import cent_market, sim  # noqa: F401  (the simulator fixture)
+from tests.e2e.conftest import T0, cent_market
 
 UNKNOWN_ORDER = "0f8e2c4a-1b2c-4d3e-8f9a-0b1c2d3e4f00"  # well formed, on no exchange
 
 
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    """The real simulator, one per test module here (tests only add orders; faults live in the BadServer)."""
+    clock = ManualClock(T0)
+    server = start_embedded(tmp_path_factory.mktemp("sim"), seed=11, participants=False, clock=clock)
+    server.clock = clock
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def bad(sim):  # noqa: F811
+def bad(sim):
     """A BadServer forwarding to the simulator until a test installs faults."""
     server = BadServer(upstream=sim.base_url)
     yield server
@@ -21,11 +35,11 @@ def bad(sim):  # noqa: F811
 
 
 @pytest.fixture
-def ticker(sim):  # noqa: F811
+def ticker(sim):
     return cent_market(sim)
 
 
-def cli_env(server: BadServer, sim, home: Path, **extra: str) -> dict[str, str]:  # noqa: F811
+def cli_env(server: BadServer, sim, home: Path, **extra: str) -> dict[str, str]:
     """A demo-environment user whose exchange is `server` (the simulator's demo key signs the requests)."""
     account = sim.demo_account
     return {

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kalshi_trading.cli.main import app
-from tests.api.badserver import answer, forwarded_then, huge
+from tests.api.badserver import answer, forwarded_then, huge, raw_reply
 from tests.api.conftest import UNKNOWN_ORDER, assert_one_line_failure, cli_env
 
 ORDER = {
@@ -129,6 +129,24 @@ def test_unreadable_answer_is_exit_6(run, bad, route, body, args, names):
     result = run(*args)
     line = assert_one_line_failure(result.exit_code, result.stderr, result.stdout, 6)
     assert names in line and f"[GET {route}]" in line, line
+
+
+BROKEN_REPLIES = [
+    b"HELLO\r\n\r\n",  # not HTTP
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"balance\"",  # cut short
+    b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\nabcde",  # not gzip
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",  # a chunk size that is not hex
+    b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n",  # a header line over http.client's limit
+]
+
+
+@pytest.mark.parametrize("reply", BROKEN_REPLIES,
+                         ids=["not-http", "short-body", "bad-gzip", "bad-chunk", "long-header"])
+def test_a_broken_reply_is_retried_then_exit_6(run, bad, reply):
+    bad.on("GET", "/portfolio/balance", raw_reply(reply))
+    result = run("balance")
+    line = assert_one_line_failure(result.exit_code, result.stderr, result.stdout, 6)
+    assert "[GET /portfolio/balance]" in line and "gave up after 5 attempts" in line, line
 
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
