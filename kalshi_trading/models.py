@@ -402,11 +402,15 @@ class OrderRequest:
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
+        from kalshi_trading import ids
         from kalshi_trading.errors import UsageError
         from kalshi_trading.money import is_valid_count
 
         if not self.ticker or not isinstance(self.ticker, str):
             raise UsageError("an order needs a market ticker")
+        ids.market_ticker(self.ticker)  # the documented form, or a UsageError naming it
+        if self.client_order_id:
+            ids.client_order_id(self.client_order_id)
         if not isinstance(self.count, Decimal) or not is_valid_count(self.count):
             raise UsageError(f"count {self.count} must be a positive multiple of 0.01 contracts")
         if not isinstance(self.yes_price, Decimal) or not (ZERO < self.yes_price < ONE):

@@ -4,6 +4,10 @@ Names say what they cost: every `get_*`/`iter_*`/`create_*` here goes to the net
 Order creation is never duplicated: the `client_order_id` is fixed before the first attempt, and a
 409 `order_already_exists` on a repeat means the first attempt landed (the order is fetched and
 returned).  A 404 on a repeated cancel means the order is already gone.
+
+The boundary is checked both ways: every ticker and id is validated (`kalshi_trading.ids`, UsageError) before
+any request and percent-encoded as a path segment; every answer is checked for the shape the code needs
+(`parse`), and a mismatch is a ResponseFormatError naming the endpoint (`@_reads`) and the field.
 """
 
 from __future__ import annotations
@@ -17,7 +21,12 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote
 
+from kalshi_trading import ids
 from kalshi_trading.api import parse
+from kalshi_trading.api.boundary import named as _named
+from kalshi_trading.api.boundary import optional as _opt
+from kalshi_trading.api.boundary import reads as _reads
+from kalshi_trading.api.boundary import segment as _seg
 from kalshi_trading.api.ratelimit import RateLimiter
 from kalshi_trading.api.retry import RetryPolicy
 from kalshi_trading.api.signer import KalshiAuth, Signer
@@ -95,13 +104,13 @@ def _bool(value: bool | None) -> str | None:
 def order_body(req: OrderRequest, client_order_id: str) -> dict[str, Any]:
     """The V2 create body for one request (reference section 6)."""
     body: dict[str, Any] = {
-        "ticker": req.ticker,
+        "ticker": ids.market_ticker(req.ticker),
         "side": req.book_side.value,
         "count": fmt_count(req.count),
         "price": fmt_dollars(req.yes_price),
         "time_in_force": req.time_in_force.value,
         "self_trade_prevention_type": req.self_trade_prevention.value,
-        "client_order_id": client_order_id,
+        "client_order_id": ids.client_order_id(client_order_id),
     }
     if req.post_only:
         body["post_only"] = True
@@ -155,7 +164,8 @@ class KalshiClient:
 
     # ----------------------------------------------------------------- plumbing
     def _get(self, route: str, params: dict | None = None) -> Any:
-        return self.transport.request("GET", route, params=params).body or {}
+        """The answer's JSON object (anything else, an empty body included, is a ResponseFormatError)."""
+        return parse.as_object(self.transport.request("GET", route, params=params).body, "the response")
 
     def _pages(self, route: str, key: str, params: dict, id_of: Callable[[dict], str], limit: int | None = None
                ) -> Iterator[dict]:
@@ -169,25 +179,29 @@ class KalshiClient:
             if cursor:
                 page_params["cursor"] = cursor
             body = self._get(route, page_params)
-            for item in body.get(key) or ():
+            for item in parse.objects(body, key, "the response"):
                 ident = id_of(item)
+                ident = ident if isinstance(ident, str) else repr(ident)  # a wrong-typed id fails in parse, not here
                 if ident in seen:
                     continue
                 seen.add(ident)
                 yield item
-            cursor = body.get("cursor") or ""
+            cursor = parse.text(body, "cursor", "the response", "")
             if not cursor or cursor in seen_cursors:
                 return
             seen_cursors.add(cursor)
 
     # ----------------------------------------------------------------- exchange
+    @_reads("GET /exchange/status")
     def get_exchange_status(self) -> ExchangeStatus:
         return parse.exchange_status(self._get("/exchange/status"))
 
+    @_reads("GET /exchange/schedule")
     def get_exchange_schedule(self) -> dict:
-        return self._get("/exchange/schedule").get("schedule", {})
+        return dict(parse.field_obj(self._get("/exchange/schedule"), "schedule", "the response"))
 
     # ----------------------------------------------------------------- market data
+    @_reads("GET /markets")
     def iter_markets(
         self,
         *,
@@ -209,9 +223,9 @@ class KalshiClient:
             raise UsageError(f"market status filter must be one of {', '.join(MARKET_STATUSES)}")
         params = {
             "limit": page_size,
-            "event_ticker": event_ticker,
-            "series_ticker": series_ticker,
-            "tickers": ",".join(tickers) if tickers else None,
+            "event_ticker": _opt(ids.event_ticker, event_ticker),
+            "series_ticker": _opt(ids.series_ticker, series_ticker),
+            "tickers": ",".join(ids.market_ticker(t) for t in tickers) if tickers else None,
             "status": status,
             "min_close_ts": _ts(min_close_ts),
             "max_close_ts": _ts(max_close_ts),
@@ -226,104 +240,131 @@ class KalshiClient:
                 return
             yield parse.market(item)
 
+    @_reads("GET /markets/{ticker}")
     def get_market(self, ticker: str) -> Market:
-        body = self._get(f"/markets/{ticker}")
-        if "market" not in body:
-            raise ResponseFormatError("market response has no 'market'")
-        return parse.market(body["market"])
+        body = self._get(f"/markets/{_seg(ids.market_ticker(ticker))}")
+        return parse.market(parse.field_obj(body, "market", "the response"))
 
+    @_reads("GET /markets/{ticker}/orderbook")
     def get_orderbook(self, ticker: str, depth: int | None = None) -> OrderBook:
-        return parse.orderbook(ticker, self._get(f"/markets/{ticker}/orderbook", {"depth": depth}))
+        ticker = ids.market_ticker(ticker)
+        return parse.orderbook(ticker, self._get(f"/markets/{_seg(ticker)}/orderbook", {"depth": depth}))
 
+    @_reads("GET /markets/orderbooks")
     def get_orderbooks(self, tickers: Iterable[str]) -> list[OrderBook]:
-        body = self._get("/markets/orderbooks", {"tickers": list(tickers)})
-        return [parse.orderbook(item["ticker"], item) for item in body.get("orderbooks") or ()]
+        body = self._get("/markets/orderbooks", {"tickers": [ids.market_ticker(t) for t in tickers]})
+        return [parse.orderbook(parse.text(item, "ticker", "OrderBookResponse"), item)
+                for item in parse.objects(body, "orderbooks", "the response")]
 
+    @_reads("GET /markets/trades")
     def iter_trades(self, ticker: str | None = None, min_ts: int | datetime | None = None,
                     max_ts: int | datetime | None = None, limit: int | None = None) -> Iterator[Trade]:
-        params = {"limit": 1000, "ticker": ticker, "min_ts": _ts(min_ts), "max_ts": _ts(max_ts)}
+        params = {"limit": 1000, "ticker": _opt(ids.market_ticker, ticker), "min_ts": _ts(min_ts),
+                  "max_ts": _ts(max_ts)}
         for n, item in enumerate(self._pages("/markets/trades", "trades", params, lambda t: t.get("trade_id"))):
             if limit is not None and n >= limit:
                 return
             yield parse.trade(item)
 
+    @_reads("GET /series/{series_ticker}/markets/{ticker}/candlesticks")
     def get_candlesticks(self, series_ticker: str, ticker: str, start_ts: int | datetime, end_ts: int | datetime,
                          period_interval: int = 60) -> list[Candle]:
         body = self._get(
-            f"/series/{series_ticker}/markets/{ticker}/candlesticks",
+            f"/series/{_seg(ids.series_ticker(series_ticker))}/markets/{_seg(ids.market_ticker(ticker))}/candlesticks",
             {"start_ts": _ts(start_ts), "end_ts": _ts(end_ts), "period_interval": period_interval},
         )
-        return [parse.candle(c) for c in body.get("candlesticks") or ()]
+        return [parse.candle(c) for c in parse.objects(body, "candlesticks", "the response")]
 
+    @_reads("GET /events")
     def iter_events(self, *, series_ticker: str | None = None, status: str | None = None,
                     with_nested_markets: bool = False) -> Iterator[Event]:
-        params = {"limit": 200, "series_ticker": series_ticker, "status": status,
+        params = {"limit": 200, "series_ticker": _opt(ids.series_ticker, series_ticker), "status": status,
                   "with_nested_markets": _bool(with_nested_markets)}
         for item in self._pages("/events", "events", params, lambda e: e.get("event_ticker")):
             yield parse.event(item)
 
+    @_reads("GET /events/{event_ticker}")
     def get_event(self, event_ticker: str, with_nested_markets: bool = True) -> Event:
-        body = self._get(f"/events/{event_ticker}", {"with_nested_markets": _bool(with_nested_markets)})
-        return parse.event(body["event"], body.get("markets"))
+        body = self._get(f"/events/{_seg(ids.event_ticker(event_ticker))}",
+                         {"with_nested_markets": _bool(with_nested_markets)})
+        return parse.event(parse.field_obj(body, "event", "the response"),
+                           parse.objects(body, "markets", "the response", required=False))
 
+    @_reads("GET /series/{series_ticker}")
     def get_series(self, series_ticker: str) -> Series:
-        return parse.series(self._get(f"/series/{series_ticker}")["series"])
+        body = self._get(f"/series/{_seg(ids.series_ticker(series_ticker))}")
+        return parse.series(parse.field_obj(body, "series", "the response"))
 
+    @_reads("GET /series")
     def list_series(self, category: str | None = None) -> list[Series]:
-        return [parse.series(s) for s in self._get("/series", {"category": category}).get("series") or ()]
+        body = self._get("/series", {"category": category})
+        return [parse.series(s) for s in parse.objects(body, "series", "the response")]
 
     # ----------------------------------------------------------------- portfolio
+    @_reads("GET /portfolio/balance")
     def get_balance(self) -> Balance:
         return parse.balance(self._get("/portfolio/balance"))
 
+    @_reads("GET /portfolio/positions")
     def get_positions(self, *, ticker: str | None = None, event_ticker: str | None = None,
                       count_filter: str | None = None) -> Positions:
         """All pages of market and event positions (unsettled only, as the exchange defines them)."""
-        params = {"limit": 1000, "ticker": ticker, "event_ticker": event_ticker, "count_filter": count_filter}
+        params = {"limit": 1000, "ticker": _opt(ids.market_ticker, ticker),
+                  "event_ticker": _opt(ids.event_ticker, event_ticker), "count_filter": count_filter}
         markets, events, cursor = [], [], None
         seen_m: set[str] = set()
         seen_e: set[str] = set()
         seen_cursors: set[str] = set()
         while True:
             body = self._get("/portfolio/positions", {**params, "cursor": cursor} if cursor else params)
-            for item in body.get("market_positions") or ():
-                if item.get("ticker") not in seen_m:
-                    seen_m.add(item.get("ticker"))
-                    markets.append(parse.market_position(item))
-            for item in body.get("event_positions") or ():
-                if item.get("event_ticker") not in seen_e:
-                    seen_e.add(item.get("event_ticker"))
-                    events.append(parse.event_position(item))
-            cursor = body.get("cursor") or ""
+            for item in parse.objects(body, "market_positions", "the response"):
+                position = parse.market_position(item)
+                if position.ticker not in seen_m:
+                    seen_m.add(position.ticker)
+                    markets.append(position)
+            for item in parse.objects(body, "event_positions", "the response"):
+                event_position = parse.event_position(item)
+                if event_position.event_ticker not in seen_e:
+                    seen_e.add(event_position.event_ticker)
+                    events.append(event_position)
+            cursor = parse.text(body, "cursor", "the response", "")
             if not cursor or cursor in seen_cursors:
                 return Positions(tuple(markets), tuple(events))
             seen_cursors.add(cursor)
 
+    @_reads("GET /portfolio/fills")
     def iter_fills(self, *, ticker: str | None = None, order_id: str | None = None,
                    min_ts: int | datetime | None = None, max_ts: int | datetime | None = None) -> Iterator[Fill]:
-        params = {"limit": 1000, "ticker": ticker, "order_id": order_id, "min_ts": _ts(min_ts), "max_ts": _ts(max_ts)}
+        params = {"limit": 1000, "ticker": _opt(ids.market_ticker, ticker), "order_id": _opt(ids.order_id, order_id),
+                  "min_ts": _ts(min_ts), "max_ts": _ts(max_ts)}
         for item in self._pages("/portfolio/fills", "fills", params, lambda f: f.get("fill_id") or f.get("trade_id")):
             yield parse.fill(item)
 
+    @_reads("GET /portfolio/settlements")
     def iter_settlements(self, *, ticker: str | None = None, event_ticker: str | None = None,
                          min_ts: int | datetime | None = None, max_ts: int | datetime | None = None
                          ) -> Iterator[Settlement]:
-        params = {"limit": 1000, "ticker": ticker, "event_ticker": event_ticker,
+        params = {"limit": 1000, "ticker": _opt(ids.market_ticker, ticker),
+                  "event_ticker": _opt(ids.event_ticker, event_ticker),
                   "min_ts": _ts(min_ts), "max_ts": _ts(max_ts)}
         key = lambda s: f"{s.get('ticker')}|{s.get('settled_time')}"  # noqa: E731  settlements carry no id
         for item in self._pages("/portfolio/settlements", "settlements", params, key):
             yield parse.settlement(item)
 
     # ----------------------------------------------------------------- order reads
+    @_reads("GET /portfolio/orders")
     def iter_orders(self, *, ticker: str | None = None, event_ticker: str | None = None, status: str | None = None,
                     min_ts: int | datetime | None = None, max_ts: int | datetime | None = None) -> Iterator[Order]:
-        params = {"limit": 1000, "ticker": ticker, "event_ticker": event_ticker, "status": status,
+        params = {"limit": 1000, "ticker": _opt(ids.market_ticker, ticker),
+                  "event_ticker": _opt(ids.event_ticker, event_ticker), "status": status,
                   "min_ts": _ts(min_ts), "max_ts": _ts(max_ts)}
         for item in self._pages("/portfolio/orders", "orders", params, lambda o: o.get("order_id")):
             yield parse.order(item)
 
+    @_reads("GET /portfolio/orders/{order_id}")
     def get_order(self, order_id: str) -> Order:
-        return parse.order(self._get(f"/portfolio/orders/{order_id}")["order"])
+        body = self._get(f"/portfolio/orders/{_seg(ids.order_id(order_id))}")
+        return parse.order(parse.field_obj(body, "order", "the response"))
 
     def find_order_by_client_id(self, ticker: str, client_order_id: str) -> Order | None:
         """Fills and order writes do not key on client_order_id; the order list does carry it."""
@@ -332,30 +373,48 @@ class KalshiClient:
                 return order
         return None
 
+    @_reads("GET /portfolio/orders/{order_id}/queue_position")
     def get_queue_position(self, order_id: str) -> Decimal:
-        body = self._get(f"/portfolio/orders/{order_id}/queue_position")
+        body = self._get(f"/portfolio/orders/{_seg(ids.order_id(order_id))}/queue_position")
         return parse.count(body, "queue_position", "QueuePosition")
 
+    @_reads("GET /portfolio/orders/queue_positions")
     def get_queue_positions(self, market_tickers: Iterable[str] | None = None,
                             event_ticker: str | None = None) -> list[QueuePosition]:
-        params = {"market_tickers": ",".join(market_tickers) if market_tickers else None, "event_ticker": event_ticker}
+        params = {"market_tickers": ",".join(ids.market_ticker(t) for t in market_tickers) if market_tickers else None,
+                  "event_ticker": _opt(ids.event_ticker, event_ticker)}
         body = self._get("/portfolio/orders/queue_positions", params)
-        return [parse.queue_position(q) for q in body.get("queue_positions") or ()]
+        return [parse.queue_position(q) for q in parse.objects(body, "queue_positions", "the response")]
 
     # ----------------------------------------------------------------- order writes (V2)
+    @_reads(f"POST {ORDERS}")
     def create_order(self, request: OrderRequest) -> OrderAck:
-        """Place one order; safe to retry because its client_order_id is fixed before the first attempt."""
+        """Place one order; safe to retry because its client_order_id is fixed before the first attempt.
+
+        A success whose answer cannot be read means the order was placed: it is looked up by its
+        client_order_id, and if that fails too the outcome is unknown (OrderOutcomeUnknown).
+        """
         client_order_id = request.client_order_id or new_client_order_id()
         body = order_body(request, client_order_id)
         try:
             resp = self.transport.request("POST", ORDERS, body=body)
+            return parse.order_ack(resp.body, client_order_id)
         except ConflictError as exc:
             if exc.code == "order_already_exists" and exc.attempt > 1:
                 return self._recover_ack(request.ticker, client_order_id)
             raise
         except TransientError as exc:
             raise OrderOutcomeUnknown(client_order_id, request.ticker, exc) from None
-        return parse.order_ack(resp.body or {}, client_order_id)
+        except ResponseFormatError as exc:
+            return self._ack_despite(_named(exc, f"POST {ORDERS}"), request.ticker, client_order_id)
+
+    def _ack_despite(self, unreadable: ResponseFormatError, ticker: str, client_order_id: str) -> OrderAck:
+        log.warning("the answer to order %s could not be read (%s); looking the order up", client_order_id,
+                    unreadable)
+        try:
+            return self._recover_ack(ticker, client_order_id)
+        except ApiError:
+            raise OrderOutcomeUnknown(client_order_id, ticker, unreadable) from None
 
     def _recover_ack(self, ticker: str, client_order_id: str) -> OrderAck:
         order = self.find_order_by_client_id(ticker, client_order_id)
@@ -367,83 +426,96 @@ class KalshiClient:
         log.info("order %s landed on an earlier attempt; recovered as %s", client_order_id, order.order_id)
         return OrderAck(order.order_id, client_order_id, order.fill_count, order.remaining_count, order=order)
 
+    @_reads(f"DELETE {ORDERS}/{{order_id}}")
     def cancel_order(self, order_id: str, ticker: str | None = None) -> CancelAck:
+        order_id = ids.order_id(order_id)
         try:
-            resp = self.transport.request("DELETE", f"{ORDERS}/{order_id}", params={"market_ticker": ticker})
+            resp = self.transport.request("DELETE", f"{ORDERS}/{_seg(order_id)}",
+                                          params={"market_ticker": _opt(ids.market_ticker, ticker)})
         except NotFoundError as exc:
             if exc.attempt > 1:
                 order = self.get_order(order_id)
                 return CancelAck(order_id, order.client_order_id, Decimal(0), already_gone=True, order=order)
             raise
-        return parse.cancel_ack(resp.body or {})
+        return parse.cancel_ack(resp.body)
 
+    @_reads(f"POST {ORDERS}/{{order_id}}/amend")
     def amend_order(self, order_id: str, *, ticker: str, book_side: BookSide, yes_price: Decimal, count: Decimal,
                     client_order_id: str | None = None, updated_client_order_id: str | None = None) -> OrderAck:
         """`count` is the new total (filled + remaining); the same amend re-sent is harmless, so it is retried."""
-        body = {"ticker": ticker, "side": book_side.value, "price": fmt_dollars(yes_price), "count": fmt_count(count)}
+        order_id = ids.order_id(order_id)
+        body = {"ticker": ids.market_ticker(ticker), "side": book_side.value, "price": fmt_dollars(yes_price),
+                "count": fmt_count(count)}
         if client_order_id:
-            body["client_order_id"] = client_order_id
+            body["client_order_id"] = ids.client_order_id(client_order_id)
         if updated_client_order_id:
-            body["updated_client_order_id"] = updated_client_order_id
-        resp = self.transport.request("POST", f"{ORDERS}/{order_id}/amend", body=body)
-        return parse.order_ack(resp.body or {}, client_order_id or "")
+            body["updated_client_order_id"] = ids.client_order_id(updated_client_order_id)
+        resp = self.transport.request("POST", f"{ORDERS}/{_seg(order_id)}/amend", body=body)
+        return parse.order_ack(resp.body, client_order_id or "")
 
+    @_reads(f"POST {ORDERS}/{{order_id}}/decrease")
     def decrease_order(self, order_id: str, *, reduce_by: Decimal | None = None, reduce_to: Decimal | None = None,
                        ticker: str | None = None) -> DecreaseAck:
         """Exactly one of reduce_by / reduce_to.  Only `reduce_to` is idempotent, so only it is retried."""
         if (reduce_by is None) == (reduce_to is None):
             raise UsageError("give exactly one of reduce_by or reduce_to")
-        body: dict[str, Any] = {"market_ticker": ticker} if ticker else {}
+        order_id = ids.order_id(order_id)
+        body: dict[str, Any] = {"market_ticker": ids.market_ticker(ticker)} if ticker else {}
         if reduce_by is not None:
             body["reduce_by"] = fmt_count(reduce_by)
         else:
             body["reduce_to"] = fmt_count(reduce_to)
         retry_on = None if reduce_to is not None else _only_if_not_sent
-        resp = self.transport.request("POST", f"{ORDERS}/{order_id}/decrease", body=body, retry_on=retry_on)
-        return parse.decrease_ack(resp.body or {})
+        resp = self.transport.request("POST", f"{ORDERS}/{_seg(order_id)}/decrease", body=body, retry_on=retry_on)
+        return parse.decrease_ack(resp.body)
 
+    @_reads(f"POST {ORDERS}/batched")
     def batch_create(self, requests_: list[OrderRequest]) -> list[BatchItemResult]:
-        """Per-item results; each item keeps its client_order_id across retries, and a 409 on a repeat is recovered."""
-        ids = [r.client_order_id or new_client_order_id() for r in requests_]
-        body = {"orders": [order_body(r, cid) for r, cid in zip(requests_, ids)]}
+        """Per-item results; each item keeps its client_order_id across retries, and a 409 on a repeat is recovered.
+
+        When the answer (or one item of it) cannot be read, those items' outcome is unknown (OrderOutcomeUnknown).
+        """
+        cids = [r.client_order_id or new_client_order_id() for r in requests_]
+        body = {"orders": [order_body(r, cid) for r, cid in zip(requests_, cids)]}
         try:
             resp = self.transport.request("POST", f"{ORDERS}/batched", body=body, cost_items=len(requests_))
-        except TransientError as exc:
-            return [BatchItemResult(i, error=OrderOutcomeUnknown(cid, r.ticker, exc))
-                    for i, (r, cid) in enumerate(zip(requests_, ids))]
-        results = []
-        for i, item in enumerate((resp.body or {}).get("orders") or ()):
-            cid = ids[i] if i < len(ids) else ""
-            err = item.get("error")
-            if err:
-                code = err.get("code") if isinstance(err, dict) else None
-                if code == "order_already_exists" and resp.attempts > 1:
-                    try:
-                        results.append(BatchItemResult(i, ack=self._recover_ack(requests_[i].ticker, cid)))
-                    except ApiError as exc:
-                        results.append(BatchItemResult(i, error=exc))
-                    continue
-                message = (err.get("message") if isinstance(err, dict) else str(err)) or code or "rejected"
-                results.append(BatchItemResult(i, error=RejectedError(
-                    message, code=code, details=err.get("details") if isinstance(err, dict) else None)))
-            else:
-                results.append(BatchItemResult(i, ack=parse.order_ack(item, cid)))
-        return results
+            items = parse.batch_items(resp.body, len(requests_))
+        except (TransientError, ResponseFormatError) as exc:
+            cause = _named(exc, f"POST {ORDERS}/batched") if isinstance(exc, ResponseFormatError) else exc
+            return [BatchItemResult(i, error=OrderOutcomeUnknown(cid, r.ticker, cause))
+                    for i, (r, cid) in enumerate(zip(requests_, cids))]
+        return [self._batch_created(i, item, requests_[i].ticker, cids[i], resp.attempts)
+                for i, item in enumerate(items)]
 
+    def _batch_created(self, i: int, item: dict, ticker: str, cid: str, attempts: int) -> BatchItemResult:
+        err = item.get("error")
+        if not err:
+            try:
+                return BatchItemResult(i, ack=parse.order_ack(item, cid))
+            except ResponseFormatError as exc:
+                return BatchItemResult(i, error=OrderOutcomeUnknown(cid, ticker, _named(exc, f"POST {ORDERS}/batched")))
+        code, message, details = parse.item_error(err)
+        if code == "order_already_exists" and attempts > 1:
+            try:
+                return BatchItemResult(i, ack=self._recover_ack(ticker, cid))
+            except ApiError as exc:
+                return BatchItemResult(i, error=exc)
+        return BatchItemResult(i, error=RejectedError(message, code=code, details=details))
+
+    @_reads(f"DELETE {ORDERS}/batched")
     def batch_cancel(self, order_ids: list[str]) -> list[BatchItemResult]:
+        order_ids = [ids.order_id(oid) for oid in order_ids]
         body = {"orders": [{"order_id": oid} for oid in order_ids]}
         resp = self.transport.request("DELETE", f"{ORDERS}/batched", body=body, cost_items=len(order_ids))
         results = []
-        for i, item in enumerate((resp.body or {}).get("orders") or ()):
+        for i, item in enumerate(parse.batch_items(resp.body, len(order_ids))):
             err = item.get("error")
             if err:
-                code = err.get("code") if isinstance(err, dict) else None
+                code, message, details = parse.item_error(err)
                 if code == "not_found" and resp.attempts > 1:
-                    results.append(BatchItemResult(i, ack=CancelAck(item.get("order_id", order_ids[i]), "",
-                                                                    Decimal(0), already_gone=True)))
+                    results.append(BatchItemResult(i, ack=CancelAck(order_ids[i], "", Decimal(0), already_gone=True)))
                     continue
-                message = (err.get("message") if isinstance(err, dict) else str(err)) or code or "rejected"
-                results.append(BatchItemResult(i, error=RejectedError(message, code=code)))
+                results.append(BatchItemResult(i, error=RejectedError(message, code=code, details=details)))
             else:
                 results.append(BatchItemResult(i, ack=parse.cancel_ack(item)))
         return results
@@ -452,6 +524,7 @@ class KalshiClient:
         self.transport.request("DELETE", ORDERS)
 
     # ----------------------------------------------------------------- account
+    @_reads("GET /account/limits")
     def get_account_limits(self) -> dict:
         return self._get("/account/limits")
 

@@ -1,4 +1,9 @@
-"""Retry policy: exponential backoff with full jitter, capped in attempts and total time."""
+"""Retry policy: exponential backoff with full jitter, capped in attempts and total time.
+
+With the defaults and the default timeouts (one attempt at most 3.05 + 10 s), a request ends within
+`budget(13.05)` = 30 s: 5 attempts and 0.2 + 0.4 + 0.8 + 1.6 s of backoff would be 68.25 s, so the budget,
+not the attempt count, is what bounds a server that trickles or never answers.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,10 @@ class RetryPolicy:
     max_delay: float = 5.0
     max_total: float = 30.0
     rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def budget(self, attempt_deadline: float) -> float:
+        """Seconds one request may take, retries included: `max_total`, but always room for two full attempts."""
+        return max(self.max_total, 2 * attempt_deadline)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before attempt `attempt + 1` (attempt counts from 1)."""

@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 
+from kalshi_trading import ids
 from kalshi_trading.cli.render import echo, emit_json, env_badge
 from kalshi_trading.cli.views import book_json, market_json, render_book, render_market, render_markets
 from kalshi_trading.errors import NotFoundError, UsageError
@@ -33,9 +34,7 @@ def search_markets(client, query: str | None, series: str | None, event: str | N
 
 
 def get_market(client, ticker: str):
-    ticker = ticker.strip().upper()
-    if not ticker:
-        raise UsageError("a market ticker is required")
+    ticker = ids.market_ticker(ticker)  # UsageError naming the documented form; upper case
     try:
         return client.get_market(ticker)
     except NotFoundError:

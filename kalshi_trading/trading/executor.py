@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Callable
 
+from kalshi_trading import ids
 from kalshi_trading.api.client import KalshiClient, OrderOutcomeUnknown, new_client_order_id
 from kalshi_trading.errors import ApiError, NotFoundError, RejectedError, UsageError
 from kalshi_trading.models import (
@@ -116,12 +117,11 @@ class Executor:
     # ----------------------------------------------------------------- validation and preview
     def market(self, ticker: str) -> Market:
         """The market, or a clear error for an unknown ticker."""
-        if not ticker or not ticker.replace("-", "").replace(".", "").replace("_", "").isalnum():
-            raise UsageError(f"{ticker!r} is not a market ticker")
+        ticker = ids.market_ticker(ticker)  # UsageError naming the documented form
         try:
-            return self.client.get_market(ticker.upper())
+            return self.client.get_market(ticker)
         except NotFoundError:
-            raise NotFoundError(f"no market {ticker.upper()}", status=404, code="not_found") from None
+            raise NotFoundError(f"no market {ticker}", status=404, code="not_found") from None
 
     def validate(self, market: Market, side: Side, count: Decimal, price: Decimal) -> Decimal:
         """Refuse before any write: trading closed, price off the grid, bad count.  Returns the YES price."""

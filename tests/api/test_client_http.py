@@ -26,6 +26,8 @@ from kalshi_trading.errors import (
 from kalshi_trading.models import BookSide, OrderRequest, TimeInForce
 
 BASE = "https://api.test/trade-api/v2"
+OID1, OID2, OID9 = (f"0f8e2c4a-1b2c-4d3e-8f9a-0b1c2d3e4f5{n}" for n in (1, 2, 9))  # order ids are UUIDs
+UNKNOWN = "0f8e2c4a-1b2c-4d3e-8f9a-0b1c2d3e4f00"
 
 
 class FakeTime:
@@ -73,7 +75,7 @@ def verify(rsa_key, request) -> str:
 
 
 ORDER = {
-    "order_id": "o-1", "user_id": "u", "client_order_id": "", "ticker": "T", "outcome_side": "yes",
+    "order_id": OID1, "user_id": "u", "client_order_id": "", "ticker": "T", "outcome_side": "yes",
     "book_side": "bid", "type": "limit", "status": "resting", "yes_price_dollars": "0.5200",
     "no_price_dollars": "0.4800", "fill_count_fp": "0.00", "remaining_count_fp": "10.00",
     "initial_count_fp": "10.00", "taker_fill_cost_dollars": "0.0000", "maker_fill_cost_dollars": "0.0000",
@@ -184,14 +186,14 @@ def _order_request(**kw):
 @responses.activate
 def test_create_body_is_v2_fixed_point(client):
     responses.post(f"{BASE}/portfolio/events/orders", status=201,
-                   json={"order_id": "o-1", "client_order_id": "c-1", "fill_count": "0.00",
+                   json={"order_id": OID1, "client_order_id": "c-1", "fill_count": "0.00",
                          "remaining_count": "10.00", "ts_ms": 1700000000123})
     ack = client.create_order(_order_request(client_order_id="c-1", post_only=True, expiration_ts=1800000000))
     body = json.loads(responses.calls[0].request.body)
     assert body == {"ticker": "T", "side": "bid", "count": "10.00", "price": "0.5200",
                     "time_in_force": "good_till_canceled", "self_trade_prevention_type": "taker_at_cross",
                     "client_order_id": "c-1", "post_only": True, "expiration_time": 1800000000}
-    assert ack.order_id == "o-1" and ack.remaining_count == D("10") and ack.ts.year == 2023
+    assert ack.order_id == OID1 and ack.remaining_count == D("10") and ack.ts.year == 2023
 
 
 @responses.activate
@@ -203,7 +205,7 @@ def test_create_timeout_then_409_returns_the_existing_order(client):
     responses.get(f"{BASE}/portfolio/orders",
                   json={"orders": [{**ORDER, "client_order_id": "fixed-id"}], "cursor": ""})
     ack = client.create_order(_order_request(client_order_id="fixed-id"))
-    assert ack.order_id == "o-1" and ack.order is not None and ack.order.status == "resting"
+    assert ack.order_id == OID1 and ack.order is not None and ack.order.status == "resting"
     bodies = [json.loads(c.request.body) for c in responses.calls if c.request.method == "POST"]
     assert len(bodies) == 2 and bodies[0] == bodies[1]  # the same request, same client_order_id
 
@@ -212,7 +214,7 @@ def test_create_timeout_then_409_returns_the_existing_order(client):
 def test_create_without_id_fixes_one_before_first_attempt(client):
     responses.post(f"{BASE}/portfolio/events/orders", status=500, json={"error": {"code": "internal"}})
     responses.post(f"{BASE}/portfolio/events/orders", status=201,
-                   json={"order_id": "o-9", "fill_count": "0.00", "remaining_count": "10.00", "ts_ms": 1})
+                   json={"order_id": OID9, "fill_count": "0.00", "remaining_count": "10.00", "ts_ms": 1})
     ack = client.create_order(_order_request())
     ids = {json.loads(c.request.body)["client_order_id"] for c in responses.calls}
     assert len(ids) == 1 and ack.client_order_id in ids
@@ -237,26 +239,26 @@ def test_create_never_gives_up_silently(client):
 
 @responses.activate
 def test_cancel_repeat_404_means_already_gone(client):
-    responses.delete(f"{BASE}/portfolio/events/orders/o-1", body=requests.ConnectionError("reset by peer"))
-    responses.delete(f"{BASE}/portfolio/events/orders/o-1", status=404, json={"error": {"code": "not_found"}})
-    responses.get(f"{BASE}/portfolio/orders/o-1", json={"order": {**ORDER, "status": "canceled",
+    responses.delete(f"{BASE}/portfolio/events/orders/{OID1}", body=requests.ConnectionError("reset by peer"))
+    responses.delete(f"{BASE}/portfolio/events/orders/{OID1}", status=404, json={"error": {"code": "not_found"}})
+    responses.get(f"{BASE}/portfolio/orders/{OID1}", json={"order": {**ORDER, "status": "canceled",
                                                                    "remaining_count_fp": "0.00"}})
-    ack = client.cancel_order("o-1")
+    ack = client.cancel_order(OID1)
     assert ack.already_gone and ack.order.status == "canceled"
 
 
 @responses.activate
 def test_cancel_first_404_is_not_found(client):
-    responses.delete(f"{BASE}/portfolio/events/orders/zzz", status=404, json={"error": {"code": "not_found"}})
+    responses.delete(f"{BASE}/portfolio/events/orders/{UNKNOWN}", status=404, json={"error": {"code": "not_found"}})
     with pytest.raises(NotFoundError):
-        client.cancel_order("zzz")
+        client.cancel_order(UNKNOWN)
 
 
 @responses.activate
 def test_decrease_by_not_retried_after_possible_processing(client):
-    responses.post(f"{BASE}/portfolio/events/orders/o-1/decrease", status=500, json={"error": {"code": "internal"}})
+    responses.post(f"{BASE}/portfolio/events/orders/{OID1}/decrease", status=500, json={"error": {"code": "internal"}})
     with pytest.raises(TransientError):
-        client.decrease_order("o-1", reduce_by=D("2"))
+        client.decrease_order(OID1, reduce_by=D("2"))
     assert len(responses.calls) == 1
 
 
@@ -265,7 +267,7 @@ def test_batch_create_recovers_items_on_repeat(client):
     responses.post(f"{BASE}/portfolio/events/orders/batched", status=502, body="gateway")
     responses.post(f"{BASE}/portfolio/events/orders/batched", status=201, json={"orders": [
         {"error": {"code": "order_already_exists", "message": "exists"}},
-        {"order_id": "o-2", "fill_count": "0.00", "remaining_count": "1.00", "ts_ms": 1},
+        {"order_id": OID2, "fill_count": "0.00", "remaining_count": "1.00", "ts_ms": 1},
         {"error": {"code": "invalid_price", "message": "off grid"}},
     ]})
     sent = [json.loads(c.request.body) for c in responses.calls]  # noqa: F841 (filled after the call)
@@ -273,7 +275,7 @@ def test_batch_create_recovers_items_on_repeat(client):
             _order_request(client_order_id="c")]
     responses.get(f"{BASE}/portfolio/orders", json={"orders": [{**ORDER, "client_order_id": "a"}], "cursor": ""})
     results = client.batch_create(reqs)
-    assert results[0].ack.order_id == "o-1" and results[1].ack.order_id == "o-2"
+    assert results[0].ack.order_id == OID1 and results[1].ack.order_id == OID2
     assert isinstance(results[2].error, RejectedError) and results[2].error.code == "invalid_price"
     posts = [json.loads(c.request.body) for c in responses.calls if c.request.method == "POST"]
     assert posts[0] == posts[1]
@@ -292,9 +294,9 @@ def test_pagination_follows_cursor_and_dedupes(client):
 @responses.activate
 def test_pagination_stops_on_missing_cursor_and_repeat(client):
     responses.get(f"{BASE}/portfolio/orders", json={"orders": [ORDER]})
-    assert [o.order_id for o in client.iter_orders()] == ["o-1"]
+    assert [o.order_id for o in client.iter_orders()] == [OID1]
     responses.replace(responses.GET, f"{BASE}/portfolio/orders", json={"orders": [ORDER], "cursor": "same"})
-    assert [o.order_id for o in client.iter_orders()] == ["o-1"]  # a cursor that never changes ends the loop
+    assert [o.order_id for o in client.iter_orders()] == [OID1]  # a cursor that never changes ends the loop
 
 
 @responses.activate
@@ -308,3 +310,41 @@ def test_positions_all_pages(client):
                                                        "cursor": ""})
     positions = client.get_positions()
     assert [p.ticker for p in positions.markets] == ["A", "B"] and positions.markets[0].position == D("-3.5")
+
+
+# ---------------------------------------------------------------------- the worst case the README states
+def _budget_client(fake_time, rsa_key):
+    import random
+
+    return KalshiClient.build(BASE, "k", rsa_key, rate_tier=None, sleep=fake_time.sleep, clock=fake_time.clock,
+                              wall_clock=fake_time.wall, retry=RetryPolicy(rng=random.Random(7)))  # documented defaults
+
+
+@pytest.mark.parametrize("per_attempt, message", [(13.05, "budget ran out"), (10.0, "budget ran out")],
+                         ids=["trickle", "never-answers"])
+@responses.activate
+def test_a_request_never_takes_more_than_its_budget(rsa_key, fake_time, per_attempt, message):
+    """Default timeouts (3.05 + 10 s): a server that trickles uses every attempt's whole 13.05 s deadline, one that
+    never answers its 10 s read timeout; either way the request ends at the 30 s budget, the third attempt cut
+    short (5 attempts and their backoff would be 5 x 13.05 + 3 = 68.25 s)."""
+    client = _budget_client(fake_time, rsa_key)
+    start = fake_time.now
+
+    def slow(request):
+        fake_time.now = min(fake_time.now + per_attempt, start + 30)  # the deadline ends the last attempt at 30 s
+        raise requests.ReadTimeout("no complete answer")
+
+    responses.add_callback(responses.GET, f"{BASE}/portfolio/balance", callback=slow)
+    with pytest.raises(TransientError) as info:
+        client.get_balance()
+    assert fake_time.now - start <= 30 and len(responses.calls) == 3
+    assert message in str(info.value) and "gave up after 3 attempts" in str(info.value)
+
+
+@responses.activate
+def test_fast_failures_use_all_attempts(rsa_key, fake_time):
+    client = _budget_client(fake_time, rsa_key)
+    responses.get(f"{BASE}/portfolio/balance", body=requests.ConnectionError("refused"))
+    with pytest.raises(TransientError):
+        client.get_balance()
+    assert len(responses.calls) == 5 and sum(fake_time.sleeps) <= 0.2 + 0.4 + 0.8 + 1.6

@@ -152,8 +152,9 @@ def test_export_trades_and_lots(run, sim, ticker, tmp_path):
     (["order", "limit", "{t}", "yes", "-1", "50", "--yes"], 2, "count"),
     (["order", "limit", "{t}", "yes", "1.005", "50", "--yes"], 2, "count"),
     (["order", "limit", "{t}", "maybe", "1", "50", "--yes"], 2, "side"),
-    (["order", "status", "no-such-order"], 4, "no order"),
-    (["cancel", "no-such-order", "--yes"], 4, "no order"),
+    (["order", "status", "0f8e2c4a-1b2c-4d3e-8f9a-0b1c2d3e4f00"], 4, "no order"),
+    (["cancel", "0f8e2c4a-1b2c-4d3e-8f9a-0b1c2d3e4f00", "--yes"], 4, "no order"),
+    (["order", "status", "no-such-order"], 2, "not an order id"),
     (["history", "--since", "2026-11-02", "--until", "2026-11-01"], 2, "after"),
     (["export-trades", "/nonexistent-dir/out.csv"], 2, "does not exist"),
     (["order", "limit", "{t}", "yes", "1", "50"], 2, "--yes"),  # no terminal, no --yes: refused

@@ -205,8 +205,8 @@ def test_a_service_error_is_reported_and_the_menu_goes_on(child):
     assert "Traceback" not in printed
 
     choose(child, 8)
-    answer(child, "Order id", "no-such-order")
-    child.expect_exact("error: no order no-such-order")
+    answer(child, "Order id", "0f8e2c4a-1b2c-4d3e-8f9a-0b1c2d3e4f00")
+    child.expect_exact("error: no order 0f8e2c4a-1b2c-4d3e-8f9a-0b1c2d3e4f00")
     child.sendline("")  # blank with nothing remembered: back to the menu
     child.expect_exact("(back to the menu)")
     back_at_menu(child)
