@@ -181,13 +181,13 @@ def test_bad_ticker_price_and_count_are_asked_again_and_declining_sends_nothing(
     answer(child, "Buy or sell [buy]", "hold")
     child.expect_exact("action must be buy or sell")
     answer(child, "Buy or sell [buy]", "buy")
-    for bad in ("0", "-1", "1.005", "two"):
+    for bad in ("0", "-1", "1.005", "two", "1e2", "1_000", "٥", "1e29", "1000001"):  # one grammar: money.py
         answer(child, "Contracts", bad)
         child.expect_exact("error: count")
     answer(child, "Contracts", "1")
-    for bad in ("0", "100", "52.3", "1.5"):
+    for bad in ("0", "100", "52.3", "1.5", "1e1", "1_0", "٥", "0.00001"):
         answer(child, "Limit price", bad)
-        child.expect_exact(f"error: price {bad}" if bad == "0" else f"error: price '{bad}'")
+        child.expect_exact("error: price")
     answer(child, "Limit price", "0.05")
     child.expect_exact("BUY 1 YES @ 5¢")
     answer(child, "Send this order? [y/N]: ", "")
