@@ -18,7 +18,12 @@ runner = CliRunner()
 
 
 def _run(tmp_path, *args):
-    return runner.invoke(app, list(args), env={"KALSHI_DATA_DIR": str(tmp_path)}, obj=None)
+    """`kalshi sim ...` through the root app, whose top level turns errors into the documented exit codes."""
+    from kalshi_trading.cli.main import app as root
+
+    env = {"KALSHI_DATA_DIR": str(tmp_path), "KALSHI_ENV": "sim", "KALSHI_LOG_DIR": str(tmp_path / "logs"),
+           "KALSHI_API_BASE": None}
+    return runner.invoke(root, ["sim", *args], env=env)
 
 
 @pytest.mark.parametrize("text,seconds", [("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400), ("1h30m", 5400),
