@@ -42,8 +42,8 @@ class MoneyError(ValueError):
 # ---- what a person types ---------------------------------------------------------------------------
 # One grammar for every count, price and dollar amount a user types (CLI arguments, the menu, the
 # simulator's balance): ASCII digits with at most one decimal point and digits on both sides of it.
-# No sign, exponent, digit separators, inner whitespace or non-ASCII digits; surrounding whitespace is
-# ignored.  Wire text from the exchange is parsed by `to_decimal`, not here.
+# No sign, exponent, digit separators, inner whitespace or non-ASCII digits; surrounding ASCII spaces and
+# tabs are ignored.  Wire text from the exchange is parsed by `to_decimal`, not here.
 MAX_COUNT = Decimal(1_000_000)  # contracts in one order or amend
 MAX_DOLLARS = Decimal(1_000_000_000)  # a typed dollar amount (the simulator's starting balance)
 MAX_PRICE_PLACES = 4  # prices are written to $0.0001 at most
@@ -54,7 +54,7 @@ _GRAMMAR = "digits 0-9 with at most one decimal point (no sign, exponent, separa
 
 def _number_text(text: object, what: str) -> str:
     """The stripped text if it follows the grammar, else MoneyError naming `what`."""
-    raw = str(text).strip()
+    raw = str(text).strip(" \t\r\n")
     if len(raw) > _MAX_TEXT or not _NUMBER.fullmatch(raw):
         shown = raw if len(raw) <= _MAX_TEXT else raw[:_MAX_TEXT] + "..."
         raise MoneyError(f"{what} {shown!r} not understood: write {_GRAMMAR}")
