@@ -92,7 +92,7 @@ def _confirm(question: str) -> bool:
         typer.echo("please answer y or n", err=True)
 
 
-def _masked(text: str, key_id: str | None) -> str:
+def _masked(text: object, key_id: str | None) -> str:
     """The key id never appears whole, not even inside the key file's name."""
     from kalshi_trading.config import mask
 
