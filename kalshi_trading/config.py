@@ -47,6 +47,7 @@ RANGES: dict[str, tuple[float, float, str, bool]] = {
 }
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # ASCII digits, one optional decimal point: no sign, exponent or _
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HOST = re.compile(r"[a-z0-9_.-]+|[0-9a-f:.]+")  # a DNS name in its ASCII (IDNA) form, or an IP address
 
 VARIABLES = (
     "KALSHI_ENV",
@@ -295,8 +296,9 @@ def _environment(raw: str) -> str:
 
 def _split_url(url: str, name: str) -> SplitResult:
     """urlsplit, refusing what a base URL must not carry: spaces, control characters, user:password@, a bad port."""
-    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in url):
-        raise ConfigError(f"{url!r} contains spaces or control characters", name, "write the URL without them")
+    if any(ch.isspace() or ch == "\\" or unicodedata.category(ch) in ("Cc", "Cf") for ch in url):
+        raise ConfigError(f"{url!r} contains spaces, backslashes or control characters", name,
+                          "write the URL without them")
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # e.g. characters that change under NFKC normalisation
@@ -309,6 +311,8 @@ def _split_url(url: str, name: str) -> SplitResult:
         _ = parts.port
     except ValueError:
         raise ConfigError(f"{url!r} has an invalid port", name, "use a port from 1 to 65535") from None
+    if parts.netloc and not _HOST.fullmatch(normalise_host(url)):
+        raise ConfigError(f"{url!r} does not name a valid host", name, "write it like https://host/trade-api/v2")
     return parts
 
 

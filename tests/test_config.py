@@ -182,6 +182,16 @@ def test_a_base_url_with_user_info_is_refused_without_echoing_it(tmp_path, base)
     assert info.value.variable == "KALSHI_API_BASE" and "hunter2" not in str(info.value)
 
 
+@pytest.mark.parametrize("base", ["https://external-api.kalshi.com\\.example.com/trade-api/v2",  # a backslash
+                                  "https://external api.kalshi.com/trade-api/v2",  # a space
+                                  "https://ex!ample.com/trade-api/v2",  # not a host name
+                                  "https://external-api.kalshi.com:99999/trade-api/v2"])  # not a port
+def test_a_base_url_that_clients_could_read_differently_is_refused(tmp_path, base):
+    with pytest.raises(ConfigError) as info:
+        settings(tmp_path, KALSHI_API_BASE=base)
+    assert info.value.variable == "KALSHI_API_BASE"
+
+
 def test_production_websocket_host_is_refused_outside_prod(tmp_path):
     with pytest.raises(ConfigError, match="production") as info:
         settings(tmp_path, KALSHI_WS_BASE="wss://EXTERNAL-API-WS.kalshi.com./trade-api/ws/v2")
