@@ -9,11 +9,13 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import stat
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from kalshi_trading.errors import ConfigError
 
@@ -29,11 +31,23 @@ WS_BASES = {
     "demo": "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2",
 }
 WS_PATH = "/trade-api/ws/v2"
-# Hosts that reach real money; a non-prod environment must never point at them.
+# Hosts that reach real money; a non-prod environment must never point at them.  Every host under
+# PROD_DOMAIN counts as production, whatever its spelling (compared after `normalise_host`).
 PROD_HOSTS = frozenset({"external-api.kalshi.com", "api.elections.kalshi.com", "trading-api.kalshi.com"})
+PROD_DOMAIN = "kalshi.com"
 RATE_TIERS = ("basic", "advanced", "expert", "premier", "paragon", "prime", "prestige")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 API_SUFFIX = "/trade-api/v2"
+
+# The documented range of every numeric setting: (lowest, highest, unit, whole numbers only).
+RANGES: dict[str, tuple[float, float, str, bool]] = {
+    "KALSHI_CONNECT_TIMEOUT": (0.1, 300, "seconds", False),
+    "KALSHI_READ_TIMEOUT": (0.1, 300, "seconds", False),
+    "KALSHI_LOG_RETENTION_DAYS": (1, 3650, "days", True),
+}
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # ASCII digits, one optional decimal point: no sign, exponent or _
+_ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HOST = re.compile(r"[a-z0-9_.-]+|[0-9a-f:.]+")  # a DNS name in its ASCII (IDNA) form, or an IP address
 
 VARIABLES = (
     "KALSHI_ENV",
@@ -120,27 +134,57 @@ def mask(secret: str | None) -> str:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """Parse a dotenv file strictly: a line that does not parse is an error naming the line."""
+    """Parse a dotenv file strictly: a line that does not parse, holds a control character, has no `=`,
+    or sets a key a second time is an error naming the line (both lines for a duplicate)."""
     from dotenv.parser import parse_stream
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the first key
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", "--env-file", "point --env-file at a readable file")
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text", ".env", "save the file as UTF-8 text") from None
+    _refuse_control_characters(path, text)
     values: dict[str, str] = {}
+    first_line: dict[str, int] = {}
     for binding in parse_stream(io.StringIO(text)):
+        line = _binding_line(binding.original)
         if binding.error:
-            line = binding.original.line
             raise ConfigError(
                 f"{path}, line {line}: cannot parse {binding.original.string.strip()[:40]!r}",
                 ".env",
                 "write each setting as NAME=value (quote values with spaces)",
             )
-        if binding.key is not None:
-            values[binding.key] = binding.value or ""
+        if binding.key is None:
+            continue
+        if binding.value is None or not _ENV_KEY.fullmatch(binding.key):
+            raise ConfigError(f"{path}, line {line}: {binding.original.string.strip()[:40]!r} is not NAME=value",
+                              ".env", "write each setting as NAME=value, or delete the line")
+        if binding.key in first_line:
+            raise ConfigError(
+                f"{path}: {binding.key} is set twice, on line {first_line[binding.key]} and line {line}",
+                ".env", "keep one of the two lines",
+            )
+        first_line[binding.key] = line
+        values[binding.key] = binding.value
     return values
+
+
+def _binding_line(original) -> int:
+    """The line a binding's text starts on (the parser counts from the blank lines before it)."""
+    string = original.string
+    return original.line + string[: len(string) - len(string.lstrip())].count("\n")
+
+
+def _refuse_control_characters(path: Path, text: str) -> None:
+    """Control and invisible format characters (other than tab and line ends) make a line garbage."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        for char in line.removesuffix("\r"):
+            if char != "\t" and unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+                raise ConfigError(
+                    f"{path}, line {number}: control character U+{ord(char):04X} in the line",
+                    ".env", "delete the character (or the line); write each setting as NAME=value",
+                )
 
 
 def load_settings(
@@ -169,9 +213,7 @@ def load_settings(
         return value.strip() if value not in (None, "") else None
 
     warnings: list[str] = []
-    env = (get("KALSHI_ENV") or "sim").lower()
-    if env not in ENVIRONMENTS:
-        raise ConfigError(f"unknown environment {env!r}", "KALSHI_ENV", "use one of sim, demo, prod")
+    env = _environment(environ.get("KALSHI_ENV") or file_values.get("KALSHI_ENV") or "sim")
 
     key_id = get("KALSHI_API_KEY_ID")
     key_path_text = get("KALSHI_PRIVATE_KEY_PATH")
@@ -196,19 +238,17 @@ def load_settings(
     overridden = base is not None
     if base is not None:
         base = _check_base(base)
-        host = urlsplit(base).hostname or ""
-        if host in PROD_HOSTS and env != "prod":
-            raise ConfigError(
-                f"KALSHI_API_BASE points at production ({host}) while KALSHI_ENV={env}",
-                "KALSHI_API_BASE", "set KALSHI_ENV=prod explicitly to trade real money, or remove KALSHI_API_BASE",
-            )
+        _guard_production(base, env, "KALSHI_API_BASE")
     else:
         base = REST_BASES.get(env)
 
     ws_base = get("KALSHI_WS_BASE")
-    if ws_base is not None and urlsplit(ws_base).scheme not in ("ws", "wss"):
-        raise ConfigError(f"{ws_base!r} is not a ws:// or wss:// URL", "KALSHI_WS_BASE",
-                          "write it like wss://host/trade-api/ws/v2")
+    if ws_base is not None:
+        parts = _split_url(ws_base, "KALSHI_WS_BASE")
+        if parts.scheme not in ("ws", "wss"):
+            raise ConfigError(f"{ws_base!r} is not a ws:// or wss:// URL", "KALSHI_WS_BASE",
+                              "write it like wss://host/trade-api/ws/v2")
+        _guard_production(ws_base, env, "KALSHI_WS_BASE")
 
     data_dir_text = get("KALSHI_DATA_DIR")
     data_dir = _resolve(data_dir_text, cwd) if data_dir_text else default_data_dir(environ)
@@ -232,10 +272,10 @@ def load_settings(
         data_dir=data_dir,
         log_dir=log_dir,
         log_level=level,
-        log_retention_days=_positive_int(get("KALSHI_LOG_RETENTION_DAYS"), "KALSHI_LOG_RETENTION_DAYS", 30),
+        log_retention_days=int(_ranged(get("KALSHI_LOG_RETENTION_DAYS"), "KALSHI_LOG_RETENTION_DAYS", 30)),
         rate_tier=tier,
-        connect_timeout=_seconds(get("KALSHI_CONNECT_TIMEOUT"), "KALSHI_CONNECT_TIMEOUT", 3.05),
-        read_timeout=_seconds(get("KALSHI_READ_TIMEOUT"), "KALSHI_READ_TIMEOUT", 10.0),
+        connect_timeout=_ranged(get("KALSHI_CONNECT_TIMEOUT"), "KALSHI_CONNECT_TIMEOUT", 3.05),
+        read_timeout=_ranged(get("KALSHI_READ_TIMEOUT"), "KALSHI_READ_TIMEOUT", 10.0),
         env_file=used_file,
         warnings=tuple(warnings),
     )
@@ -246,8 +286,69 @@ def _resolve(text: str, cwd: Path) -> Path:
     return path if path.is_absolute() else cwd / path
 
 
+def _environment(raw: str) -> str:
+    """KALSHI_ENV exactly as documented: `sim`, `demo` or `prod` (production is never guessed from `Prod`)."""
+    if raw not in ENVIRONMENTS:
+        raise ConfigError(f"unknown environment {raw!r}", "KALSHI_ENV",
+                          "write exactly sim, demo or prod (lower case, no spaces)")
+    return raw
+
+
+def _split_url(url: str, name: str) -> SplitResult:
+    """urlsplit, refusing what a base URL must not carry: spaces, control characters, user:password@, a bad port."""
+    if any(ch.isspace() or ch == "\\" or unicodedata.category(ch) in ("Cc", "Cf") for ch in url):
+        raise ConfigError(f"{url!r} contains spaces, backslashes or control characters", name,
+                          "write the URL without them")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. characters that change under NFKC normalisation
+        raise ConfigError(f"{url!r} is not a valid URL ({exc})", name, "write it like https://host/trade-api/v2") \
+            from None
+    if "@" in parts.netloc:
+        # not echoed: the part before @ may be a password
+        raise ConfigError("the URL carries a user name or password", name, "remove the user@ part of the URL")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ConfigError(f"{url!r} has an invalid port", name, "use a port from 1 to 65535") from None
+    if parts.netloc and not _HOST.fullmatch(normalise_host(url)):
+        raise ConfigError(f"{url!r} does not name a valid host", name, "write it like https://host/trade-api/v2")
+    return parts
+
+
+def normalise_host(url: str) -> str:
+    """The host of `url` as DNS sees it: percent-decoded, lower case, IDNA (punycode) ASCII form, no trailing
+    dot, no port or user.  `https://EXTERNAL-API.Kalshi.com.:443/` -> `external-api.kalshi.com`."""
+    try:
+        host = unquote(urlsplit(url).hostname or "")
+    except ValueError:
+        return ""
+    if host.startswith("[") or ":" in host:  # an IPv6 literal
+        return host.lower()
+    host = host.rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii") if host else host
+    except UnicodeError:
+        return host.lower()  # not a name DNS could resolve; compared as written
+    return host.lower().rstrip(".")
+
+
+def is_production_host(url: str) -> bool:
+    """True when `url` reaches Kalshi's real-money exchange (any host under kalshi.com)."""
+    host = normalise_host(url)
+    return host in PROD_HOSTS or host == PROD_DOMAIN or host.endswith("." + PROD_DOMAIN)
+
+
+def _guard_production(url: str, env: str, name: str) -> None:
+    if env != "prod" and is_production_host(url):
+        raise ConfigError(
+            f"{name} points at production ({normalise_host(url)}) while KALSHI_ENV={env}",
+            name, f"set KALSHI_ENV=prod explicitly to trade real money, or remove {name}",
+        )
+
+
 def _check_base(base: str) -> str:
-    parts = urlsplit(base)
+    parts = _split_url(base, "KALSHI_API_BASE")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{base!r} is not an http(s) URL", "KALSHI_API_BASE",
                           "write it like https://host/trade-api/v2")
@@ -259,28 +360,18 @@ def _check_base(base: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
-def _seconds(text: str | None, name: str, default: float) -> float:
-    # Timeouts are durations, not money: a float is the right type here.
+def _ranged(text: str | None, name: str, default: float) -> float:
+    """A numeric setting: plain ASCII digits (one optional decimal point) inside its documented RANGES entry.
+    Durations and day counts, not money: a float is the right type here."""
     if text is None:
         return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{text!r} is not a number of seconds", name, "write a number like 10 or 2.5") from None
-    if not 0 < value <= 300:
-        raise ConfigError(f"{value} s is out of range", name, "use a value between 0 and 300 seconds")
-    return value
-
-
-def _positive_int(text: str | None, name: str, default: int) -> int:
-    if text is None:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(f"{text!r} is not a whole number", name, "write a whole number like 30") from None
-    if value <= 0:
-        raise ConfigError(f"{value} must be positive", name, "write a whole number like 30")
+    low, high, unit, whole = RANGES[name]
+    fix = f"write a {'whole ' if whole else ''}number of {unit} from {low:g} to {high:g}"
+    if len(text) > 32 or not _NUMBER.fullmatch(text) or (whole and "." in text):
+        raise ConfigError(f"{text[:32]!r} is not a {'whole ' if whole else ''}number of {unit}", name, fix)
+    value = float(text)
+    if not low <= value <= high:
+        raise ConfigError(f"{text} {unit} is out of range {low:g}..{high:g}", name, fix)
     return value
 
 

@@ -7,6 +7,7 @@ steps of 0.01.  This module imports nothing of ours.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Iterable
@@ -36,6 +37,72 @@ COUNT_UNITS = 100
 
 class MoneyError(ValueError):
     """A value that is not a valid exact amount (bad text, float, out of range)."""
+
+
+# ---- what a person types ---------------------------------------------------------------------------
+# One grammar for every count, price and dollar amount a user types (CLI arguments, the menu, the
+# simulator's balance): ASCII digits with at most one decimal point and digits on both sides of it.
+# No sign, exponent, digit separators, inner whitespace or non-ASCII digits; surrounding ASCII spaces and
+# tabs are ignored.  Wire text from the exchange is parsed by `to_decimal`, not here.
+MAX_COUNT = Decimal(1_000_000)  # contracts in one order or amend
+MAX_DOLLARS = Decimal(1_000_000_000)  # a typed dollar amount (the simulator's starting balance)
+MAX_PRICE_PLACES = 4  # prices are written to $0.0001 at most
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_MAX_TEXT = 32  # longer input is refused before Decimal sees it
+_GRAMMAR = "digits 0-9 with at most one decimal point (no sign, exponent, separators or spaces)"
+
+
+def _number_text(text: object, what: str) -> str:
+    """The stripped text if it follows the grammar, else MoneyError naming `what`."""
+    raw = str(text).strip(" \t\r\n")
+    if len(raw) > _MAX_TEXT or not _NUMBER.fullmatch(raw):
+        shown = raw if len(raw) <= _MAX_TEXT else raw[:_MAX_TEXT] + "..."
+        raise MoneyError(f"{what} {shown!r} not understood: write {_GRAMMAR}")
+    return raw
+
+
+def parse_count_text(text: object, what: str = "count") -> Decimal:
+    """A typed contract count: more than 0, in steps of 0.01, at most MAX_COUNT (`10`, `2.5`, `0.25`)."""
+    raw = _number_text(text, what)
+    value = Decimal(raw)
+    if value <= 0:
+        raise MoneyError(f"{what} {raw}: must be more than 0 contracts")
+    if value % COUNT_STEP != 0:
+        raise MoneyError(f"{what} {raw}: contracts come in steps of 0.01")
+    if value > MAX_COUNT:
+        raise MoneyError(f"{what} {raw}: at most {MAX_COUNT:,} contracts")
+    return value
+
+
+def parse_price_text(text: object, what: str = "price") -> Decimal:
+    """A typed price: whole cents 1-99 (`52`) or dollars with a leading `0.` up to $0.0001 (`0.52`, `0.525`)."""
+    raw = _number_text(text, what)
+    rule = "write whole cents from 1 to 99 (52) or dollars with a leading 0. (0.52, 0.525)"
+    if "." not in raw:
+        cents = int(raw)
+        if not 1 <= cents <= 99:
+            raise MoneyError(f"{what} {raw}: a price in cents must be a whole number from 1 to 99")
+        return Decimal(cents) / 100
+    whole, places = raw.split(".")
+    if whole != "0":
+        raise MoneyError(f"{what} {raw}: {rule}")
+    if len(places) > MAX_PRICE_PLACES:
+        raise MoneyError(f"{what} {raw}: prices go to $0.0001 at most")
+    value = Decimal(raw)
+    if value <= 0:
+        raise MoneyError(f"{what} {raw}: must be above 0")
+    return value
+
+
+def parse_dollars_text(text: object, what: str = "amount", maximum: Decimal = MAX_DOLLARS) -> Decimal:
+    """A typed dollar amount: 0 to `maximum`, to $0.0001 at most (`1000`, `250.50`)."""
+    raw = _number_text(text, what)
+    value = Decimal(raw)
+    if "." in raw and len(raw.split(".")[1]) > MAX_PRICE_PLACES:
+        raise MoneyError(f"{what} {raw}: dollars go to $0.0001 at most")
+    if value > maximum:
+        raise MoneyError(f"{what} {raw}: at most ${maximum:,}")
+    return value
 
 
 def to_decimal(value: object, what: str = "value") -> Decimal:

@@ -148,3 +148,136 @@ def test_ws_url_per_environment(tmp_path, key_file):
     assert settings(tmp_path).ws_url("http://127.0.0.1:9/trade-api/v2") == "ws://127.0.0.1:9/trade-api/ws/v2"
     override = settings(tmp_path, KALSHI_WS_BASE="wss://proxy.example/trade-api/ws/v2")
     assert override.ws_url() == "wss://proxy.example/trade-api/ws/v2"
+
+
+# ---- issue 10 item 8: the production guard, the environment's spelling, a strict .env, numeric ranges ----
+
+PROD_SPELLINGS = [
+    "https://external-api.kalshi.com./trade-api/v2",  # trailing dot
+    "https://EXTERNAL-API.KALSHI.COM/trade-api/v2",  # case
+    "https://External-Api.Kalshi.Com.:443/trade-api/v2",  # case, dot and the default port
+    "https://external-api.kalshi.com:8443/trade-api/v2",  # another port
+    "https://ｅxternal-api.kalshi.com/trade-api/v2",  # a full-width letter (IDNA maps it to ASCII)
+    "https://external-api.kalshi。com/trade-api/v2",  # an ideographic full stop (IDNA label separator)
+    "https://external-api%2Ekalshi.com/trade-api/v2",  # a percent-encoded dot
+    "https://trading-api.kalshi.com/trade-api/v2",  # another production host
+    "https://new-api.kalshi.com/trade-api/v2",  # any host under kalshi.com
+]
+
+
+@pytest.mark.parametrize("base", PROD_SPELLINGS)
+@pytest.mark.parametrize("env", ["sim", "demo"])
+def test_every_spelling_of_a_production_host_is_refused_outside_prod(tmp_path, key_file, env, base):
+    keys = {"KALSHI_API_KEY_ID": "k", "KALSHI_PRIVATE_KEY_PATH": str(key_file)} if env == "demo" else {}
+    with pytest.raises(ConfigError, match="production") as info:
+        settings(tmp_path, KALSHI_ENV=env, KALSHI_API_BASE=base, **keys)
+    assert info.value.variable == "KALSHI_API_BASE"
+
+
+@pytest.mark.parametrize("base", ["https://user@external-api.kalshi.com/trade-api/v2",
+                                  "https://me:hunter2@127.0.0.1:8080/trade-api/v2"])
+def test_a_base_url_with_user_info_is_refused_without_echoing_it(tmp_path, base):
+    with pytest.raises(ConfigError) as info:
+        settings(tmp_path, KALSHI_API_BASE=base)
+    assert info.value.variable == "KALSHI_API_BASE" and "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize("base", ["https://external-api.kalshi.com\\.example.com/trade-api/v2",  # a backslash
+                                  "https://external api.kalshi.com/trade-api/v2",  # a space
+                                  "https://ex!ample.com/trade-api/v2",  # not a host name
+                                  "https://external-api.kalshi.com:99999/trade-api/v2"])  # not a port
+def test_a_base_url_that_clients_could_read_differently_is_refused(tmp_path, base):
+    with pytest.raises(ConfigError) as info:
+        settings(tmp_path, KALSHI_API_BASE=base)
+    assert info.value.variable == "KALSHI_API_BASE"
+
+
+def test_production_websocket_host_is_refused_outside_prod(tmp_path):
+    with pytest.raises(ConfigError, match="production") as info:
+        settings(tmp_path, KALSHI_WS_BASE="wss://EXTERNAL-API-WS.kalshi.com./trade-api/ws/v2")
+    assert info.value.variable == "KALSHI_WS_BASE"
+
+
+def test_prod_accepts_its_own_host_in_any_spelling(tmp_path, key_file):
+    s = settings(tmp_path, KALSHI_ENV="prod", KALSHI_API_KEY_ID="k", KALSHI_PRIVATE_KEY_PATH=str(key_file),
+                 KALSHI_API_BASE="https://EXTERNAL-API.kalshi.com.:443/trade-api/v2")
+    assert s.is_prod
+
+
+def test_loopback_and_demo_hosts_pass_the_guard(tmp_path, key_file):
+    assert settings(tmp_path, KALSHI_API_BASE="http://127.0.0.1:8080/trade-api/v2").api_base_overridden
+    demo = settings(tmp_path, KALSHI_ENV="demo", KALSHI_API_KEY_ID="k", KALSHI_PRIVATE_KEY_PATH=str(key_file),
+                    KALSHI_API_BASE="https://external-api.demo.kalshi.co/trade-api/v2")
+    assert demo.env == "demo"
+
+
+@pytest.mark.parametrize("spelling", ["PROD", "Prod", " Prod ", "prod ", " prod", "Demo", "SIM", "prod\t"])
+def test_only_the_documented_spelling_of_kalshi_env(tmp_path, key_file, spelling):
+    with pytest.raises(ConfigError, match="sim, demo or prod") as info:
+        settings(tmp_path, KALSHI_ENV=spelling, KALSHI_API_KEY_ID="k", KALSHI_PRIVATE_KEY_PATH=str(key_file))
+    assert info.value.variable == "KALSHI_ENV"
+
+
+def test_kalshi_env_spelling_is_checked_in_the_env_file_too(tmp_path):
+    (tmp_path / ".env").write_text('KALSHI_ENV="Prod"\n')
+    with pytest.raises(ConfigError, match="sim, demo or prod"):
+        settings(tmp_path)
+
+
+@pytest.mark.parametrize("text,lines", [
+    ("KALSHI_ENV=sim\nKALSHI_LOG_LEVEL=INFO\nKALSHI_ENV=prod\n", (1, 3)),
+    ("# comment\n\nexport KALSHI_ENV=sim\n\n\nKALSHI_ENV=demo\n", (3, 6)),
+    ("KALSHI_READ_TIMEOUT=5\nKALSHI_READ_TIMEOUT=5\n", (1, 2)),  # even the same value twice
+])
+def test_a_key_set_twice_in_env_file_names_both_lines(tmp_path, text, lines):
+    (tmp_path / ".env").write_text(text)
+    with pytest.raises(ConfigError, match=f"line {lines[0]} and line {lines[1]}"):
+        settings(tmp_path)
+
+
+@pytest.mark.parametrize("text,line", [
+    ("KALSHI_ENV=sim\n\x00\x01\x02\n", 2),  # NUL garbage
+    ("KALSHI_ENV=sim\n\n\x1b[31m\n", 3),  # an escape sequence
+    ("KALSHI_LOG_LEVEL=INFO\x07\n", 1),  # a bell inside a value
+    ("KALSHI_ENV=sim\x7f\n", 1),  # DEL
+    ("KALSHI_ENV=sim\nKALSHI_LOG_LEVEL=\u202eGUBED\n", 2),  # a right-to-left override
+    ("\x0c\nKALSHI_ENV=sim\n", 1),  # a form feed
+])
+def test_control_characters_in_env_file_are_refused_with_the_line(tmp_path, text, line):
+    (tmp_path / ".env").write_text(text)
+    with pytest.raises(ConfigError, match=f"line {line}: control character"):
+        settings(tmp_path)
+
+
+def test_env_file_line_without_equals_is_refused(tmp_path):
+    (tmp_path / ".env").write_text("KALSHI_ENV=sim\nKALSHI_LOG_LEVEL\n")
+    with pytest.raises(ConfigError, match="line 2"):
+        settings(tmp_path)
+
+
+def test_env_file_with_byte_order_mark_and_crlf_reads(tmp_path):
+    (tmp_path / ".env").write_bytes("\ufeffKALSHI_LOG_LEVEL=DEBUG\r\nKALSHI_READ_TIMEOUT=7\r\n".encode())
+    s = settings(tmp_path)
+    assert s.log_level == "DEBUG" and s.read_timeout == 7
+
+
+@pytest.mark.parametrize("name,value", [
+    ("KALSHI_READ_TIMEOUT", "1e-9"), ("KALSHI_READ_TIMEOUT", "0.01"), ("KALSHI_READ_TIMEOUT", "300.5"),
+    ("KALSHI_READ_TIMEOUT", "nan"), ("KALSHI_READ_TIMEOUT", "inf"), ("KALSHI_READ_TIMEOUT", "1e2"),
+    ("KALSHI_CONNECT_TIMEOUT", "0"), ("KALSHI_CONNECT_TIMEOUT", "١٠"), ("KALSHI_CONNECT_TIMEOUT", "1_0"),
+    ("KALSHI_CONNECT_TIMEOUT", "-3"), ("KALSHI_CONNECT_TIMEOUT", "99999999999999999999"),
+    ("KALSHI_LOG_RETENTION_DAYS", "0"), ("KALSHI_LOG_RETENTION_DAYS", "3651"), ("KALSHI_LOG_RETENTION_DAYS", "1.5"),
+    ("KALSHI_LOG_RETENTION_DAYS", "٣"), ("KALSHI_LOG_RETENTION_DAYS", "99999999999999999999999"),
+])
+def test_numeric_settings_outside_their_documented_range(tmp_path, name, value):
+    with pytest.raises(ConfigError) as info:
+        settings(tmp_path, **{name: value})
+    assert info.value.variable == name
+    assert " to " in str(info.value)  # the fix names the range
+
+
+def test_numeric_settings_at_the_ends_of_their_range(tmp_path):
+    low = settings(tmp_path, KALSHI_READ_TIMEOUT="0.1", KALSHI_CONNECT_TIMEOUT="300", KALSHI_LOG_RETENTION_DAYS="1")
+    high = settings(tmp_path, KALSHI_LOG_RETENTION_DAYS="3650")
+    assert (low.read_timeout, low.connect_timeout, low.log_retention_days) == (0.1, 300, 1)
+    assert high.log_retention_days == 3650

@@ -6,12 +6,16 @@ from hypothesis import strategies as st
 
 from kalshi_trading.money import (
     GRIDS,
+    MAX_COUNT,
     MoneyError,
     PriceGrid,
     fill_fee,
     fmt_count,
     fmt_dollars,
     is_valid_count,
+    parse_count_text,
+    parse_dollars_text,
+    parse_price_text,
     taker_fee,
     to_decimal,
 )
@@ -98,3 +102,66 @@ def test_grid_floor_ceil_bracket(n):
 def test_custom_grid_of():
     grid = PriceGrid.of([("0.0001", "0.9999", "0.0001")])
     assert grid.contains(D("0.1234")) and grid.finest_step == D("0.0001")
+
+
+# ---- the one grammar for typed counts, prices and dollar amounts (issue 10 item 12) ----
+
+NOT_THE_GRAMMAR = ["1e2", "1E2", "1e29", "1_000", "\u0665", "\u0661\u0660", "\uff15", "\u00b2", "-1", "+1", "1 0",
+                   ".5", "5.", "1.2.3", "0x10", "nan", "inf", "Infinity", "", " ", "1,000", "１", "10\u00a0"]
+
+
+@pytest.mark.parametrize("text", NOT_THE_GRAMMAR)
+def test_counts_prices_and_dollars_refuse_the_same_texts(text):
+    for parse in (parse_count_text, parse_price_text, parse_dollars_text):
+        with pytest.raises(MoneyError):
+            parse(text)
+
+
+@pytest.mark.parametrize("text,count", [("10", D(10)), ("2.5", D("2.5")), ("0.25", D("0.25")), (" 7 ", D(7)),
+                                        ("1000000", MAX_COUNT), ("007", D(7)), ("1.50", D("1.5"))])
+def test_counts_in_the_grammar(text, count):
+    assert parse_count_text(text) == count
+
+
+@pytest.mark.parametrize("text,why", [("0", "more than 0"), ("0.00", "more than 0"), ("0.001", "steps of 0.01"),
+                                      ("1000000.01", "at most"), ("99999999999999999999", "at most"),
+                                      ("1" * 40, "not understood")])
+def test_counts_out_of_range(text, why):
+    with pytest.raises(MoneyError, match=why):
+        parse_count_text(text)
+
+
+@pytest.mark.parametrize("text,price", [("52", D("0.52")), ("1", D("0.01")), ("99", D("0.99")), ("05", D("0.05")),
+                                        ("0.52", D("0.52")), ("0.525", D("0.525")), ("0.0001", D("0.0001"))])
+def test_prices_in_the_grammar(text, price):
+    assert parse_price_text(text) == price
+
+
+@pytest.mark.parametrize("text", ["0", "100", "1.5", "52.3", "0.0", "0.00001", "00.5", "1.0"])
+def test_prices_out_of_range(text):
+    with pytest.raises(MoneyError):
+        parse_price_text(text)
+
+
+@pytest.mark.parametrize("text,ok", [("0", True), ("1000", True), ("250.50", True), ("1000000000", True),
+                                     ("1000000000.01", False), ("0.00001", False), ("1e400", False)])
+def test_dollar_amounts(text, ok):
+    if ok:
+        assert parse_dollars_text(text) == D(text)
+    else:
+        with pytest.raises(MoneyError):
+            parse_dollars_text(text)
+
+
+@given(st.text(max_size=12))
+def test_typed_numbers_are_ascii_and_in_range_or_refused(text):
+    for parse in (parse_count_text, parse_price_text, parse_dollars_text):
+        try:
+            value = parse(text)
+        except MoneyError:
+            continue
+        assert text.strip(" \t\r\n").isascii() and value.is_finite() and value >= 0
+        if parse is parse_count_text:
+            assert 0 < value <= MAX_COUNT and is_valid_count(value)
+        if parse is parse_price_text:
+            assert 0 < value < 1

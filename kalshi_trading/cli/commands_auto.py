@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 
+from kalshi_trading.cli import ranges
 from kalshi_trading.cli.render import echo, emit_json, env_badge, style
 from kalshi_trading.errors import UsageError
 
@@ -28,7 +29,7 @@ order of the bot before it exits.
 
 Example:  kalshi auto --sim
 Example:  kalshi auto --sim --strategy edge --duration 60 --speed 120 --json
-Example:  kalshi auto --markets KXBTCD-26NOV2117-T95000 --config bot.toml
+Example:  kalshi auto --markets TICKER1,TICKER2 --config bot.toml
 """
 
 auto_app = typer.Typer(help=AUTO_HELP, no_args_is_help=False, invoke_without_command=True)
@@ -173,17 +174,21 @@ def auto(
                                                                   "config's markets; with --sim: picked)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Bot configuration (TOML/JSON), reloaded when "
                                                                  "it changes; `kalshi auto --help-config`."),
-    duration: Optional[float] = typer.Option(None, "--duration", help="Wall-clock seconds to run (demo default "
-                                                                      "30; otherwise until stopped)."),
-    speed: float = typer.Option(DEMO_SPEED, "--speed", help="With --sim: simulated seconds per real second."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="With --sim: seed of a new simulated exchange."),
+    duration: Optional[float] = typer.Option(None, "--duration", parser=ranges.number(*ranges.RUN_SECONDS),
+                                             help="Wall-clock seconds to run, 0.1 to 31536000 (demo default "
+                                                  "30; otherwise until stopped)."),
+    speed: float = typer.Option(DEMO_SPEED, "--speed", parser=ranges.number(*ranges.SPEED),
+                                help="With --sim: simulated seconds per real second (0.01 to 1000)."),
+    seed: Optional[int] = typer.Option(None, "--seed", parser=ranges.whole(*ranges.SEED),
+                                       help="With --sim: seed of a new simulated exchange (0 to 4294967295)."),
     on_start: str = typer.Option("cancel", "--on-start", help="Open orders the bot does not know: cancel or "
                                                               "adopt."),
     underlying: Optional[Path] = typer.Option(None, "--underlying", help="CSV (timestamp,price) of the "
                                                                          "underlying for --strategy edge."),
     feed_kind: str = typer.Option("auto", "--feed", help="ws, poll, or auto (WebSocket, polling if it fails)."),
-    interval_ms: Optional[int] = typer.Option(None, "--interval-ms", help="Loop timer in exchange milliseconds "
-                                                                          "(overrides the config; demo 500)."),
+    interval_ms: Optional[int] = typer.Option(None, "--interval-ms", parser=ranges.whole(*ranges.LOOP_MS),
+                                              help="Loop timer in exchange milliseconds, 10 to 3600000 "
+                                                   "(overrides the config; demo 500)."),
     json_output: bool = typer.Option(False, "--json", help="Print the final report as one JSON document."),
     plot_file: Optional[Path] = typer.Option(None, "--plot", help="Save an equity and inventory chart (PNG; "
                                                                   "needs the `plot` extra: matplotlib)."),

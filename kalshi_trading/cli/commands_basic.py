@@ -46,6 +46,7 @@ def config_check(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     except KalshiError as exc:
         failure = exc
         checks.append(("exchange reachable", False, str(exc)))
+    checks = _hide(key_id, checks)
     if json_output:
         ok = failure is None and all(passed for name, passed, _ in checks if name != "warning")
         emit_json({"environment": s.env, "ok": ok,
@@ -62,6 +63,13 @@ def _mask(key_id: str) -> str:
     from kalshi_trading.config import mask
 
     return mask(key_id)
+
+
+def _hide(key_id: str, checks: list[tuple[str, bool, str]]) -> list[tuple[str, bool, str]]:
+    """The key id never appears whole: not even inside a path (the simulator names key files after it)."""
+    if not key_id:
+        return checks
+    return [(name, ok, detail.replace(key_id, _mask(key_id))) for name, ok, detail in checks]
 
 
 def _signs(key) -> bool:

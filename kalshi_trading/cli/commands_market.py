@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from kalshi_trading import ids
+from kalshi_trading.cli import ranges
 from kalshi_trading.cli.render import echo, emit_json, env_badge
 from kalshi_trading.cli.views import book_json, market_json, render_book, render_market, render_markets
 from kalshi_trading.errors import NotFoundError, UsageError
@@ -48,7 +49,8 @@ def markets(
     series: Optional[str] = typer.Option(None, "--series", help="Only this series, e.g. KXBTCD."),
     event: Optional[str] = typer.Option(None, "--event", help="Only this event."),
     status: Optional[str] = typer.Option("open", "--status", help="unopened, open, paused, closed or settled."),
-    limit: int = typer.Option(20, "--limit", "-n", help="Show at most this many."),
+    limit: int = typer.Option(20, "--limit", "-n", parser=ranges.whole(*ranges.MARKET_LIMIT),
+                              help="Show at most this many (1 to 1000)."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Search markets.
@@ -68,7 +70,7 @@ def market(ctx: typer.Context, ticker: str = typer.Argument(..., help="Market ti
            json_output: bool = JSON_OPTION) -> None:
     """One market: prices, sizes, volume, tick size, times, rules.
 
-    Example:  kalshi market KXRAINNYC-26NOV21
+    Example:  kalshi market TICKER
     """
     app_ctx = ctx.obj
     m = get_market(app_ctx.client, ticker)
@@ -80,11 +82,12 @@ def market(ctx: typer.Context, ticker: str = typer.Argument(..., help="Market ti
 
 
 def book(ctx: typer.Context, ticker: str = typer.Argument(..., help="Market ticker."),
-         depth: int = typer.Option(10, "--depth", "-d", help="Levels per side (0 = all)."),
+         depth: int = typer.Option(10, "--depth", "-d", parser=ranges.whole(*ranges.BOOK_DEPTH),
+                                   help="Levels per side, 0 to 100 (0 = all)."),
          json_output: bool = JSON_OPTION) -> None:
     """The order book: YES bids and asks side by side, with the NO prices they mean.
 
-    Example:  kalshi book KXRAINNYC-26NOV21 --depth 5
+    Example:  kalshi book TICKER --depth 5
     """
     if depth < 0:
         raise UsageError("--depth must be 0 (all) or positive")

@@ -60,8 +60,8 @@ def order_limit(
 ) -> None:
     """Place a limit order (previewed and confirmed).
 
-    Example:  kalshi order limit KXRAINNYC-26NOV21 yes 10 52
-    Example:  kalshi order limit KXRAINNYC-26NOV21 no 2.5 0.475 --sell --tif ioc --yes
+    Example:  kalshi order limit TICKER yes 10 52
+    Example:  kalshi order limit TICKER no 2.5 0.475 --sell --tif ioc --yes
     """
     app_ctx = ctx.obj
     contract, action = _intent(side, sell)
@@ -91,7 +91,7 @@ def order_market(
 ) -> None:
     """Buy or sell now: an immediate-or-cancel limit at a protective price (Kalshi has no market orders).
 
-    Example:  kalshi order market KXRAINNYC-26NOV21 yes 5 --max-price 60
+    Example:  kalshi order market TICKER yes 5 --max-price 60
     """
     app_ctx = ctx.obj
     contract, action = _intent(side, sell)
@@ -119,7 +119,7 @@ def order_status(ctx: typer.Context, order_id: str = typer.Argument(..., help="O
                  json_output: bool = JSON_OPTION) -> None:
     """One order's status, fills and fees.
 
-    Example:  kalshi order status 3f2a...  --json
+    Example:  kalshi order status ORDER_ID --json
     """
     app_ctx = ctx.obj
     order = app_ctx.executor.status(order_id)
@@ -135,7 +135,7 @@ def orders(ctx: typer.Context, ticker: Optional[str] = typer.Option(None, "--tic
            json_output: bool = JSON_OPTION) -> None:
     """Open (resting) orders.
 
-    Example:  kalshi orders --ticker KXRAINNYC-26NOV21
+    Example:  kalshi orders --ticker TICKER
     """
     app_ctx = ctx.obj
     found = app_ctx.executor.open_orders(ticker.upper() if ticker else None)
@@ -156,7 +156,7 @@ def cancel(
 ) -> None:
     """Cancel one order, or all of them.
 
-    Example:  kalshi cancel 3f2a...   |   kalshi cancel --all --ticker KXRAINNYC-26NOV21 --yes
+    Example:  kalshi cancel ORDER_ID   |   kalshi cancel --all --ticker TICKER --yes
     """
     app_ctx = ctx.obj
     env = app_ctx.settings.env_label
@@ -197,7 +197,7 @@ def amend(
 ) -> None:
     """Change a resting order's price and/or size.
 
-    Example:  kalshi amend 3f2a... --price 50 --count 4
+    Example:  kalshi amend ORDER_ID --price 50 --count 4
     """
     app_ctx = ctx.obj
     env = app_ctx.settings.env_label

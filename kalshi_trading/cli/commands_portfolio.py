@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from kalshi_trading.cli import ranges
 from kalshi_trading.cli.parsing import parse_date, parse_range
 from kalshi_trading.cli.render import cents, count, echo, emit_json, env_badge, iso, table, usd
 from kalshi_trading.cli.views import (
@@ -107,7 +108,8 @@ def history(ctx: typer.Context,
             since: Optional[str] = typer.Option(None, "--since", help="From this date (2026-11-01)."),
             until: Optional[str] = typer.Option(None, "--until", help="Up to this date, inclusive."),
             ticker: Optional[str] = typer.Option(None, "--ticker", "-t", help="Only this market."),
-            limit: int = typer.Option(50, "-n", "--limit", help="Newest N entries."),
+            limit: int = typer.Option(50, "-n", "--limit", parser=ranges.whole(*ranges.LINES),
+                                      help="Newest N entries (1 to 100000)."),
             json_output: bool = JSON_OPTION) -> None:
     """Recent fills, settlements and order events from the journal, newest first.
 
@@ -201,7 +203,8 @@ def _ask_overwrite(path: Path) -> bool:
 
 
 def logs(ctx: typer.Context, errors: bool = typer.Option(False, "--errors", help="Show errors.log instead."),
-         lines: int = typer.Option(20, "-n", "--lines", help="Last N lines.")) -> None:
+         lines: int = typer.Option(20, "-n", "--lines", parser=ranges.whole(*ranges.LINES),
+                                   help="Last N lines (1 to 100000).")) -> None:
     """The last lines of trades.log (or errors.log).
 
     Example:  kalshi logs --errors -n 50

@@ -11,6 +11,7 @@ from typing import List, Optional
 
 import typer
 
+from kalshi_trading.cli import ranges
 from kalshi_trading.cli.commands_market import get_market
 from kalshi_trading.cli.render import cents, count, echo, env_badge, iso, style, table, to_jsonable
 from kalshi_trading.errors import UsageError
@@ -123,15 +124,18 @@ def watch(
     tickers: List[str] = typer.Argument(..., help="One or more market tickers."),
     json_output: bool = typer.Option(False, "--json", help="Stream one JSON line per event instead of a screen."),
     poll: bool = typer.Option(False, "--poll", help="Poll the REST order book instead of the WebSocket."),
-    interval: float = typer.Option(1.0, "--interval", help="Seconds between polls with --poll."),
-    duration: Optional[float] = typer.Option(None, "--duration", help="Stop by itself after this many seconds."),
-    depth: int = typer.Option(5, "--depth", "-d", help="Levels per side to show."),
+    interval: float = typer.Option(1.0, "--interval", parser=ranges.number(*ranges.POLL_SECONDS),
+                                   help="Seconds between polls with --poll (0.1 to 300)."),
+    duration: Optional[float] = typer.Option(None, "--duration", parser=ranges.number(*ranges.RUN_SECONDS),
+                                             help="Stop by itself after this many seconds (0.1 to 31536000)."),
+    depth: int = typer.Option(5, "--depth", "-d", parser=ranges.whole(*ranges.WATCH_DEPTH),
+                              help="Levels per side to show (1 to 100)."),
 ) -> None:
     """Watch markets live: top of book, depth, spread and the last trades.
 
     Redraws in place on a terminal; prints a new block per update otherwise.  Ctrl-C stops.
 
-    Example:  kalshi watch KXBTCD-26NOV2117-T96999.99 --depth 3 --duration 60
+    Example:  kalshi watch TICKER --depth 3 --duration 60
     """
     if duration is not None and duration <= 0:
         raise UsageError("--duration must be positive")

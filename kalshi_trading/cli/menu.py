@@ -11,6 +11,8 @@ Non-interactive actions call the subcommands' own functions, so they print exact
 from __future__ import annotations
 
 import logging
+import os
+import re
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,7 @@ BOOK_DEPTH = 10
 SEARCH_LIMIT = 20
 HISTORY_LIMIT = 20
 DEFAULT_CSV = "trades.csv"
+_NUMBER = re.compile(r"[0-9]{1,4}")  # a menu or row number: ASCII digits only (not ², ٣ or other digits)
 
 
 class _Quit(Exception):
@@ -113,7 +116,7 @@ def ask_market(s: Session):
     """A market ticker (or its row number in the last search), re-asked until the exchange knows it."""
 
     def fetch(text: str):
-        if text.isdigit() and 1 <= int(text) <= len(s.found):
+        if _NUMBER.fullmatch(text) and 1 <= int(text) <= len(s.found):
             text = s.found[int(text) - 1]
         try:
             return get_market(s.app.client, text)
@@ -141,11 +144,24 @@ def ask_order(s: Session, allow_all: bool = False):
 
 
 def csv_path(text: str) -> Path:
-    path = Path(text).expanduser()
-    if path.is_dir():
-        raise UsageError(f"{path} is a directory; give a file name")
-    if not path.parent.exists():
-        raise UsageError(f"directory {path.parent} does not exist")
+    """A file the export can write: refused (and asked again) unless its directory exists and is writable and
+    the name is free or an ordinary file."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise UsageError("a file name cannot hold control characters")
+    try:
+        path = Path(text).expanduser()
+        if path.is_dir():
+            raise UsageError(f"{path} is a directory; give a file name")
+        if path.exists() and not path.is_file():
+            raise UsageError(f"{path} is not a regular file; give the name of a CSV file")
+        if not path.parent.is_dir():
+            raise UsageError(f"directory {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise UsageError(f"cannot write in {path.parent}")
+    except OSError as exc:
+        raise UsageError(f"cannot use {text!r}: {exc.strerror or exc}") from None
+    except RuntimeError as exc:  # expanduser of an unknown ~user
+        raise UsageError(f"cannot use {text!r}: {exc}") from None
     return path
 
 
@@ -295,9 +311,15 @@ def render_menu(badge: str) -> str:
 
 
 def parse_choice(text: str) -> int:
-    if text.isdigit() and 0 <= int(text) <= len(ACTIONS):
+    """A menu number in ASCII digits (`str.isdigit` would also take `²` or `٣`)."""
+    if _NUMBER.fullmatch(text) and int(text) <= len(ACTIONS):
         return int(text)
     raise UsageError(f"{text!r} is not on the menu: choose a number from 0 to {len(ACTIONS)}")
+
+
+def _os_message(exc: OSError) -> str:
+    where = exc.filename if exc.filename is not None else ""
+    return f"{where}: {exc.strerror}" if where and exc.strerror else str(exc)
 
 
 def run_action(s: Session, number: int) -> bool:
@@ -316,6 +338,9 @@ def run_action(s: Session, number: int) -> bool:
     except KalshiError as exc:
         log.warning("menu: %s failed: %s", label, exc)
         _say(f"error: {exc}", err=True)
+    except OSError as exc:  # a file or device the action could not use (e.g. the export's target)
+        log.warning("menu: %s failed: %s", label, exc)
+        _say(f"error: {_os_message(exc)}", err=True)
     except Exception as exc:  # the menu is a top level: an unforeseen error is a message, and the loop goes on
         log.error("menu: %s failed", label, exc_info=True)
         if s.app.debug:

@@ -4,45 +4,30 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from kalshi_trading.errors import UsageError
-from kalshi_trading.money import is_valid_count
+from kalshi_trading.money import MoneyError, parse_count_text, parse_price_text
 
-_CENTS = re.compile(r"^[0-9]{1,2}$")
-_DOLLARS = re.compile(r"^0\.[0-9]{1,4}$")
-_DURATION = re.compile(r"^\+?(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|days)?$", re.IGNORECASE)
+_DURATION = re.compile(r"\+?([0-9]+(?:\.[0-9]+)?) *(s|sec|m|min|h|hr|d|day|days)?", re.IGNORECASE)
+MAX_EXPIRY = timedelta(days=365)  # an order's --expires: at most a year ahead
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400, "day": 86400, "days": 86400}
 
 
 def parse_price(text: str) -> Decimal:
-    """`52` is 52 cents; `0.52` or `0.525` is dollars.  Anything else is refused with the rule."""
-    raw = str(text).strip()
-    if _CENTS.match(raw):
-        cents = int(raw)
-        if 1 <= cents <= 99:
-            return Decimal(cents) / 100
-        raise UsageError(f"price {raw}: a price in cents must be a whole number from 1 to 99")
-    if _DOLLARS.match(raw):
-        value = Decimal(raw)
-        if value <= 0:
-            raise UsageError(f"price {raw}: must be above 0")
-        return value
-    raise UsageError(
-        f"price {raw!r} not understood: write whole cents from 1 to 99 (52) or dollars with a leading 0. (0.52, 0.525)"
-    )
+    """`52` is 52 cents; `0.52` or `0.525` is dollars (the grammar is `money.parse_price_text`)."""
+    try:
+        return parse_price_text(text)
+    except MoneyError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def parse_count(text: str) -> Decimal:
-    """A positive number of contracts in steps of 0.01 (`10`, `2.5`, `0.25`)."""
-    raw = str(text).strip()
+    """A number of contracts in steps of 0.01 up to money.MAX_COUNT (`10`, `2.5`, `0.25`)."""
     try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise UsageError(f"count {raw!r} is not a number") from None
-    if not value.is_finite() or not is_valid_count(value):
-        raise UsageError(f"count {raw}: must be a positive number of contracts in steps of 0.01")
-    return value
+        return parse_count_text(text)
+    except MoneyError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def parse_date(text: str | None, *, end_of_day: bool = False) -> datetime | None:
@@ -72,7 +57,7 @@ def parse_range(since: str | None, until: str | None) -> tuple[datetime | None, 
 
 def parse_duration(text: str) -> float:
     """`90s`, `15m`, `2h`, `1d`, or plain seconds."""
-    match = _DURATION.match(str(text).strip())
+    match = _DURATION.fullmatch(str(text).strip())
     if not match:
         raise UsageError(f"duration {text!r} not understood: write 90s, 15m, 2h or 1d")
     seconds = float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
@@ -82,12 +67,22 @@ def parse_duration(text: str) -> float:
 
 
 def parse_when(text: str, now: datetime | None = None) -> datetime:
-    """An expiry: a duration from now (`30m`, `+2h`) or an ISO-8601 time."""
+    """An expiry: a duration from now (`30m`, `+2h`) or an ISO-8601 time, at most MAX_EXPIRY ahead."""
     now = now or datetime.now(timezone.utc)
     raw = str(text).strip()
-    if _DURATION.match(raw):
-        return now + timedelta(seconds=parse_duration(raw))
-    moment = parse_date(raw)
+    shown = raw if len(raw) <= 40 else raw[:40] + "..."
+    if _DURATION.fullmatch(raw):
+        seconds = parse_duration(raw)
+        if seconds > MAX_EXPIRY.total_seconds():
+            raise UsageError(f"expiry {shown} is too far ahead: at most {MAX_EXPIRY.days} days")
+        return now + timedelta(seconds=seconds)
+    try:
+        moment = parse_date(raw)
+    except UsageError:
+        raise UsageError(f"expiry {shown!r} not understood: write 30m, 2h, 1d or a time like 2026-11-21T14:30:00Z") \
+            from None
     if moment is None or moment <= now:
-        raise UsageError(f"expiry {raw} is not in the future")
+        raise UsageError(f"expiry {shown} is not in the future")
+    if moment - now > MAX_EXPIRY:
+        raise UsageError(f"expiry {shown} is too far ahead: at most {MAX_EXPIRY.days} days")
     return moment

@@ -9,10 +9,14 @@ import json
 import os
 import re
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from kalshi_trading.cli import ranges
+from kalshi_trading.errors import UsageError
 
 app = typer.Typer(
     help="Run and control the simulated exchange (state lives in <data dir>/sim).\n\n"
@@ -20,9 +24,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-EXIT_USAGE = 2
-EXIT_BUSY = 3
-EXIT_NOT_FOUND = 4
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -46,45 +47,68 @@ def _sim_dir(ctx: typer.Context) -> Path:
 
 
 def parse_duration(text: str) -> float:
-    """`90s`, `15m`, `2h`, `1d`, `1h30m` or plain seconds -> seconds."""
-    text = text.strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        seconds = float(text)
+    """`90s`, `15m`, `2h`, `1d`, `1h30m` or plain seconds -> seconds, up to MAX_ADVANCE_S (ASCII digits only)."""
+    from kalshi_trading.sim.exchange import MAX_ADVANCE_S
+
+    raw = str(text).strip().lower()
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)?", raw):
+        seconds = float(raw)
     else:
-        parts = re.findall(r"(\d+(?:\.\d+)?)([smhd])", text)
-        if not parts or "".join(n + u for n, u in parts) != text:
-            raise ValueError(f"bad duration {text!r}: use e.g. 90s, 15m, 2h, 1d")
+        parts = re.findall(r"([0-9]+(?:\.[0-9]+)?)([smhd])", raw)
+        if not parts or "".join(n + u for n, u in parts) != raw:
+            raise UsageError(f"bad duration {raw[:40]!r}: use e.g. 90s, 15m, 2h, 1d")
         seconds = sum(float(n) * _UNITS[u] for n, u in parts)
     if seconds <= 0:
-        raise ValueError("the duration must be positive")
+        raise UsageError("the duration must be positive")
+    if seconds > MAX_ADVANCE_S:
+        raise UsageError(f"duration {raw[:40]} is too long: at most {MAX_ADVANCE_S // 86400} days (10 years)")
     return seconds
 
 
-def _fail(message: str, code: int) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _balance(text: str):
-    from decimal import Decimal, InvalidOperation
+def _balance(text: str) -> Decimal:
+    """Dollars in the one typed-number grammar (money.py), 0 to money.MAX_DOLLARS."""
+    from kalshi_trading.money import MoneyError, parse_dollars_text
 
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        _fail(f"bad balance {text!r}: use dollars, e.g. 1000 or 250.50", EXIT_USAGE)
-    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.0001")):
-        _fail(f"bad balance {text!r}: a non-negative dollar amount", EXIT_USAGE)
-    return value
+        return parse_dollars_text(text, "balance")
+    except MoneyError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _confirm(question: str) -> bool:
+    """y/yes goes ahead; blank, n or no declines (exit 0).  Ctrl-C propagates (exit 130); end of input
+    is a refusal (exit 2), since nobody answered."""
+    while True:
+        typer.echo(f"{question} [y/N]: ", nl=False)
+        try:
+            answer = input().strip().lower()
+        except EOFError:
+            typer.echo()
+            raise UsageError("no answer to confirm with: nothing was changed; rerun with --yes") from None
+        if answer in ("", "n", "no"):
+            return False
+        if answer in ("y", "yes"):
+            return True
+        typer.echo("please answer y or n", err=True)
+
+
+def _masked(text: object, key_id: str | None) -> str:
+    """The key id never appears whole, not even inside the key file's name."""
+    from kalshi_trading.config import mask
+
+    return str(text).replace(key_id, mask(key_id)) if key_id else str(text)
 
 
 @app.command()
 def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Interface to bind (loopback by default)."),
-    port: int = typer.Option(8080, help="TCP port; 0 picks a free one."),
-    seed: Optional[int] = typer.Option(None, help="Random seed of a new exchange (ignored if one exists)."),
-    speed: float = typer.Option(1.0, help="Simulated seconds per wall second."),
-    balance: str = typer.Option("1000", help="Starting balance in dollars of a new demo account."),
+    port: int = typer.Option(8080, parser=ranges.whole(*ranges.PORT), help="TCP port, 0 to 65535; 0 picks a free one."),
+    seed: Optional[int] = typer.Option(None, parser=ranges.whole(*ranges.SEED),
+                                       help="Random seed of a new exchange, 0 to 4294967295 (ignored if one exists)."),
+    speed: float = typer.Option(1.0, parser=ranges.number(*ranges.SPEED),
+                                help="Simulated seconds per wall second (0.01 to 1000)."),
+    balance: str = typer.Option("1000", help="Starting balance in dollars of a new demo account (0 to 1000000000)."),
     faults: Optional[str] = typer.Option(None, help="Fault injection, e.g. latency=0.05,error_after=0.1,seed=1."),
 ) -> None:
     """Serve the simulated exchange over HTTP until Ctrl-C.
@@ -95,32 +119,27 @@ def serve(
     import threading
 
     from kalshi_trading.sim.faults import FaultSpec
-    from kalshi_trading.sim.runtime import SimBusy, start_embedded
+    from kalshi_trading.sim.runtime import start_embedded
 
-    if speed <= 0:
-        _fail("--speed must be positive", EXIT_USAGE)
-    if not 0 <= port <= 65535:
-        _fail("--port must be 0..65535", EXIT_USAGE)
+    amount = _balance(balance)
     try:
         FaultSpec.parse(faults)
     except ValueError as exc:
-        _fail(str(exc), EXIT_USAGE)
+        raise UsageError(str(exc)) from None
     directory = _sim_dir(ctx)
     try:
         server = start_embedded(directory, host=host, port=port, seed=seed, speed=speed, faults=faults,
-                                balance=_balance(balance))
+                                balance=amount)
         account = server.demo_account
-    except SimBusy as exc:
-        _fail(str(exc), EXIT_BUSY)
     except OSError as exc:
-        _fail(f"cannot bind {host}:{port}: {exc}", EXIT_USAGE)
+        raise UsageError(f"cannot bind {host}:{port}: {exc.strerror or exc}") from None
     done = threading.Event()
     # Ctrl-C and SIGTERM only set a flag: the server then stops (and saves) cleanly, exit 0
     previous = {sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         typer.echo(f"base url:         {server.base_url}")
-        typer.echo(f"key id:           {account.key_id}")
-        typer.echo(f"private key path: {account.private_key_path}")
+        typer.echo(f"key id:           {_masked(account.key_id, account.key_id)}")
+        typer.echo(f"private key path: {_masked(account.private_key_path, account.key_id)}")
         typer.echo("serving; press Ctrl-C to stop")
         sys.stdout.flush()
         while not done.wait(0.5):
@@ -141,6 +160,10 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
     from kalshi_trading.cli.sim_control import sim_status  # the running server's, else in-process
 
     info = sim_status(_sim_dir(ctx))
+    key_id = info.get("demo_key_id")
+    for key in ("demo_key_id", "demo_private_key_path"):
+        if info.get(key):
+            info[key] = _masked(info[key], key_id)
     if as_json:
         typer.echo(json.dumps(info, indent=2, sort_keys=True))
         return
@@ -156,7 +179,8 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
 @app.command()
 def reset(
     ctx: typer.Context,
-    balance: str = typer.Option("1000", help="Starting balance in dollars of the new demo account."),
+    balance: str = typer.Option("1000", help="Starting balance in dollars of the new demo account "
+                                             "(0 to 1000000000)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Wipe the simulated exchange and start over with a fresh demo account and key.
@@ -164,36 +188,32 @@ def reset(
     Example:  kalshi sim reset --balance 5000 --yes
     """
     from kalshi_trading.cli.sim_control import sim_reset  # on the running server, else in-process
-    from kalshi_trading.sim.runtime import SimBusy
 
     amount = _balance(balance)
     directory = _sim_dir(ctx)
-    if not yes and not typer.confirm(f"Erase every order, position and account in {directory}?"):
-        _fail("aborted", EXIT_USAGE)
-    try:
-        account = sim_reset(directory, amount)
-    except SimBusy as exc:
-        _fail(str(exc), EXIT_BUSY)
-    typer.echo(f"reset; demo key id {account.key_id}, key {account.private_key_path}, balance ${amount}")
+    if not yes and not _confirm(f"Erase every order, position and account in {directory}?"):
+        typer.echo("not reset")
+        return
+    account = sim_reset(directory, amount)
+    typer.echo(f"reset; demo key id {_masked(account.key_id, account.key_id)}, "
+               f"key {_masked(account.private_key_path, account.key_id)}, balance ${amount}")
 
 
 @app.command()
-def advance(ctx: typer.Context, duration: str = typer.Argument(..., help="How far: 90s, 15m, 2h, 1d.")) -> None:
+def advance(ctx: typer.Context,
+            duration: str = typer.Argument(..., help="How far: 90s, 15m, 2h, 1d (at most 3650 days).")) -> None:
     """Move simulated time forward; expiring markets settle on the simulated underlying.
 
     Example:  kalshi sim advance 2h
     """
+    from kalshi_trading.sim.errors import SimError
     from kalshi_trading.cli.sim_control import sim_advance  # on the running server, else in-process
-    from kalshi_trading.sim.runtime import SimBusy
 
-    try:
-        seconds = parse_duration(duration)
-    except ValueError as exc:
-        _fail(str(exc), EXIT_USAGE)
+    seconds = parse_duration(duration)
     try:
         out = sim_advance(_sim_dir(ctx), seconds)
-    except SimBusy as exc:
-        _fail(str(exc), EXIT_BUSY)
+    except SimError as exc:  # the exchange's own horizon check
+        raise UsageError(exc.message + (f": {exc.details}" if exc.details else "")) from None
     typer.echo(f"simulated time now {out['sim_time']}; settled {len(out['settled'])} markets, "
                f"listed {len(out['listed'])}")
 
@@ -207,21 +227,21 @@ def settle(
 ) -> None:
     """Close and settle one market now with the given result.
 
-    Example:  kalshi sim settle KXRAINNYC-26NOV21-T0 yes --yes
+    Example:  kalshi sim settle TICKER yes --yes
     """
+    from kalshi_trading.errors import NotFoundError, RejectedError
     from kalshi_trading.sim.errors import SimError
     from kalshi_trading.cli.sim_control import sim_settle  # on the running server, else in-process
-    from kalshi_trading.sim.runtime import SimBusy
 
     result = result.lower()
     if result not in ("yes", "no", "void"):
-        _fail(f"result must be yes, no or void, not {result!r}", EXIT_USAGE)
-    if not yes and not typer.confirm(f"Settle {ticker} as {result}?"):
-        _fail("aborted", EXIT_USAGE)
+        raise UsageError(f"result must be yes, no or void, not {result!r}")
+    if not yes and not _confirm(f"Settle {ticker} as {result}?"):
+        typer.echo("not settled")
+        return
     try:
         out = sim_settle(_sim_dir(ctx), ticker, result)
-    except SimBusy as exc:
-        _fail(str(exc), EXIT_BUSY)
     except SimError as exc:
-        _fail(f"{exc.message}: {exc.details}", EXIT_NOT_FOUND if exc.status == 404 else EXIT_USAGE)
+        kind = NotFoundError if exc.status == 404 else RejectedError
+        raise kind(exc.message, status=exc.status, code=exc.code, details=exc.details or None) from None
     typer.echo(f"{out['ticker']} settled {out['result']} ({out['status']})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import datetime, timezone
@@ -25,6 +26,8 @@ class ManualClock:
         return self._now
 
     def advance(self, seconds: float) -> None:
+        if not math.isfinite(seconds):
+            raise ValueError("seconds must be a finite number")
         with self._lock:
             self._now += int(round(seconds * 1000))
 
@@ -34,21 +37,28 @@ class ManualClock:
 
 
 class SimClock:
-    """Simulated time = a base plus wall time elapsed since then, scaled by `speed`."""
+    """Simulated time = a base plus wall time elapsed since then, scaled by `speed`; it never runs backwards
+    (a wall clock stepped back holds it still until real time catches up)."""
 
     def __init__(self, start_ms: int, speed: float = 1.0, wall: Callable[[], float] = time.time):
-        if speed <= 0:
-            raise ValueError("speed must be positive")
+        if not (math.isfinite(speed) and speed > 0):
+            raise ValueError("speed must be a positive number")
         self._wall = wall
         self._base_ms = int(start_ms)
         self._base_wall = wall()
         self.speed = float(speed)
         self._lock = threading.Lock()
+        self._last = self._base_ms
 
     def now_ms(self) -> int:
-        return self._base_ms + int((self._wall() - self._base_wall) * 1000 * self.speed)
+        with self._lock:
+            now = self._base_ms + int((self._wall() - self._base_wall) * 1000 * self.speed)
+            self._last = max(self._last, now)
+            return self._last
 
     def advance(self, seconds: float) -> None:
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError("the clock only moves forward")
         with self._lock:
             self._base_ms += int(round(seconds * 1000))
 

@@ -8,10 +8,12 @@ underlyings moved exactly between them and no background trading replayed.
 from __future__ import annotations
 
 import logging
+import math
 
 from kalshi_trading.sim import catalogue
 from kalshi_trading.sim.candles import Candles
 from kalshi_trading.sim.catalogue import DETERMINE_DELAY_MS, Event
+from kalshi_trading.sim.clock import wall_ms
 from kalshi_trading.sim.engine import Engine
 from kalshi_trading.sim.errors import bad_request, not_found
 from kalshi_trading.sim.extras import Extras
@@ -27,6 +29,9 @@ DAY_MS = 86_400_000
 MAX_REPLAY_S = 120
 KEEP_FINALIZED_MS = 2 * 86_400_000
 RESULTS = ("yes", "no", "void")
+# How far one `advance` may move simulated time, and how far simulated time may run ahead of the real date:
+# beyond this, times stop being representable (and no market lives that long anyway).
+MAX_ADVANCE_S = 10 * 365 * 86_400
 
 
 class SimExchange:
@@ -80,8 +85,16 @@ class SimExchange:
             return n
 
     def advance(self, seconds: float) -> None:
-        """Move simulated time forward (tests, `kalshi sim advance`)."""
+        """Move simulated time forward (tests, `kalshi sim advance`), at most MAX_ADVANCE_S at once and never
+        more than MAX_ADVANCE_S past the real date; anything else is refused and nothing moves."""
+        if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and 0 < seconds <= MAX_ADVANCE_S):
+            raise bad_request(f"advance by more than 0 and at most {MAX_ADVANCE_S // 86_400} days",
+                              "invalid_parameters", str(seconds))
         with self.lock:
+            ahead_s = (self.clock.now_ms() - wall_ms()) / 1000 + seconds
+            if ahead_s > MAX_ADVANCE_S:
+                raise bad_request(f"simulated time may run at most {MAX_ADVANCE_S // 86_400} days ahead of the "
+                                  "real date", "invalid_parameters", f"{ahead_s / 86_400:.0f} days ahead")
             self.clock.advance(seconds)
             self.sync()
 

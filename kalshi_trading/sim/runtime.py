@@ -380,7 +380,7 @@ def sim_status(data_dir: Path) -> dict:
     return {
         "exists": True,
         "data_dir": str(directory),
-        "sim_time": fmt_time(meta["sim_ms"]),
+        "sim_time": fmt_time(meta.get("clock_ms", meta["sim_ms"])),
         "saved_at": fmt_time(meta["wall_ms"]),
         "seed": meta["seed"],
         "markets": by_status,

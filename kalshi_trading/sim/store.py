@@ -110,8 +110,11 @@ def dump(ex: SimExchange) -> dict[str, str]:
         })
     orders = [[o.account.account_id] + [getattr(o, f) for f in _ORDER_FIELDS]
               for o in engine.orders.values() if not o.account.house or o.status == RESTING]
-    meta = {"seed": ex.seed, "sim_ms": ex.sim_ms, "wall_ms": int(time.time() * 1000), "counter": engine.counter,
-            "id_prefix": engine.id_prefix, "participants_quoted": ex.participants.quoted}
+    # clock_ms is the clock's reading, at or past every timestamp handed out (sim_ms lags it by up to a step);
+    # wall_ms is the real time of that same reading, so the next process resumes the clock exactly there.
+    wall = int(time.time() * 1000)
+    meta = {"seed": ex.seed, "sim_ms": ex.sim_ms, "clock_ms": ex.clock.now_ms(), "wall_ms": wall,
+            "counter": engine.counter, "id_prefix": engine.id_prefix, "participants_quoted": ex.participants.quoted}
     return {
         "meta": json.dumps(meta),
         "world": json.dumps(ex.world.to_state()),
@@ -126,11 +129,12 @@ def dump(ex: SimExchange) -> dict[str, str]:
 
 
 def load(docs: dict[str, str], *, speed: float = 1.0, participants: bool = True, clock=None) -> SimExchange:
-    """Rebuild an exchange; simulated time resumes where it stopped plus the wall time since."""
+    """Rebuild an exchange; simulated time resumes where the clock stopped plus the wall time since (never
+    earlier than any time the exchange already handed out, even if the wall clock went back)."""
     meta = json.loads(docs["meta"])
     if clock is None:
         gap_ms = max(0, int(time.time() * 1000) - meta["wall_ms"])
-        clock = SimClock(meta["sim_ms"] + gap_ms, speed=speed)
+        clock = SimClock(max(meta["sim_ms"], meta.get("clock_ms", 0)) + gap_ms, speed=speed)
     engine = Engine(clock, id_prefix=meta["id_prefix"])
     engine.counter = meta["counter"]
     for data in json.loads(docs["markets"]):

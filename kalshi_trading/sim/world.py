@@ -12,6 +12,9 @@ from kalshi_trading.sim.market import Market
 
 YEAR_S = 365.0 * 86400.0
 DAY_S = 86400.0
+# The simulated BTC index stays in this band: a long `sim advance` (years) would otherwise let it wander to where
+# the strike ladder around it reaches zero and below, which no market can be listed on.
+SPOT_RANGE = (20_000.0, 500_000.0)
 
 
 def norm_cdf(x: float) -> float:
@@ -46,6 +49,7 @@ class World:
         rng = self.rng
         t = seconds / YEAR_S
         self.spot *= math.exp(-0.5 * self.vol * self.vol * t + self.vol * math.sqrt(t) * rng.gauss(0.0, 1.0))
+        self.spot = min(max(self.spot, SPOT_RANGE[0]), SPOT_RANGE[1])
         scale = math.sqrt(seconds / 3600.0)
         for state in self.temps.values():
             state[1] = state[1] * 0.999 ** (seconds / 60.0) + 0.15 * scale * rng.gauss(0.0, 1.0)

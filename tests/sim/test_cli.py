@@ -18,7 +18,12 @@ runner = CliRunner()
 
 
 def _run(tmp_path, *args):
-    return runner.invoke(app, list(args), env={"KALSHI_DATA_DIR": str(tmp_path)}, obj=None)
+    """`kalshi sim ...` through the root app, whose top level turns errors into the documented exit codes."""
+    from kalshi_trading.cli.main import app as root
+
+    env = {"KALSHI_DATA_DIR": str(tmp_path), "KALSHI_ENV": "sim", "KALSHI_LOG_DIR": str(tmp_path / "logs"),
+           "KALSHI_API_BASE": None}
+    return runner.invoke(root, ["sim", *args], env=env)
 
 
 @pytest.mark.parametrize("text,seconds", [("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400), ("1h30m", 5400),
@@ -83,3 +88,134 @@ def test_serve_process_prints_url_and_stops_cleanly(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+# ---- issue 10 items 12 and 14: numbers with ranges, declined confirmations, Ctrl-C -------------------------------
+
+def _status(tmp_path) -> dict:
+    result = _run(tmp_path, "status", "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _refused(result) -> None:
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert "unexpected error" not in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("balance", ["1e400", "-5", "\u0665", "1_000", "1000000000.01", "0.00001", "nan", "inf",
+                                     "1e3", "99999999999999999999"])
+def test_reset_balance_outside_the_grammar_or_range_changes_nothing(tmp_path, balance):
+    assert _run(tmp_path, "reset", "--balance", "500", "--yes").exit_code == 0
+    before = _status(tmp_path)
+    _refused(_run(tmp_path, "reset", "--balance", balance, "--yes"))
+    after = _status(tmp_path)
+    assert (after["demo_key_id"], after["demo_cash_dollars"]) == (before["demo_key_id"], "500")
+
+
+@pytest.mark.parametrize("args", [["--speed", "nan"], ["--speed", "inf"], ["--speed", "-1"], ["--speed", "0"],
+                                  ["--speed", "1e2"], ["--speed", "1001"], ["--port", "70000"], ["--port", "-1"],
+                                  ["--seed", "-1"], ["--seed", "\u0663"], ["--balance", "1e400"]])
+def test_serve_numbers_are_checked_before_anything_starts(tmp_path, args):
+    _refused(_run(tmp_path, "serve", "--port", "0", *args))
+    assert not (tmp_path / "sim" / "server.json").exists() and not (tmp_path / "sim" / "exchange.db").exists()
+
+
+@pytest.mark.parametrize("duration", ["99999999999999999999d", "3651d", "nan", "\u0663d", "1e3s", "0s", "inf",
+                                      "87600h1s", "9" * 400])
+def test_advance_beyond_the_horizon_is_refused_and_the_simulator_stays_usable(tmp_path, duration):
+    assert _run(tmp_path, "reset", "--yes").exit_code == 0
+    before = _status(tmp_path)["sim_time"]
+    _refused(_run(tmp_path, "advance", duration))
+    assert _status(tmp_path)["sim_time"][:10] == before[:10]  # the same day: nothing jumped
+    assert _run(tmp_path, "advance", "1h").exit_code == 0
+
+
+def test_ten_years_is_the_horizon_and_the_simulator_works_there(tmp_path):
+    assert _run(tmp_path, "reset", "--yes").exit_code == 0
+    assert _run(tmp_path, "advance", "3650d").exit_code == 0, "the documented maximum is accepted"
+    _refused(_run(tmp_path, "advance", "1d"))  # simulated time may not run more than 10 years ahead of today
+    info = _status(tmp_path)
+    assert info["markets"].get("active", 0) > 0  # markets are listed ten years on
+    assert _run(tmp_path, "advance", "1s").exit_code == 2  # still refused; nothing broke in between
+    from kalshi_trading.cli.main import app as root
+
+    env = {"KALSHI_DATA_DIR": str(tmp_path), "KALSHI_ENV": "sim", "KALSHI_LOG_DIR": str(tmp_path / "logs"),
+           "KALSHI_API_BASE": None}
+    markets = runner.invoke(root, ["markets", "--json"], env=env)
+    assert markets.exit_code == 0 and json.loads(markets.stdout)["markets"], markets.output
+
+
+def test_declined_reset_and_settle_exit_0_and_change_nothing(tmp_path):
+    assert _run(tmp_path, "reset", "--balance", "700", "--yes").exit_code == 0
+    before = _status(tmp_path)
+    for answer in ("n\n", "\n", "no\n", "maybe\nN\n"):
+        declined = _run_with_input(tmp_path, answer, "reset", "--balance", "5")
+        assert declined.exit_code == 0 and "not reset" in declined.output, declined.output
+    after = _status(tmp_path)
+    assert (after["demo_key_id"], after["demo_cash_dollars"]) == (before["demo_key_id"], "700")
+    ticker = _tickers(tmp_path)[0]
+    declined = _run_with_input(tmp_path, "n\n", "settle", ticker, "yes")
+    assert declined.exit_code == 0 and "not settled" in declined.output
+    assert ticker in _tickers(tmp_path)  # still active
+
+
+def test_no_answer_at_the_confirmation_is_a_refusal(tmp_path):
+    assert _run(tmp_path, "reset", "--yes").exit_code == 0
+    before = _status(tmp_path)
+    _refused(_run_with_input(tmp_path, "", "reset"))
+    assert _status(tmp_path)["demo_key_id"] == before["demo_key_id"]
+
+
+def test_settle_errors_map_to_rejected(tmp_path):
+    assert _run(tmp_path, "reset", "--yes").exit_code == 0
+    ticker = _tickers(tmp_path)[0]
+    assert _run(tmp_path, "settle", ticker, "no", "--yes").exit_code == 0
+    again = _run(tmp_path, "settle", ticker, "yes", "--yes")
+    assert again.exit_code == 4 and "already settled" in again.output
+
+
+@pytest.mark.parametrize("command", [["reset"], ["settle", "TICKER", "yes"]])
+def test_ctrl_c_at_the_confirmation_exits_130_and_changes_nothing(tmp_path, command):
+    pexpect = pytest.importorskip("pexpect")
+    assert _run(tmp_path, "reset", "--yes").exit_code == 0
+    before = _status(tmp_path)
+    command = [_tickers(tmp_path)[0] if part == "TICKER" else part for part in command]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KALSHI_")}
+    env.update(KALSHI_DATA_DIR=str(tmp_path), KALSHI_LOG_DIR=str(tmp_path / "logs"), NO_COLOR="1", TERM="dumb")
+    child = pexpect.spawn(sys.executable, ["-m", "kalshi_trading", "sim", *command], env=env, encoding="utf-8",
+                          timeout=30)
+    try:
+        child.expect_exact("[y/N]: ")
+        child.sendintr()
+        child.expect(pexpect.EOF, timeout=60)
+        status = child.wait()  # not close(): under load the process may still be tearing down, and close kills it
+        assert status == 130, (status, child.signalstatus, child.before)
+        assert "Traceback" not in child.before
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+    assert _status(tmp_path)["demo_key_id"] == before["demo_key_id"]
+    if command[0] == "settle":
+        assert command[1] in _tickers(tmp_path)  # still active
+
+
+def test_key_id_is_never_printed_whole(tmp_path):
+    reset = _run(tmp_path, "reset", "--yes")
+    key_id = _status_raw(tmp_path)["demo_key_id"]
+    for result in (reset, _run(tmp_path, "status"), _run(tmp_path, "status", "--json")):
+        assert result.exit_code == 0 and key_id not in result.output and key_id[-4:] in result.output
+
+
+def _status_raw(tmp_path) -> dict:
+    from kalshi_trading.sim.runtime import sim_status
+
+    return sim_status(tmp_path)
+
+
+def _run_with_input(tmp_path, text, *args):
+    from kalshi_trading.cli.main import app as root
+
+    env = {"KALSHI_DATA_DIR": str(tmp_path), "KALSHI_ENV": "sim", "KALSHI_LOG_DIR": str(tmp_path / "logs"),
+           "KALSHI_API_BASE": None}
+    return runner.invoke(root, ["sim", *args], env=env, input=text)
