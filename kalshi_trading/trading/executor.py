@@ -120,9 +120,10 @@ class Executor:
         if not market.price_grid.contains(yes_price):
             grid = market.price_grid
             lo, hi = grid.floor(yes_price), grid.ceil(yes_price)
-            near = ", ".join(str(to_yes_price(side, p)) for p in (lo, hi) if p is not None)
+            near = ", ".join(_plain(p) for p in sorted(to_yes_price(side, q) for q in (lo, hi) if q is not None))
             raise UsageError(
-                f"price {price} is not on {market.ticker}'s tick grid (step {grid.step_at(yes_price)}); nearest: {near}"
+                f"price {_plain(price)} is not on {market.ticker}'s tick grid (a {side.value.upper()} price, step "
+                f"{_plain(grid.step_at(yes_price))}); nearest {side.value.upper()} prices: {near}"
             )
         return yes_price
 
@@ -220,8 +221,8 @@ class Executor:
         book_side = to_book_side(side, action)
         levels = book.yes_asks if book_side is BookSide.BID else book.yes_bids
         if not levels:
-            raise RejectedError(f"no one is {'selling' if book_side is BookSide.BID else 'buying'} "
-                                f"{market.ticker} right now; place a limit order instead", code="no_liquidity")
+            raise RejectedError(f"no one is {'selling' if action is Action.BUY else 'buying'} {side.value.upper()} "
+                                f"on {market.ticker} right now; place a limit order instead", code="no_liquidity")
         needed, worst = count, levels[0].price
         for level in levels:
             worst = level.price
@@ -365,6 +366,11 @@ class Executor:
                 settled.append((intent.client_order_id, order.order_id, order.status))
             trades_log.info("RECONCILED cid=%s -> %s", intent.client_order_id, settled[-1][1:])
         return settled
+
+
+def _plain(amount: Decimal) -> str:
+    """0.2500 -> 0.25: prices in messages as the trader writes them."""
+    return f"{amount.normalize():f}"
 
 
 def _status_of(ack: OrderAck, request: OrderRequest) -> str:
