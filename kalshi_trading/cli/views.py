@@ -28,7 +28,7 @@ def preview_rows(p) -> list[tuple[str, str]]:
     ]
     rows += _effect_rows(p.effects, p.side, p.time_in_force.value, p.fee_kind)
     if p.expiration is not None:
-        rows.append(("expires", iso(p.expiration)))
+        rows.append(("expires", iso(p.expiration) or "-"))
     rows += [("warning", style(w, fg="yellow", bold=True)) for w in preview_warnings(p.effects, p.side, p.count)]
     return rows
 
@@ -137,7 +137,7 @@ def amend_rows(a) -> list[tuple[str, str]]:
         "taker" if a.effects.executions else "maker")
     rows += _effect_rows(a.effects, a.side, "good_till_canceled", fee_kind, a.cash_before)
     warnings = []
-    if a.would_cross:
+    if a.would_cross and a.effects.executions:
         warnings.append(f"CROSSES THE BOOK: {count(a.effects.filled_now)} would execute at once as a TAKER "
                         f"(taker fee {usd(a.effects.taker_fee)}), not rest at {cents(a.new_price)}")
     warnings += preview_warnings(a.effects, a.side, a.new_remaining)

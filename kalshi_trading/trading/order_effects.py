@@ -160,7 +160,8 @@ def order_effects(state: AccountState, terms: OrderTerms, book: Sequence[PriceLe
     fills = _walk(levels, count)
     if terms.time_in_force is TimeInForce.FOK and sum((c for c, _ in fills), ZERO) < count:
         fills = []
-    executions, closable = [], covered
+    executions: list[Execution] = []
+    closable = covered
     for fill_count, price in fills:
         execution = _execution(terms.book_side, fill_count, price, rates.taker, True, closable)
         closable -= execution.closing
@@ -211,7 +212,7 @@ def _crossing(book: Sequence[PriceLevel], terms: OrderTerms,
               own_cross: Decimal | None) -> tuple[list[PriceLevel], bool]:
     """The levels the order can take, stopping before an own resting order (where it is cancelled)."""
     bid = terms.book_side is BookSide.BID
-    out = []
+    out: list[PriceLevel] = []
     for level in book:
         if (level.price > terms.yes_price) if bid else (level.price < terms.yes_price):
             break
@@ -222,7 +223,8 @@ def _crossing(book: Sequence[PriceLevel], terms: OrderTerms,
 
 
 def _walk(levels: Iterable[PriceLevel], count: Decimal) -> list[tuple[Decimal, Decimal]]:
-    fills, need = [], count
+    fills: list[tuple[Decimal, Decimal]] = []
+    need = count
     for level in levels:
         if need <= 0:
             break

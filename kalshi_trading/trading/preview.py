@@ -148,7 +148,7 @@ class Previewer:
         levels = opposite_levels(book, book_side)
         best = levels[0].price if levels else None
         would_cross = crosses(book_side, yes_price, best)
-        if post_only and would_cross:
+        if post_only and would_cross and best is not None:
             raise UsageError(f"post-only order to {action.value} {side.value.upper()} at {_cents(price)} would cross "
                              f"the book: the best {side.value.upper()} {'ask' if action is Action.BUY else 'bid'} is "
                              f"{_cents(to_contract(side, best))}; nothing was sent")

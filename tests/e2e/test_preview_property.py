@@ -229,3 +229,25 @@ def test_preview_equals_the_exchange_in_every_class(desk, side, action, start, f
     finally:
         desk.reset_book()
         client.close()
+
+
+@pytest.mark.parametrize("side,action,tif,levels,count", [
+    (Side.YES, Action.BUY, TimeInForce.GTC, ((-1, D(2)),), D(5)),  # 2 fill now, 3 rest and fill later
+    (Side.NO, Action.BUY, TimeInForce.IOC, ((-2, D(3)), (0, D(4))), D(6)),  # takes two levels
+    (Side.YES, Action.SELL, TimeInForce.GTC, ((2, D(4)),), D("3.5")),  # sells YES not held = buys NO; rests
+])
+def test_max_loss_is_what_settlement_takes_when_the_opened_side_loses(desk, sim, side, action, tif, levels,
+                                                                      count):
+    client, executor = desk.fresh()
+    book_side, price = to_book_side(side, action), D("0.50")
+    desk.make_book(book_side, to_yes_price(side, price), levels)
+    before = client.get_balance().balance
+    preview = executor.preview(desk.ticker, side, action, count, price, time_in_force=tif)
+    executor.place_limit_order(desk.ticker, side, action, count, price, time_in_force=tif)
+    if preview.effects.resting:
+        desk.fill_the_rest(book_side, to_yes_price(side, price), preview.effects.resting)
+    held = desk.position(client)
+    assert held == preview.position_after != 0
+    sim.exchange.settle(desk.ticker, "no" if held > 0 else "yes")
+    assert client.get_balance().balance == before - preview.max_loss
+    client.close()
