@@ -7,9 +7,12 @@ from typing import Optional
 import typer
 
 from kalshi_trading.cli.parsing import parse_count, parse_price, parse_when
-from kalshi_trading.cli.render import echo, emit_json, env_badge, usd
+from kalshi_trading.cli.render import count as show_count
+from kalshi_trading.cli.render import echo, emit_json, env_badge, style, usd
 from kalshi_trading.cli.views import (
+    amend_preview_json,
     confirm_action,
+    confirm_amend,
     confirm_order,
     order_json,
     order_result_json,
@@ -17,7 +20,7 @@ from kalshi_trading.cli.views import (
     render_order_result,
     render_orders,
 )
-from kalshi_trading.errors import UsageError
+from kalshi_trading.errors import KalshiError, UsageError
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document instead of a table.")
 YES_OPTION = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
@@ -195,7 +198,9 @@ def amend(
     yes: bool = YES_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Change a resting order's price and/or size.
+    """Change a resting order's price and/or size (previewed and confirmed, like an order).
+
+    A new price that crosses the book executes at once as a taker: the preview says so.
 
     Example:  kalshi amend ORDER_ID --price 50 --count 4
     """
@@ -206,17 +211,34 @@ def amend(
     if new_price is None and new_count is None:
         raise UsageError("give --price, --count, or both")
     ex = app_ctx.executor
-    order = ex.status(order_id)
-    what = ", ".join(x for x in (f"price {price}" if price else "", f"count {count}" if count else "") if x)
-    if not confirm_action(env, f"amend order {order.order_id} ({order.ticker}) to {what}", yes):
-        raise typer.Exit(0)
-    ex.amend(order.order_id, price=new_price, count=new_count)
-    after = ex.status(order.order_id)
+    preview = ex.preview_amend(order_id, price=new_price, count=new_count)
+    confirm_amend(preview, yes, json_output)
+    ack = ex.amend(preview.order_id, price=new_price, count=new_count)
+    try:
+        after = ex.status(preview.order_id)
+    except KalshiError as exc:
+        # The exchange applied the amend; only reading the order back failed.  Say what the amend answered.
+        _amend_applied_unread(env, ack, preview, exc, json_output)
+        return
     if json_output:
-        emit_json({"environment": env.lower(), **order_json(after)})
+        emit_json({"environment": env.lower(), **order_json(after), "preview": amend_preview_json(preview)})
     else:
         echo(f"{env_badge(env)} amended")
         echo(render_orders([after]))
+
+
+def _amend_applied_unread(env: str, ack, preview, exc: KalshiError, json_output: bool) -> None:
+    warning = f"warning: the amend was applied, but reading the order back failed: {exc}"
+    if json_output:
+        emit_json({"environment": env.lower(), "order_id": ack.order_id, "amended": True,
+                   "fill_count": ack.fill_count, "remaining_count": ack.remaining_count,
+                   "average_fill_price": ack.average_fill_price, "refresh_error": str(exc),
+                   "preview": amend_preview_json(preview)})
+    else:
+        echo(f"{env_badge(env)} amended order {ack.order_id}: filled {show_count(ack.fill_count)}, "
+             f"resting {show_count(ack.remaining_count)} (as the amend answered)")
+    echo(style(warning, fg="yellow", err=True), err=True)
+    echo(f"check it with: kalshi order status {ack.order_id}", err=True)
 
 
 def register(app: typer.Typer) -> None:

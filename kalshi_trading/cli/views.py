@@ -15,6 +15,7 @@ from kalshi_trading.money import ONE
 
 # ------------------------------------------------------------------ orders
 def preview_rows(p) -> list[tuple[str, str]]:
+    """The order preview as (label, value) rows; cash is available cash, as `kalshi balance` shows it."""
     verb = f"{p.action.value.upper()} {count(p.count)} {p.side.value.upper()} @ {cents(p.price)}"
     rows = [
         ("environment", env_badge(p.env)),
@@ -22,15 +23,74 @@ def preview_rows(p) -> list[tuple[str, str]]:
         ("order", verb + f"  ({p.time_in_force.value}{', post-only' if p.post_only else ''}"
                          f"{', reduce-only' if p.reduce_only else ''})"),
         ("exchange side", f"{p.book_side.value} @ YES {cents(p.yes_price)}"),
+        ("best opposite", _best(p.side, p.action, p.best_price)),
         ("notional", usd(p.notional)),
-        ("estimated fee", f"{usd(p.estimated_fee)} ({p.fee_kind}{', crosses the book' if p.would_cross else ''})"),
-        ("max loss", usd(p.max_loss)),
-        ("position", f"{_signed_position(p.position_before)} -> {_signed_position(p.position_after)}"),
-        ("cash if filled", f"{usd(p.cash_before)} -> {usd(p.cash_after)}"),
     ]
+    rows += _effect_rows(p.effects, p.side, p.time_in_force.value, p.fee_kind)
     if p.expiration is not None:
-        rows.append(("expires", iso(p.expiration)))
+        rows.append(("expires", iso(p.expiration) or "-"))
+    rows += [("warning", style(w, fg="yellow", bold=True)) for w in preview_warnings(p.effects, p.side, p.count)]
     return rows
+
+
+def _best(side, action, best: Decimal | None) -> str:
+    word = "ask" if action.value == "buy" else "bid"
+    return f"{side.value.upper()} {word} {cents(best)}" if best is not None else f"no {side.value.upper()} {word}"
+
+
+def _effect_rows(e, side, tif: str, fee_kind: str, cash_before: Decimal | None = None) -> list[tuple[str, str]]:
+    """Fills, rest, fee, max loss, position and cash: now (when placed) and once all of it has filled.
+
+    `cash_before` is the balance shown first when it differs from `e.cash_before` (an amend counts the
+    order's current hold as released before re-reserving)."""
+    rows = [("fills now", _fills(e, side))]
+    if e.resting > 0:
+        rows.append(("rests", f"{count(e.resting)} as a maker (holds {usd(e.held)} of cash until it fills)"))
+    if e.unfilled > 0:
+        why = "self-trade prevention" if e.self_trade else tif
+        rows.append(("cancelled", f"{count(e.unfilled)} not filled ({why})"))
+    fee = f"{usd(e.fees)} ({fee_kind}"
+    if e.executions and e.resting > 0:
+        fee += f": {usd(e.taker_fee)} now, {usd(e.maker_fee)} if the rest fills"
+    rows.append(("estimated fee", fee + ")"))
+    rows.append(("max loss", f"{usd(e.max_loss)} (what the contracts it opens cost, plus fees)"))
+    rows.append(("position", _path(_signed_position, e.position_before, e.position_now, e.position_if_filled, e)))
+    before = e.cash_before if cash_before is None else cash_before
+    rows.append(("cash available", _path(usd, before, e.cash_now, e.cash_if_filled, e)))
+    return rows
+
+
+def _fills(e, side) -> str:
+    if not e.executions:
+        return "none"
+    parts = ", ".join(f"{count(x.count)} @ {cents(_on(side, x.yes_price))}" for x in e.executions)
+    return f"{parts} (taker, fee {usd(e.taker_fee)})"
+
+
+def _path(fmt, before, now, if_filled, e) -> str:
+    text = f"{fmt(before)} -> {fmt(now)} when placed"
+    if e.resting > 0:
+        text += f" -> {fmt(if_filled)} if all of it fills"
+    return text
+
+
+def _on(side, yes_price: Decimal) -> Decimal:
+    return yes_price if side.value == "yes" else ONE - yes_price
+
+
+def preview_warnings(e, side, asked: Decimal) -> list[str]:
+    """What a trader must not miss: a refusal ahead, a self-trade, a capped or unfillable order."""
+    out = []
+    if e.insufficient:
+        out.append(f"the exchange will refuse this for want of cash: it needs {usd(e.required)} available, "
+                   f"you have {usd(e.cash_before)}")
+    if e.self_trade:
+        out.append("it meets one of your own resting orders: the exchange cancels it there (self-trade prevention)")
+    if e.count < asked:
+        out.append(f"reduce-only: capped at {count(e.count)}, the position it can reduce")
+    if e.count > 0 and not e.executions and e.resting == 0 and not e.self_trade:
+        out.append("as the book stands, none of it fills: it would be cancelled unfilled")
+    return out
 
 
 def render_preview(p) -> str:
@@ -38,38 +98,110 @@ def render_preview(p) -> str:
 
 
 def preview_json(p) -> dict:
+    e = p.effects
     return {
         "environment": p.env.lower(), "ticker": p.ticker, "side": p.side.value, "action": p.action.value,
         "count": p.count, "price": p.price, "yes_price": p.yes_price, "book_side": p.book_side.value,
         "time_in_force": p.time_in_force.value, "notional": p.notional, "estimated_fee": p.estimated_fee,
-        "fee_kind": p.fee_kind, "would_cross": p.would_cross, "max_loss": p.max_loss,
+        "fee_kind": p.fee_kind, "would_cross": p.would_cross, "best_price": p.best_price, "max_loss": p.max_loss,
         "position_before": p.position_before, "position_after": p.position_after, "cash_before": p.cash_before,
-        "cash_after": p.cash_after,
+        "cash_after": p.cash_after, **effects_json(e, p.side), "warnings": preview_warnings(e, p.side, p.count),
     }
+
+
+def effects_json(e, side) -> dict:
+    """`*_now`: right after placing; `cash_after` / `position_after` (and `*_if_filled`): once all of it fills."""
+    return {
+        "fills_now": [{"count": x.count, "price": _on(side, x.yes_price), "yes_price": x.yes_price, "fee": x.fee}
+                      for x in e.executions],
+        "taker_fee": e.taker_fee, "maker_fee_if_filled": e.maker_fee, "resting_count": e.resting,
+        "unfilled_count": e.unfilled, "cash_held": e.held, "cash_now": e.cash_now, "position_now": e.position_now,
+        "cash_if_filled": e.cash_if_filled, "position_if_filled": e.position_if_filled,
+        "cash_required": e.required, "self_trade": e.self_trade,
+    }
+
+
+def amend_rows(a) -> list[tuple[str, str]]:
+    """The amend preview: what changes, whether it crosses and pays the taker fee, cash and position."""
+    rows = [
+        ("environment", env_badge(a.env)),
+        ("market", f"{a.ticker}  {a.title}"),
+        ("order", f"{a.order_id}: {a.action.value.upper()} {a.side.value.upper()}"),
+        ("price", f"{cents(a.old_price)} -> {cents(a.new_price)}"),
+        ("resting", f"{count(a.old_remaining)} -> {count(a.new_remaining)}"
+                    f"{f' ({count(a.filled)} filled so far)' if a.filled else ''}"),
+        ("queue", "goes to the back (new price or larger size)" if a.requeued else "keeps its place"),
+        ("best opposite", _best(a.side, a.action, a.best_price)),
+    ]
+    fee_kind = "taker + maker" if a.effects.executions and a.effects.resting else (
+        "taker" if a.effects.executions else "maker")
+    rows += _effect_rows(a.effects, a.side, "good_till_canceled", fee_kind, a.cash_before)
+    warnings = []
+    if a.would_cross and a.effects.executions:
+        warnings.append(f"CROSSES THE BOOK: {count(a.effects.filled_now)} would execute at once as a TAKER "
+                        f"(taker fee {usd(a.effects.taker_fee)}), not rest at {cents(a.new_price)}")
+    warnings += preview_warnings(a.effects, a.side, a.new_remaining)
+    rows += [("warning", style(w, fg="red" if w.startswith("CROSSES") else "yellow", bold=True)) for w in warnings]
+    return rows
+
+
+def render_amend_preview(a) -> str:
+    return table(amend_rows(a), ["amend preview", ""])
+
+
+def amend_preview_json(a) -> dict:
+    return {"environment": a.env.lower(), "order_id": a.order_id, "ticker": a.ticker, "side": a.side.value,
+            "action": a.action.value, "old_price": a.old_price, "new_price": a.new_price,
+            "old_remaining": a.old_remaining, "new_remaining": a.new_remaining, "filled": a.filled,
+            "would_cross": a.would_cross, "best_price": a.best_price, "requeued": a.requeued,
+            "max_loss": a.effects.max_loss, "estimated_fee": a.effects.fees, "cash_before": a.cash_before,
+            **effects_json(a.effects, a.side)}
 
 
 def confirm_order(preview, assume_yes: bool, json_output: bool = False) -> None:
     """Show the preview and ask; `--yes` skips the question; no terminal and no `--yes` is a refusal."""
+    _confirm(render_preview(preview), preview.env, "Send this order?", "order", assume_yes, json_output)
+
+
+def confirm_amend(preview, assume_yes: bool, json_output: bool = False) -> None:
+    """The same for an amend: preview, then ask (a crossing amend is said in red in the preview)."""
+    _confirm(render_amend_preview(preview), preview.env, "Amend this order?", "amend", assume_yes, json_output)
+
+
+def _confirm(text: str, env: str, prompt: str, what: str, assume_yes: bool, json_output: bool) -> None:
     if not json_output or not assume_yes:
-        typer.echo(render_preview(preview), err=json_output)
+        typer.echo(text, err=json_output)
     if assume_yes:
         return
     if not sys.stdin.isatty():
-        raise UsageError("no terminal to confirm on: nothing was sent; rerun with --yes to place orders unattended")
-    prompt = "Send this order?"
-    if preview.env == "PROD":
+        raise UsageError(f"no terminal to confirm on: nothing was sent; rerun with --yes to send the {what} "
+                         "unattended")
+    if env == "PROD":
         prompt = style("REAL MONEY on PROD. ", fg="red", bold=True) + prompt
-    if not typer.confirm(prompt, default=False):
+    if not ask_yes_no(prompt):
+        typer.echo("not sent", err=True)
         raise typer.Exit(0)
 
 
 def confirm_action(env: str, description: str, assume_yes: bool) -> bool:
-    """Confirm a cancel or amend the same way orders are confirmed."""
+    """Confirm a cancel the same way orders are confirmed."""
     if assume_yes:
         return True
     if not sys.stdin.isatty():
         raise UsageError(f"no terminal to confirm on: did not {description}; rerun with --yes")
-    return typer.confirm(f"{env_badge(env)} {description}?", default=False)
+    return ask_yes_no(f"{env_badge(env)} {description}?")
+
+
+def ask_yes_no(prompt: str) -> bool:
+    """`[y/N]`: Ctrl-C is an interruption (exit 130, like everywhere else); Ctrl-D (end of input) answers No."""
+    try:
+        return typer.confirm(prompt, default=False)
+    except typer.Abort as exc:
+        # typer/click turn both Ctrl-C and end of input into Abort; the original is kept as its context.
+        if isinstance(exc.__context__, EOFError):
+            typer.echo("", err=True)
+            return False
+        raise KeyboardInterrupt from None
 
 
 def order_result_json(r) -> dict:

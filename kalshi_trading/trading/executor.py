@@ -19,7 +19,15 @@ from typing import Callable
 
 from kalshi_trading import ids
 from kalshi_trading.api.client import KalshiClient, OrderOutcomeUnknown, new_client_order_id
-from kalshi_trading.errors import ApiError, NotFoundError, RejectedError, UsageError
+from kalshi_trading.errors import (
+    ApiError,
+    NotFoundError,
+    RejectedError,
+    RequestNotSent,
+    ResponseFormatError,
+    TransientError,
+    UsageError,
+)
 from kalshi_trading.models import (
     Action,
     BookSide,
@@ -33,42 +41,17 @@ from kalshi_trading.models import (
     to_book_side,
     to_yes_price,
 )
-from kalshi_trading.money import ONE, ZERO, fill_fee, is_valid_count
+from kalshi_trading.money import ONE, ZERO, is_valid_count
 from kalshi_trading.trading.fees import FeeSchedule
 from kalshi_trading.trading.journal import Journal
+from kalshi_trading.trading.preview import AmendPreview, OrderPreview, Previewer, to_contract
+
+__all__ = ["Executor", "OrderPreview", "AmendPreview", "OrderResult", "parse_side", "parse_action"]
 
 log = logging.getLogger(__name__)
 trades_log = logging.getLogger("kalshi_trading.trades")
 
 DEFAULT_SLIPPAGE = Decimal("0.05")  # market orders never pay more than 5¢ beyond the best price
-
-
-@dataclass(frozen=True)
-class OrderPreview:
-    """What an order would do, shown before it is sent."""
-
-    env: str
-    ticker: str
-    title: str
-    side: Side
-    action: Action
-    count: Decimal
-    price: Decimal  # on the trader's contract
-    yes_price: Decimal
-    book_side: BookSide
-    time_in_force: TimeInForce
-    notional: Decimal
-    would_cross: bool
-    fee_kind: str  # taker | maker
-    estimated_fee: Decimal
-    max_loss: Decimal
-    position_before: Decimal
-    position_after: Decimal
-    cash_before: Decimal
-    cash_after: Decimal
-    post_only: bool = False
-    reduce_only: bool = False
-    expiration: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +96,7 @@ class Executor:
         self.slippage = slippage
         self.fees = FeeSchedule(client)
         self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self.previewer = Previewer(client, self.fees, self.env, self._clock)
 
     # ----------------------------------------------------------------- validation and preview
     def market(self, ticker: str) -> Market:
@@ -136,57 +120,22 @@ class Executor:
         if not market.price_grid.contains(yes_price):
             grid = market.price_grid
             lo, hi = grid.floor(yes_price), grid.ceil(yes_price)
-            near = ", ".join(str(to_yes_price(side, p)) for p in (lo, hi) if p is not None)
+            near = ", ".join(_plain(p) for p in sorted(to_yes_price(side, q) for q in (lo, hi) if q is not None))
             raise UsageError(
-                f"price {price} is not on {market.ticker}'s tick grid (step {grid.step_at(yes_price)}); nearest: {near}"
+                f"price {_plain(price)} is not on {market.ticker}'s tick grid (a {side.value.upper()} price, step "
+                f"{_plain(grid.step_at(yes_price))}); nearest {side.value.upper()} prices: {near}"
             )
         return yes_price
 
     def preview(self, ticker: str, side: Side, action: Action, count: Decimal, price: Decimal, *,
                 time_in_force: TimeInForce = TimeInForce.GTC, post_only: bool = False, reduce_only: bool = False,
                 expiration: datetime | None = None, market: Market | None = None) -> OrderPreview:
+        """What the order would do to cash, position and risk (see `trading.preview`); nothing is sent."""
         market = market or self.market(ticker)
         yes_price = self.validate(market, side, count, price)
-        book_side = to_book_side(side, action)
-        book = self.client.get_orderbook(market.ticker)
-        if book_side is BookSide.BID:
-            best = book.best_yes_ask
-            would_cross = best is not None and best.price <= yes_price
-        else:
-            best = book.best_yes_bid
-            would_cross = best is not None and best.price >= yes_price
-        if post_only and would_cross:
-            raise UsageError(f"post-only order at {price} would cross the book (best {best.price})")
-        fee_type, multiplier = self.fees.for_market(market)
-        fee = fill_fee(count, yes_price, fee_type, would_cross, multiplier)
-        position = self._position(market.ticker)
-        balance = self.client.get_balance().balance
-        signed = count if book_side is BookSide.BID else -count
-        after = position + signed
-        # Only the part that opens or grows exposure can lose money at settlement; closing realizes a price.
-        closing = min(count, abs(position)) if (position > 0 > signed or position < 0 < signed) else ZERO
-        opening = count - closing
-        leg = price if action is Action.BUY else ONE - price  # what one opened contract costs
-        if action is Action.BUY:
-            cash_after = balance - count * price - fee
-        else:
-            cash_after = balance + count * price - fee
-        if reduce_only:
-            opening = ZERO
-        return OrderPreview(
-            env=self.env, ticker=market.ticker, title=market.title, side=side, action=action, count=count,
-            price=price, yes_price=yes_price, book_side=book_side, time_in_force=time_in_force,
-            notional=count * price, would_cross=would_cross, fee_kind="taker" if would_cross else "maker",
-            estimated_fee=fee, max_loss=opening * leg + fee, position_before=position, position_after=after,
-            cash_before=balance, cash_after=cash_after, post_only=post_only, reduce_only=reduce_only,
-            expiration=expiration,
-        )
-
-    def _position(self, ticker: str) -> Decimal:
-        for pos in self.client.get_positions(ticker=ticker).markets:
-            if pos.ticker == ticker:
-                return pos.position
-        return ZERO
+        return self.previewer.order(market, side, action, count, price, yes_price, to_book_side(side, action),
+                                    time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only,
+                                    expiration=expiration)
 
     # ----------------------------------------------------------------- placing
     def place_limit_order(self, ticker: str, side: Side, action: Action, count: Decimal, price: Decimal, *,
@@ -272,8 +221,8 @@ class Executor:
         book_side = to_book_side(side, action)
         levels = book.yes_asks if book_side is BookSide.BID else book.yes_bids
         if not levels:
-            raise RejectedError(f"no one is {'selling' if book_side is BookSide.BID else 'buying'} "
-                                f"{market.ticker} right now; place a limit order instead", code="no_liquidity")
+            raise RejectedError(f"no one is {'selling' if action is Action.BUY else 'buying'} {side.value.upper()} "
+                                f"on {market.ticker} right now; place a limit order instead", code="no_liquidity")
         needed, worst = count, levels[0].price
         for level in levels:
             worst = level.price
@@ -332,28 +281,48 @@ class Executor:
             trades_log.info("CANCEL %s order=%s reduced_by=%s", order.ticker, order.order_id, order.remaining_count)
         return acks
 
+    def preview_amend(self, order_id: str, *, price: Decimal | None = None,
+                      count: Decimal | None = None) -> AmendPreview:
+        """What an amend would do (crossing, taker fee, cash and position); nothing is sent."""
+        order, market, side, yes_price, new_remaining = self._amend_terms(order_id, price, count)
+        return self.previewer.amend(market, order, side, yes_price, new_remaining)
+
     def amend(self, order_id: str, *, price: Decimal | None = None, count: Decimal | None = None) -> OrderAck:
         """New price (on the order's own contract) and/or new remaining count."""
+        order, _, _, yes_price, new_remaining = self._amend_terms(order_id, price, count)
+        total = order.fill_count + new_remaining
+        try:
+            ack = self.client.amend_order(order.order_id, ticker=order.ticker, book_side=BookSide(order.book_side),
+                                          yes_price=yes_price, count=total)
+        except (TransientError, ResponseFormatError) as exc:
+            if isinstance(exc, RequestNotSent):
+                raise
+            kind = TransientError if isinstance(exc, TransientError) else ResponseFormatError
+            raise kind(f"the amend of order {order.order_id} may or may not have been applied ({exc.message}); "
+                            f"check it with `kalshi order status {order.order_id}` before trying again",
+                            status=exc.status, code=exc.code, method=exc.method, path=exc.path) from exc
+        self.journal.record_outcome(order.client_order_id or f"order:{order.order_id}", "amended",
+                                    order_id=order.order_id, yes_price=yes_price, count=total)
+        trades_log.info("AMEND %s order=%s yes_price=%s total=%s", order.ticker, order.order_id, yes_price, total)
+        return ack
+
+    def _amend_terms(self, order_id: str, price: Decimal | None,
+                     count: Decimal | None) -> tuple[Order, Market, Side, Decimal, Decimal]:
+        """(order, market, contract, new YES price, new remaining), validated on the order's own contract."""
         if price is None and count is None:
             raise UsageError("give a new price, a new count, or both")
         order = self.status(order_id)
         if not order.is_open:
-            raise RejectedError(f"order {order_id} is {order.status}; only resting orders can be amended",
+            raise RejectedError(f"order {order.order_id} is {order.status}; only resting orders can be amended",
                                 code="invalid_order")
         market = self.market(order.ticker)
         # "sell YES @ 70" and "buy NO @ 30" are the same V2 ask: read a new price on the contract the order
         # was placed on (from the journal), or as a YES price for orders placed elsewhere.
         side = self._placed_side(order)
-        yes_price = order.yes_price if price is None else to_yes_price(side, price)
+        new_price = to_contract(side, order.yes_price) if price is None else price
         new_remaining = order.remaining_count if count is None else count
-        self.validate(market, Side.YES, new_remaining, yes_price)
-        total = order.fill_count + new_remaining
-        ack = self.client.amend_order(order_id, ticker=order.ticker, book_side=BookSide(order.book_side),
-                                      yes_price=yes_price, count=total)
-        self.journal.record_outcome(order.client_order_id or f"order:{order_id}", "amended", order_id=order_id,
-                                    yes_price=yes_price, count=total)
-        trades_log.info("AMEND %s order=%s yes_price=%s total=%s", order.ticker, order_id, yes_price, total)
-        return ack
+        yes_price = self.validate(market, side, new_remaining, new_price)
+        return order, market, side, yes_price, new_remaining
 
     def _placed_side(self, order: Order) -> Side:
         if order.client_order_id:
@@ -397,6 +366,11 @@ class Executor:
                 settled.append((intent.client_order_id, order.order_id, order.status))
             trades_log.info("RECONCILED cid=%s -> %s", intent.client_order_id, settled[-1][1:])
         return settled
+
+
+def _plain(amount: Decimal) -> str:
+    """0.2500 -> 0.25: prices in messages as the trader writes them."""
+    return f"{amount.normalize():f}"
 
 
 def _status_of(ack: OrderAck, request: OrderRequest) -> str:
