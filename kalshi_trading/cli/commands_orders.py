@@ -66,6 +66,7 @@ def order_limit(
     app_ctx = ctx.obj
     contract, action = _intent(side, sell)
     qty, px = parse_count(count), parse_price(price)
+    app_ctx.require_journal("placing an order")  # the write-ahead intent: refused before any preview
     time_in_force = _tif(tif)
     expiration = parse_when(expires) if expires else None
     ex = app_ctx.executor
@@ -98,6 +99,7 @@ def order_market(
     qty = parse_count(count)
     limit = parse_price(max_price) if max_price else None
     ioc = _tif("ioc")
+    app_ctx.require_journal("placing an order")  # the write-ahead intent: refused before any preview
     ex = app_ctx.executor
     market = ex.market(ticker)
     price = ex.market_order_price(market, contract, action, qty, limit)
@@ -205,6 +207,7 @@ def amend(
     new_count = parse_count(count) if count is not None else None
     if new_price is None and new_count is None:
         raise UsageError("give --price, --count, or both")
+    app_ctx.require_journal("amending an order")  # amends are journalled, and read the order's side from it
     ex = app_ctx.executor
     order = ex.status(order_id)
     what = ", ".join(x for x in (f"price {price}" if price else "", f"count {count}" if count else "") if x)

@@ -56,6 +56,7 @@ class AppContext:
     _client: Any = None
     _journal: Any = None
     _journal_error: Any = None  # the StorageError that made the journal unusable, once seen
+    _journal_warned: bool = False
     _executor: Any = None
     _portfolio: Any = None
     _sim_server: Any = None
@@ -138,7 +139,35 @@ class AppContext:
                 timeout=(s.connect_timeout, s.read_timeout),
             )
             self._closers.insert(0, self._client.close)
+            self._probe_journal()
         return self._client
+
+    def _probe_journal(self) -> None:
+        """Say at once (without opening or creating it) when an existing journal file cannot be used."""
+        if self._journal is not None or self._journal_error is not None:
+            return
+        from kalshi_trading.trading.journal import Journal
+
+        problem = Journal.check(self.journal_path)
+        if problem is not None:
+            self._warn_unusable(problem)
+
+    def _warn_unusable(self, problem: Exception) -> None:
+        if not self._journal_warned:
+            self._journal_warned = True
+            path = self.journal_path
+            _warn(f"{problem}. Exchange reads and cancels work without it; placing orders is refused until it is "
+                  f"fixed or moved aside (e.g. mv {path} {path}.bad)")
+
+    def require_journal(self, what: str) -> None:
+        """Refuse `what` (exit 3) now, before any preview or question, when the journal cannot be used."""
+        from kalshi_trading.errors import JournalError
+
+        try:
+            self.journal
+        except StorageError as exc:
+            raise JournalError(f"{what} needs the journal, which is unusable: {exc}", path=self.journal_path) \
+                from None
 
     @property
     def journal_path(self) -> Path:
@@ -190,15 +219,13 @@ class AppContext:
 
     def usable_journal(self):
         """The journal, or (when it cannot be used) a stand-in that refuses only what needs it, after a warning."""
-        from kalshi_trading.trading.journal import UnusableJournal
+        from kalshi_trading.trading.journal_unusable import UnusableJournal
 
         try:
             return self.journal
         except StorageError as exc:
             if not isinstance(self._journal, UnusableJournal):
-                _warn(f"{exc}. Going on without the journal: exchange reads and cancels work, placing orders is "
-                      f"refused until it is fixed or moved aside (e.g. mv {self.journal_path} "
-                      f"{self.journal_path}.bad)")
+                self._warn_unusable(exc)
                 self._journal = UnusableJournal(self.journal_path, self._journal_error)
             return self._journal
 
@@ -225,7 +252,8 @@ class AppContext:
     def positions_portfolio(self):
         """(portfolio, has_journal) for showing positions: over the journal, or, when it is unusable, over an
         empty one so positions come from the exchange alone (its cost basis and realized P&L)."""
-        from kalshi_trading.trading.journal import Journal, UnusableJournal
+        from kalshi_trading.trading.journal import Journal
+        from kalshi_trading.trading.journal_unusable import UnusableJournal
         from kalshi_trading.trading.portfolio import Portfolio
 
         journal = self.usable_journal()

@@ -158,6 +158,8 @@ def guarded(method: F) -> F:
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
+        except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
+            raise  # our own mistake, not the file's
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"journal {self.path} is unusable ({exc}); it was not changed") from None
 
