@@ -112,7 +112,13 @@ def fsync_dir(directory: Path) -> None:
 def check_header(path: Path) -> None:
     """Read the file's header with plain I/O and refuse anything but a kalshi journal, before SQLite opens it."""
     if not path.is_file():
-        raise JournalError(f"journal path {path} is not a regular file; left untouched")
+        if path.is_symlink() and not path.exists():
+            what = f"a dangling symbolic link (to {os.readlink(path)})"
+        elif path.is_dir():
+            what = "a directory"
+        else:
+            what = "not a regular file"
+        raise JournalError(f"journal path {path} is {what}; left untouched")
     try:
         with open(path, "rb") as fh:
             header = fh.read(100)
