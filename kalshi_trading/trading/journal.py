@@ -7,8 +7,16 @@ one fsync per transaction, which is why bulk writes (fills from a sync) go in on
 
 Safety of the file.  The schema carries `application_id` and `user_version`.  Opening an existing file first reads
 its 100-byte header with plain file I/O: something that is not SQLite, another program's SQLite database, or a newer
-journal version raises `JournalError` and the file is never opened for writing, so it is never modified.  A new
-journal is built in a temporary file and hard-linked into place, so a crash never leaves a half-made journal.
+journal version raises `JournalError` and the file is never opened for writing, so it is never modified; so does a
+read-only file or directory (a journal must take the write-ahead intent).  An older version is upgraded in place in
+one transaction (`journal_schema.migrate`).  A new journal is built in a temporary file and hard-linked into place,
+so a crash never leaves a half-made journal.  Any SQLite failure later (a damaged page, a full disk) is a
+`JournalError` naming the path.  Order events live in `journal_orders`; a stand-in for an unusable journal in
+`journal_unusable`.
+
+One exchange per journal.  `bind_exchange` ties the journal to an exchange identity (in sim: the simulated
+account); another identity archives the journal and empties it, and `sync` refuses a fill whose id the journal
+holds for a different fill, so two fills never share an id.
 
 Storage.  Prices, counts and money are exact fixed-point TEXT as the wire writes them (`0.5200`, `10.00`,
 `0.017500`); times are ISO-8601 UTC TEXT of fixed width (`2026-01-02T03:04:05.000000Z`), so text order is time
