@@ -236,8 +236,18 @@ class AppContext:
         if self._executor is None:
             from kalshi_trading.trading.executor import Executor
 
+            from kalshi_trading.errors import JournalError
+            from kalshi_trading.trading.journal_unusable import UnusableJournal
+
             self._executor = Executor(self.client, self.usable_journal(), self.settings.env)
-            for cid, order_id, status in self._executor.reconcile():
+            try:
+                settled = self._executor.reconcile()
+            except JournalError as exc:  # damage found only now, reading the intents: go on without the journal
+                self._journal_error = exc
+                self._warn_unusable(exc)
+                self._journal = self._executor.journal = UnusableJournal(self.journal_path, exc)
+                settled = []
+            for cid, order_id, status in settled:
                 log.warning("reconciled order intent %s: %s", cid, status if order_id else "never placed")
         return self._executor
 

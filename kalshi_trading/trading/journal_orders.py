@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Iterable
 
-from kalshi_trading.errors import UsageError
+from kalshi_trading.errors import JournalError, UsageError
 from kalshi_trading.money import MoneyError
 from kalshi_trading.trading.csv_export import count_text, iso, parse_iso, price_text
 from kalshi_trading.trading.intent_owner import IntentOwner
@@ -128,15 +128,30 @@ class OrderEventsMixin:
         except sqlite3.IntegrityError:
             raise UsageError(f"client_order_id {client_order_id} already has an intent") from None
 
-    @guarded
     def record_outcome(
         self, client_order_id: str, kind: str, *, order_id: str | None = None, status: str | None = None,
         code: str | None = None, message: str | None = None, yes_price: Decimal | None = None,
         count: Decimal | None = None, extra: dict | None = None,
-    ) -> OrderEvent:
-        """What happened to an order: accepted, rejected (code/message), amended, decreased, cancelled, reconciled."""
+    ) -> OrderEvent | None:
+        """What happened to an order: accepted, rejected (code/message), amended, decreased, cancelled, reconciled.
+
+        Recorded after the exchange acted, so a journal that fails now (a damaged page, a full disk) must not turn
+        that into an error: the failure is logged and None returned (a pending intent is settled later)."""
         if kind not in OUTCOME_KINDS:
             raise UsageError(f"unknown order event {kind!r}; use one of {OUTCOME_KINDS}")
+        try:
+            return self._record_outcome(client_order_id, kind, order_id=order_id, status=status, code=code,
+                                        message=message, yes_price=yes_price, count=count, extra=extra)
+        except JournalError as exc:
+            log.error("order %s was %s (order id %s) but the journal could not record it: %s", client_order_id,
+                      kind, order_id, exc)
+            return None
+
+    @guarded
+    def _record_outcome(
+        self, client_order_id: str, kind: str, *, order_id: str | None, status: str | None, code: str | None,
+        message: str | None, yes_price: Decimal | None, count: Decimal | None, extra: dict | None,
+    ) -> OrderEvent:
         intent = self._conn.execute(
             "SELECT env, ticker, book_side, time_in_force FROM order_events "
             "WHERE client_order_id = ? AND kind = 'intent'",
@@ -149,11 +164,11 @@ class OrderEventsMixin:
             count=None if count is None else count_text(count), extra=extra,
         )
 
-    def mark_reconciled(self, client_order_id: str, order_id: str | None, status: str) -> OrderEvent:
+    def mark_reconciled(self, client_order_id: str, order_id: str | None, status: str) -> OrderEvent | None:
         """Close a pending intent after asking the exchange (order_id None: the order never arrived)."""
         return self.record_outcome(client_order_id, "reconciled", order_id=order_id, status=status)
 
-    def record_late_placement(self, client_order_id: str, order_id: str, status: str) -> OrderEvent:
+    def record_late_placement(self, client_order_id: str, order_id: str, status: str) -> OrderEvent | None:
         """An intent recorded as not placed turned out to be an order after all (it landed late)."""
         log.warning("order intent %s was recorded as not placed, but order %s has it (%s); journal corrected",
                     client_order_id, order_id, status)

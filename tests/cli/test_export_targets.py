@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from kalshi_trading.cli.main import app
 from kalshi_trading.models import BookSide, OrderRequest, TimeInForce
-from tests.e2e.conftest import bob, cent_market  # noqa: F401  (bob: a second account, a fixture)
+from tests.e2e.conftest import cent_market, client_for
 
 HEADER = "created_time,fill_id,order_id,ticker,side,action,count"
 
@@ -39,10 +39,17 @@ def run(env):
 
 
 @pytest.fixture
-def traded(sim, run, bob):
-    """One fill in the journal's future: bob rests an ask, the demo account takes it."""
+def seller(sim):
+    c = client_for(sim.base_url, sim.create_account(D(1000)))
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def traded(sim, run, seller):
+    """One fill in the journal's future: another account rests an ask, the demo account takes it."""
     t = cent_market(sim)
-    bob.create_order(OrderRequest(ticker=t, book_side=BookSide.ASK, count=D(2), yes_price=D("0.40"),
+    seller.create_order(OrderRequest(ticker=t, book_side=BookSide.ASK, count=D(2), yes_price=D("0.40"),
                                   time_in_force=TimeInForce.GTC, client_order_id="bob-1"))
     result = run("order", "limit", t, "yes", "2", "0.40", "--yes", "--json")
     assert result.exit_code == 0, result.output
