@@ -66,9 +66,9 @@ def order_limit(
     app_ctx = ctx.obj
     contract, action = _intent(side, sell)
     qty, px = parse_count(count), parse_price(price)
-    app_ctx.require_journal("placing an order")  # the write-ahead intent: refused before any preview
     time_in_force = _tif(tif)
     expiration = parse_when(expires) if expires else None
+    app_ctx.require_journal("placing an order")  # the write-ahead intent: refused before any preview
     ex = app_ctx.executor
     market = ex.market(ticker)
     preview = ex.preview(market.ticker, contract, action, qty, px, time_in_force=time_in_force, post_only=post_only,
