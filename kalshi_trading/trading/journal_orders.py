@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable
+from pathlib import Path
+from typing import Callable, Iterable
 
 from kalshi_trading.errors import JournalError, UsageError
 from kalshi_trading.money import MoneyError
@@ -99,6 +101,12 @@ def where_clause(since: datetime | None, until: datetime | None, ticker: str | N
 
 class OrderEventsMixin:
     """Order events of the journal (see the module docstring)."""
+
+    # provided by Journal
+    path: Path
+    _conn: sqlite3.Connection
+    _clock: Callable[[], datetime]
+    _tx: Callable[[], AbstractContextManager[sqlite3.Connection]]
 
     @guarded
     def record_intent(
@@ -204,7 +212,7 @@ class OrderEventsMixin:
 
     def _insert_event(self, kind: str, client_order_id: str, **values: object) -> OrderEvent:
         now = self._clock()
-        extra = clean_extra(values.pop("extra", None))
+        extra = clean_extra(values.pop("extra", None))  # type: ignore[arg-type]
         columns = ["time", "kind", "client_order_id", "extra", *values]
         row = [iso(now), kind, client_order_id, extra, *values.values()]
         with self._tx() as conn:
