@@ -252,6 +252,7 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
         if watcher is not None:
             watcher.override(cfg)  # stays in force until the file changes
     client = app_ctx.client
+    app_ctx.require_journal("the bot")  # every order it places is journalled first
     executor = app_ctx.executor
     strat_name = strategy or cfg.strategy
     strat, source = _strategy(strat_name, client, underlying)

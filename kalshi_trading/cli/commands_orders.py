@@ -71,6 +71,7 @@ def order_limit(
     qty, px = parse_count(count), parse_price(price)
     time_in_force = _tif(tif)
     expiration = parse_when(expires) if expires else None
+    app_ctx.require_journal("placing an order")  # the write-ahead intent: refused before any preview
     ex = app_ctx.executor
     market = ex.market(ticker)
     preview = ex.preview(market.ticker, contract, action, qty, px, time_in_force=time_in_force, post_only=post_only,
@@ -101,6 +102,7 @@ def order_market(
     qty = parse_count(count)
     limit = parse_price(max_price) if max_price else None
     ioc = _tif("ioc")
+    app_ctx.require_journal("placing an order")  # the write-ahead intent: refused before any preview
     ex = app_ctx.executor
     market = ex.market(ticker)
     price = ex.market_order_price(market, contract, action, qty, limit)
@@ -210,6 +212,7 @@ def amend(
     new_count = parse_count(count) if count is not None else None
     if new_price is None and new_count is None:
         raise UsageError("give --price, --count, or both")
+    app_ctx.require_journal("amending an order")  # amends are journalled, and read the order's side from it
     ex = app_ctx.executor
     preview = ex.preview_amend(order_id, price=new_price, count=new_count)
     confirm_amend(preview, yes, json_output)

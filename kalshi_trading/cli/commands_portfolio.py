@@ -55,7 +55,8 @@ def positions(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     Example:  kalshi positions
     """
     app_ctx = ctx.obj
-    summary = app_ctx.portfolio.summary()
+    portfolio, has_journal = app_ctx.positions_portfolio()  # an unusable journal: the exchange's figures alone
+    summary = portfolio.summary(sync=has_journal)
     if json_output:
         doc = summary_json(summary)
         emit_json({"environment": doc["environment"], "as_of": doc["as_of"], "positions": doc["positions"]})
@@ -162,13 +163,14 @@ def export_trades(ctx: typer.Context,
     Example:  kalshi export-trades trades.csv --since 2026-01-01
     Example:  kalshi export-trades lots-2026.csv --lots --method fifo
     """
+    from kalshi_trading.trading.csv_export import check_target
+
     start, end = parse_range(since, until)
-    if out.exists() and not force:
+    target = check_target(out, force=True)  # a device, fifo, directory or dangling link is refused, even with --force
+    if target.exists() and not force:
         if not _ask_overwrite(out):
             raise UsageError(f"{out} exists; nothing written (use --force to overwrite)")
         force = True
-    if not out.parent.exists():
-        raise UsageError(f"directory {out.parent} does not exist; nothing written")
     app_ctx = ctx.obj
     app_ctx.portfolio.sync()
     t = ticker.upper() if ticker else None

@@ -3,19 +3,48 @@
 Everything is lazy: `kalshi --help` builds nothing, `kalshi config check` loads settings but starts
 no exchange, and only commands that talk to the exchange build the client (and, in the sim
 environment, start the embedded exchange on a loopback port).
+
+The journal is opened only by what needs it.  Reading the exchange and cancelling never need it: the executor
+gets the journal when it can be used and, when it cannot (damaged, foreign, newer, read-only, not a file...), a
+stand-in that refuses only what needs the write-ahead record (placing orders, amending), after one warning on
+stderr.  Commands made of the journal (sync, history, pnl, portfolio, export) still fail with exit 3.
+Local storage that cannot be used (a data directory that is a file, read-only, an impossible path) is a
+StorageError naming the path and the reason, never an unexpected error.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from kalshi_trading.config import Settings, load_settings
+from kalshi_trading.errors import StorageError
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def storage(path: Path, what: str) -> Iterator[None]:
+    """OS and SQLite failures on local storage inside this block become a StorageError naming `path`."""
+    try:
+        yield
+    except OSError as exc:
+        raise StorageError(f"cannot use {what} {path}: {exc.strerror or exc}", path=path) from None
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot use {what} {path}: {exc}", path=path) from None
+
+
+def _warn(text: str) -> None:
+    from kalshi_trading.cli.render import echo, style
+
+    log.warning(text)
+    echo(style(f"warning: {text}", fg="yellow", err=True), err=True)
 
 
 @dataclass
@@ -26,6 +55,8 @@ class AppContext:
     _settings: Settings | None = None
     _client: Any = None
     _journal: Any = None
+    _journal_error: Any = None  # the StorageError that made the journal unusable, once seen
+    _journal_warned: bool = False
     _executor: Any = None
     _portfolio: Any = None
     _sim_server: Any = None
@@ -63,7 +94,8 @@ class AppContext:
         else:
             from kalshi_trading.sim.runtime import demo_account
 
-            account = demo_account(s.data_dir / "sim")
+            with storage(s.data_dir / "sim", "the simulator's directory"):
+                account = demo_account(s.data_dir / "sim")
         return account.key_id, account.private_key_path, None
 
     def base_url(self) -> str:
@@ -80,7 +112,8 @@ class AppContext:
 
             directory = self.settings.data_dir / "sim"
             try:
-                self._sim_server = start_embedded(directory)
+                with storage(directory, "the simulator's directory"):
+                    self._sim_server = start_embedded(directory)
             except SimBusy:
                 # `kalshi sim serve` (or another command) is serving this exchange: talk to it instead.
                 url = running_server(directory)
@@ -106,30 +139,116 @@ class AppContext:
                 timeout=(s.connect_timeout, s.read_timeout),
             )
             self._closers.insert(0, self._client.close)
+            self._probe_journal()
         return self._client
+
+    def _probe_journal(self) -> None:
+        """Say at once (without opening or creating it) when an existing journal file cannot be used."""
+        if self._journal is not None or self._journal_error is not None:
+            return
+        from kalshi_trading.trading.journal import Journal
+
+        problem = Journal.check(self.journal_path)
+        if problem is not None:
+            self._warn_unusable(problem)
+
+    def _warn_unusable(self, problem: Exception) -> None:
+        if not self._journal_warned:
+            self._journal_warned = True
+            path = self.journal_path
+            _warn(f"{problem}. Exchange reads and cancels work without it; placing orders is refused until it is "
+                  f"fixed or moved aside (e.g. mv {path} {path}.bad)")
+
+    def require_journal(self, what: str) -> None:
+        """Refuse `what` (exit 3) now, before any preview or question, when the journal cannot be used."""
+        from kalshi_trading.errors import JournalError
+
+        try:
+            self.journal
+        except StorageError as exc:
+            raise JournalError(f"{what} needs the journal, which is unusable: {exc}", path=self.journal_path) \
+                from None
+
+    @property
+    def journal_path(self) -> Path:
+        return self.settings.env_data_dir / "journal.sqlite"
 
     @property
     def journal(self):
-        """The trade journal of this environment (local file; never shared between sim, demo and prod)."""
+        """The trade journal of this environment (local file; never shared between sim, demo and prod).
+
+        Raises JournalError/StorageError (exit 3) when it cannot be used; see `usable_journal` for commands that
+        can go on without it."""
+        if self._journal_error is not None:
+            raise self._journal_error
         if self._journal is None:
+            from kalshi_trading.errors import JournalError
             from kalshi_trading.trading.journal import Journal
 
-            path = self.settings.env_data_dir / "journal.sqlite"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._journal = Journal.open(path)
-            self._closers.append(self._journal.close)
+            path = self.journal_path
+            journal = None
+            try:
+                with storage(path.parent, "the journal directory"):
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                journal = Journal.open(path)
+                self._bind_exchange(journal)
+            except StorageError as exc:
+                if journal is not None:
+                    journal.close()
+                self._journal_error = exc if isinstance(exc, JournalError) else JournalError(str(exc), path=path)
+                raise self._journal_error from None
+            except BaseException:
+                if journal is not None:
+                    journal.close()
+                raise
+            self._closers.append(journal.close)
+            self._journal = journal
         return self._journal
+
+    def _bind_exchange(self, journal) -> None:
+        """In sim, tie the journal to the account it records: a reset simulator has a new demo account (and new
+        ids), and the old journal is archived rather than mixed with the new exchange's fills."""
+        if self.settings.env != "sim":
+            return
+        key_id = self.credentials()[0]
+        identity = "sim-account:" + hashlib.sha256(key_id.encode()).hexdigest()[:16]
+        archive = journal.bind_exchange(identity)
+        if archive is not None:
+            _warn(f"the simulated exchange was reset (or another account is in use): the old journal was archived "
+                  f"to {archive}; a new journal starts now")
+
+    def usable_journal(self):
+        """The journal, or (when it cannot be used) a stand-in that refuses only what needs it, after a warning."""
+        from kalshi_trading.trading.journal_unusable import UnusableJournal
+
+        try:
+            return self.journal
+        except StorageError as exc:
+            if not isinstance(self._journal, UnusableJournal):
+                self._warn_unusable(exc)
+                self._journal = UnusableJournal(self.journal_path, self._journal_error)
+            return self._journal
 
     @property
     def executor(self):
-        """The order executor; on first use it reconciles intents a crashed run left pending."""
+        """The order executor (journal optional, see `usable_journal`); on first use it reconciles intents a
+        crashed run left pending and re-checks recent ones recorded as never placed."""
         if self._executor is None:
             from kalshi_trading.trading.executor import Executor
 
-            self._executor = Executor(self.client, self.journal, self.settings.env)
-            if self.journal.pending_intents():
-                for cid, order_id, status in self._executor.reconcile():
-                    log.warning("reconciled order intent %s: %s", cid, status if order_id else "never placed")
+            from kalshi_trading.errors import JournalError
+            from kalshi_trading.trading.journal_unusable import UnusableJournal
+
+            self._executor = Executor(self.client, self.usable_journal(), self.settings.env)
+            try:
+                settled = self._executor.reconcile()
+            except JournalError as exc:  # damage found only now, reading the intents: go on without the journal
+                self._journal_error = exc
+                self._warn_unusable(exc)
+                self._journal = self._executor.journal = UnusableJournal(self.journal_path, exc)
+                settled = []
+            for cid, order_id, status in settled:
+                log.warning("reconciled order intent %s: %s", cid, status if order_id else "never placed")
         return self._executor
 
     @property
@@ -139,6 +258,20 @@ class AppContext:
 
             self._portfolio = Portfolio(self.client, self.journal, self.settings.env)
         return self._portfolio
+
+    def positions_portfolio(self):
+        """(portfolio, has_journal) for showing positions: over the journal, or, when it is unusable, over an
+        empty one so positions come from the exchange alone (its cost basis and realized P&L)."""
+        from kalshi_trading.trading.journal import Journal
+        from kalshi_trading.trading.journal_unusable import UnusableJournal
+        from kalshi_trading.trading.portfolio import Portfolio
+
+        journal = self.usable_journal()
+        if not isinstance(journal, UnusableJournal):
+            return self.portfolio, True
+        empty = Journal.in_memory()
+        self._closers.append(empty.close)
+        return Portfolio(self.client, empty, self.settings.env), False
 
     def use_simulator(self, data_dir: Path, *, speed: float = 1.0, seed: int | None = None,
                       rate_tier: str | None = None):

@@ -284,7 +284,12 @@ def _transitions(m: Market) -> list[int]:
 
 
 def _prefix(seed: int) -> str:
-    import random
+    """The id space of a new exchange (order, trade and fill ids are this prefix plus a counter).
 
-    r = random.Random(seed * 7919 + 17)
-    return f"{r.getrandbits(32):08x}-{r.getrandbits(16):04x}-4{r.getrandbits(12):03x}-8{r.getrandbits(12):03x}-"
+    Random, not derived from the seed: a reset exchange with the same seed restarts its counter, and must never
+    issue an id the previous one issued (a client's journal would take a new fill for an old one).  The seed still
+    decides everything the market does."""
+    import secrets
+
+    r = secrets.randbits
+    return f"{r(32):08x}-{r(16):04x}-4{r(12):03x}-8{r(12):03x}-"

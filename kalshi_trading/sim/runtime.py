@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from kalshi_trading.errors import KalshiError
+from kalshi_trading.errors import KalshiError, StorageError
 from kalshi_trading.sim.records import Account
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,12 @@ class _Lock:
     def __init__(self, directory: Path):
         import fcntl
 
-        directory.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:  # a data directory that is a file, read-only, or cannot exist: exit 3, not 1
+            raise StorageError(f"cannot use the simulator's directory {directory}: {exc.strerror or exc}",
+                               path=directory) from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

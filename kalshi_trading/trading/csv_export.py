@@ -3,9 +3,15 @@
 Also the exact text formats the journal stores, since the trades export is built from them.
 
 Every export is written to a temporary file in the target directory, flushed to disk, then moved into place, so a
-crash never leaves half a CSV.  An existing file is refused unless `force`; a missing directory is a `UsageError`.
-Numbers are exact decimal strings (`0.5200`, `10.00`, `0.017500`), never floats; times are ISO-8601 UTC.
-The temporary file is created private (0600) and keeps that mode: these files are someone's trading records.
+crash never leaves half a CSV.  Numbers are exact decimal strings (`0.5200`, `10.00`, `0.017500`), never floats;
+times are ISO-8601 UTC.
+
+The target.  Only a regular file (new or, with `force`, existing) or a symbolic link to one is written; a symlink is
+resolved first, so its target file is replaced and the link stays a link.  Refused with a `UsageError` (exit 2),
+even with `force`: a directory, a device (`/dev/null`, `/dev/full`), a fifo, a socket, a dangling link, a missing
+directory, and an existing file without `force`.  A directory that cannot be written (permissions, an immutable
+flag, a read-only file system) or a failing disk is a `StorageError` (exit 3) naming the path and the reason.
+A replaced file keeps its mode and owner; a new file is created private (0600): these are someone's trading records.
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ import csv
 import logging
 import os
 import sqlite3
+import stat
 import tempfile
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Iterable, Sequence, TextIO
 
-from kalshi_trading.errors import UsageError
+from kalshi_trading.errors import StorageError, UsageError
 from kalshi_trading.models import Fill, Settlement
 from kalshi_trading.money import MoneyError, count_to_units, price_to_units
 from kalshi_trading.trading.pnl import ClosedLot
@@ -149,43 +156,109 @@ def settlement_from_row(r: tuple) -> Settlement:
 # -- writing -----------------------------------------------------------------------------------------------------
 
 
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a fifo (named pipe)"), (stat.S_ISSOCK, "a socket"))
+
+
 def check_target(path: Path, force: bool) -> Path:
-    """Refuse a missing directory, or an existing file without `force`, before any work is done."""
+    """The file an export to `path` really writes (a symlink resolved), after refusing what must not be written.
+
+    UsageError: a missing directory, a target that is not a regular file (or a link to one), an existing file
+    without `force`.  StorageError: a directory this process cannot write into.
+    """
     path = Path(path)
-    if not path.parent.is_dir():
-        raise UsageError(f"cannot write {path}: directory {path.parent} does not exist")
-    if path.is_dir():
-        raise UsageError(f"cannot write {path}: it is a directory")
-    if path.exists() and not force:
-        raise UsageError(f"{path} already exists; use --force to overwrite it")
-    return path
+    real = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if path.is_symlink() and not os.path.lexists(real):
+        raise UsageError(f"cannot write {path}: it is a symbolic link to {real}, which does not exist; nothing written")
+    if not real.parent.is_dir():
+        raise UsageError(f"cannot write {path}: directory {real.parent} does not exist")
+    try:
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror or exc}", path=path) from None
+    if mode is not None:
+        for test, kind in _KINDS:
+            if test(mode):
+                raise UsageError(f"cannot write {path}: it is {kind}, not a regular file; nothing written")
+        if not stat.S_ISREG(mode):
+            raise UsageError(f"cannot write {path}: it is not a regular file; nothing written")
+        if not force:
+            raise UsageError(f"{path} already exists; use --force to overwrite it")
+    if not os.access(real.parent, os.W_OK | os.X_OK):
+        raise StorageError(f"cannot write {path}: directory {real.parent} is not writable (permissions, an immutable "
+                           "flag or a read-only file system)", path=real.parent)
+    return real
 
 
 def write_atomic(path: Path, write_body: Callable[[TextIO], int], force: bool = False) -> int:
-    """Run `write_body(file)` into a temp file beside `path`, fsync, then move it into place; returns its count."""
-    path = check_target(path, force)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Run `write_body(file)` into a temp file beside the target, fsync, then move it into place; returns its count.
+
+    The target is `check_target(path)`: through a symlink, the file it points to (the link stays a link).  A file
+    replaced keeps its mode and owner."""
+    target = check_target(path, force)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror or exc} (in {target.parent})", path=path) from None
     moved = False
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
             rows = write_body(fh)
             fh.flush()
+            _keep_mode_and_owner(fh.fileno(), target)
             os.fsync(fh.fileno())
-        if force:
-            os.replace(tmp, path)
-        else:
-            # A hard link fails if the name was taken meanwhile, so a racing writer's file is never clobbered.
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise UsageError(f"{path} already exists; use --force to overwrite it") from None
-            os.unlink(tmp)
+        _move_into_place(Path(tmp), target, path, force)
         moved = True
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror or exc}", path=path) from None
     finally:
         if not moved:
             Path(tmp).unlink(missing_ok=True)
-    log.info("wrote %d rows to %s", rows, path)
+    log.info("wrote %d rows to %s", rows, target)
     return rows
+
+
+def _keep_mode_and_owner(fd: int, target: Path) -> None:
+    """Give the new file the mode and owner of the file it replaces (a new file keeps mkstemp's 0600)."""
+    try:
+        old = os.stat(target)
+    except FileNotFoundError:
+        return
+    os.fchmod(fd, stat.S_IMODE(old.st_mode))
+    if (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
+        try:
+            os.fchown(fd, old.st_uid, old.st_gid)
+        except PermissionError:
+            log.warning("cannot keep the owner of %s (uid %d, gid %d): the new file is ours", target, old.st_uid,
+                        old.st_gid)
+
+
+def _move_into_place(tmp: Path, target: Path, asked: Path, force: bool) -> None:
+    if force:
+        # Re-check just before the rename: something may have put a device or directory there meanwhile.
+        check_target(target, force=True)
+        os.replace(tmp, target)
+    else:
+        # A hard link fails if the name was taken meanwhile, so a racing writer's file is never clobbered.
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            raise UsageError(f"{asked} already exists; use --force to overwrite it") from None
+        os.unlink(tmp)
+    fsync_parent(target)
+
+
+def fsync_parent(path: Path) -> None:
+    flag = getattr(os, "O_DIRECTORY", None)
+    if flag is None:  # Windows: directories cannot be opened for fsync
+        return
+    fd = os.open(path.parent, os.O_RDONLY | flag)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence], force: bool = False) -> int:

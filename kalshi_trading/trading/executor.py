@@ -4,9 +4,10 @@ The trader speaks (contract yes|no, action buy|sell, price on that contract); th
 (`bid`/`ask` at a YES price).  The mapping follows the reference's direction table exactly
 (`models.to_book_side`, `models.to_yes_price`).
 
-Write-ahead: the intent, with its `client_order_id`, is committed to the journal before the order is
-sent, then the outcome.  If the process dies in between, `reconcile()` at the next start asks the
-exchange which intents became orders.
+Write-ahead: the intent, with its `client_order_id`, its writer (this process) and the time after which no
+retry can still be sending it, is committed to the journal before the order is sent, then the outcome.  If the
+process dies in between, `reconcile()` (at the next start, in any process) asks the exchange which intents
+became orders; an intent whose writer may still be sending it is left alone (see `intents`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ from kalshi_trading.models import (
     to_yes_price,
 )
 from kalshi_trading.money import ONE, ZERO, is_valid_count
+from kalshi_trading.trading import intents
 from kalshi_trading.trading.fees import FeeSchedule
+from kalshi_trading.trading.intent_owner import IntentOwner
 from kalshi_trading.trading.journal import Journal
 from kalshi_trading.trading.preview import AmendPreview, OrderPreview, Previewer, to_contract
 
@@ -167,6 +170,7 @@ class Executor:
             request.time_in_force.value, self.env.lower(),
             extra={"side": side.value, "action": action.value, "price": str(price), "post_only": request.post_only,
                    "reduce_only": request.reduce_only},
+            owner=IntentOwner.current(), deadline=self._clock() + intents.in_flight_limit(self.client),
         )
         trades_log.info("SUBMIT %s %s %s %s %s @ %s (yes %s) %s cid=%s", self.env, action.value, request.count,
                         side.value, request.ticker, price, request.yes_price, request.time_in_force.value, cid)
@@ -348,24 +352,15 @@ class Executor:
             raise NotFoundError(f"no order {order_id}", status=404, code="not_found") from None
 
     def open_orders(self, ticker: str | None = None) -> list[Order]:
-        return list(self.client.iter_orders(ticker=ticker, status="resting"))
+        orders = list(self.client.iter_orders(ticker=ticker, status="resting"))
+        intents.relink_from_orders(self.journal, orders, self._clock())  # an order that landed after "not placed"
+        return orders
 
     # ----------------------------------------------------------------- crash recovery
     def reconcile(self) -> list[tuple[str, str | None, str]]:
-        """Settle intents journalled before a crash: (client_order_id, order_id or None, status)."""
-        settled = []
-        for intent in self.journal.pending_intents():
-            if intent.env and intent.env != self.env.lower():
-                continue  # another environment's journal entry; never ask the wrong exchange
-            order = self.client.find_order_by_client_id(intent.ticker, intent.client_order_id)
-            if order is None:
-                self.journal.mark_reconciled(intent.client_order_id, None, "not_placed")
-                settled.append((intent.client_order_id, None, "not_placed"))
-            else:
-                self.journal.mark_reconciled(intent.client_order_id, order.order_id, order.status)
-                settled.append((intent.client_order_id, order.order_id, order.status))
-            trades_log.info("RECONCILED cid=%s -> %s", intent.client_order_id, settled[-1][1:])
-        return settled
+        """Settle intents no process can still be sending, and re-check recent `not_placed` ones:
+        (client_order_id, order_id or None, status) for each record changed."""
+        return intents.reconcile(self.client, self.journal, self.env, self._clock())
 
 
 def _plain(amount: Decimal) -> str:

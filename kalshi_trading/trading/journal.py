@@ -7,8 +7,16 @@ one fsync per transaction, which is why bulk writes (fills from a sync) go in on
 
 Safety of the file.  The schema carries `application_id` and `user_version`.  Opening an existing file first reads
 its 100-byte header with plain file I/O: something that is not SQLite, another program's SQLite database, or a newer
-journal version raises `JournalError` and the file is never opened for writing, so it is never modified.  A new
-journal is built in a temporary file and hard-linked into place, so a crash never leaves a half-made journal.
+journal version raises `JournalError` and the file is never opened for writing, so it is never modified; so does a
+read-only file or directory (a journal must take the write-ahead intent).  An older version is upgraded in place in
+one transaction (`journal_schema.migrate`).  A new journal is built in a temporary file and hard-linked into place,
+so a crash never leaves a half-made journal.  Any SQLite failure later (a damaged page, a full disk) is a
+`JournalError` naming the path.  Order events live in `journal_orders`; a stand-in for an unusable journal in
+`journal_unusable`.
+
+One exchange per journal.  `bind_exchange` ties the journal to an exchange identity (in sim: the simulated
+account); another identity archives the journal and empties it, and `sync` refuses a fill whose id the journal
+holds for a different fill, so two fills never share an id.
 
 Storage.  Prices, counts and money are exact fixed-point TEXT as the wire writes them (`0.5200`, `10.00`,
 `0.017500`); times are ISO-8601 UTC TEXT of fixed width (`2026-01-02T03:04:05.000000Z`), so text order is time
@@ -28,27 +36,31 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from kalshi_trading.errors import JournalError, UsageError
+from kalshi_trading.errors import JournalError
 from kalshi_trading.models import Fill, Settlement
-from kalshi_trading.money import MoneyError
-from kalshi_trading.trading import csv_export
+from kalshi_trading.trading import csv_export, intents
 from kalshi_trading.trading.csv_export import export_lots_csv  # noqa: F401  (part of the journal's export API)
-from kalshi_trading.trading.journal_schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, check_header, fsync_dir
 from kalshi_trading.trading.csv_export import (
-    FILL_BEFORE, FILL_COLUMNS, FILL_SELECT, FILL_TIME, count_text, fill_from_row, fill_row, iso, parse_iso, price_text,
+    FILL_BEFORE, FILL_COLUMNS, FILL_SELECT, FILL_TIME, fill_from_row, fill_row, iso, parse_iso,
     settlement_from_row, settlement_row,
+)
+from kalshi_trading.trading.journal_orders import (  # noqa: F401  (OrderEvent, OUTCOME_KINDS: the journal's API)
+    OUTCOME_KINDS, OrderEvent, OrderEventsMixin, clean_extra, limit_clause, where_clause,
+)
+from kalshi_trading.trading.journal_schema import (
+    APPLICATION_ID, OLDEST_MIGRATABLE, SCHEMA, SCHEMA_VERSION, archive_copy, check_header, fsync_dir, guarded,
+    migrate,
 )
 
 log = logging.getLogger(__name__)
 
-OUTCOME_KINDS = ("accepted", "rejected", "amended", "decreased", "cancelled", "reconciled")
 SYNC_OVERLAP_SECONDS = 300  # re-read this much before the newest seen record; uniqueness absorbs the repeats
 _BATCH = 5_000
-_SECRET_WORDS = ("key", "secret", "signature", "authorization", "password", "header", "token")
+_IDENTITY = "exchange.identity"
+_FILL_FACTS = "fill_id, order_id, ticker, book_side, count, yes_price, created_time"  # what makes two fills one
 _FILLS_CURSOR = "sync.fills.max_created_time"
 _FILL_INSERT = f"INSERT OR IGNORE INTO fills ({', '.join(FILL_COLUMNS)}) VALUES ({', '.join('?' * len(FILL_COLUMNS))})"
 _SETTLEMENT_INSERT = "INSERT OR IGNORE INTO settlements VALUES (" + ", ".join("?" * 11) + ")"
@@ -61,25 +73,6 @@ FROM (SELECT fill_id, coalesce(SUM(count_units) OVER (ORDER BY created_time, fil
 WHERE fills.fill_id = w.fill_id AND fills.before IS NOT w.b
 """
 _SETTLEMENTS_CURSOR = "sync.settlements.max_settled_time"
-
-
-@dataclass(frozen=True)
-class OrderEvent:
-    id: int
-    time: datetime
-    kind: str  # intent | accepted | rejected | amended | decreased | cancelled | reconciled
-    client_order_id: str
-    order_id: str | None = None
-    env: str | None = None
-    ticker: str | None = None
-    book_side: str | None = None
-    yes_price: Decimal | None = None
-    count: Decimal | None = None
-    time_in_force: str | None = None
-    status: str | None = None
-    code: str | None = None
-    message: str | None = None
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -108,37 +101,17 @@ def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _clean_extra(extra: dict | None) -> str:
-    if not extra:
-        return "{}"
-    kept = {}
-    for key, value in extra.items():
-        if any(word in str(key).lower() for word in _SECRET_WORDS):
-            log.warning("journal: dropped extra field %r (looks like a credential)", key)
-            continue
-        kept[str(key)] = value
-    return json.dumps(kept, default=str, sort_keys=True)
+def _check_writable(path: Path) -> None:
+    """A journal must take writes (intents before orders): refuse a read-only file or directory up front."""
+    if not os.access(path, os.W_OK):
+        raise JournalError(f"journal {path} is read-only (permissions, an immutable flag or a read-only file "
+                           "system); left untouched")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise JournalError(f"journal directory {path.parent} is read-only (SQLite writes its -wal and -shm files "
+                           "there); left untouched")
 
 
-def _dec(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
-
-
-def _where(since: datetime | None, until: datetime | None, ticker: str | None, time_col: str) -> tuple[str, list]:
-    clauses, args = [], []
-    if since is not None:
-        clauses.append(f"{time_col} >= ?")
-        args.append(iso(since))
-    if until is not None:
-        clauses.append(f"{time_col} < ?")
-        args.append(iso(until))
-    if ticker is not None:
-        clauses.append("ticker = ?")
-        args.append(ticker)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
-
-
-class Journal:
+class Journal(OrderEventsMixin):
     """An open journal.  Use `Journal.open(path)`, ideally as a context manager."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, clock: Callable[[], datetime]):
@@ -150,28 +123,23 @@ class Journal:
 
     @classmethod
     def open(cls, path: Path, *, clock: Callable[[], datetime] = _utc_now) -> "Journal":
-        """Open (or create) the journal at `path`; refuse anything that is not one of ours."""
+        """Open (or create) the journal at `path`; refuse anything that is not one of ours, or not writable.
+
+        An older journal version is upgraded in place (one transaction); a newer one is refused, untouched.
+        """
         path = Path(path)
         if not path.parent.is_dir():
             raise JournalError(f"journal directory {path.parent} does not exist")
-        if not path.exists():
+        if not os.path.lexists(path):  # a dangling link is not a missing journal: nothing is created through it
             cls._create(path)
         check_header(path)
+        _check_writable(path)
         try:
             conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None)
         except sqlite3.Error as exc:
             raise JournalError(f"cannot open journal {path}: {exc}") from None
         try:
-            conn.execute("PRAGMA busy_timeout = 5000")
-            conn.execute("PRAGMA cache_size = -32768")  # 32 MiB: bulk inserts touch five B-trees
-            conn.execute("PRAGMA foreign_keys = ON")
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if app_id != APPLICATION_ID or version != SCHEMA_VERSION:
-                raise JournalError(f"{path} is not a version {SCHEMA_VERSION} kalshi journal; left untouched")
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]  # already WAL: no write happens
-            conn.execute("PRAGMA synchronous = FULL")
+            mode = cls._prepare(conn, path)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise JournalError(f"journal {path} is unreadable ({exc}); left untouched") from None
@@ -183,8 +151,53 @@ class Journal:
         return cls(conn, path, clock)
 
     @staticmethod
+    def check(path: Path) -> JournalError | None:
+        """Why an existing journal file could not be used (None: absent, or fine as far as its header shows).
+
+        Plain file I/O only: nothing is opened with SQLite, created or changed."""
+        path = Path(path)
+        if not os.path.lexists(path):
+            return None
+        try:
+            check_header(path)
+            _check_writable(path)
+        except JournalError as exc:
+            return exc
+        return None
+
+    @classmethod
+    def in_memory(cls, *, clock: Callable[[], datetime] = _utc_now) -> "Journal":
+        """An empty journal that lives only in memory (for views that must go on without the real one)."""
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.executescript(f"BEGIN; {SCHEMA} COMMIT;")
+        return cls(conn, Path(":memory:"), clock)
+
+    @staticmethod
+    def _prepare(conn: sqlite3.Connection, path: Path) -> str:
+        """Settings, identity checks and any migration on a fresh connection; returns the journal mode."""
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA cache_size = -32768")  # 32 MiB: bulk inserts touch five B-trees
+        conn.execute("PRAGMA foreign_keys = ON")
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if app_id != APPLICATION_ID or not OLDEST_MIGRATABLE <= version <= SCHEMA_VERSION:
+            raise JournalError(f"{path} is not a version {SCHEMA_VERSION} kalshi journal; left untouched")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]  # already WAL: no write happens
+        conn.execute("PRAGMA synchronous = FULL")
+        if version < SCHEMA_VERSION:
+            migrate(conn, path)
+            log.warning("journal %s upgraded from version %d to %d", path, version, SCHEMA_VERSION)
+        return mode
+
+    @staticmethod
     def _create(path: Path) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
+        except OSError as exc:
+            raise JournalError(f"cannot create journal {path}: {exc.strerror or exc}") from None
         os.close(fd)
         try:
             conn = sqlite3.connect(tmp, isolation_level=None)
@@ -202,6 +215,8 @@ class Journal:
             except FileExistsError:
                 log.info("journal %s appeared while creating it; opening that one", path)
             fsync_dir(path.parent)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"cannot create journal {path}: {getattr(exc, 'strerror', None) or exc}") from None
         finally:
             Path(tmp).unlink(missing_ok=True)
 
@@ -223,108 +238,51 @@ class Journal:
         try:
             yield self._conn
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.warning("journal %s: rollback failed", self.path)
             raise
         self._conn.execute("COMMIT")
 
-    # -- order events (write-ahead) ----------------------------------------------------------------------------
+    # -- the exchange this journal belongs to -----------------------------------------------------------------
 
-    def record_intent(
-        self, client_order_id: str, ticker: str, book_side: str, yes_price: Decimal, count: Decimal,
-        time_in_force: str, env: str, extra: dict | None = None,
-    ) -> OrderEvent:
-        """Durably record that we are about to send an order.  Committed (and fsynced) before this returns."""
-        if not client_order_id:
-            raise UsageError("an order intent needs a client_order_id")
-        if book_side not in ("bid", "ask"):
-            raise UsageError(f"book_side {book_side!r} is neither bid nor ask")
-        try:
-            price, qty = price_text(yes_price), count_text(count)
-        except MoneyError as exc:
-            raise UsageError(str(exc)) from None
-        try:
-            return self._insert_event(
-                "intent", client_order_id, env=env, ticker=ticker, book_side=book_side, yes_price=price,
-                count=qty, time_in_force=str(getattr(time_in_force, "value", time_in_force)), extra=extra,
-            )
-        except sqlite3.IntegrityError:
-            raise UsageError(f"client_order_id {client_order_id} already has an intent") from None
+    @guarded
+    def bind_exchange(self, identity: str) -> Path | None:
+        """Tie the journal to one exchange (e.g. a simulated exchange's epoch, new on every reset).
 
-    def record_outcome(
-        self, client_order_id: str, kind: str, *, order_id: str | None = None, status: str | None = None,
-        code: str | None = None, message: str | None = None, yes_price: Decimal | None = None,
-        count: Decimal | None = None, extra: dict | None = None,
-    ) -> OrderEvent:
-        """What happened to an order: accepted, rejected (code/message), amended, decreased, cancelled, reconciled."""
-        if kind not in OUTCOME_KINDS:
-            raise UsageError(f"unknown order event {kind!r}; use one of {OUTCOME_KINDS}")
-        intent = self._conn.execute(
-            "SELECT env, ticker, book_side, time_in_force FROM order_events "
-            "WHERE client_order_id = ? AND kind = 'intent'",
-            (client_order_id,),
-        ).fetchone() or (None, None, None, None)
-        return self._insert_event(
-            kind, client_order_id, order_id=order_id, env=intent[0], ticker=intent[1], book_side=intent[2],
-            time_in_force=intent[3], status=status, code=code, message=message,
-            yes_price=None if yes_price is None else price_text(yes_price),
-            count=None if count is None else count_text(count), extra=extra,
-        )
-
-    def mark_reconciled(self, client_order_id: str, order_id: str | None, status: str) -> OrderEvent:
-        """Close a pending intent after asking the exchange (order_id None: the order never arrived)."""
-        return self.record_outcome(client_order_id, "reconciled", order_id=order_id, status=status)
-
-    def pending_intents(self) -> list[OrderEvent]:
-        """Intents with no outcome yet: orders that may or may not have reached the exchange."""
-        return self._events(
-            "SELECT * FROM order_events i WHERE kind = 'intent' AND NOT EXISTS (SELECT 1 FROM order_events o "
-            "WHERE o.client_order_id = i.client_order_id AND o.kind != 'intent') ORDER BY id", ()
-        )
-
-    def _insert_event(self, kind: str, client_order_id: str, **values: object) -> OrderEvent:
-        now = self._clock()
-        extra = _clean_extra(values.pop("extra", None))
-        columns = ["time", "kind", "client_order_id", "extra", *values]
-        row = [iso(now), kind, client_order_id, extra, *values.values()]
+        The first call records `identity`.  A later call with another identity means the exchange this journal
+        recorded is gone (a reset simulator restarts its ids): the whole journal is copied to an archive file
+        beside it (`journal-archived-<UTC time>.sqlite`) and emptied, in one transaction, so fills of two
+        exchanges never share one journal.  Returns the archive's path when that happened.
+        """
         with self._tx() as conn:
-            cursor = conn.execute(
-                f"INSERT INTO order_events ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", row
-            )
-            event_id = cursor.lastrowid
-        return self._events("SELECT * FROM order_events WHERE id = ?", (event_id,))[0]
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (_IDENTITY,)).fetchone()
+            if row is not None and row[0] == identity:
+                return None
+            archive = None if row is None else archive_copy(self.path, self._clock())
+            if archive is not None:
+                for table in ("order_events", "fills", "settlements", "errors", "meta"):
+                    conn.execute(f"DELETE FROM {table}")
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (_IDENTITY, identity))
+        if archive is not None:
+            log.warning("journal %s belonged to another exchange (%s, now %s): archived to %s, started afresh",
+                        self.path, row[0], identity, archive)
+        return archive
 
-    def order_events(
-        self, since: datetime | None = None, until: datetime | None = None, ticker: str | None = None,
-        limit: int | None = None, client_order_id: str | None = None, newest_first: bool = False,
-    ) -> list[OrderEvent]:
-        where, args = _where(since, until, ticker, "time")
-        if client_order_id is not None:
-            where += (" AND" if where else " WHERE") + " client_order_id = ?"
-            args.append(client_order_id)
-        order = "DESC" if newest_first else "ASC"
-        return self._events(f"SELECT * FROM order_events{where} ORDER BY time {order}, id {order}{_limit(limit)}", args)
-
-    def _events(self, sql: str, args: Iterable) -> list[OrderEvent]:
-        cursor = self._conn.execute(sql, tuple(args))
-        names = [d[0] for d in cursor.description]
-        events = []
-        for row in cursor:
-            r = dict(zip(names, row))
-            events.append(OrderEvent(
-                id=r["id"], time=parse_iso(r["time"]), kind=r["kind"], client_order_id=r["client_order_id"],
-                order_id=r["order_id"], env=r["env"], ticker=r["ticker"], book_side=r["book_side"],
-                yes_price=_dec(r["yes_price"]), count=_dec(r["count"]), time_in_force=r["time_in_force"],
-                status=r["status"], code=r["code"], message=r["message"], extra=json.loads(r["extra"]),
-            ))
-        return events
+    def exchange_identity(self) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (_IDENTITY,)).fetchone()
+        return None if row is None else row[0]
 
     # -- fills and settlements ---------------------------------------------------------------------------------
 
+    @guarded
     def record_fills(self, fills: Iterable[Fill]) -> int:
         """Insert fills (duplicates by fill_id are ignored) in one transaction; returns how many were new."""
         with self._tx():
             return self._insert_fills(fills)[0]
 
+    @guarded
     def record_settlements(self, settlements: Iterable[Settlement]) -> int:
         """Insert settlements (unique by ticker and settled time); returns how many were new."""
         with self._tx():
@@ -365,8 +323,26 @@ class Journal:
                 row[FILL_BEFORE] = tail[1]
                 tail = (key, tail[1] + row[7])
             tails[ticker] = tail
+        start = self._conn.total_changes
         self._conn.executemany(_FILL_INSERT, rows)
+        if self._conn.total_changes - start < len(rows):
+            self._check_same_fills(rows)  # some ids were known: they must be the very same fills
         return rows[-1][FILL_TIME]
+
+    def _check_same_fills(self, rows: list[list]) -> None:
+        """Refuse (rolling the batch back) a fill whose id the journal holds for a different fill."""
+        by_id = {row[0]: row for row in rows}
+        ids = list(by_id)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            sql = f"SELECT {_FILL_FACTS} FROM fills WHERE fill_id IN ({', '.join('?' * len(chunk))})"
+            for stored in self._conn.execute(sql, chunk):
+                row = by_id[stored[0]]
+                if tuple(stored) != (row[0], row[1], row[3], row[5], row[6], row[8], row[FILL_TIME]):
+                    raise JournalError(
+                        f"the exchange reports fill {stored[0]} with other details than journal {self.path} holds "
+                        "(the exchange was reset, or this journal belongs to another exchange or account); nothing "
+                        "was stored: move the journal aside (it is kept as it is) and sync again")
 
     def _insert_settlements(self, settlements: Iterable[Settlement]) -> tuple[int, str]:
         rows = [settlement_row(s) for s in settlements]
@@ -374,6 +350,7 @@ class Journal:
         self._conn.executemany(_SETTLEMENT_INSERT, rows)
         return self._conn.total_changes - start, max((row[8] for row in rows), default="")
 
+    @guarded
     def sync(self, client: object) -> SyncResult:
         """Pull fills and settlements newer than the last seen (less an overlap) from `client`; safe to repeat.
 
@@ -386,6 +363,7 @@ class Journal:
         with self._tx():
             new_fills, newest = self._insert_fills(fills)
             self._advance_cursor(_FILLS_CURSOR, newest)
+        intents.relink_from_fills(self, client, fills, self._clock())
         settlements = list(client.iter_settlements(min_ts=self._cursor_ts(_SETTLEMENTS_CURSOR)))
         with self._tx():
             new_settlements, newest = self._insert_settlements(settlements)
@@ -406,25 +384,28 @@ class Journal:
             return None
         return int(parse_iso(row[0]).timestamp()) - SYNC_OVERLAP_SECONDS
 
+    @guarded
     def fills(
         self, since: datetime | None = None, until: datetime | None = None, ticker: str | None = None,
         limit: int | None = None, newest_first: bool = False,
     ) -> list[Fill]:
         """Fills oldest first (the order P&L wants) unless `newest_first`."""
-        where, args = _where(since, until, ticker, "created_time")
+        where, args = where_clause(since, until, ticker, "created_time")
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT {FILL_SELECT} FROM fills{where} ORDER BY created_time {order}, fill_id {order}{_limit(limit)}"
+        sql = f"SELECT {FILL_SELECT} FROM fills{where} ORDER BY created_time {order}, fill_id {order}{limit_clause(limit)}"
         return [fill_from_row(row) for row in self._conn.execute(sql, args)]
 
+    @guarded
     def settlements(
         self, since: datetime | None = None, until: datetime | None = None, ticker: str | None = None,
         limit: int | None = None, newest_first: bool = False,
     ) -> list[Settlement]:
-        where, args = _where(since, until, ticker, "settled_time")
+        where, args = where_clause(since, until, ticker, "settled_time")
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT * FROM settlements{where} ORDER BY settled_time {order}, ticker {order}{_limit(limit)}"
+        sql = f"SELECT * FROM settlements{where} ORDER BY settled_time {order}, ticker {order}{limit_clause(limit)}"
         return [settlement_from_row(row) for row in self._conn.execute(sql, args)]
 
+    @guarded
     def history(
         self, since: datetime | None = None, until: datetime | None = None, ticker: str | None = None,
         limit: int | None = None,
@@ -442,19 +423,22 @@ class Journal:
 
     # -- errors ----------------------------------------------------------------------------------------------
 
+    @guarded
     def record_error(self, kind: str, message: str, context: dict | None = None) -> None:
         with self._tx() as conn:
             conn.execute("INSERT INTO errors (time, kind, message, context) VALUES (?, ?, ?, ?)",
-                         (iso(self._clock()), kind, message, _clean_extra(context)))
+                         (iso(self._clock()), kind, message, clean_extra(context)))
 
+    @guarded
     def errors(self, since: datetime | None = None, until: datetime | None = None,
                limit: int | None = None) -> list[ErrorEntry]:
-        where, args = _where(since, until, None, "time")
-        sql = f"SELECT time, kind, message, context FROM errors{where} ORDER BY id{_limit(limit)}"
+        where, args = where_clause(since, until, None, "time")
+        sql = f"SELECT time, kind, message, context FROM errors{where} ORDER BY id{limit_clause(limit)}"
         return [ErrorEntry(parse_iso(t), k, m, json.loads(c)) for t, k, m, c in self._conn.execute(sql, args)]
 
     # -- exports ---------------------------------------------------------------------------------------------
 
+    @guarded
     def export_trades_csv(
         self, path: Path, since: datetime | None = None, until: datetime | None = None,
         ticker: str | None = None, force: bool = False,
@@ -466,12 +450,3 @@ class Journal:
         )
 
 
-def _limit(limit: int | None) -> str:
-    if limit is None:
-        return ""
-    if limit < 0:
-        raise UsageError("limit must be >= 0")
-    return f" LIMIT {int(limit)}"
-
-
-# -- rows <-> domain ---------------------------------------------------------------------------------------------

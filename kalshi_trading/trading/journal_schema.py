@@ -1,15 +1,35 @@
-"""The journal's file format: schema, identity (application_id, user_version) and the header check that refuses
-anything else before SQLite opens it (so a corrupt or foreign file is never modified)."""
+"""The journal's file format: schema, identity (application_id, user_version), the header check that refuses
+anything else before SQLite opens it (so a corrupt or foreign file is never modified), and the in-place migration
+of older versions.
+
+Versions.  1: the first.  2: order intents carry their writer (`owner`, see `intent_owner`) and the time after
+which nobody can still be sending them (`deadline`).  An older file is upgraded in one transaction when it is opened
+(so a crash leaves it either old or new); a newer file is refused and left untouched.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
+import sqlite3
+import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from kalshi_trading.errors import JournalError
 
 APPLICATION_ID = 0x4B4A524E  # "KJRN": a kalshi journal
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+OLDEST_MIGRATABLE = 1
+LEGACY_IN_FLIGHT_S = 600  # an intent with no recorded writer or deadline: nothing can be in flight after 10 min
+# Each step takes a file from version n to n + 1 (run inside the migration's transaction).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE order_events ADD COLUMN owner TEXT", "ALTER TABLE order_events ADD COLUMN deadline TEXT",
+        # who wrote an old intent is unknown: it may be settled once it is older than any request could take
+        f"UPDATE order_events SET deadline = strftime('%Y-%m-%dT%H:%M:%fZ', time, '+{LEGACY_IN_FLIGHT_S} seconds') "
+        "WHERE kind = 'intent'"),
+}
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -22,7 +42,9 @@ CREATE TABLE order_events (
     client_order_id TEXT NOT NULL,
     order_id TEXT, env TEXT, ticker TEXT, book_side TEXT, yes_price TEXT, count TEXT, time_in_force TEXT,
     status TEXT, code TEXT, message TEXT,
-    extra TEXT NOT NULL DEFAULT '{}'
+    extra TEXT NOT NULL DEFAULT '{}',
+    owner TEXT,  -- intents: the writing process (intent_owner.IntentOwner as JSON)
+    deadline TEXT  -- intents: after this time no one can still be sending the order
 );
 CREATE UNIQUE INDEX order_events_one_intent ON order_events (client_order_id) WHERE kind = 'intent';
 CREATE INDEX order_events_client ON order_events (client_order_id);
@@ -90,7 +112,13 @@ def fsync_dir(directory: Path) -> None:
 def check_header(path: Path) -> None:
     """Read the file's header with plain I/O and refuse anything but a kalshi journal, before SQLite opens it."""
     if not path.is_file():
-        raise JournalError(f"journal path {path} is not a regular file; left untouched")
+        if path.is_symlink() and not path.exists():
+            what = f"a dangling symbolic link (to {os.readlink(path)})"
+        elif path.is_dir():
+            what = "a directory"
+        else:
+            what = "not a regular file"
+        raise JournalError(f"journal path {path} is {what}; left untouched")
     try:
         with open(path, "rb") as fh:
             header = fh.read(100)
@@ -103,6 +131,82 @@ def check_header(path: Path) -> None:
     if application_id != APPLICATION_ID:
         raise JournalError(f"{path} is another program's SQLite database (application_id {application_id:#x}); "
                            "left untouched")
-    if user_version != SCHEMA_VERSION:
-        raise JournalError(f"{path} is journal schema version {user_version}; this program reads "
-                           f"{SCHEMA_VERSION}; left untouched")
+    if user_version > SCHEMA_VERSION:
+        raise JournalError(f"{path} is journal schema version {user_version}, newer than this program "
+                           f"(reads up to {SCHEMA_VERSION}); upgrade kalshi-trading; left untouched")
+    if user_version < OLDEST_MIGRATABLE:
+        raise JournalError(f"{path} has unknown journal schema version {user_version}; left untouched")
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring an older journal up to SCHEMA_VERSION in one transaction (another process may be doing the same)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        while version < SCHEMA_VERSION:
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            version += 1
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+F = TypeVar("F", bound=Callable)
+
+
+def guarded(method: F) -> F:
+    """A journal method whose SQLite failure (a damaged page, a read-only file, a full disk) is a JournalError."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
+            raise  # our own mistake, not the file's
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"journal {self.path} is unusable ({exc}); it was not changed") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def archive_copy(path: Path, now: datetime) -> Path:
+    """Copy the journal at `path` (as committed) to a new file beside it, `<stem>-archived-<UTC time><suffix>`.
+
+    The copy is read through its own connection, so a caller holding the write lock gets exactly what it is
+    about to change.  The file is built under a temporary name and hard-linked into place (never replacing one).
+    """
+    stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".archive", dir=path.parent)
+    except OSError as exc:
+        raise JournalError(f"cannot archive journal {path}: {exc.strerror or exc}") from None
+    os.close(fd)
+    try:
+        reader = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        try:
+            reader.execute("VACUUM INTO ?", (tmp,))  # WAL: a reader beside the write lock sees a consistent copy
+        finally:
+            reader.close()
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        target = _link_free_name(Path(tmp), path, stamp)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        raise JournalError(f"cannot archive journal {path}: {exc.strerror or exc}") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target
+
+
+def _link_free_name(tmp: Path, path: Path, stamp: str) -> Path:
+    for n in range(1000):
+        target = path.with_name(f"{path.stem}-archived-{stamp}{'-' + str(n) if n else ''}{path.suffix}")
+        try:
+            os.link(tmp, target)
+            return target
+        except FileExistsError:
+            continue
+    raise JournalError(f"cannot find a free archive name beside {path}")

@@ -1,0 +1,250 @@
+"""The journal's order events: write-ahead intents (with their writer and deadline) and what became of them.
+
+Mixed into `Journal`, which provides the connection (`_conn`), transactions (`_tx`), the clock and the path.
+
+An intent's life: `intent` (before the order is sent), then one of accepted / rejected, or `reconciled` when a later
+process asked the exchange.  A `reconciled` event with status `not_placed` can be followed by another `reconciled`
+event carrying the order id, when the order turns up after all (`record_late_placement`); the newest event wins.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable, Iterable
+
+from kalshi_trading.errors import JournalError, UsageError
+from kalshi_trading.money import MoneyError
+from kalshi_trading.trading.csv_export import count_text, iso, parse_iso, price_text
+from kalshi_trading.trading.intent_owner import IntentOwner
+from kalshi_trading.trading.journal_schema import guarded
+
+log = logging.getLogger(__name__)
+
+OUTCOME_KINDS = ("accepted", "rejected", "amended", "decreased", "cancelled", "reconciled")
+NOT_PLACED = "not_placed"
+_SECRET_WORDS = ("key", "secret", "signature", "authorization", "password", "header", "token")
+# Intents whose newest outcome is a `reconciled` event with a given status, recorded since a time.
+_LATEST = ("SELECT i.* FROM order_events o JOIN order_events i ON i.client_order_id = o.client_order_id "
+           "AND i.kind = 'intent' WHERE o.kind = 'reconciled' AND o.status = ? AND o.time >= ? AND o.id = "
+           "(SELECT max(id) FROM order_events WHERE client_order_id = o.client_order_id AND kind != 'intent') "
+           "ORDER BY i.id")
+
+
+@dataclass(frozen=True)
+class OrderEvent:
+    id: int
+    time: datetime
+    kind: str  # intent | accepted | rejected | amended | decreased | cancelled | reconciled
+    client_order_id: str
+    order_id: str | None = None
+    env: str | None = None
+    ticker: str | None = None
+    book_side: str | None = None
+    yes_price: Decimal | None = None
+    count: Decimal | None = None
+    time_in_force: str | None = None
+    status: str | None = None
+    code: str | None = None
+    message: str | None = None
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+    owner: IntentOwner | None = field(default=None, compare=False)  # intents: the process that wrote it
+    deadline: datetime | None = field(default=None, compare=False)  # intents: no one sends it after this
+
+
+def clean_extra(extra: dict | None) -> str:
+    """`extra` as JSON, without keys that look like credentials."""
+    if not extra:
+        return "{}"
+    kept = {}
+    for key, value in extra.items():
+        if any(word in str(key).lower() for word in _SECRET_WORDS):
+            log.warning("journal: dropped extra field %r (looks like a credential)", key)
+            continue
+        kept[str(key)] = value
+    return json.dumps(kept, default=str, sort_keys=True)
+
+
+def _dec(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def limit_clause(limit: int | None) -> str:
+    if limit is None:
+        return ""
+    if limit < 0:
+        raise UsageError("limit must be >= 0")
+    return f" LIMIT {int(limit)}"
+
+
+def where_clause(since: datetime | None, until: datetime | None, ticker: str | None,
+                 time_col: str) -> tuple[str, list]:
+    """` WHERE ...` for a time range (since inclusive, until exclusive) and a ticker, with its arguments."""
+    clauses, args = [], []
+    if since is not None:
+        clauses.append(f"{time_col} >= ?")
+        args.append(iso(since))
+    if until is not None:
+        clauses.append(f"{time_col} < ?")
+        args.append(iso(until))
+    if ticker is not None:
+        clauses.append("ticker = ?")
+        args.append(ticker)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+class OrderEventsMixin:
+    """Order events of the journal (see the module docstring)."""
+
+    # provided by Journal
+    path: Path
+    _conn: sqlite3.Connection
+    _clock: Callable[[], datetime]
+    _tx: Callable[[], AbstractContextManager[sqlite3.Connection]]
+
+    @guarded
+    def record_intent(
+        self, client_order_id: str, ticker: str, book_side: str, yes_price: Decimal, count: Decimal,
+        time_in_force: str, env: str, extra: dict | None = None, *, owner: IntentOwner | None = None,
+        deadline: datetime | None = None,
+    ) -> OrderEvent:
+        """Durably record that we are about to send an order.  Committed (and fsynced) before this returns.
+
+        `owner` is the sending process and `deadline` the time after which it can no longer be sending the order;
+        without a deadline (nobody is sending) the intent may be settled against the exchange at once.
+        """
+        if not client_order_id:
+            raise UsageError("an order intent needs a client_order_id")
+        if book_side not in ("bid", "ask"):
+            raise UsageError(f"book_side {book_side!r} is neither bid nor ask")
+        try:
+            price, qty = price_text(yes_price), count_text(count)
+        except MoneyError as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            return self._insert_event(
+                "intent", client_order_id, env=env, ticker=ticker, book_side=book_side, yes_price=price,
+                count=qty, time_in_force=str(getattr(time_in_force, "value", time_in_force)), extra=extra,
+                owner=None if owner is None else owner.to_text(), deadline=iso(deadline or self._clock()),
+            )
+        except sqlite3.IntegrityError:
+            raise UsageError(f"client_order_id {client_order_id} already has an intent") from None
+
+    def record_outcome(
+        self, client_order_id: str, kind: str, *, order_id: str | None = None, status: str | None = None,
+        code: str | None = None, message: str | None = None, yes_price: Decimal | None = None,
+        count: Decimal | None = None, extra: dict | None = None,
+    ) -> OrderEvent | None:
+        """What happened to an order: accepted, rejected (code/message), amended, decreased, cancelled, reconciled.
+
+        Recorded after the exchange acted, so a journal that fails now (a damaged page, a full disk) must not turn
+        that into an error: the failure is logged and None returned (a pending intent is settled later)."""
+        if kind not in OUTCOME_KINDS:
+            raise UsageError(f"unknown order event {kind!r}; use one of {OUTCOME_KINDS}")
+        try:
+            return self._record_outcome(client_order_id, kind, order_id=order_id, status=status, code=code,
+                                        message=message, yes_price=yes_price, count=count, extra=extra)
+        except JournalError as exc:
+            log.error("order %s was %s (order id %s) but the journal could not record it: %s", client_order_id,
+                      kind, order_id, exc)
+            return None
+
+    @guarded
+    def _record_outcome(
+        self, client_order_id: str, kind: str, *, order_id: str | None, status: str | None, code: str | None,
+        message: str | None, yes_price: Decimal | None, count: Decimal | None, extra: dict | None,
+    ) -> OrderEvent:
+        intent = self._conn.execute(
+            "SELECT env, ticker, book_side, time_in_force FROM order_events "
+            "WHERE client_order_id = ? AND kind = 'intent'",
+            (client_order_id,),
+        ).fetchone() or (None, None, None, None)
+        return self._insert_event(
+            kind, client_order_id, order_id=order_id, env=intent[0], ticker=intent[1], book_side=intent[2],
+            time_in_force=intent[3], status=status, code=code, message=message,
+            yes_price=None if yes_price is None else price_text(yes_price),
+            count=None if count is None else count_text(count), extra=extra,
+        )
+
+    def mark_reconciled(self, client_order_id: str, order_id: str | None, status: str) -> OrderEvent | None:
+        """Close a pending intent after asking the exchange (order_id None: the order never arrived)."""
+        return self.record_outcome(client_order_id, "reconciled", order_id=order_id, status=status)
+
+    def record_late_placement(self, client_order_id: str, order_id: str, status: str) -> OrderEvent | None:
+        """An intent recorded as not placed turned out to be an order after all (it landed late)."""
+        log.warning("order intent %s was recorded as not placed, but order %s has it (%s); journal corrected",
+                    client_order_id, order_id, status)
+        return self.record_outcome(client_order_id, "reconciled", order_id=order_id, status=status,
+                                   message="placed after all: the order reached the exchange after it was "
+                                           "recorded as not placed")
+
+    @guarded
+    def pending_intents(self) -> list[OrderEvent]:
+        """Intents with no outcome yet: orders that may or may not have reached the exchange."""
+        return self._events(
+            "SELECT * FROM order_events i WHERE kind = 'intent' AND NOT EXISTS (SELECT 1 FROM order_events o "
+            "WHERE o.client_order_id = i.client_order_id AND o.kind != 'intent') ORDER BY id", ()
+        )
+
+    @guarded
+    def not_placed_intents(self, since: datetime) -> list[OrderEvent]:
+        """Intents whose latest outcome, recorded at or after `since`, says the order never reached the exchange."""
+        return self._events(_LATEST, (NOT_PLACED, iso(since)))
+
+    @guarded
+    def known_order_ids(self, order_ids: Iterable[str]) -> set[str]:
+        """Which of these order ids some order event already names."""
+        wanted = sorted(set(order_ids))
+        known: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = self._conn.execute(
+                f"SELECT DISTINCT order_id FROM order_events WHERE order_id IN ({', '.join('?' * len(chunk))})",
+                chunk)
+            known.update(r[0] for r in rows)
+        return known
+
+    def _insert_event(self, kind: str, client_order_id: str, **values: object) -> OrderEvent:
+        now = self._clock()
+        extra = clean_extra(values.pop("extra", None))  # type: ignore[arg-type]
+        columns = ["time", "kind", "client_order_id", "extra", *values]
+        row = [iso(now), kind, client_order_id, extra, *values.values()]
+        with self._tx() as conn:
+            cursor = conn.execute(
+                f"INSERT INTO order_events ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", row
+            )
+            event_id = cursor.lastrowid
+        return self._events("SELECT * FROM order_events WHERE id = ?", (event_id,))[0]
+
+    @guarded
+    def order_events(
+        self, since: datetime | None = None, until: datetime | None = None, ticker: str | None = None,
+        limit: int | None = None, client_order_id: str | None = None, newest_first: bool = False,
+    ) -> list[OrderEvent]:
+        where, args = where_clause(since, until, ticker, "time")
+        if client_order_id is not None:
+            where += (" AND" if where else " WHERE") + " client_order_id = ?"
+            args.append(client_order_id)
+        order = "DESC" if newest_first else "ASC"
+        return self._events(f"SELECT * FROM order_events{where} ORDER BY time {order}, id {order}{limit_clause(limit)}", args)
+
+    def _events(self, sql: str, args: Iterable) -> list[OrderEvent]:
+        cursor = self._conn.execute(sql, tuple(args))
+        names = [d[0] for d in cursor.description]
+        events = []
+        for row in cursor:
+            r = dict(zip(names, row))
+            events.append(OrderEvent(
+                id=r["id"], time=parse_iso(r["time"]), kind=r["kind"], client_order_id=r["client_order_id"],
+                order_id=r["order_id"], env=r["env"], ticker=r["ticker"], book_side=r["book_side"],
+                yes_price=_dec(r["yes_price"]), count=_dec(r["count"]), time_in_force=r["time_in_force"],
+                status=r["status"], code=r["code"], message=r["message"], extra=json.loads(r["extra"]),
+                owner=IntentOwner.from_text(r["owner"]), deadline=parse_iso(r["deadline"] or ""),
+            ))
+        return events
