@@ -111,6 +111,10 @@ class PollingFeed(QueueFeed):
                     self._down = True
                 self._stopping.wait(min(self.max_backoff, self.interval * 2 ** failures))
                 continue
+            except Exception as exc:  # the thread's top level: e.g. a refused key; `events()` raises it
+                log.error("REST polling stopped: %s", exc)
+                self._put("fatal", exc)
+                return
             failures = 0
             self._stats.polls += 1
             self._poll_now.wait(self.interval)
