@@ -8,6 +8,11 @@ front of it (tests/e2e/proxy.py) or from the simulator's own fault injection; re
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 from decimal import Decimal as D
 
@@ -376,3 +381,28 @@ def test_polling_feed_reads_books_in_batches_and_marks_only_unread_ones_stale(si
     finally:
         feed.stop()
         client.close()
+
+
+@pytest.mark.parametrize("command", [["portfolio"], ["positions", "--json"]])
+def test_ctrl_c_during_concurrent_reads_exits_130_at_once(tmp_path, command):
+    """Worker threads never hold the command up: Ctrl-C while every read waits ends it with 130, no traceback."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # accepts connections, never answers
+    port = silent.getsockname()[1]
+    env = {**os.environ, **cli_env(f"http://127.0.0.1:{port}/trade-api/v2", tmp_path), "KALSHI_READ_TIMEOUT": "60"}
+    proc = subprocess.Popen([sys.executable, "-m", "kalshi_trading", *command], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    conns = []
+    try:
+        for _ in range(3):  # the journal sync, the balance and the positions are all waiting now
+            conns.append(silent.accept()[0])
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        for conn in conns:
+            conn.close()
+        silent.close()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
