@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from kalshi_trading import ids
 from kalshi_trading.api import parse
+from kalshi_trading.api.batch import BatchRead, ReadPool, read_chunks, unique_tickers
 from kalshi_trading.api.boundary import named as _named
 from kalshi_trading.api.boundary import optional as _opt
 from kalshi_trading.api.boundary import reads as _reads
@@ -69,6 +70,8 @@ log = logging.getLogger(__name__)
 
 ORDERS = "/portfolio/events/orders"
 MARKET_STATUSES = ("unopened", "open", "paused", "closed", "settled")
+MARKETS_PER_REQUEST = 100  # tickers per GET /markets?tickers= (no documented cap; keeps the URL short)
+ORDERBOOKS_PER_REQUEST = 100  # GET /markets/orderbooks takes 1 to 100 tickers
 
 
 class OrderOutcomeUnknown(TransientError):
@@ -527,6 +530,54 @@ class KalshiClient:
     @_reads("GET /account/limits")
     def get_account_limits(self) -> dict:
         return self._get("/account/limits")
+
+    # ----------------------------------------------------------------- batch reads (api/batch.py)
+    def get_markets_by_tickers(self, tickers: Iterable[str], *, pool: ReadPool | None = None) -> BatchRead[Market]:
+        """Markets by ticker: `GET /markets?tickers=A,B` (comma form), MARKETS_PER_REQUEST a request, the
+        requests concurrent on `pool`.  A ticker the answer leaves out is `unknown`; a request that fails after
+        retries puts its tickers in `failed` (the others are still returned)."""
+        wanted = unique_tickers(ids.market_ticker(t) for t in tickers)
+        return read_chunks(wanted, MARKETS_PER_REQUEST, self._markets_chunk, pool)
+
+    def get_orderbooks_by_tickers(self, tickers: Iterable[str], depth: int | None = None, *,
+                                  pool: ReadPool | None = None) -> BatchRead[OrderBook]:
+        """Order books by ticker: `GET /markets/orderbooks?tickers=A&tickers=B` (repeated key, 1 to
+        ORDERBOOKS_PER_REQUEST a request), concurrent on `pool`.  A request refused because of one ticker
+        (404) is split in halves until the unknown ticker is alone, so one bad ticker costs the others nothing."""
+        return read_chunks(unique_tickers(ids.market_ticker(t) for t in tickers), ORDERBOOKS_PER_REQUEST,
+                           lambda chunk: self._orderbooks_chunk(chunk, depth, pool), pool)
+
+    def _markets_chunk(self, chunk: list[str]) -> BatchRead[Market]:
+        wanted = set(chunk)
+        found = {m.ticker: m for m in self.iter_markets(tickers=chunk, page_size=MARKETS_PER_REQUEST)
+                 if m.ticker in wanted}
+        return BatchRead(found, tuple(t for t in chunk if t not in found))
+
+    @_reads("GET /markets/orderbooks")
+    def _orderbooks_chunk(self, chunk: list[str], depth: int | None, pool: ReadPool | None
+                          ) -> BatchRead[OrderBook]:
+        try:
+            body = self._get("/markets/orderbooks", {"tickers": list(chunk), "depth": depth})
+        except RejectedError as exc:  # 404 (or 400) for the whole request: find the ticker(s) it is about
+            if len(chunk) == 1:
+                if isinstance(exc, NotFoundError):
+                    return BatchRead(unknown=(chunk[0],))
+                raise
+            half = len(chunk) // 2
+            return read_chunks(chunk, half + len(chunk) % 2,
+                               lambda part: self._orderbooks_chunk(part, depth, pool), pool)
+        items = body.get("orderbooks") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise ResponseFormatError("orderbooks response has no 'orderbooks' list", path="/markets/orderbooks")
+        wanted = set(chunk)
+        found: dict[str, OrderBook] = {}
+        for item in items:
+            ticker = item.get("ticker") if isinstance(item, dict) else None
+            if not isinstance(ticker, str):
+                raise ResponseFormatError("orderbooks entry without a ticker", path="/markets/orderbooks")
+            if ticker in wanted:  # never attribute a book to a market that was not asked for
+                found[ticker] = parse.orderbook(ticker, item)
+        return BatchRead(found, tuple(t for t in chunk if t not in found))
 
 
     # --- small reads the bot uses (typed here so nothing outside api/ touches the transport) ----------------

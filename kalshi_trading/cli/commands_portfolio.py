@@ -40,6 +40,7 @@ def portfolio(ctx: typer.Context, method: str = typer.Option("fifo", "--method",
     summary = app_ctx.portfolio.summary(method=_method(method))
     if json_output:
         emit_json(summary_json(summary))
+        _exit_if_incomplete(summary)
         return
     echo(f"{env_badge(summary.env)} portfolio ({summary.method.upper()} lots) as of {iso(summary.as_of)}")
     echo(render_positions(summary))
@@ -47,6 +48,16 @@ def portfolio(ctx: typer.Context, method: str = typer.Option("fifo", "--method",
     echo(render_totals(summary))
     if summary.discrepancies:
         echo(render_discrepancies(summary))
+    _exit_if_incomplete(summary)
+
+
+def _exit_if_incomplete(summary) -> None:
+    """After showing everything that was read: exit 6 (network) or 4 (unknown market) naming what lacks a mark."""
+    from kalshi_trading.trading.portfolio import incomplete_error
+
+    error = incomplete_error(summary)
+    if error is not None:
+        raise error
 
 
 def positions(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
@@ -59,10 +70,13 @@ def positions(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     summary = portfolio.summary(sync=has_journal)
     if json_output:
         doc = summary_json(summary)
-        emit_json({"environment": doc["environment"], "as_of": doc["as_of"], "positions": doc["positions"]})
+        emit_json({"environment": doc["environment"], "as_of": doc["as_of"], "positions": doc["positions"],
+                   "missing": doc["missing"]})
+        _exit_if_incomplete(summary)
         return
     echo(f"{env_badge(summary.env)} {len(summary.positions)} open position(s)")
     echo(render_positions(summary))
+    _exit_if_incomplete(summary)
 
 
 def pnl(ctx: typer.Context,
@@ -78,7 +92,8 @@ def pnl(ctx: typer.Context,
     if json_output:
         doc = summary_json(summary)
         emit_json({k: doc[k] for k in ("environment", "as_of", "method", "realized_pnl", "unrealized_pnl",
-                                       "fees_paid", "net_pnl", "tickers", "discrepancies")})
+                                       "fees_paid", "net_pnl", "tickers", "discrepancies", "missing")})
+        _exit_if_incomplete(summary)
         return
     echo(f"{env_badge(summary.env)} P&L ({summary.method.upper()}){' since ' + since if since else ''}")
     echo(render_pnl(summary))
@@ -88,6 +103,7 @@ def pnl(ctx: typer.Context,
                colalign=("left", "right")))
     if summary.discrepancies:
         echo(render_discrepancies(summary))
+    _exit_if_incomplete(summary)
 
 
 def sync(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:

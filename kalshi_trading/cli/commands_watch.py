@@ -12,7 +12,7 @@ from typing import List, Optional
 import typer
 
 from kalshi_trading.cli import ranges
-from kalshi_trading.cli.commands_market import get_market
+from kalshi_trading.cli.commands_market import get_markets
 from kalshi_trading.cli.render import cents, count, echo, env_badge, iso, style, table, to_jsonable
 from kalshi_trading.errors import UsageError
 
@@ -144,7 +144,7 @@ def watch(
     if depth <= 0:
         raise UsageError("--depth must be positive")
     app_ctx = ctx.obj
-    wanted = list(dict.fromkeys(get_market(app_ctx.client, t).ticker for t in tickers))  # unknown -> exit 4
+    wanted = list(dict.fromkeys(m.ticker for m in get_markets(app_ctx.client, tickers)))  # unknown -> exit 4
     feed = build_feed(app_ctx, poll, interval)
     screen = None
     if json_output:

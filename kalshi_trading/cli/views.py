@@ -344,6 +344,8 @@ def summary_json(s) -> dict:
                     for t in s.tickers],
         "discrepancies": [{"ticker": d.ticker, "field": d.field, "journal": d.ours, "exchange": d.exchange}
                           for d in s.discrepancies],
+        "missing": [{"ticker": m.ticker, "reason": m.source, "error": str(m.error) if m.error else None}
+                    for m in s.missing],
     }
 
 

@@ -538,7 +538,7 @@ def test_backoff_grows_and_caps():
 
 # ----------------------------------------------------------------------------------- polling fallback
 class FakeRestClient:
-    """Stands in for KalshiClient (its two read calls) with a book the test changes."""
+    """Stands in for KalshiClient (its read calls) with a book the test changes."""
 
     def __init__(self):
         self.book = OrderBook("AAA", (PriceLevel(D("0.42"), D("5")),), (PriceLevel(D("0.55"), D("3")),))
@@ -551,6 +551,11 @@ class FakeRestClient:
         if self.fail:
             raise ExchangeUnavailable("down", status=503)
         return self.book
+
+    def get_orderbooks_by_tickers(self, tickers, depth=None, pool=None):
+        from kalshi_trading.api.batch import read_each
+
+        return read_each(tickers, lambda t: self.get_orderbook(t, depth), pool)
 
     def iter_trades(self, ticker=None, min_ts=None, max_ts=None, limit=None):
         return iter([t for t in self.trades if t.ticker == ticker])
