@@ -20,8 +20,8 @@ import pytest
 from typer.testing import CliRunner
 
 from kalshi_trading.api.retry import RetryPolicy
-from kalshi_trading.auto.events import BookStale, Disconnected, FeedError
-from kalshi_trading.auto.feed_poll import PollingFeed
+from kalshi_trading.marketdata.events import BookStale, Disconnected, FeedError
+from kalshi_trading.marketdata.feed_poll import PollingFeed
 from kalshi_trading.cli.main import app
 from kalshi_trading.errors import ExchangeUnavailable, ResponseFormatError, TransientError
 from kalshi_trading.sim.clock import ManualClock
