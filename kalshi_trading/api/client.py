@@ -536,7 +536,7 @@ class KalshiClient:
         """Markets by ticker: `GET /markets?tickers=A,B` (comma form), MARKETS_PER_REQUEST a request, the
         requests concurrent on `pool`.  A ticker the answer leaves out is `unknown`; a request that fails after
         retries puts its tickers in `failed` (the others are still returned)."""
-        wanted = unique_tickers(ids.market_ticker(t) for t in tickers)
+        wanted = [ids.market_ticker(t) for t in unique_tickers(tickers)]
         return read_chunks(wanted, MARKETS_PER_REQUEST, self._markets_chunk, pool)
 
     def get_orderbooks_by_tickers(self, tickers: Iterable[str], depth: int | None = None, *,
@@ -544,7 +544,7 @@ class KalshiClient:
         """Order books by ticker: `GET /markets/orderbooks?tickers=A&tickers=B` (repeated key, 1 to
         ORDERBOOKS_PER_REQUEST a request), concurrent on `pool`.  A request refused because of one ticker
         (404) is split in halves until the unknown ticker is alone, so one bad ticker costs the others nothing."""
-        return read_chunks(unique_tickers(ids.market_ticker(t) for t in tickers), ORDERBOOKS_PER_REQUEST,
+        return read_chunks([ids.market_ticker(t) for t in unique_tickers(tickers)], ORDERBOOKS_PER_REQUEST,
                            lambda chunk: self._orderbooks_chunk(chunk, depth, pool), pool)
 
     def _markets_chunk(self, chunk: list[str]) -> BatchRead[Market]:

@@ -189,11 +189,8 @@ def test_menu_overwrite_yes_never_replaces_a_device_or_a_link(tmp_path):
         child.sendline("10")
         child.expect_exact("CSV file to write")
         child.sendline("/dev/full")
-        child.expect_exact("Overwrite? [y/N]: ")
-        child.sendline("y")
-        child.expect_exact("character device")
-        child.expect_exact("Choose 0-")  # back at the menu
-        child.sendline("10")
+        # refused before any "Overwrite?" question, and the menu asks for another name
+        child.expect_exact("/dev/full is not a regular file")
         child.expect_exact("CSV file to write")
         child.sendline(str(link))
         child.expect_exact("Overwrite? [y/N]: ")
