@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.pty_keys import press_ctrl_c
 import requests
 from typer.testing import CliRunner
 
@@ -188,7 +190,7 @@ def test_ctrl_c_at_the_confirmation_exits_130_and_changes_nothing(tmp_path, comm
                           timeout=30)
     try:
         child.expect_exact("[y/N]: ")
-        child.sendintr()
+        press_ctrl_c(child)
         child.expect(pexpect.EOF, timeout=60)
         status = child.wait()  # not close(): under load the process may still be tearing down, and close kills it
         assert status == 130, (status, child.signalstatus, child.before)
