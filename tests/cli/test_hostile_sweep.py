@@ -149,7 +149,7 @@ def _endless(key: str):
 
     def behave(handler) -> None:
         n = next(numbers)
-        answer({key: [], "cursor": f"page-{n}"})(handler)
+        answer({key: [], "event_positions": [], "cursor": f"page-{n}"})(handler)
 
     return behave
 
