@@ -172,3 +172,27 @@ def test_a_cursor_that_never_ends_is_exit_6_not_a_hang(served, tmp_path, route, 
     assert result.returncode == 6, result.stdout + result.stderr
     assert "cursor" in result.stderr and route in result.stderr, result.stderr
     _no_failure_words(result.stdout + result.stderr)
+
+
+# ---------------------------------------------------------------------------------------------- export paths
+@pytest.mark.parametrize("where", ["file name", "directory name", "link loop"])
+@pytest.mark.parametrize("lots", [False, True])
+def test_an_export_path_the_system_cannot_use_is_exit_3_not_unexpected(embedded, tmp_path, where, lots):
+    """Class 11: a name longer than the file system allows (or a loop of links) ended in 'unexpected error:
+    OSError' (exit 1); now exit 3 naming the path and the reason, and nothing is written."""
+    long = "a" * 300
+    if where == "file name":
+        target = tmp_path / f"{long}.csv"
+    elif where == "directory name":
+        target = tmp_path / long / "out.csv"
+    else:
+        (tmp_path / "loop1").symlink_to("loop2")
+        (tmp_path / "loop2").symlink_to("loop1")
+        target = tmp_path / "loop1"
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for force in ([], ["--force"]):
+        result = embedded("export-trades", str(target), *(["--lots"] if lots else []), *force)
+        assert result.exit_code == 3, result.output
+        assert "too long" in result.output or "symbolic links" in result.output, result.output
+        _no_failure_words(result.output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
