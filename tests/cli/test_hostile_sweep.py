@@ -196,3 +196,38 @@ def test_an_export_path_the_system_cannot_use_is_exit_3_not_unexpected(embedded,
         assert "too long" in result.output or "symbolic links" in result.output, result.output
         _no_failure_words(result.output)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+# ---------------------------------------------------------------------------------------------- bot state
+@pytest.mark.parametrize("damage", ["read-only", "dangling-link"])
+def test_unusable_bot_state_is_exit_3_and_left_alone(embedded, tmp_path, damage):
+    """Class 11 for the bot's own file: a read-only `bot.sqlite` made `auto status|resume|kill` and `auto` end in
+    'unexpected error: OperationalError' (exit 1, after printing the status); a dangling link was followed and
+    a new state file created where it pointed.  Now exit 3 naming the file, and nothing is written."""
+    assert embedded("auto", "resume").exit_code == 0  # creates the state file
+    state = tmp_path / "data" / "sim" / "bot.sqlite"
+    assert state.is_file()
+    for leftover in state.parent.glob("bot.sqlite-*"):
+        leftover.unlink()
+    elsewhere = tmp_path / "elsewhere" / "bot.sqlite"
+    if damage == "read-only":
+        subprocess.run(["chattr", "+i", str(state)], check=True)
+        before = state.read_bytes()
+    else:
+        elsewhere.parent.mkdir()
+        state.unlink()
+        state.symlink_to(elsewhere)
+    try:
+        for args in (["auto", "status"], ["auto", "resume"], ["auto", "kill"],
+                     ["auto", "--markets", _a_ticker(embedded), "--duration", "1", "--yes"]):
+            result = embedded(*args)
+            assert result.exit_code == 3, (args, result.output)
+            assert str(state) in result.output, result.output
+            _no_failure_words(result.output)
+    finally:
+        if damage == "read-only":
+            subprocess.run(["chattr", "-i", str(state)], check=True)
+    if damage == "read-only":
+        assert state.read_bytes() == before
+    else:
+        assert state.is_symlink() and list(elsewhere.parent.iterdir()) == []
