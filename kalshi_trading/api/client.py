@@ -68,6 +68,31 @@ from kalshi_trading.money import fmt_count, fmt_dollars
 
 log = logging.getLogger(__name__)
 
+MAX_PAGES = 1000  # pages of one listing (up to a million items): more means the cursor never ends
+MAX_IDLE_PAGES = 5  # pages in a row that bring nothing new yet name a next page
+
+
+class _Paging:
+    """Where a listing's cursor leads: the end (no cursor, or one seen before), the next page, or an error when the
+    exchange keeps naming new pages that bring nothing (or too many of them): a command must end."""
+
+    def __init__(self, route: str):
+        self.route = route
+        self.cursors: set[str] = set()
+        self.idle = 0
+
+    def goes_on(self, cursor: str, new_items: int) -> bool:
+        """True to fetch the page `cursor` names; False at the end; ResponseFormatError for an endless cursor."""
+        if not cursor or cursor in self.cursors:
+            return False
+        self.cursors.add(cursor)
+        self.idle = 0 if new_items else self.idle + 1
+        if self.idle >= MAX_IDLE_PAGES or len(self.cursors) >= MAX_PAGES:
+            why = (f"{self.idle} pages in a row with nothing new" if self.idle >= MAX_IDLE_PAGES
+                   else f"more than {MAX_PAGES} pages")
+            raise ResponseFormatError(f"the response's 'cursor' never ends ({why})", method="GET", path=self.route)
+        return True
+
 ORDERS = "/portfolio/events/orders"
 MARKET_STATUSES = ("unopened", "open", "paused", "closed", "settled")
 MARKETS_PER_REQUEST = 100  # tickers per GET /markets?tickers= (no documented cap; keeps the URL short)
@@ -175,24 +200,25 @@ class KalshiClient:
         """Follow `cursor` to the end (`""`, null or missing), de-duplicating by id."""
         params = {k: v for k, v in params.items() if v is not None}
         seen: set[str] = set()
-        seen_cursors: set[str] = set()
+        pages = _Paging(route)
         cursor = None
         while True:
             page_params = dict(params)
             if cursor:
                 page_params["cursor"] = cursor
             body = self._get(route, page_params)
+            new = 0
             for item in parse.objects(body, key, "the response"):
                 ident = id_of(item)
                 ident = ident if isinstance(ident, str) else repr(ident)  # a wrong-typed id fails in parse, not here
                 if ident in seen:
                     continue
                 seen.add(ident)
+                new += 1
                 yield item
             cursor = parse.text(body, "cursor", "the response", "")
-            if not cursor or cursor in seen_cursors:
+            if not pages.goes_on(cursor, new):
                 return
-            seen_cursors.add(cursor)
 
     # ----------------------------------------------------------------- exchange
     @_reads("GET /exchange/status")
@@ -317,9 +343,10 @@ class KalshiClient:
         markets, events, cursor = [], [], None
         seen_m: set[str] = set()
         seen_e: set[str] = set()
-        seen_cursors: set[str] = set()
+        pages = _Paging("/portfolio/positions")
         while True:
             body = self._get("/portfolio/positions", {**params, "cursor": cursor} if cursor else params)
+            before = len(markets) + len(events)
             for item in parse.objects(body, "market_positions", "the response"):
                 position = parse.market_position(item)
                 if position.ticker not in seen_m:
@@ -331,9 +358,8 @@ class KalshiClient:
                     seen_e.add(event_position.event_ticker)
                     events.append(event_position)
             cursor = parse.text(body, "cursor", "the response", "")
-            if not cursor or cursor in seen_cursors:
+            if not pages.goes_on(cursor, len(markets) + len(events) - before):
                 return Positions(tuple(markets), tuple(events))
-            seen_cursors.add(cursor)
 
     @_reads("GET /portfolio/fills")
     def iter_fills(self, *, ticker: str | None = None, order_id: str | None = None,

@@ -28,7 +28,7 @@ def config_check(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
         checks.append(("env file", True, str(s.env_file)))
     key_id, key_path, password = app_ctx.credentials()
     checks.append(("key id", True, _mask(key_id)))
-    key = load_private_key(key_path, password)  # raises ConfigError with the fix
+    key = load_private_key(key_path, password, key_id)  # raises ConfigError with the fix
     checks.append(("key file", True, str(key_path)))
     checks.append(("key signs", _signs(key), "RSA-PSS SHA-256 signature verifies"))
     for warning in s.warnings:

@@ -133,7 +133,7 @@ class AppContext:
             s = self.settings
             base = self.base_url()  # in sim this starts the exchange, which knows the demo account
             key_id, key_path, password = self.credentials()
-            key = load_private_key(key_path, password)
+            key = load_private_key(key_path, password, key_id)
             self._client = KalshiClient.build(
                 base, key_id, key, env=s.env, rate_tier=s.rate_tier,
                 timeout=(s.connect_timeout, s.read_timeout),

@@ -239,6 +239,9 @@ def settle(
     from kalshi_trading.sim.errors import SimError
     from kalshi_trading.cli.sim_control import sim_settle  # on the running server, else in-process
 
+    from kalshi_trading import ids
+
+    ticker = ids.market_ticker(ticker)  # the documented form, upper case (exit 2 otherwise), like every command
     result = result.lower()
     if result not in ("yes", "no", "void"):
         raise UsageError(f"result must be yes, no or void, not {result!r}")

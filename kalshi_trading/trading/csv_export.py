@@ -164,9 +164,16 @@ def check_target(path: Path, force: bool) -> Path:
     """The file an export to `path` really writes (a symlink resolved), after refusing what must not be written.
 
     UsageError: a missing directory, a target that is not a regular file (or a link to one), an existing file
-    without `force`.  StorageError: a directory this process cannot write into.
+    without `force`.  StorageError: a directory this process cannot write into, a path the system refuses to look
+    at (a name too long, a loop of links).
     """
-    path = Path(path)
+    try:
+        return _check_target(Path(path), force)
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror or exc}", path=Path(path)) from None
+
+
+def _check_target(path: Path, force: bool) -> Path:
     real = Path(os.path.realpath(path)) if path.is_symlink() else path
     if path.is_symlink() and not os.path.lexists(real):
         raise UsageError(f"cannot write {path}: it is a symbolic link to {real}, which does not exist; nothing written")
