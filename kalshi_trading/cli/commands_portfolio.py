@@ -198,9 +198,9 @@ def export_trades(ctx: typer.Context,
                   and _within(lot.disposed_time, start, end)]
         rows = export_lots_csv(out, chosen, force=force)
     else:
-        from kalshi_trading.trading.csv_export import export_trades
+        from kalshi_trading.trading.csv_export import export_trades as write_trades
 
-        rows = export_trades(app_ctx.journal, out, start, end, t, force=force)
+        rows = write_trades(app_ctx.journal, out, start, end, t, force=force)
     if json_output:
         emit_json({"environment": app_ctx.settings.env, "path": str(out), "rows": rows,
                    "kind": "lots" if lots else "trades"})

@@ -17,7 +17,9 @@ The contract, in words (each point has a contract test):
 - Queries: `since` inclusive, `until` exclusive, times UTC-aware (a naive datetime is a `UsageError`); oldest first
   unless `newest_first`; `limit` >= 0.
 - Export rows (`trade_rows`) come in time order (created time, then fill id) and each is labelled by the ticker's
-  position before it over *all* earlier fills, whatever the date filter (see `TradeRow`).
+  position before it over *all* earlier fills, whatever the date filter (see `TradeRow`).  `trade_csv` gives the
+  same rows as CSV text (`render_csv`), rendered by the store where it can do so faster (SQLite glues stored
+  pieces: typed rows cost 4-6x more per row to turn into CSV in Python).
 - One exchange per journal (`bind_exchange`): another identity archives everything recorded so far and starts empty.
 - Schema versions: a journal written by an older program is upgraded in place when opened; a newer one is refused
   and left untouched; `schema_version()` says which version the open journal is.
@@ -28,11 +30,13 @@ The contract, in words (each point has a contract test):
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Protocol
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Protocol, Sequence
 
 from kalshi_trading.models import Fill, Settlement
 
@@ -148,6 +152,24 @@ class TradeRow(NamedTuple):
     is_taker: str  # true | false
 
 
+def render_csv(rows: Iterable[TradeRow], chunk: int = 10_000) -> Iterator[list[str]]:
+    """Rows as CSV lines (RFC 4180 as `csv.writer` writes it, CRLF, no header), in chunks: what `trade_csv` must
+    yield; an adapter that cannot render natively returns `render_csv(self.trade_rows(...))`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    lines: list[str] = []
+    for row in rows:
+        writer.writerow(row)
+        lines.append(buffer.getvalue())
+        buffer.seek(0)
+        buffer.truncate()
+        if len(lines) >= chunk:
+            yield lines
+            lines = []
+    if lines:
+        yield lines
+
+
 class TradeJournal(Protocol):
     """The trade journal: order intents and events, fills, settlements, errors (see the module docstring)."""
 
@@ -245,6 +267,12 @@ class TradeJournal(Protocol):
         self, since: datetime | None = None, until: datetime | None = None, ticker: str | None = None,
     ) -> Iterator[TradeRow]:
         """The fills as trades-export rows, in time order (read lazily: close the iterator or read it to the end)."""
+        ...
+
+    def trade_csv(
+        self, since: datetime | None = None, until: datetime | None = None, ticker: str | None = None,
+    ) -> Iterator[Sequence[str]]:
+        """`trade_rows` as CSV lines, exactly as `render_csv` writes them, in chunks (one line per fill)."""
         ...
 
     # -- errors

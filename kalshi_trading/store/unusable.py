@@ -105,6 +105,9 @@ class UnusableJournal:
     def trade_rows(self, *args: Any, **kwargs: Any) -> Iterator[TradeRow]:
         raise self._refuse("exporting trades")
 
+    def trade_csv(self, *args: Any, **kwargs: Any) -> Iterator[list[str]]:
+        raise self._refuse("exporting trades")
+
     def errors(self, *args: Any, **kwargs: Any) -> list[ErrorEntry]:
         raise self._refuse("reading errors")
 

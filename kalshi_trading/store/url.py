@@ -35,6 +35,7 @@ class Backend(StrEnum):
 
 
 _SUPPORTED = frozenset({Backend.SQLITE})
+_NAMES = {Backend.SQLITE: "SQLite", Backend.POSTGRESQL: "PostgreSQL", Backend.DYNAMODB: "DynamoDB"}
 _ALIASES = {"sqlite": Backend.SQLITE, "sqlite3": Backend.SQLITE, "postgresql": Backend.POSTGRESQL,
             "postgres": Backend.POSTGRESQL, "postgresql+psycopg": Backend.POSTGRESQL,
             "dynamodb": Backend.DYNAMODB}
@@ -83,7 +84,7 @@ def parse_store_url(text: str, cwd: Path | None = None) -> StoreURL:
         raise ConfigError(f"unknown storage backend {match.group(1)!r} in {shown!r}", VARIABLE,
                           "use sqlite:// (postgresql:// and dynamodb:// are planned)")
     if backend not in _SUPPORTED:
-        raise ConfigError(f"{shown}: {backend.value} storage is not supported yet (only sqlite:// today)",
+        raise ConfigError(f"{shown}: {_NAMES[backend]} storage is not supported yet (only sqlite:// today)",
                           VARIABLE, _FIX)
     return StoreURL(backend, shown, _sqlite_directory(text[match.end():], shown, cwd), text)
 

@@ -106,6 +106,9 @@ class OrderEventsMixin:
             price, qty = price_text(yes_price), count_text(count)
         except MoneyError as exc:
             raise UsageError(str(exc)) from None
+        if not Decimal(0) <= yes_price <= Decimal(1) or count <= 0:
+            raise UsageError(f"an order intent needs a price from 0 to 1 and a positive count, not {yes_price} x "
+                             f"{count}")
         try:
             return self._insert_event(
                 EventKind.INTENT, client_order_id, env=env, ticker=ticker, book_side=side, yes_price=price,
