@@ -96,7 +96,7 @@ def bench_export(workdir: Path, fills: list, runs: int, naive_runs: int) -> list
     same = (workdir / "ours.csv").read_text().splitlines()[1].split(",")[4:] == \
         (workdir / "naive.csv").read_text().splitlines()[1].split(",")[4:]
     return [
-        ("export: export_trades (typed rows labelled in SQLite, one ordered scan)", n, ours_s, n / ours_s),
+        ("export: export_trades (trade_csv: stored CSV pieces, one ordered scan)", n, ours_s, n / ours_s),
         (f"export: naive Fill/Decimal + DictWriter (same columns: {same})", m, naive_s, m / naive_s),
     ]
 
