@@ -57,6 +57,7 @@ VARIABLES = (
     "KALSHI_API_BASE",
     "KALSHI_WS_BASE",
     "KALSHI_DATA_DIR",
+    "KALSHI_STORE",
     "KALSHI_LOG_DIR",
     "KALSHI_LOG_LEVEL",
     "KALSHI_LOG_RETENTION_DAYS",
@@ -84,6 +85,7 @@ class Settings:
     api_base_overridden: bool = False
     ws_base: str | None = None
     data_dir: Path = Path("data")
+    store_url: str | None = field(default=None, repr=False)  # KALSHI_STORE (may hold a password); None: default
     log_dir: Path = Path("logs")
     log_level: str = "INFO"
     log_retention_days: int = 30
@@ -105,6 +107,11 @@ class Settings:
     def env_data_dir(self) -> Path:
         """Journal and bot state per environment, so simulated trades never mix with real ones."""
         return self.data_dir / self.env
+
+    @property
+    def store_url_text(self) -> str:
+        """KALSHI_STORE, or the default store: SQLite files in `<data dir>/<env>/` (parsed by `store.url`)."""
+        return self.store_url or f"sqlite://{self.env_data_dir}/"
 
     def ws_url(self, rest_base: str | None = None) -> str:
         """KALSHI_WS_BASE, else the environment's WebSocket host, else the REST base's host with /trade-api/ws/v2
@@ -282,6 +289,7 @@ def load_settings(
         api_base_overridden=overridden,
         ws_base=ws_base,
         data_dir=data_dir,
+        store_url=get("KALSHI_STORE"),
         log_dir=log_dir,
         log_level=level,
         log_retention_days=int(_ranged(get("KALSHI_LOG_RETENTION_DAYS"), "KALSHI_LOG_RETENTION_DAYS", 30)),

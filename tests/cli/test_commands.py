@@ -171,13 +171,13 @@ def journal_path_empty(env):
     """Nothing was written: the journal has no order events."""
     from pathlib import Path
 
-    from kalshi_trading.trading.journal import Journal
+    from kalshi_trading.store.sqlite.journal import SqliteJournal
 
     def check() -> bool:
         path = Path(env["KALSHI_DATA_DIR"]) / "sim" / "journal.sqlite"
         if not path.exists():
             return True
-        with Journal.open(path) as j:
+        with SqliteJournal.open(path) as j:
             return j.order_events() == []
 
     return check

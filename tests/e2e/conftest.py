@@ -12,8 +12,8 @@ from kalshi_trading.api.retry import RetryPolicy
 from kalshi_trading.config import load_private_key
 from kalshi_trading.sim.clock import ManualClock
 from kalshi_trading.sim.runtime import start_embedded
+from kalshi_trading.store.sqlite.journal import SqliteJournal
 from kalshi_trading.trading.executor import Executor
-from kalshi_trading.trading.journal import Journal
 from kalshi_trading.trading.portfolio import Portfolio
 
 # The simulated clock starts at the wall clock (expiry times a client computes must make sense to the
@@ -53,7 +53,7 @@ def bob(sim):
 
 @pytest.fixture
 def journal(tmp_path):
-    j = Journal.open(tmp_path / "journal.sqlite")
+    j = SqliteJournal.open(tmp_path / "journal.sqlite")
     yield j
     j.close()
 
