@@ -141,7 +141,8 @@ def read_env_file(path: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the first key
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", "--env-file", "point --env-file at a readable file")
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", "--env-file",
+                          "point --env-file at a readable file") from exc
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text", ".env", "save the file as UTF-8 text") from None
     _refuse_control_characters(path, text)

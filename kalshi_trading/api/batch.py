@@ -187,7 +187,7 @@ def read_chunks(tickers: Sequence[str], size: int, read: Callable[[Sequence[str]
         futures = [pool.submit(_attempt, read, c) for c in chunks]
         outcomes = pool.results(futures)
     result: BatchRead[T] = BatchRead()
-    for chunk, outcome in zip(chunks, outcomes):
+    for chunk, outcome in zip(chunks, outcomes, strict=True):
         if isinstance(outcome, ApiError):
             log.warning("batch read of %d ticker(s) failed: %s", len(chunk), outcome)
             outcome = BatchRead(failed={t: outcome for t in chunk})

@@ -479,14 +479,14 @@ class KalshiClient:
         When the answer (or one item of it) cannot be read, those items' outcome is unknown (OrderOutcomeUnknown).
         """
         cids = [r.client_order_id or new_client_order_id() for r in requests_]
-        body = {"orders": [order_body(r, cid) for r, cid in zip(requests_, cids)]}
+        body = {"orders": [order_body(r, cid) for r, cid in zip(requests_, cids, strict=True)]}
         try:
             resp = self.transport.request("POST", f"{ORDERS}/batched", body=body, cost_items=len(requests_))
             items = parse.batch_items(resp.body, len(requests_))
         except (TransientError, ResponseFormatError) as exc:
             cause = _named(exc, f"POST {ORDERS}/batched") if isinstance(exc, ResponseFormatError) else exc
             return [BatchItemResult(i, error=OrderOutcomeUnknown(cid, r.ticker, cause))
-                    for i, (r, cid) in enumerate(zip(requests_, cids))]
+                    for i, (r, cid) in enumerate(zip(requests_, cids, strict=True))]
         return [self._batch_created(i, item, requests_[i].ticker, cids[i], resp.attempts)
                 for i, item in enumerate(items)]
 

@@ -41,7 +41,10 @@ def number(value: Any, obj: str, name: str) -> Decimal:
         result = to_decimal(value, f"{obj}.{name}")
     except MoneyError as exc:
         raise ResponseFormatError(one_line(exc)) from None
-    digits = len(value) if isinstance(value, str) else len(result.as_tuple().digits) if isinstance(value, Decimal) else 0
+    if isinstance(value, str):
+        digits = len(value)
+    else:
+        digits = len(result.as_tuple().digits) if isinstance(value, Decimal) else 0
     if abs(result) >= _LARGEST or digits > _MAX_DIGITS:
         raise ResponseFormatError(f"{obj} field {name!r} is out of range: {one_line(value, 40)!r}")
     return result

@@ -166,7 +166,7 @@ class PollingFeed(QueueFeed):
         with ReadPool(1) if self._pool is None else nullcontext(self._pool) as pool:
             futures = [pool.submit(self._read_trades, t) for t in tickers]
             pool.wait(futures)
-        for ticker, future in zip(tickers, futures):
+        for ticker, future in zip(tickers, futures, strict=True):
             error = future.exception()
             if error is None:
                 self._queue_trades(ticker, *future.result())

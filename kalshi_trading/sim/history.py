@@ -200,7 +200,7 @@ def _settled(row: ArchivedPosition) -> int:
 
 
 def _order(account: Account, values: list) -> Order:
-    fields = dict(zip(ORDER_FIELDS, values))
+    fields = dict(zip(ORDER_FIELDS, values, strict=True))
     order = Order(fields["order_id"], fields["seq"], account, fields["ticker"], fields["side"], fields["price"],
                   fields["initial"], fields["tif"], fields["stp"], fields["created_ms"])
     for name, value in fields.items():

@@ -145,7 +145,7 @@ def load(docs: dict[str, str], *, speed: float = 1.0, participants: bool = True,
         account.client_ids = set(data["client_ids"])
         for row in data["positions"]:
             pos = Position(row[0])
-            for name, value in zip(_POS_FIELDS[1:], row[1:]):
+            for name, value in zip(_POS_FIELDS[1:], row[1:], strict=True):
                 setattr(pos, name, value)
             account.positions[pos.ticker] = pos
         account.fills = [Fill(*f) for f in data["fills"]]
@@ -154,7 +154,7 @@ def load(docs: dict[str, str], *, speed: float = 1.0, participants: bool = True,
     live = []
     for row in json.loads(docs["orders"]):
         account = engine.accounts[row[0]]
-        values = dict(zip(_ORDER_FIELDS, row[1:]))
+        values = dict(zip(_ORDER_FIELDS, row[1:], strict=True))
         order = Order(values["order_id"], values["seq"], account, values["ticker"], values["side"], values["price"],
                       values["initial"], values["tif"], values["stp"], values["created_ms"])
         for name, value in values.items():

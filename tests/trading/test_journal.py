@@ -309,7 +309,7 @@ def test_labels_do_not_depend_on_arrival_order(tmp_path_factory, trades, rnd):
     assert outputs[0] == outputs[1]
     # and in time order the labels follow the running position
     pos: dict[str, int] = {}
-    for f, line in zip(fills, outputs[0].splitlines()[1:]):
+    for f, line in zip(fills, outputs[0].splitlines()[1:], strict=True):
         before = pos.get(f.ticker, 0)
         d = int(f.signed_count)
         side, action = line.split(",")[4:6]
