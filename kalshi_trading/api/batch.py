@@ -53,10 +53,10 @@ class ReadPool:
     def __enter__(self) -> "ReadPool":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def submit(self, fn: Callable[..., T], /, *args, **kwargs) -> "Future[T]":
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> "Future[T]":
         """Queue `fn(*args, **kwargs)`; its result (or exception) arrives in the returned future."""
         future: Future = Future()
         with self._lock:

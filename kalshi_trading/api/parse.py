@@ -237,10 +237,15 @@ def candle(d: Mapping) -> Candle:
     trades, yes_bid, yes_ask = (field_obj(d, k, obj) if d.get(k) is not None else {}
                                 for k in ("price", "yes_bid", "yes_ask"))
     end = d.get("end_period_ts")
-    if end is not None and (not isinstance(end, int) or isinstance(end, bool)):
+    if end is None:
+        raise fail(obj, "end_period_ts")
+    if not isinstance(end, int) or isinstance(end, bool):
         raise wrong(obj, "end_period_ts", end, "whole seconds")
+    end_period = timestamp(end)
+    if end_period is None:  # timestamp() is None only for a missing value
+        raise fail(obj, "end_period_ts")
     return Candle(
-        end_period=timestamp(end),
+        end_period=end_period,
         yes_bid_close=price(yes_bid, "close", obj, None),
         yes_ask_close=price(yes_ask, "close", obj, None),
         price_open=price(trades, "open", obj, None),

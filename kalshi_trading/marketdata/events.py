@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from enum import Enum
-from typing import Mapping, TypeVar, Union
+from typing import Callable, Mapping, TypeVar, Union
 
 from kalshi_trading.api import parse
 from kalshi_trading.models import BookSide, OrderStatus, Side
@@ -348,7 +348,7 @@ def user_order_msg(msg: Mapping) -> UserOrderMsg:
 
 
 # type on the wire -> parser; the book types are the feed's own business
-PARSERS = {
+PARSERS: dict[str, Callable[[Mapping], FeedEvent]] = {
     "trade": trade_msg,
     "fill": fill_msg,
     "ticker": ticker_msg,

@@ -16,7 +16,7 @@ import logging
 import threading
 from contextlib import nullcontext
 from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from kalshi_trading.api.batch import BatchRead, ReadPool, is_network
 from kalshi_trading.errors import ApiError, TransientError
@@ -25,13 +25,16 @@ from kalshi_trading.marketdata.events import BookStale, FeedError, FeedEvent, Tr
 from kalshi_trading.marketdata.feed import QueueFeed
 from kalshi_trading.models import BookSide, Side
 
+if TYPE_CHECKING:
+    from kalshi_trading.api.client import KalshiClient
+
 log = logging.getLogger(__name__)
 
 
 class PollingFeed(QueueFeed):
     """Books (and trades) from REST polling; same interface as `WebSocketFeed`."""
 
-    def __init__(self, client, interval: float = 1.0, *, trades: bool = True, depth: int | None = None,
+    def __init__(self, client: KalshiClient, interval: float = 1.0, *, trades: bool = True, depth: int | None = None,
                  max_backoff: float = 30.0, workers: int = 4):
         super().__init__(resync_timeout=max(5.0, 3 * interval))
         self.client = client
@@ -74,7 +77,7 @@ class PollingFeed(QueueFeed):
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def subscribe(self, tickers: Iterable[str]) -> None:
@@ -150,7 +153,7 @@ class PollingFeed(QueueFeed):
         if self.trades:
             self._poll_trades([t for t in tickers if t in read.found])
 
-    def _handle(self, kind: str, payload) -> list[FeedEvent]:
+    def _handle(self, kind: str, payload: Any) -> list[FeedEvent]:
         if kind != "unavailable":
             return super()._handle(kind, payload)
         tickers, reason = payload  # these books were not read now: they must not look current
