@@ -14,10 +14,14 @@ import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from kalshi_trading.errors import ConfigError
+
+if TYPE_CHECKING:  # both are imported lazily (start-up time)
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from dotenv.parser import Original
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +175,7 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def _binding_line(original) -> int:
+def _binding_line(original: Original) -> int:
     """The line a binding's text starts on (the parser counts from the blank lines before it)."""
     string = original.string
     return original.line + string[: len(string) - len(string.lstrip())].count("\n")
@@ -396,7 +400,7 @@ def check_key_file(path: Path) -> str | None:
     return None
 
 
-def load_private_key(path: Path, password: str | None = None):
+def load_private_key(path: Path, password: str | None = None) -> RSAPrivateKey:
     """Load an RSA private key from PEM (PKCS#1 or PKCS#8).  Every failure is a ConfigError."""
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
