@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, Iterable
 from kalshi_trading.api.batch import BatchRead, ReadPool, is_network
 from kalshi_trading.errors import ApiError, TransientError
 from kalshi_trading.marketdata.book import orderbook_units
-from kalshi_trading.marketdata.events import BookStale, FeedError, FeedEvent, TradeMsg, utcnow, wire_enum
+from kalshi_trading.marketdata.events import BookStale, FeedError, FeedEvent, TradeMsg, utcnow
 from kalshi_trading.marketdata.feed import QueueFeed
-from kalshi_trading.models import BookSide, Side
+from kalshi_trading.models import Trade
 
 if TYPE_CHECKING:
     from kalshi_trading.api.client import KalshiClient
@@ -182,7 +182,7 @@ class PollingFeed(QueueFeed):
         since = self._since.get(ticker) or utcnow()
         return since, list(self.client.iter_trades(ticker, min_ts=since - timedelta(seconds=1), limit=200))
 
-    def _queue_trades(self, ticker: str, since: datetime, found: list) -> None:
+    def _queue_trades(self, ticker: str, since: datetime, found: list[Trade]) -> None:
         fresh = [t for t in found if t.trade_id not in self._seen_trades]
         fresh.sort(key=lambda t: t.created_time or since)
         for t in fresh:
@@ -191,5 +191,5 @@ class PollingFeed(QueueFeed):
             if ts > since:
                 self._since[ticker] = ts
             self._put("trade", TradeMsg(ticker, t.trade_id, t.yes_price, t.count,
-                                        wire_enum(Side, t.taker_outcome_side), wire_enum(BookSide, t.taker_book_side),
+                                        t.taker_outcome_side, t.taker_book_side,
                                         ts.astimezone(timezone.utc)))
