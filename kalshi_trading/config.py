@@ -14,10 +14,14 @@ import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from kalshi_trading.errors import ConfigError
+
+if TYPE_CHECKING:  # both are imported lazily (start-up time)
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from dotenv.parser import Original
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +164,8 @@ def read_env_file(path: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the first key
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", "--env-file", "point --env-file at a readable file")
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", "--env-file",
+                          "point --env-file at a readable file") from exc
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text", ".env", "save the file as UTF-8 text") from None
     _refuse_control_characters(path, text)
@@ -189,7 +194,7 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def _binding_line(original) -> int:
+def _binding_line(original: Original) -> int:
     """The line a binding's text starts on (the parser counts from the blank lines before it)."""
     string = original.string
     return original.line + string[: len(string) - len(string.lstrip())].count("\n")
@@ -420,7 +425,7 @@ def check_key_file(path: Path, key_id: str | None = None) -> str | None:
     return None
 
 
-def load_private_key(path: Path, password: str | None = None, key_id: str | None = None):
+def load_private_key(path: Path, password: str | None = None, key_id: str | None = None) -> RSAPrivateKey:
     """Load an RSA private key from PEM (PKCS#1 or PKCS#8).  Every failure is a ConfigError (naming the file with
     the key id masked)."""
     from cryptography.exceptions import UnsupportedAlgorithm

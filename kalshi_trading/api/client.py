@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 from kalshi_trading import ids
@@ -65,6 +65,9 @@ from kalshi_trading.models import (
     Trade,
 )
 from kalshi_trading.money import fmt_count, fmt_dollars
+
+if TYPE_CHECKING:  # cryptography is imported lazily (start-up time)
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +169,7 @@ class KalshiClient:
         cls,
         base_url: str,
         key_id: str | None,
-        private_key=None,
+        private_key: RSAPrivateKey | None = None,
         *,
         env: str = "sim",
         rate_tier: str | None = "basic",
@@ -187,7 +190,7 @@ class KalshiClient:
     def __enter__(self) -> "KalshiClient":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ----------------------------------------------------------------- plumbing
@@ -195,8 +198,8 @@ class KalshiClient:
         """The answer's JSON object (anything else, an empty body included, is a ResponseFormatError)."""
         return parse.as_object(self.transport.request("GET", route, params=params).body, "the response")
 
-    def _pages(self, route: str, key: str, params: dict, id_of: Callable[[dict], str], limit: int | None = None
-               ) -> Iterator[dict]:
+    def _pages(self, route: str, key: str, params: dict, id_of: Callable[[Mapping], object],
+               limit: int | None = None) -> Iterator[Mapping]:
         """Follow `cursor` to the end (`""`, null or missing), de-duplicating by id."""
         params = {k: v for k, v in params.items() if v is not None}
         seen: set[str] = set()
@@ -492,7 +495,7 @@ class KalshiClient:
         body: dict[str, Any] = {"market_ticker": ids.market_ticker(ticker)} if ticker else {}
         if reduce_by is not None:
             body["reduce_by"] = fmt_count(reduce_by)
-        else:
+        elif reduce_to is not None:
             body["reduce_to"] = fmt_count(reduce_to)
         retry_on = None if reduce_to is not None else _only_if_not_sent
         resp = self.transport.request("POST", f"{ORDERS}/{_seg(order_id)}/decrease", body=body, retry_on=retry_on)
@@ -505,18 +508,18 @@ class KalshiClient:
         When the answer (or one item of it) cannot be read, those items' outcome is unknown (OrderOutcomeUnknown).
         """
         cids = [r.client_order_id or new_client_order_id() for r in requests_]
-        body = {"orders": [order_body(r, cid) for r, cid in zip(requests_, cids)]}
+        body = {"orders": [order_body(r, cid) for r, cid in zip(requests_, cids, strict=True)]}
         try:
             resp = self.transport.request("POST", f"{ORDERS}/batched", body=body, cost_items=len(requests_))
             items = parse.batch_items(resp.body, len(requests_))
         except (TransientError, ResponseFormatError) as exc:
             cause = _named(exc, f"POST {ORDERS}/batched") if isinstance(exc, ResponseFormatError) else exc
             return [BatchItemResult(i, error=OrderOutcomeUnknown(cid, r.ticker, cause))
-                    for i, (r, cid) in enumerate(zip(requests_, cids))]
+                    for i, (r, cid) in enumerate(zip(requests_, cids, strict=True))]
         return [self._batch_created(i, item, requests_[i].ticker, cids[i], resp.attempts)
                 for i, item in enumerate(items)]
 
-    def _batch_created(self, i: int, item: dict, ticker: str, cid: str, attempts: int) -> BatchItemResult:
+    def _batch_created(self, i: int, item: Mapping, ticker: str, cid: str, attempts: int) -> BatchItemResult:
         err = item.get("error")
         if not err:
             try:
@@ -573,14 +576,14 @@ class KalshiClient:
         return read_chunks([ids.market_ticker(t) for t in unique_tickers(tickers)], ORDERBOOKS_PER_REQUEST,
                            lambda chunk: self._orderbooks_chunk(chunk, depth, pool), pool)
 
-    def _markets_chunk(self, chunk: list[str]) -> BatchRead[Market]:
+    def _markets_chunk(self, chunk: Sequence[str]) -> BatchRead[Market]:
         wanted = set(chunk)
         found = {m.ticker: m for m in self.iter_markets(tickers=chunk, page_size=MARKETS_PER_REQUEST)
                  if m.ticker in wanted}
         return BatchRead(found, tuple(t for t in chunk if t not in found))
 
     @_reads("GET /markets/orderbooks")
-    def _orderbooks_chunk(self, chunk: list[str], depth: int | None, pool: ReadPool | None
+    def _orderbooks_chunk(self, chunk: Sequence[str], depth: int | None, pool: ReadPool | None
                           ) -> BatchRead[OrderBook]:
         try:
             body = self._get("/markets/orderbooks", {"tickers": list(chunk), "depth": depth})

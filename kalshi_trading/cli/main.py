@@ -64,7 +64,8 @@ def exit_code_for(exc: BaseException) -> ExitStatus:
 class KalshiGroup(TyperGroup):
     """Maps every exception to a message and an exit code; tracebacks only with --debug."""
 
-    def invoke(self, ctx: typer.Context):
+    # typer declares the base (its vendored click Context) under a private name; ours is the Context it passes
+    def invoke(self, ctx: typer.Context):  # type: ignore[override]
         from kalshi_trading.errors import KalshiError
 
         try:
@@ -144,11 +145,10 @@ def _register() -> None:
 
     commands_watch.register(app)
     try:
-        from kalshi_trading.cli.sim_commands import app as sim_app
+        from kalshi_trading.cli import sim_commands
     except ImportError:  # the simulator's commands are optional while it is being built
-        sim_app = None
-    if sim_app is not None:
-        app.add_typer(sim_app, name="sim", help="Run and control the simulated exchange.")
+        return
+    app.add_typer(sim_commands.app, name="sim", help="Run and control the simulated exchange.")
 
 
 _register()

@@ -273,7 +273,8 @@ class Portfolio:
             if report.get(v.ticker) is None:
                 tickers.append(TickerSummary(v.ticker, v.position, ZERO, v.unrealized_pnl, ZERO, v.unrealized_pnl))
         realized = report.realized_pnl
-        unrealized = None if missing else sum((v.unrealized_pnl for v in views), ZERO)
+        known = [v.unrealized_pnl for v in views if v.unrealized_pnl is not None]
+        unrealized = None if missing or len(known) < len(views) else sum(known, ZERO)
         fees = report.fees_paid
         for d in discrepancies:
             log.warning("P&L differs from the exchange: %s", d)

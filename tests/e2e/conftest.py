@@ -23,7 +23,8 @@ T0 = int(datetime.now(timezone.utc).timestamp()) * 1000
 
 def client_for(base_url: str, account, retry: RetryPolicy | None = None) -> KalshiClient:
     return KalshiClient.build(base_url, account.key_id, load_private_key(account.private_key_path), env="sim",
-                              rate_tier=None, retry=retry or RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05))
+                              rate_tier=None,
+                              retry=retry or RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05))
 
 
 @pytest.fixture

@@ -89,7 +89,7 @@ def test_the_reset_is_announced_once_and_the_old_journal_kept(run, tmp_path):
 
 def test_each_new_exchange_has_its_own_id_space(tmp_path):
     prefixes = []
-    for n in range(3):
+    for _ in range(3):
         sim_reset(tmp_path / "sim")
         session = _Session(tmp_path / "sim")
         try:
