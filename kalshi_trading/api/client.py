@@ -52,8 +52,10 @@ from kalshi_trading.models import (
     DecreaseAck,
     Event,
     ExchangeStatus,
+    EventPosition,
     Fill,
     Market,
+    MarketPosition,
     Order,
     OrderAck,
     OrderBook,
@@ -343,7 +345,9 @@ class KalshiClient:
         """All pages of market and event positions (unsettled only, as the exchange defines them)."""
         params = {"limit": 1000, "ticker": _opt(ids.market_ticker, ticker),
                   "event_ticker": _opt(ids.event_ticker, event_ticker), "count_filter": count_filter}
-        markets, events, cursor = [], [], None
+        markets: list[MarketPosition] = []
+        events: list[EventPosition] = []
+        cursor = None
         seen_m: set[str] = set()
         seen_e: set[str] = set()
         pages = _Paging("/portfolio/positions")

@@ -180,7 +180,7 @@ class AppContext:
         from kalshi_trading.errors import JournalError
 
         try:
-            self.journal
+            _ = self.journal  # opening it is the check
         except StorageError as exc:
             raise JournalError(f"{what} needs the journal, which is unusable: {exc}", path=self.journal_path) \
                 from None
