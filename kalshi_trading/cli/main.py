@@ -8,13 +8,18 @@ Exit codes (also in the README):
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import MutableMapping
+from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 from typing import Optional
 
 import typer
-from typer.core import TyperGroup
+import typer.main
+from typer import _click  # Typer's own copy of click (click is not installed separately)
+from typer.core import TyperCommand, TyperGroup
 
 from kalshi_trading import __version__
 
@@ -62,10 +67,56 @@ def exit_code_for(exc: BaseException) -> ExitStatus:
 
 
 class KalshiGroup(TyperGroup):
-    """Maps every exception to a message and an exit code; tracebacks only with --debug."""
+    """Maps every exception to a message and an exit code; tracebacks only with --debug.
 
-    # typer declares the base (its vendored click Context) under a private name; ours is the Context it passes
-    def invoke(self, ctx: typer.Context):  # type: ignore[override]
+    Commands are loaded lazily (see `COMMANDS`): the root's own help lists them from their summaries; any other
+    look-up of a command (running it, its help, completion, `.commands`) imports its module and builds it.
+    """
+
+    _listing = False  # True while the root's help is written: listed commands are not loaded for it
+
+    @property
+    def commands(self) -> MutableMapping[str, _click.Command]:
+        """Every command, all modules loaded (for tools and tests that walk the tree)."""
+        for module in MODULES:
+            self._load(module)
+        return self._commands
+
+    @commands.setter
+    def commands(self, value: MutableMapping[str, _click.Command]) -> None:
+        self._commands = value
+        self._loaded: set[str] = set()
+
+    def _load(self, module: str) -> None:
+        if module not in self._loaded:
+            self._loaded.add(module)
+            for name, command in _build_module(module).items():
+                self._commands.setdefault(name, command)
+
+    def list_commands(self, ctx: _click.Context) -> list[str]:
+        """The listed order, then anything loaded that the list does not name."""
+        names = [entry.name for entry in COMMANDS]
+        return names + [name for name in self._commands if name not in names]
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        """The command, built from its module on first use (a summary stand-in while listing)."""
+        if cmd_name in self._commands:
+            return self._commands[cmd_name]
+        entry = next((e for e in COMMANDS if e.name == cmd_name), None)
+        if entry is not None and self._listing:
+            return TyperCommand(cmd_name, help=entry.summary)
+        if entry is not None:
+            self._load(entry.module)
+        return self._commands.get(cmd_name) or self.commands.get(cmd_name)  # unlisted: load all, then look
+
+    def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def invoke(self, ctx: _click.Context) -> object:
         from kalshi_trading.errors import KalshiError
 
         try:
@@ -87,7 +138,7 @@ class KalshiGroup(TyperGroup):
             raise typer.Exit(EXIT_UNEXPECTED) from None
 
 
-def _debug(ctx: typer.Context) -> bool:
+def _debug(ctx: _click.Context) -> bool:
     obj = ctx.find_root().obj
     return bool(getattr(obj, "debug", False))
 
@@ -125,33 +176,67 @@ def root(
     ctx.call_on_close(ctx.obj.close)
 
 
-def _register() -> None:
-    from kalshi_trading.cli import commands_basic, commands_market, commands_orders, commands_portfolio
+@dataclass(frozen=True)
+class Entry:
+    """A command of the root as `kalshi --help` lists it, registered without importing its module."""
 
-    commands_basic.register(app)
-    commands_market.register(app)
-    commands_orders.register(app)
-    commands_portfolio.register(app)
-    from kalshi_trading.cli import commands_demo
-
-    commands_demo.register(app)
-    from kalshi_trading.cli import commands_auto
-
-    commands_auto.register(app)
-    from kalshi_trading.cli import menu
-
-    menu.register(app)
-    from kalshi_trading.cli import commands_watch
-
-    commands_watch.register(app)
-    try:
-        from kalshi_trading.cli import sim_commands
-    except ImportError:  # the simulator's commands are optional while it is being built
-        return
-    app.add_typer(sim_commands.app, name="sim", help="Run and control the simulated exchange.")
+    name: str
+    module: str  # the module under kalshi_trading/cli/ whose `register(app)` adds the command
+    summary: str  # the first paragraph of the command's help (a test checks it against the real one)
 
 
-_register()
+# `kalshi --help` lists these in this order from the summaries alone; a command's module is imported (and its
+# click command built) only when the command runs, shows its own help or is completed. A new command is
+# added to its module's `register` AND here (tests/cli/test_startup.py checks the two agree).
+COMMANDS: tuple[Entry, ...] = (
+    Entry("balance", "commands_basic", "Available cash and portfolio value."),
+    Entry("markets", "commands_market", "Search markets."),
+    Entry("market", "commands_market", "One market: prices, sizes, volume, tick size, times, rules."),
+    Entry("book", "commands_market", "The order book: YES bids and asks side by side, with the NO prices they mean."),
+    Entry("orders", "commands_orders", "Open (resting) orders."),
+    Entry("cancel", "commands_orders", "Cancel one order, or all of them."),
+    Entry("amend", "commands_orders",
+          "Change a resting order's price and/or size (previewed and confirmed, like an order)."),
+    Entry("portfolio", "commands_portfolio",
+          "Balance, portfolio value, positions with marks and P&L, totals (syncs the journal first)."),
+    Entry("positions", "commands_portfolio", "Open positions, each marked to market."),
+    Entry("pnl", "commands_portfolio", "Realized, unrealized, fees and net P&L per market and in total."),
+    Entry("sync", "commands_portfolio",
+          "Pull fills and settlements from the exchange into the journal (safe to repeat)."),
+    Entry("history", "commands_portfolio",
+          "Recent fills, settlements and order events from the journal, newest first."),
+    Entry("export-trades", "commands_portfolio",
+          "Export trades (or closed lots) to CSV: exact decimals, ISO-8601 UTC times."),
+    Entry("logs", "commands_portfolio", "The last lines of trades.log (or errors.log)."),
+    Entry("demo", "commands_demo", "A two-minute tour on the simulator: markets, a book, an order previewed, placed, "
+          "cancelled, the portfolio."),
+    Entry("menu", "menu",
+          "Interactive numbered menu: portfolio, markets, orders, history and export, until you choose Exit."),
+    Entry("watch", "commands_watch", "Watch markets live: top of book, depth, spread and the last trades."),
+    Entry("config", "commands_basic", "Inspect the configuration."),
+    Entry("exchange", "commands_basic", "Exchange-wide information."),
+    Entry("order", "commands_orders", "Place orders and check their status."),
+    Entry("auto", "commands_auto",
+          "Run a trading bot (market maker or model edge taker) behind the risk engine."),
+    Entry("sim", "sim_commands", "Run and control the simulated exchange."),
+)
+MODULES: tuple[str, ...] = tuple(dict.fromkeys(entry.module for entry in COMMANDS))
+
+
+def _register_module(module: str, target: typer.Typer) -> None:
+    """Run one command module's registration against `target` (imports the module)."""
+    mod = importlib.import_module(f"kalshi_trading.cli.{module}")
+    if module == "sim_commands":  # a sub-app of its own rather than a register function
+        target.add_typer(mod.app, name="sim", help="Run and control the simulated exchange.")
+    else:
+        mod.register(target)
+
+
+def _build_module(module: str) -> dict[str, _click.Command]:
+    """The click commands one module registers, built as Typer builds the root's own."""
+    holder = typer.Typer()
+    _register_module(module, holder)
+    return dict(typer.main.get_group(holder).commands)
 
 
 def run(argv: list[str] | None = None) -> None:
