@@ -97,7 +97,7 @@ class BotState:
         if self._conn is not None:
             self.flush()
             self._conn.close()
-            self._conn = None
+            self._conn = None  # type: ignore[assignment]  # closed: any later use is a programming error
 
     def __enter__(self) -> "BotState":
         return self
@@ -241,7 +241,8 @@ class BotState:
             sql += f" WHERE kind IN ({','.join('?' * len(kinds))})"
             args = kinds
         rows = self._conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
-        return [{"id": i, "ts": ts, "kind": k, "message": m, "data": json.loads(d)} for i, ts, k, m, d in reversed(rows)]
+        return [{"id": i, "ts": ts, "kind": k, "message": m, "data": json.loads(d)}
+                for i, ts, k, m, d in reversed(rows)]
 
     def log_decision(self, ts: datetime, ticker: str, inputs: dict, targets: list, actions: list) -> None:
         self._pending_decisions.append((_iso(ts), ticker, json.dumps(inputs, default=str),

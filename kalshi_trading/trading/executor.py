@@ -278,7 +278,8 @@ class Executor:
             for result in results:
                 if result.error is not None:
                     raise result.error
-                acks.append(result.ack)
+                if isinstance(result.ack, CancelAck):
+                    acks.append(result.ack)
         for order in orders:
             self.journal.record_outcome(order.client_order_id or f"order:{order.order_id}", "cancelled",
                                         order_id=order.order_id, status="canceled", count=order.remaining_count)
