@@ -142,10 +142,9 @@ def serve(
     try:
         typer.echo(f"base url:         {server.base_url}")
         shown = (lambda text: str(text)) if show_key else (lambda text: _masked(text, account.key_id))
-        typer.echo(f"key id:           {shown(account.key_id)}")
+        hint = "" if show_key else "  (masked; --show-key prints it in full for another client)"
+        typer.echo(f"key id:           {shown(account.key_id)}{hint}")
         typer.echo(f"private key path: {shown(account.private_key_path)}")
-        if not show_key:
-            typer.echo("(masked; --show-key prints them in full for another client's configuration)")
         typer.echo("serving; press Ctrl-C to stop")
         sys.stdout.flush()
         while not done.wait(0.5):

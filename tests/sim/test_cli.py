@@ -234,7 +234,7 @@ def test_serve_masks_the_key_unless_asked_and_the_shown_key_signs(tmp_path, show
     try:
         lines = [proc.stdout.readline() for _ in range(3)]
         url = lines[0].split()[-1]
-        key_id = lines[1].split(":", 1)[1].strip()
+        key_id = lines[1].split(":", 1)[1].split("(")[0].strip()
         key_path = Path(lines[2].split(":", 1)[1].strip())
         real_key = next((tmp_path / "sim" / "keys").glob("*.pem"))
         if not show:
