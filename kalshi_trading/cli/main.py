@@ -118,7 +118,7 @@ class KalshiGroup(TyperGroup):
         finally:
             self._listing = False
 
-    def invoke(self, ctx: typer.Context):
+    def invoke(self, ctx: _click.Context) -> object:
         from kalshi_trading.errors import KalshiError
 
         try:
@@ -140,7 +140,7 @@ class KalshiGroup(TyperGroup):
             raise typer.Exit(EXIT_UNEXPECTED) from None
 
 
-def _debug(ctx: typer.Context) -> bool:
+def _debug(ctx: _click.Context) -> bool:
     obj = ctx.find_root().obj
     return bool(getattr(obj, "debug", False))
 
