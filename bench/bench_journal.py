@@ -19,10 +19,11 @@ from pathlib import Path
 from bench_pnl import synthetic_fills
 from tabulate import tabulate
 
-from kalshi_trading.trading.journal import Journal
+from kalshi_trading.store.sqlite.journal import SqliteJournal
+from kalshi_trading.trading.csv_export import export_trades
 
 
-def naive_export(journal: Journal, path: Path) -> int:
+def naive_export(journal: SqliteJournal, path: Path) -> int:
     """The obvious way: read Fill objects, do the netting in Decimal, write with csv.DictWriter."""
     positions: dict[str, Decimal] = {}
     rows = 0
@@ -61,12 +62,12 @@ def median_time(fn, runs: int) -> tuple[float, object]:
 def bench_ingest(workdir: Path, fills: list, per_commit: int, runs: int) -> list[tuple]:
     def batched():
         path = workdir / f"ingest-{time.perf_counter_ns()}.db"
-        with Journal.open(path) as j:
+        with SqliteJournal.open(path) as j:
             return j.record_fills(fills)
 
     def one_commit_each():
         path = workdir / f"single-{time.perf_counter_ns()}.db"
-        with Journal.open(path) as j:
+        with SqliteJournal.open(path) as j:
             return sum(j.record_fills([f]) for f in fills[:per_commit])
 
     batch_s, n = median_time(batched, runs)
@@ -79,23 +80,23 @@ def bench_ingest(workdir: Path, fills: list, per_commit: int, runs: int) -> list
 
 def bench_export(workdir: Path, fills: list, runs: int, naive_runs: int) -> list[tuple]:
     path = workdir / "export.db"
-    with Journal.open(path) as j:
+    with SqliteJournal.open(path) as j:
         j.record_fills(fills)
 
     def ours():
         out = workdir / "ours.csv"
-        return j.export_trades_csv(out, force=True)
+        return export_trades(j, out, force=True)
 
     def naive():
         return naive_export(j, workdir / "naive.csv")
 
-    with Journal.open(path) as j:
+    with SqliteJournal.open(path) as j:
         ours_s, n = median_time(ours, runs)
         naive_s, m = median_time(naive, naive_runs)
     same = (workdir / "ours.csv").read_text().splitlines()[1].split(",")[4:] == \
         (workdir / "naive.csv").read_text().splitlines()[1].split(",")[4:]
     return [
-        ("export: export_trades_csv (stored CSV pieces, one ordered scan)", n, ours_s, n / ours_s),
+        ("export: export_trades (trade_csv: stored CSV pieces, one ordered scan)", n, ours_s, n / ours_s),
         (f"export: naive Fill/Decimal + DictWriter (same columns: {same})", m, naive_s, m / naive_s),
     ]
 

@@ -299,7 +299,7 @@ def main() -> None:
     runs: dict[str, list] = {}
     cold = []
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(args.repeats):
+        for _ in range(args.repeats):
             for name, value in http_runs(n_http, Path(tmp)).items():
                 runs.setdefault(name, []).append(value)
             cold.append(cold_start(Path(tmp)))

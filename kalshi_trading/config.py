@@ -14,10 +14,14 @@ import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from kalshi_trading.errors import ConfigError
+
+if TYPE_CHECKING:  # both are imported lazily (start-up time)
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from dotenv.parser import Original
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ VARIABLES = (
     "KALSHI_API_BASE",
     "KALSHI_WS_BASE",
     "KALSHI_DATA_DIR",
+    "KALSHI_STORE",
     "KALSHI_LOG_DIR",
     "KALSHI_LOG_LEVEL",
     "KALSHI_LOG_RETENTION_DAYS",
@@ -84,6 +89,7 @@ class Settings:
     api_base_overridden: bool = False
     ws_base: str | None = None
     data_dir: Path = Path("data")
+    store_url: str | None = field(default=None, repr=False)  # KALSHI_STORE (may hold a password); None: default
     log_dir: Path = Path("logs")
     log_level: str = "INFO"
     log_retention_days: int = 30
@@ -105,6 +111,11 @@ class Settings:
     def env_data_dir(self) -> Path:
         """Journal and bot state per environment, so simulated trades never mix with real ones."""
         return self.data_dir / self.env
+
+    @property
+    def store_url_text(self) -> str:
+        """KALSHI_STORE, or the default store: SQLite files in `<data dir>/<env>/` (parsed by `store.url`)."""
+        return self.store_url or f"sqlite://{self.env_data_dir}/"
 
     def ws_url(self, rest_base: str | None = None) -> str:
         """KALSHI_WS_BASE, else the environment's WebSocket host, else the REST base's host with /trade-api/ws/v2
@@ -133,6 +144,18 @@ def mask(secret: str | None) -> str:
     return "…" + secret[-4:] if len(secret) > 4 else "****"
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def shown_key_path(path: Path | str, key_id: str | None = None) -> str:
+    """A key file's path for messages and logs: the key id (and any UUID, the form key ids take; the simulator
+    names its key files after them) masked to its last four characters."""
+    text = str(path)
+    if key_id:
+        text = text.replace(key_id, mask(key_id))
+    return _UUID.sub(lambda m: mask(m.group(0)), text)
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """Parse a dotenv file strictly: a line that does not parse, holds a control character, has no `=`,
     or sets a key a second time is an error naming the line (both lines for a duplicate)."""
@@ -141,7 +164,8 @@ def read_env_file(path: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the first key
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", "--env-file", "point --env-file at a readable file")
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", "--env-file",
+                          "point --env-file at a readable file") from exc
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text", ".env", "save the file as UTF-8 text") from None
     _refuse_control_characters(path, text)
@@ -170,7 +194,7 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def _binding_line(original) -> int:
+def _binding_line(original: Original) -> int:
     """The line a binding's text starts on (the parser counts from the blank lines before it)."""
     string = original.string
     return original.line + string[: len(string) - len(string.lstrip())].count("\n")
@@ -230,7 +254,7 @@ def load_settings(
                 "set KALSHI_PRIVATE_KEY_PATH to the .pem file downloaded with the key",
             )
     if key_path is not None:
-        warning = check_key_file(key_path)
+        warning = check_key_file(key_path, key_id)
         if warning:
             warnings.append(warning)
 
@@ -270,6 +294,7 @@ def load_settings(
         api_base_overridden=overridden,
         ws_base=ws_base,
         data_dir=data_dir,
+        store_url=get("KALSHI_STORE"),
         log_dir=log_dir,
         log_level=level,
         log_retention_days=int(_ranged(get("KALSHI_LOG_RETENTION_DAYS"), "KALSHI_LOG_RETENTION_DAYS", 30)),
@@ -375,66 +400,73 @@ def _ranged(text: str | None, name: str, default: float) -> float:
     return value
 
 
-def check_key_file(path: Path) -> str | None:
-    """Raise ConfigError if the key file is missing or unreadable; return a warning if others can read it."""
+def check_key_file(path: Path, key_id: str | None = None) -> str | None:
+    """Raise ConfigError if the key file is missing or unreadable; return a warning if others can read it.
+
+    Messages name the file with the key id masked (`shown_key_path`)."""
+    shown = shown_key_path(path, key_id)
     try:
         info = path.stat()
     except FileNotFoundError:
         raise ConfigError(
-            f"private key file {path} does not exist", "KALSHI_PRIVATE_KEY_PATH",
+            f"private key file {shown} does not exist", "KALSHI_PRIVATE_KEY_PATH",
             "point it at the .pem file downloaded when the key was created",
         ) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", "KALSHI_PRIVATE_KEY_PATH", "check the path") from None
+        raise ConfigError(f"cannot read {shown}: {exc.strerror}", "KALSHI_PRIVATE_KEY_PATH", "check the path") from None
     if not stat.S_ISREG(info.st_mode):
-        raise ConfigError(f"{path} is not a file", "KALSHI_PRIVATE_KEY_PATH", "point it at the .pem file")
+        raise ConfigError(f"{shown} is not a file", "KALSHI_PRIVATE_KEY_PATH", "point it at the .pem file")
     if not os.access(path, os.R_OK):
-        raise ConfigError(f"{path} is not readable", "KALSHI_PRIVATE_KEY_PATH", f"chmod 600 {path} as its owner")
+        raise ConfigError(f"{shown} is not readable", "KALSHI_PRIVATE_KEY_PATH",
+                          "chmod 600 the file KALSHI_PRIVATE_KEY_PATH names, as its owner")
     if info.st_mode & (stat.S_IRGRP | stat.S_IROTH):
-        return f"private key {path} is readable by group or others; run: chmod 600 {path}"
+        return (f"private key {shown} is readable by group or others; run chmod 600 on it "
+                "(the file KALSHI_PRIVATE_KEY_PATH names)")
     return None
 
 
-def load_private_key(path: Path, password: str | None = None):
-    """Load an RSA private key from PEM (PKCS#1 or PKCS#8).  Every failure is a ConfigError."""
+def load_private_key(path: Path, password: str | None = None, key_id: str | None = None) -> RSAPrivateKey:
+    """Load an RSA private key from PEM (PKCS#1 or PKCS#8).  Every failure is a ConfigError (naming the file with
+    the key id masked)."""
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    check_key_file(path)
+    check_key_file(path, key_id)
+    shown = shown_key_path(path, key_id)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", "KALSHI_PRIVATE_KEY_PATH", "check the path") from None
+        raise ConfigError(f"cannot read {shown}: {exc.strerror}", "KALSHI_PRIVATE_KEY_PATH", "check the path") from None
     if b"-----BEGIN" not in data:
         raise ConfigError(
-            f"{path} is not a PEM file", "KALSHI_PRIVATE_KEY_PATH",
+            f"{shown} is not a PEM file", "KALSHI_PRIVATE_KEY_PATH",
             "use the .pem file Kalshi gave you (it starts with -----BEGIN ... PRIVATE KEY-----)",
         )
     if b"PRIVATE KEY-----" not in data:
-        raise ConfigError(f"{path} holds no private key", "KALSHI_PRIVATE_KEY_PATH",
+        raise ConfigError(f"{shown} holds no private key", "KALSHI_PRIVATE_KEY_PATH",
                           "point it at the private key, not the public key or a certificate")
     secret = password.encode() if password else None
     try:
         key = serialization.load_pem_private_key(data, password=secret)
     except TypeError as exc:
         if "encrypted" in str(exc).lower() and secret is None:
-            raise ConfigError(f"{path} is encrypted", "KALSHI_PRIVATE_KEY_PASSWORD",
+            raise ConfigError(f"{shown} is encrypted", "KALSHI_PRIVATE_KEY_PASSWORD",
                               "set KALSHI_PRIVATE_KEY_PASSWORD") from None
         raise ConfigError(
-            f"{path} is not encrypted but a password was given", "KALSHI_PRIVATE_KEY_PASSWORD",
+            f"{shown} is not encrypted but a password was given", "KALSHI_PRIVATE_KEY_PASSWORD",
             "unset KALSHI_PRIVATE_KEY_PASSWORD",
         ) from None
     except ValueError as exc:
         if secret is not None and ("password" in str(exc).lower() or "decrypt" in str(exc).lower()):
-            raise ConfigError(f"wrong password for {path}", "KALSHI_PRIVATE_KEY_PASSWORD",
+            raise ConfigError(f"wrong password for {shown}", "KALSHI_PRIVATE_KEY_PASSWORD",
                               "check the password") from None
-        raise ConfigError(f"{path} is not a readable PEM private key", "KALSHI_PRIVATE_KEY_PATH",
+        raise ConfigError(f"{shown} is not a readable PEM private key", "KALSHI_PRIVATE_KEY_PATH",
                           "use the .pem file Kalshi gave you") from None
     except UnsupportedAlgorithm as exc:
-        raise ConfigError(f"{path}: unsupported key ({type(exc).__name__})", "KALSHI_PRIVATE_KEY_PATH",
+        raise ConfigError(f"{shown}: unsupported key ({type(exc).__name__})", "KALSHI_PRIVATE_KEY_PATH",
                           "use an RSA key in PEM format") from None
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise ConfigError(f"{path} is not an RSA key", "KALSHI_PRIVATE_KEY_PATH",
+        raise ConfigError(f"{shown} is not an RSA key", "KALSHI_PRIVATE_KEY_PATH",
                           "Kalshi keys are RSA; use the .pem file Kalshi gave you")
     return key

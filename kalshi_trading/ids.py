@@ -37,7 +37,7 @@ def show(value: object, limit: int = 60) -> str:
 
 def _text(value: object, what: str, form: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise UsageError(f"a {what} is required ({form})")
+        raise UsageError(f"{_article(what)} {what} is required ({form})")
     return value.strip()
 
 
@@ -45,7 +45,7 @@ def ticker(value: object, what: str = "market ticker") -> str:
     """A market, event or series ticker in its canonical (upper case) form."""
     text = _text(value, what, TICKER_FORM)
     if not _TICKER.fullmatch(text):  # checked before upper(): 'ı'.upper() is 'I', 'ﬀ'.upper() is 'FF'
-        raise UsageError(f"{show(value)} is not a {what}: expected {TICKER_FORM}")
+        raise UsageError(f"{show(value)} is not {_article(what)} {what}: expected {TICKER_FORM}")
     return text.upper()
 
 
@@ -77,3 +77,7 @@ def client_order_id(value: object) -> str:
     if not isinstance(value, str) or not _CLIENT_ORDER_ID.fullmatch(value):
         raise UsageError(f"{show(value)} is not a client order id: expected {CLIENT_ORDER_ID_FORM}")
     return value
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1].lower() in "aeiou" else "a"

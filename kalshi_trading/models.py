@@ -3,57 +3,101 @@
 Prices are YES prices in dollars (`Decimal`), counts are contracts (`Decimal`),
 times are timezone-aware UTC `datetime`s.  Wire names stay in `api/parse.py`;
 these names are ours.
+
+The closed sets are `StrEnum`s: a member equals (and prints as) its wire text, so comparisons with
+strings keep working.  Sets the exchange may grow (statuses, self-trade prevention) have an UNKNOWN
+member that a value this code does not know becomes (`known_member`, logged once per value); the two
+sides of a binary contract cannot grow, so a side that is neither is a malformed answer, not UNKNOWN.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
+from typing import TypeVar
 
 from kalshi_trading.money import ONE, ZERO, PriceGrid
 
+log = logging.getLogger(__name__)
 
-class Side(str, Enum):
-    """The contract a trader thinks in."""
+
+class Side(StrEnum):
+    """The contract a trader thinks in (an order's or fill's outcome side)."""
 
     YES = "yes"
     NO = "no"
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     BUY = "buy"
     SELL = "sell"
 
 
-class BookSide(str, Enum):
+class BookSide(StrEnum):
     """V2 order side: bid = buy YES, ask = sell YES, always at a YES price."""
 
     BID = "bid"
     ASK = "ask"
 
 
-class TimeInForce(str, Enum):
+class TimeInForce(StrEnum):
+    """Sent with a create; the exchange never reports it back, so it has no UNKNOWN."""
+
     GTC = "good_till_canceled"
     IOC = "immediate_or_cancel"
     FOK = "fill_or_kill"
 
 
-class SelfTradePrevention(str, Enum):
+class SelfTradePrevention(StrEnum):
     TAKER_AT_CROSS = "taker_at_cross"
     MAKER = "maker"
+    UNKNOWN = "unknown"  # read from an order only; never sent (OrderRequest refuses it)
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     RESTING = "resting"
     CANCELED = "canceled"
     EXECUTED = "executed"
     UNKNOWN = "unknown"  # a status this code does not know yet (logged once where it is parsed)
 
 
-TRADING_STATUSES = frozenset({"active"})
-SETTLED_STATUSES = frozenset({"determined", "finalized", "amended"})
+class MarketStatus(StrEnum):
+    """A market's lifecycle (reference section 4); `inactive` is paused, trading happens only when `active`."""
+
+    INITIALIZED = "initialized"
+    INACTIVE = "inactive"
+    ACTIVE = "active"
+    CLOSED = "closed"
+    DETERMINED = "determined"
+    DISPUTED = "disputed"
+    AMENDED = "amended"
+    FINALIZED = "finalized"
+    UNKNOWN = "unknown"
+
+
+TRADING_STATUSES = frozenset({MarketStatus.ACTIVE})
+SETTLED_STATUSES = frozenset({MarketStatus.DETERMINED, MarketStatus.FINALIZED, MarketStatus.AMENDED})
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def known_member(cls: type[E], value: str, unknown: E) -> E:
+    """`value` as a member of `cls`; a value this code does not know is `unknown` (logged once per value)."""
+    try:
+        return cls(value)
+    except ValueError:
+        note_unknown(cls.__name__, value, unknown.value)
+        return unknown
+
+
+@functools.lru_cache(maxsize=512)  # bounded: a misbehaving server cannot grow it without limit
+def note_unknown(kind: str, value: str, treated_as: str) -> None:
+    """Log, once per (kind, value), that the exchange sent a value this code does not know."""
+    log.warning("unknown %s %r from the exchange; treated as %s", kind, value, treated_as)
 
 
 def to_book_side(side: Side, action: Action) -> BookSide:
@@ -90,7 +134,7 @@ class Series:
 class Market:
     ticker: str
     event_ticker: str
-    status: str
+    status: MarketStatus
     title: str
     yes_sub_title: str
     no_sub_title: str
@@ -193,8 +237,8 @@ class Trade:
     ticker: str
     count: Decimal
     yes_price: Decimal
-    taker_outcome_side: str
-    taker_book_side: str
+    taker_outcome_side: Side | None  # None when the trade does not say
+    taker_book_side: BookSide | None
     created_time: datetime | None
     is_block_trade: bool = False
 
@@ -261,8 +305,8 @@ class Fill:
     fill_id: str
     order_id: str
     ticker: str
-    outcome_side: str
-    book_side: str
+    outcome_side: Side
+    book_side: BookSide
     count: Decimal
     yes_price: Decimal
     is_taker: bool
@@ -277,7 +321,7 @@ class Fill:
     @property
     def signed_count(self) -> Decimal:
         """Change in the signed (+YES / -NO) position."""
-        return self.count if self.book_side == BookSide.BID.value else -self.count
+        return self.count if self.book_side == BookSide.BID else -self.count
 
 
 @dataclass(frozen=True)
@@ -300,9 +344,9 @@ class Order:
     order_id: str
     client_order_id: str
     ticker: str
-    outcome_side: str
-    book_side: str
-    status: str
+    outcome_side: Side
+    book_side: BookSide
+    status: OrderStatus
     yes_price: Decimal
     fill_count: Decimal
     remaining_count: Decimal
@@ -314,7 +358,7 @@ class Order:
     created_time: datetime | None = None
     last_update_time: datetime | None = None
     expiration_time: datetime | None = None
-    self_trade_prevention_type: str | None = None
+    self_trade_prevention_type: SelfTradePrevention | None = None
     order_group_id: str | None = None
     type: str = "limit"
 
@@ -328,7 +372,7 @@ class Order:
 
     @property
     def is_open(self) -> bool:
-        return self.status == OrderStatus.RESTING.value
+        return self.status == OrderStatus.RESTING
 
 
 @dataclass(frozen=True)
@@ -415,5 +459,7 @@ class OrderRequest:
             raise UsageError(f"count {self.count} must be a positive multiple of 0.01 contracts")
         if not isinstance(self.yes_price, Decimal) or not (ZERO < self.yes_price < ONE):
             raise UsageError(f"price {self.yes_price} must be strictly between $0 and $1")
+        if self.self_trade_prevention is SelfTradePrevention.UNKNOWN:
+            raise UsageError("self-trade prevention must be taker_at_cross or maker")
         if self.expiration_ts is not None and self.time_in_force is not TimeInForce.GTC:
             raise UsageError("an expiration time needs time in force good_till_canceled")

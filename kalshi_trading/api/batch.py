@@ -53,10 +53,10 @@ class ReadPool:
     def __enter__(self) -> "ReadPool":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def submit(self, fn: Callable[..., T], /, *args, **kwargs) -> "Future[T]":
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> "Future[T]":
         """Queue `fn(*args, **kwargs)`; its result (or exception) arrives in the returned future."""
         future: Future = Future()
         with self._lock:
@@ -187,7 +187,7 @@ def read_chunks(tickers: Sequence[str], size: int, read: Callable[[Sequence[str]
         futures = [pool.submit(_attempt, read, c) for c in chunks]
         outcomes = pool.results(futures)
     result: BatchRead[T] = BatchRead()
-    for chunk, outcome in zip(chunks, outcomes):
+    for chunk, outcome in zip(chunks, outcomes, strict=True):
         if isinstance(outcome, ApiError):
             log.warning("batch read of %d ticker(s) failed: %s", len(chunk), outcome)
             outcome = BatchRead(failed={t: outcome for t in chunk})

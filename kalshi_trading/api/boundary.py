@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, TypeVar, cast
 from urllib.parse import quote
 
 from kalshi_trading import ids
@@ -31,23 +31,26 @@ def named(exc: ResponseFormatError, endpoint: str) -> ResponseFormatError:
     return ResponseFormatError(exc.message, status=exc.status, method=method, path=path)
 
 
-def reads(endpoint: str):
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reads(endpoint: str) -> Callable[[F], F]:
     """Decorator: name `endpoint` in any ResponseFormatError raised while its answer is read."""
-    def wrap(fn):
+    def wrap(fn: F) -> F:
         if inspect.isgeneratorfunction(fn):
             @functools.wraps(fn)
-            def generator(*args, **kwargs):
+            def generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
                 try:
                     yield from fn(*args, **kwargs)
                 except ResponseFormatError as exc:
                     raise named(exc, endpoint) from None
-            return generator
+            return cast(F, generator)
 
         @functools.wraps(fn)
-        def call(*args, **kwargs):
+        def call(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
             except ResponseFormatError as exc:
                 raise named(exc, endpoint) from None
-        return call
+        return cast(F, call)
     return wrap

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 from kalshi_trading import ids
@@ -52,8 +52,10 @@ from kalshi_trading.models import (
     DecreaseAck,
     Event,
     ExchangeStatus,
+    EventPosition,
     Fill,
     Market,
+    MarketPosition,
     Order,
     OrderAck,
     OrderBook,
@@ -66,7 +68,35 @@ from kalshi_trading.models import (
 )
 from kalshi_trading.money import fmt_count, fmt_dollars
 
+if TYPE_CHECKING:  # cryptography is imported lazily (start-up time)
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
 log = logging.getLogger(__name__)
+
+MAX_PAGES = 1000  # pages of one listing (up to a million items): more means the cursor never ends
+MAX_IDLE_PAGES = 5  # pages in a row that bring nothing new yet name a next page
+
+
+class _Paging:
+    """Where a listing's cursor leads: the end (no cursor, or one seen before), the next page, or an error when the
+    exchange keeps naming new pages that bring nothing (or too many of them): a command must end."""
+
+    def __init__(self, route: str):
+        self.route = route
+        self.cursors: set[str] = set()
+        self.idle = 0
+
+    def goes_on(self, cursor: str, new_items: int) -> bool:
+        """True to fetch the page `cursor` names; False at the end; ResponseFormatError for an endless cursor."""
+        if not cursor or cursor in self.cursors:
+            return False
+        self.cursors.add(cursor)
+        self.idle = 0 if new_items else self.idle + 1
+        if self.idle >= MAX_IDLE_PAGES or len(self.cursors) >= MAX_PAGES:
+            why = (f"{self.idle} pages in a row with nothing new" if self.idle >= MAX_IDLE_PAGES
+                   else f"more than {MAX_PAGES} pages")
+            raise ResponseFormatError(f"the response's 'cursor' never ends ({why})", method="GET", path=self.route)
+        return True
 
 ORDERS = "/portfolio/events/orders"
 MARKET_STATUSES = ("unopened", "open", "paused", "closed", "settled")
@@ -141,7 +171,7 @@ class KalshiClient:
         cls,
         base_url: str,
         key_id: str | None,
-        private_key=None,
+        private_key: RSAPrivateKey | None = None,
         *,
         env: str = "sim",
         rate_tier: str | None = "basic",
@@ -162,7 +192,7 @@ class KalshiClient:
     def __enter__(self) -> "KalshiClient":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ----------------------------------------------------------------- plumbing
@@ -170,29 +200,30 @@ class KalshiClient:
         """The answer's JSON object (anything else, an empty body included, is a ResponseFormatError)."""
         return parse.as_object(self.transport.request("GET", route, params=params).body, "the response")
 
-    def _pages(self, route: str, key: str, params: dict, id_of: Callable[[dict], str], limit: int | None = None
-               ) -> Iterator[dict]:
+    def _pages(self, route: str, key: str, params: dict, id_of: Callable[[Mapping], object],
+               limit: int | None = None) -> Iterator[Mapping]:
         """Follow `cursor` to the end (`""`, null or missing), de-duplicating by id."""
         params = {k: v for k, v in params.items() if v is not None}
         seen: set[str] = set()
-        seen_cursors: set[str] = set()
+        pages = _Paging(route)
         cursor = None
         while True:
             page_params = dict(params)
             if cursor:
                 page_params["cursor"] = cursor
             body = self._get(route, page_params)
+            new = 0
             for item in parse.objects(body, key, "the response"):
                 ident = id_of(item)
                 ident = ident if isinstance(ident, str) else repr(ident)  # a wrong-typed id fails in parse, not here
                 if ident in seen:
                     continue
                 seen.add(ident)
+                new += 1
                 yield item
             cursor = parse.text(body, "cursor", "the response", "")
-            if not cursor or cursor in seen_cursors:
+            if not pages.goes_on(cursor, new):
                 return
-            seen_cursors.add(cursor)
 
     # ----------------------------------------------------------------- exchange
     @_reads("GET /exchange/status")
@@ -314,12 +345,15 @@ class KalshiClient:
         """All pages of market and event positions (unsettled only, as the exchange defines them)."""
         params = {"limit": 1000, "ticker": _opt(ids.market_ticker, ticker),
                   "event_ticker": _opt(ids.event_ticker, event_ticker), "count_filter": count_filter}
-        markets, events, cursor = [], [], None
+        markets: list[MarketPosition] = []
+        events: list[EventPosition] = []
+        cursor = None
         seen_m: set[str] = set()
         seen_e: set[str] = set()
-        seen_cursors: set[str] = set()
+        pages = _Paging("/portfolio/positions")
         while True:
             body = self._get("/portfolio/positions", {**params, "cursor": cursor} if cursor else params)
+            before = len(markets) + len(events)
             for item in parse.objects(body, "market_positions", "the response"):
                 position = parse.market_position(item)
                 if position.ticker not in seen_m:
@@ -331,9 +365,8 @@ class KalshiClient:
                     seen_e.add(event_position.event_ticker)
                     events.append(event_position)
             cursor = parse.text(body, "cursor", "the response", "")
-            if not cursor or cursor in seen_cursors:
+            if not pages.goes_on(cursor, len(markets) + len(events) - before):
                 return Positions(tuple(markets), tuple(events))
-            seen_cursors.add(cursor)
 
     @_reads("GET /portfolio/fills")
     def iter_fills(self, *, ticker: str | None = None, order_id: str | None = None,
@@ -466,7 +499,7 @@ class KalshiClient:
         body: dict[str, Any] = {"market_ticker": ids.market_ticker(ticker)} if ticker else {}
         if reduce_by is not None:
             body["reduce_by"] = fmt_count(reduce_by)
-        else:
+        elif reduce_to is not None:
             body["reduce_to"] = fmt_count(reduce_to)
         retry_on = None if reduce_to is not None else _only_if_not_sent
         resp = self.transport.request("POST", f"{ORDERS}/{_seg(order_id)}/decrease", body=body, retry_on=retry_on)
@@ -479,18 +512,18 @@ class KalshiClient:
         When the answer (or one item of it) cannot be read, those items' outcome is unknown (OrderOutcomeUnknown).
         """
         cids = [r.client_order_id or new_client_order_id() for r in requests_]
-        body = {"orders": [order_body(r, cid) for r, cid in zip(requests_, cids)]}
+        body = {"orders": [order_body(r, cid) for r, cid in zip(requests_, cids, strict=True)]}
         try:
             resp = self.transport.request("POST", f"{ORDERS}/batched", body=body, cost_items=len(requests_))
             items = parse.batch_items(resp.body, len(requests_))
         except (TransientError, ResponseFormatError) as exc:
             cause = _named(exc, f"POST {ORDERS}/batched") if isinstance(exc, ResponseFormatError) else exc
             return [BatchItemResult(i, error=OrderOutcomeUnknown(cid, r.ticker, cause))
-                    for i, (r, cid) in enumerate(zip(requests_, cids))]
+                    for i, (r, cid) in enumerate(zip(requests_, cids, strict=True))]
         return [self._batch_created(i, item, requests_[i].ticker, cids[i], resp.attempts)
                 for i, item in enumerate(items)]
 
-    def _batch_created(self, i: int, item: dict, ticker: str, cid: str, attempts: int) -> BatchItemResult:
+    def _batch_created(self, i: int, item: Mapping, ticker: str, cid: str, attempts: int) -> BatchItemResult:
         err = item.get("error")
         if not err:
             try:
@@ -547,14 +580,14 @@ class KalshiClient:
         return read_chunks([ids.market_ticker(t) for t in unique_tickers(tickers)], ORDERBOOKS_PER_REQUEST,
                            lambda chunk: self._orderbooks_chunk(chunk, depth, pool), pool)
 
-    def _markets_chunk(self, chunk: list[str]) -> BatchRead[Market]:
+    def _markets_chunk(self, chunk: Sequence[str]) -> BatchRead[Market]:
         wanted = set(chunk)
         found = {m.ticker: m for m in self.iter_markets(tickers=chunk, page_size=MARKETS_PER_REQUEST)
                  if m.ticker in wanted}
         return BatchRead(found, tuple(t for t in chunk if t not in found))
 
     @_reads("GET /markets/orderbooks")
-    def _orderbooks_chunk(self, chunk: list[str], depth: int | None, pool: ReadPool | None
+    def _orderbooks_chunk(self, chunk: Sequence[str], depth: int | None, pool: ReadPool | None
                           ) -> BatchRead[OrderBook]:
         try:
             body = self._get("/markets/orderbooks", {"tickers": list(chunk), "depth": depth})

@@ -16,8 +16,10 @@ import time
 from typing import Any, Callable
 
 from requests.adapters import HTTPAdapter
+from requests.models import PreparedRequest, Response
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.response import HTTPResponse
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
 from urllib3.poolmanager import ProxyManager
 
@@ -77,7 +79,7 @@ class _DeadlineReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int | None:
+    def readinto(self, buffer: Any) -> int | None:
         self._sock.settimeout(self._deadline.socket_timeout())
         return self._raw.readinto(buffer)
 
@@ -94,7 +96,7 @@ class _DeadlineSocket:
         self._sock = sock
         self._deadline = deadline
 
-    def makefile(self, mode: str = "r", *args: Any, **kwargs: Any):
+    def makefile(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
         if mode != "rb":
             return self._sock.makefile(mode, *args, **kwargs)
         return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
@@ -108,19 +110,20 @@ class _DeadlineHTTPConnection(HTTPConnection):
 
     attempts: threading.local  # set per adapter (see _pool_classes)
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> None:
         deadline = getattr(self.attempts, "deadline", None)
         if deadline is not None and self.sock is not None and isinstance(self.timeout, (int, float)):
             # A reused connection still carries the last read's (shrunk) timeout: reset it for sending.
             self.sock.settimeout(max(min(self.timeout, deadline.left()), 0.001))
         super().request(*args, **kwargs)
 
-    def getresponse(self):  # type: ignore[override]
+    # urllib3 narrows http.client's return type here itself (and ignores the override the same way)
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]
         deadline = getattr(self.attempts, "deadline", None)
         real = self.sock
         if deadline is None or real is None:
             return super().getresponse()
-        self.sock = _DeadlineSocket(real, deadline)  # type: ignore[assignment]
+        self.sock = _DeadlineSocket(real, deadline)
         try:
             return super().getresponse()
         finally:
@@ -153,13 +156,13 @@ class DeadlineAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = self._pool_classes
 
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any):
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         if type(manager) is ProxyManager:  # a SOCKS manager brings its own connection classes
             manager.pool_classes_by_scheme = self._pool_classes
         return manager
 
-    def send_within(self, request, deadline: Deadline, **kwargs: Any):
+    def send_within(self, request: PreparedRequest, deadline: Deadline, **kwargs: Any) -> Response:
         """`send`, streamed, with every socket operation of this request bounded by `deadline`."""
         self._attempts.deadline = deadline
         try:
@@ -168,7 +171,7 @@ class DeadlineAdapter(HTTPAdapter):
             self._attempts.deadline = None
 
 
-def read_body(response, deadline: Deadline | None, limit: int) -> bytes:
+def read_body(response: Response, deadline: Deadline | None, limit: int) -> bytes:
     """The whole (decoded) body, refusing more than `limit` bytes and checking the deadline per chunk.
 
     Raises DeadlineExceeded, BodyTooLarge or BodyUnreadable; always closes the response.

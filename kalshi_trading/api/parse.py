@@ -22,10 +22,12 @@ from kalshi_trading.api.wire import (  # noqa: F401  (re-exported: callers read 
     field_obj,
     flag,
     in_unit,
+    member,
     number,
     objects,
     one_line,
     optional_decimal,
+    optional_member,
     plain_dollars,
     price,
     size,
@@ -36,6 +38,7 @@ from kalshi_trading.api.wire import (  # noqa: F401  (re-exported: callers read 
 from kalshi_trading.errors import ResponseFormatError
 from kalshi_trading.models import (
     Balance,
+    BookSide,
     CancelAck,
     Candle,
     DecreaseAck,
@@ -45,20 +48,30 @@ from kalshi_trading.models import (
     Fill,
     Market,
     MarketPosition,
+    MarketStatus,
     Order,
     OrderAck,
     OrderBook,
+    OrderStatus,
     PriceLevel,
     QueuePosition,
+    SelfTradePrevention,
     Series,
     Settlement,
+    Side,
     Trade,
 )
 from kalshi_trading.money import GRIDS, ONE, ZERO, PriceGrid, PriceRange
 
 
-def direction(d: Mapping, obj: str) -> tuple[str, str]:
-    """(outcome_side, book_side), deriving from the deprecated side/action pair when needed."""
+# The market status older answers used for `finalized` (reference section 13, "Other").
+_LEGACY_MARKET_STATUS = {"settled": MarketStatus.FINALIZED}
+
+
+def direction(d: Mapping, obj: str) -> tuple[Side, BookSide]:
+    """(outcome_side, book_side), deriving from the deprecated side/action pair when needed.
+
+    The sides of a binary contract are a closed set: anything else is a format error, never UNKNOWN."""
     outcome = choice(d, "outcome_side", obj, ("yes", "no"), None)
     book = choice(d, "book_side", obj, ("bid", "ask"), None)
     if outcome is None and book is None:
@@ -71,7 +84,7 @@ def direction(d: Mapping, obj: str) -> tuple[str, str]:
         outcome = "yes" if book == "bid" else "no"
     if book is None:
         book = "bid" if outcome == "yes" else "ask"
-    return str(outcome), str(book)
+    return Side(outcome), BookSide(book)
 
 
 def price_grid(d: Mapping) -> PriceGrid:
@@ -116,7 +129,7 @@ def market(d: Mapping) -> Market:
     return Market(
         ticker=text(d, "ticker", obj),
         event_ticker=text(d, "event_ticker", obj, ""),
-        status=text(d, "status", obj),
+        status=member(d, "status", obj, MarketStatus, MarketStatus.UNKNOWN, _LEGACY_MARKET_STATUS),
         title=text(d, "title", obj, "") or text(d, "yes_sub_title", obj, ""),
         yes_sub_title=text(d, "yes_sub_title", obj, ""),
         no_sub_title=text(d, "no_sub_title", obj, ""),
@@ -224,8 +237,8 @@ def trade(d: Mapping) -> Trade:
         ticker=text(d, "ticker", obj, "") or text(d, "market_ticker", obj, ""),
         count=size(d, "count", obj),
         yes_price=price(d, "yes_price", obj),
-        taker_outcome_side=taker_outcome,
-        taker_book_side=taker_book,
+        taker_outcome_side=Side(taker_outcome) if taker_outcome else None,
+        taker_book_side=BookSide(taker_book) if taker_book else None,
         created_time=timestamp(d.get("created_time") or d.get("ts_ms")),
         is_block_trade=flag(d, "is_block_trade", obj, False),
     )
@@ -237,10 +250,15 @@ def candle(d: Mapping) -> Candle:
     trades, yes_bid, yes_ask = (field_obj(d, k, obj) if d.get(k) is not None else {}
                                 for k in ("price", "yes_bid", "yes_ask"))
     end = d.get("end_period_ts")
-    if end is not None and (not isinstance(end, int) or isinstance(end, bool)):
+    if end is None:
+        raise fail(obj, "end_period_ts")
+    if not isinstance(end, int) or isinstance(end, bool):
         raise wrong(obj, "end_period_ts", end, "whole seconds")
+    end_period = timestamp(end)
+    if end_period is None:  # timestamp() is None only for a missing value
+        raise fail(obj, "end_period_ts")
     return Candle(
-        end_period=timestamp(end),
+        end_period=end_period,
         yes_bid_close=price(yes_bid, "close", obj, None),
         yes_ask_close=price(yes_ask, "close", obj, None),
         price_open=price(trades, "open", obj, None),
@@ -346,7 +364,7 @@ def order(d: Mapping) -> Order:
         ticker=text(d, "ticker", obj),
         outcome_side=outcome,
         book_side=book,
-        status=text(d, "status", obj),
+        status=member(d, "status", obj, OrderStatus, OrderStatus.UNKNOWN),
         yes_price=yes_price,
         fill_count=size(d, "fill_count", obj, ZERO),
         remaining_count=size(d, "remaining_count", obj, ZERO),
@@ -358,7 +376,8 @@ def order(d: Mapping) -> Order:
         created_time=timestamp(d.get("created_time")),
         last_update_time=timestamp(d.get("last_update_time")),
         expiration_time=timestamp(d.get("expiration_time")),
-        self_trade_prevention_type=text(d, "self_trade_prevention_type", obj, None),
+        self_trade_prevention_type=optional_member(d, "self_trade_prevention_type", obj, SelfTradePrevention,
+                                                   SelfTradePrevention.UNKNOWN),
         order_group_id=text(d, "order_group_id", obj, None),
         type=text(d, "type", obj, "limit"),
     )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
 from requests.auth import AuthBase
 from requests.models import PreparedRequest
+
+if TYPE_CHECKING:  # cryptography is imported lazily (start-up time)
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 KEY_HEADER = "KALSHI-ACCESS-KEY"
 TIMESTAMP_HEADER = "KALSHI-ACCESS-TIMESTAMP"
@@ -18,7 +21,7 @@ SIGNATURE_HEADER = "KALSHI-ACCESS-SIGNATURE"
 class Signer:
     """Signs `timestamp_ms + METHOD + path` with RSA-PSS / SHA-256 / MGF1-SHA-256, salt 32."""
 
-    def __init__(self, key_id: str, private_key, clock: Callable[[], float] = time.time):
+    def __init__(self, key_id: str, private_key: RSAPrivateKey, clock: Callable[[], float] = time.time):
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -51,6 +54,6 @@ class KalshiAuth(AuthBase):
         self.signer = signer
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        path = urlsplit(request.url).path
+        path = urlsplit(request.url or "").path
         request.headers.update(self.signer.sign(request.method or "GET", path))
         return request

@@ -192,6 +192,7 @@ class Transport:
             seconds = self.attempt_deadline if attempt == 1 else min(self.attempt_deadline,
                                                                       budget_end - self._clock())
             deadline = Deadline(seconds, self.timeout[1], self._clock)
+            error: ApiError
             try:
                 status, payload, raw, retry_after = self._send(method, url, params, data, headers, route, attempt,
                                                                deadline)
@@ -213,7 +214,8 @@ class Transport:
             log.info("retrying %s %s in %.2fs after %s", method, route, delay, error.code or error.message)
             self._sleep(delay)
 
-    def _send(self, method, url, params, data, headers, route, attempt, deadline: Deadline):
+    def _send(self, method: str, url: str, params: dict, data: str | None, headers: dict[str, str] | None,
+              route: str, attempt: int, deadline: Deadline) -> tuple[int, Any, str, float | None]:
         """One attempt: (status, JSON payload, text, Retry-After), or the TransientError it ended in."""
         t0 = time.perf_counter()
         try:
@@ -243,7 +245,8 @@ class Transport:
             log.debug("request body %s; response body %s", data, raw[:2000])
         return resp.status_code, payload, raw, parse_retry_after(resp.headers.get("Retry-After"))
 
-    def _exchange(self, method, url, params, data, headers, route, deadline: Deadline):
+    def _exchange(self, method: str, url: str, params: dict, data: str | None, headers: dict[str, str] | None,
+                  route: str, deadline: Deadline) -> tuple[requests.Response, bytes]:
         """The request on the wire and the whole (capped) body back, within `deadline`."""
         # Prepared directly (not via Session.request) so the per-call cost is signing plus the socket;
         # the auth object signs here, once per attempt.
@@ -270,7 +273,7 @@ class Transport:
             return f"no complete answer before the request's {budget:g} s budget ran out"
         return f"no complete answer within {deadline.seconds:g} s (connect + read timeout)"
 
-    def _decode(self, resp, content: bytes, method: str, route: str) -> tuple[Any, str]:
+    def _decode(self, resp: requests.Response, content: bytes, method: str, route: str) -> tuple[Any, str]:
         """(JSON payload, text) of a body; a success that is not JSON is a ResponseFormatError."""
         try:
             raw = content.decode(resp.encoding or "utf-8")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from enum import StrEnum
+from typing import Any, Iterable, Mapping, TypeVar
 
 from kalshi_trading.errors import ResponseFormatError
+from kalshi_trading.models import known_member
 from kalshi_trading.money import ONE, ZERO, MoneyError, to_decimal
 
 _MISSING = object()
@@ -41,7 +43,10 @@ def number(value: Any, obj: str, name: str) -> Decimal:
         result = to_decimal(value, f"{obj}.{name}")
     except MoneyError as exc:
         raise ResponseFormatError(one_line(exc)) from None
-    digits = len(value) if isinstance(value, str) else len(result.as_tuple().digits) if isinstance(value, Decimal) else 0
+    if isinstance(value, str):
+        digits = len(value)
+    else:
+        digits = len(result.as_tuple().digits) if isinstance(value, Decimal) else 0
     if abs(result) >= _LARGEST or digits > _MAX_DIGITS:
         raise ResponseFormatError(f"{obj} field {name!r} is out of range: {one_line(value, 40)!r}")
     return result
@@ -100,6 +105,25 @@ def choice(d: Mapping, key: str, obj_name: str, allowed: Iterable[str], default:
     if value != default and value not in options:
         raise ResponseFormatError(f"{obj_name} field {key!r} is {value[:40]!r}, expected one of {', '.join(options)}")
     return value
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def member(d: Mapping, key: str, obj_name: str, cls: type[E], unknown: E, aliases: Mapping[str, E] | None = None
+           ) -> E:
+    """A required text field of an open set: a value this code does not know is `unknown` (logged once).
+
+    `aliases` maps legacy spellings to members."""
+    value = text(d, key, obj_name)
+    if aliases and value in aliases:
+        return aliases[value]
+    return known_member(cls, value, unknown)
+
+
+def optional_member(d: Mapping, key: str, obj_name: str, cls: type[E], unknown: E) -> E | None:
+    """`member`, or None when the field is missing or null."""
+    return None if d.get(key) is None else member(d, key, obj_name, cls, unknown)
 
 
 def dollars(d: Mapping, name: str, obj: str, default: Any = _MISSING) -> Decimal:

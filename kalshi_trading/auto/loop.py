@@ -203,8 +203,10 @@ class BotLoop:
             if a.kind == "keep":
                 continue
             if a.kind == "cancel":
+                assert a.order is not None, "plan() gives every cancel its order"
                 self._cancel(a.order)
             elif a.kind in ("amend", "place"):
+                assert a.target is not None, "plan() gives every amend and place its target"
                 t0 = time.perf_counter()
                 exclude = (a.order.order_id,) if a.order is not None else ()
                 decision = self.risk.check(a.target, self.risk_context(exclude))
@@ -218,6 +220,7 @@ class BotLoop:
                     done.append({**a.describe(), "denied": decision.rule, "why": decision.reason})
                     continue
                 if a.kind == "amend":
+                    assert a.order is not None, "plan() gives every amend its order"
                     self._amend(a.order, a.target, now)
                 else:
                     self._place(a, now)
@@ -261,6 +264,7 @@ class BotLoop:
 
     def _place(self, a: Action, now: datetime) -> None:
         target = a.target
+        assert target is not None, "plan() gives every place its target"
         info = self.markets.get(target.ticker)
         try:
             placed = self.port.place(target, info.market if info else None, a.ioc)

@@ -161,7 +161,7 @@ class RecordedUnderlying:
     def window(self, start: datetime, end: datetime) -> list[tuple[datetime, float]]:
         lo = bisect.bisect_left(self._times, start)
         hi = bisect.bisect_right(self._times, end)
-        return list(zip(self._times[lo:hi], self._prices[lo:hi]))
+        return list(zip(self._times[lo:hi], self._prices[lo:hi], strict=True))
 
 
 def parse_timestamp(text: str) -> datetime:

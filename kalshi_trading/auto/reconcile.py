@@ -163,7 +163,7 @@ def _reconcile(port: ExchangePort, ledger: Ledger, state: BotState, tickers: set
         theirs = exchange.get(t, ZERO)
         ours = ledger.position(t)
         if ours != theirs:
-            if seen_before is not None and seen_before.get(t) != (ours, theirs):
+            if seen_before is not None and suspects is not None and seen_before.get(t) != (ours, theirs):
                 suspects[t] = (ours, theirs)
                 continue
             price = _last_price(fills, t)

@@ -19,19 +19,23 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher
 from kalshi_trading.auto.exchange import RestExchange
 from kalshi_trading.auto.ledger import Ledger
 from kalshi_trading.auto.loop import BotLoop, Clock, FeedPort, MarketInfo
-from kalshi_trading.auto.reconcile import new_client_order_id, order_tag, reconcile_start, tagged
+from kalshi_trading.auto.reconcile import ReconcileResult, new_client_order_id, order_tag, reconcile_start, tagged
 from kalshi_trading.auto.report import Metrics, build_report
 from kalshi_trading.auto.risk import RiskEngine
 from kalshi_trading.auto.state import BotState
 from kalshi_trading.auto.types import RiskState, Strategy
 from kalshi_trading.errors import ApiError, RiskDenied, UsageError
 from kalshi_trading.models import Order
+
+if TYPE_CHECKING:  # types only: the bot takes them from its caller
+    from kalshi_trading.api.client import KalshiClient
+    from kalshi_trading.trading.executor import Executor
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +95,8 @@ class PidFile:
 class BotSetup:
     """Everything a run needs, built by the caller (the CLI, a test, the benchmark)."""
 
-    client: object
-    executor: object
+    client: KalshiClient
+    executor: Executor
     state: BotState
     strategy: Strategy
     config: BotConfig
@@ -132,7 +136,7 @@ class BotRun:
         self.setup = setup
         self.metrics = Metrics()
         self.loop: BotLoop | None = None
-        self.startup = None
+        self.startup: ReconcileResult | None = None
         self.shutdown_cancelled = 0
 
     def prepare(self, allow_halted: bool = False) -> BotLoop:
@@ -234,12 +238,12 @@ def resume(state: BotState, config: BotConfig, clock: Clock, who: str = "operato
     return old, risk.state.value
 
 
-def kill(state_dir: Path, state: BotState, port_factory: Callable[[], object] | None, *,
+def kill(state_dir: Path, state: BotState, port_factory: Callable[[], RestExchange] | None, *,
          wait: float = 20.0, sleep: Callable[[float], None] = time.sleep) -> dict:
     """Stop a running bot (SIGTERM; it cancels its orders); if it is gone, cancel its known orders here."""
     pid = read_pid(state_dir)
     result: dict = {"pid": pid, "signalled": False, "exited": False, "cancelled_here": 0}
-    if pid_alive(pid) and pid != os.getpid():
+    if pid is not None and pid_alive(pid) and pid != os.getpid():
         os.kill(pid, signal.SIGTERM)
         result["signalled"] = True
         waited = 0.0

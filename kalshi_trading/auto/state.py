@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import sqlite3
 from datetime import date, datetime, timedelta, timezone
@@ -72,6 +73,9 @@ class BotState:
     def open(cls, path: Path, **kwargs) -> "BotState":
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink() and not path.exists():  # never create the state wherever a stale link points
+            raise JournalError(f"{path}: the bot state file is a symbolic link to {os.readlink(path)}, which does "
+                               "not exist; remove the link or restore its target", path=path)
         try:
             conn = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -83,6 +87,8 @@ class BotState:
             elif int(row[0]) != SCHEMA_VERSION:
                 raise JournalError(f"{path}: bot state schema {row[0]} is not {SCHEMA_VERSION}; "
                                    "move the file aside to start fresh")
+            else:  # a write now, so a read-only file is refused here and not when the state is first saved
+                conn.execute("UPDATE kv SET value = value WHERE key='schema'")
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{path}: the bot state file is unusable: {exc}") from None
         return cls(conn, path, **kwargs)
@@ -91,7 +97,7 @@ class BotState:
         if self._conn is not None:
             self.flush()
             self._conn.close()
-            self._conn = None
+            self._conn = None  # type: ignore[assignment]  # closed: any later use is a programming error
 
     def __enter__(self) -> "BotState":
         return self
@@ -235,7 +241,8 @@ class BotState:
             sql += f" WHERE kind IN ({','.join('?' * len(kinds))})"
             args = kinds
         rows = self._conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
-        return [{"id": i, "ts": ts, "kind": k, "message": m, "data": json.loads(d)} for i, ts, k, m, d in reversed(rows)]
+        return [{"id": i, "ts": ts, "kind": k, "message": m, "data": json.loads(d)}
+                for i, ts, k, m, d in reversed(rows)]
 
     def log_decision(self, ts: datetime, ticker: str, inputs: dict, targets: list, actions: list) -> None:
         self._pending_decisions.append((_iso(ts), ticker, json.dumps(inputs, default=str),

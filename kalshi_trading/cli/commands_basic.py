@@ -14,7 +14,7 @@ exchange_app = typer.Typer(help="Exchange-wide information.", no_args_is_help=Tr
 
 @config_app.command("check")
 def config_check(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
-    """Check environment, base URL, key (loads and signs) and that the exchange answers.
+    """Check environment, base URL, key (loads and signs), the store (KALSHI_STORE) and that the exchange answers.
 
     Example:  kalshi config check
     """
@@ -28,12 +28,16 @@ def config_check(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
         checks.append(("env file", True, str(s.env_file)))
     key_id, key_path, password = app_ctx.credentials()
     checks.append(("key id", True, _mask(key_id)))
-    key = load_private_key(key_path, password)  # raises ConfigError with the fix
+    key = load_private_key(key_path, password, key_id)  # raises ConfigError with the fix
     checks.append(("key file", True, str(key_path)))
     checks.append(("key signs", _signs(key), "RSA-PSS SHA-256 signature verifies"))
     for warning in s.warnings:
         checks.append(("warning", False, warning))
-    failure: KalshiError | None = None
+    store = app_ctx.store  # a KALSHI_STORE that names no supported store is a ConfigError (exit 3) here
+    answer = store.check()
+    checks.append(("store", True, store.url.masked))
+    checks.append(("store answers", answer.ok, answer.detail if answer.problem is None else str(answer.problem)))
+    failure: KalshiError | None = answer.problem
     try:
         status = app_ctx.client.get_exchange_status()
         checks.append(("base URL", True, app_ctx.client.base_url))
@@ -44,7 +48,7 @@ def config_check(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     except ConfigError:
         raise
     except KalshiError as exc:
-        failure = exc
+        failure = exc  # the exchange's failure is the exit status, before the store's
         checks.append(("exchange reachable", False, str(exc)))
     checks = _hide(key_id, checks)
     if json_output:

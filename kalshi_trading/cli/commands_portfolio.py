@@ -198,7 +198,9 @@ def export_trades(ctx: typer.Context,
                   and _within(lot.disposed_time, start, end)]
         rows = export_lots_csv(out, chosen, force=force)
     else:
-        rows = app_ctx.journal.export_trades_csv(out, start, end, t, force=force)
+        from kalshi_trading.trading.csv_export import export_trades as write_trades
+
+        rows = write_trades(app_ctx.journal, out, start, end, t, force=force)
     if json_output:
         emit_json({"environment": app_ctx.settings.env, "path": str(out), "rows": rows,
                    "kind": "lots" if lots else "trades"})

@@ -7,7 +7,7 @@ import sys
 import time
 from collections import deque
 from datetime import datetime, timezone
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
@@ -15,6 +15,9 @@ from kalshi_trading.cli import ranges
 from kalshi_trading.cli.commands_market import get_markets
 from kalshi_trading.cli.render import cents, count, echo, env_badge, iso, style, table, to_jsonable
 from kalshi_trading.errors import UsageError
+
+if TYPE_CHECKING:
+    from kalshi_trading.marketdata.events import TradeMsg
 
 REDRAW_EVERY = 0.1  # seconds: at most ten screens a second
 WATCH_CHANNELS = ("orderbook_delta", "trade", "ticker")
@@ -60,7 +63,7 @@ class Screen:
         self.env_label, self.source, self.tickers = env_label, source, tickers
         self.depth = depth
         self.tty = tty
-        self.trades = {t: deque(maxlen=trades) for t in tickers}
+        self.trades: dict[str, deque[TradeMsg]] = {t: deque(maxlen=trades) for t in tickers}
         self.status = "connecting"
         self._lines = 0
 

@@ -4,7 +4,8 @@ Everything is lazy: `kalshi --help` builds nothing, `kalshi config check` loads 
 no exchange, and only commands that talk to the exchange build the client (and, in the sim
 environment, start the embedded exchange on a loopback port).
 
-The journal is opened only by what needs it.  Reading the exchange and cancelling never need it: the executor
+The store is built once from KALSHI_STORE (default: SQLite files in `<data dir>/<env>/`) and hands the journal
+down; the journal is opened only by what needs it.  Reading the exchange and cancelling never need it: the executor
 gets the journal when it can be used and, when it cannot (damaged, foreign, newer, read-only, not a file...), a
 stand-in that refuses only what needs the write-ahead record (placing orders, amending), after one warning on
 stderr.  Commands made of the journal (sync, history, pnl, portfolio, export) still fail with exit 3.
@@ -21,10 +22,13 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from kalshi_trading.config import Settings, load_settings
 from kalshi_trading.errors import StorageError
+
+if TYPE_CHECKING:
+    from kalshi_trading.store import Store, TradeJournal
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,8 @@ class AppContext:
     json_output: bool = False
     _settings: Settings | None = None
     _client: Any = None
-    _journal: Any = None
+    _store: Store | None = None
+    _journal: TradeJournal | None = None
     _journal_error: Any = None  # the StorageError that made the journal unusable, once seen
     _journal_warned: bool = False
     _executor: Any = None
@@ -133,7 +138,7 @@ class AppContext:
             s = self.settings
             base = self.base_url()  # in sim this starts the exchange, which knows the demo account
             key_id, key_path, password = self.credentials()
-            key = load_private_key(key_path, password)
+            key = load_private_key(key_path, password, key_id)
             self._client = KalshiClient.build(
                 base, key_id, key, env=s.env, rate_tier=s.rate_tier,
                 timeout=(s.connect_timeout, s.read_timeout),
@@ -142,14 +147,25 @@ class AppContext:
             self._probe_journal()
         return self._client
 
+    @property
+    def store(self) -> Store:
+        """This environment's storage, built once from KALSHI_STORE (a ConfigError names it); nothing is opened
+        until the journal is used."""
+        if self._store is None:
+            from kalshi_trading.store import open_store
+
+            self._store = open_store(self.settings.store_url_text, env=self.settings.env)
+            self._closers.append(self._store.close)
+        return self._store
+
     def _probe_journal(self) -> None:
-        """Say at once (without opening or creating it) when an existing journal file cannot be used."""
+        """Say at once (without opening or creating it) when an existing journal cannot be used."""
         if self._journal is not None or self._journal_error is not None:
             return
-        from kalshi_trading.trading.journal import Journal
+        from kalshi_trading.errors import JournalError
 
-        problem = Journal.check(self.journal_path)
-        if problem is not None:
+        problem = self.store.check().problem
+        if isinstance(problem, JournalError):  # the journal is there but unusable (not: it is yet to be made)
             self._warn_unusable(problem)
 
     def _warn_unusable(self, problem: Exception) -> None:
@@ -164,18 +180,19 @@ class AppContext:
         from kalshi_trading.errors import JournalError
 
         try:
-            self.journal
+            _ = self.journal  # opening it is the check
         except StorageError as exc:
             raise JournalError(f"{what} needs the journal, which is unusable: {exc}", path=self.journal_path) \
                 from None
 
     @property
-    def journal_path(self) -> Path:
-        return self.settings.env_data_dir / "journal.sqlite"
+    def journal_path(self) -> str:
+        """Where the journal lives, for messages (a file path with the SQLite store)."""
+        return self.store.journal_location
 
     @property
-    def journal(self):
-        """The trade journal of this environment (local file; never shared between sim, demo and prod).
+    def journal(self) -> TradeJournal:
+        """The trade journal of this environment, from the store (never shared between sim, demo and prod).
 
         Raises JournalError/StorageError (exit 3) when it cannot be used; see `usable_journal` for commands that
         can go on without it."""
@@ -183,29 +200,18 @@ class AppContext:
             raise self._journal_error
         if self._journal is None:
             from kalshi_trading.errors import JournalError
-            from kalshi_trading.trading.journal import Journal
 
-            path = self.journal_path
-            journal = None
             try:
-                with storage(path.parent, "the journal directory"):
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                journal = Journal.open(path)
+                journal = self.store.journal()
                 self._bind_exchange(journal)
             except StorageError as exc:
-                if journal is not None:
-                    journal.close()
-                self._journal_error = exc if isinstance(exc, JournalError) else JournalError(str(exc), path=path)
+                self._journal_error = exc if isinstance(exc, JournalError) else \
+                    JournalError(str(exc), path=self.journal_path)
                 raise self._journal_error from None
-            except BaseException:
-                if journal is not None:
-                    journal.close()
-                raise
-            self._closers.append(journal.close)
             self._journal = journal
         return self._journal
 
-    def _bind_exchange(self, journal) -> None:
+    def _bind_exchange(self, journal: TradeJournal) -> None:
         """In sim, tie the journal to the account it records: a reset simulator has a new demo account (and new
         ids), and the old journal is archived rather than mixed with the new exchange's fills."""
         if self.settings.env != "sim":
@@ -217,9 +223,9 @@ class AppContext:
             _warn(f"the simulated exchange was reset (or another account is in use): the old journal was archived "
                   f"to {archive}; a new journal starts now")
 
-    def usable_journal(self):
+    def usable_journal(self) -> TradeJournal:
         """The journal, or (when it cannot be used) a stand-in that refuses only what needs it, after a warning."""
-        from kalshi_trading.trading.journal_unusable import UnusableJournal
+        from kalshi_trading.store.unusable import UnusableJournal
 
         try:
             return self.journal
@@ -237,7 +243,7 @@ class AppContext:
             from kalshi_trading.trading.executor import Executor
 
             from kalshi_trading.errors import JournalError
-            from kalshi_trading.trading.journal_unusable import UnusableJournal
+            from kalshi_trading.store.unusable import UnusableJournal
 
             self._executor = Executor(self.client, self.usable_journal(), self.settings.env)
             try:
@@ -262,14 +268,14 @@ class AppContext:
     def positions_portfolio(self):
         """(portfolio, has_journal) for showing positions: over the journal, or, when it is unusable, over an
         empty one so positions come from the exchange alone (its cost basis and realized P&L)."""
-        from kalshi_trading.trading.journal import Journal
-        from kalshi_trading.trading.journal_unusable import UnusableJournal
+        from kalshi_trading.store import memory_journal
+        from kalshi_trading.store.unusable import UnusableJournal
         from kalshi_trading.trading.portfolio import Portfolio
 
         journal = self.usable_journal()
         if not isinstance(journal, UnusableJournal):
             return self.portfolio, True
-        empty = Journal.in_memory()
+        empty = memory_journal()
         self._closers.append(empty.close)
         return Portfolio(self.client, empty, self.settings.env), False
 
@@ -282,7 +288,11 @@ class AppContext:
         s = self.settings
         self._settings = dataclasses.replace(
             s, env="sim", api_base=None, api_base_overridden=False, ws_base=None, api_key_id=None,
-            private_key_path=None, private_key_password=None, data_dir=data_dir, rate_tier=rate_tier or s.rate_tier)
+            private_key_path=None, private_key_password=None, data_dir=data_dir, rate_tier=rate_tier or s.rate_tier,
+            store_url=None)  # its records stay beside it, never in the user's KALSHI_STORE
+        if self._store is not None:  # built for the settings before: this simulator's records go beside it
+            self._store.close()
+            self._store, self._journal, self._journal_error = None, None, None
         self._sim_server = start_embedded(data_dir, seed=seed, speed=speed)
         self._closers.append(self._sim_server.stop)
         return self._sim_server

@@ -19,9 +19,9 @@ TRADES_LOGGER = "kalshi_trading.trades"
 
 
 class UtcFormatter(logging.Formatter):
-    converter = time.gmtime
+    """Times as RFC 3339 UTC with milliseconds (`datefmt` is not used)."""
 
-    def formatTime(self, record, datefmt=None):  # noqa: N802 (logging's name)
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 (logging's name)
         t = time.gmtime(record.created)
         return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{int(record.msecs):03d}Z"
 

@@ -16,7 +16,7 @@ import re
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, TypeVar
+from typing import Callable, Literal, Optional, TypeVar, overload
 
 import typer
 
@@ -81,6 +81,15 @@ def _read(prompt: str) -> str:
         return input(prompt).strip()
     except EOFError:
         raise _Quit from None
+
+
+@overload
+def ask(label: str, parse: Callable[[str], T], default: Optional[str] = None,
+        optional: Literal[False] = False) -> T: ...
+
+
+@overload
+def ask(label: str, parse: Callable[[str], T], default: Optional[str] = None, *, optional: bool) -> Optional[T]: ...
 
 
 def ask(label: str, parse: Callable[[str], T], default: Optional[str] = None, optional: bool = False) -> Optional[T]:

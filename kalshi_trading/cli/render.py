@@ -80,7 +80,9 @@ def usd(amount: Decimal | None, signed: bool = False) -> str:
         return "-"
     sign = "-" if amount < 0 else ("+" if signed and amount > 0 else "")
     value = abs(amount)
-    places = 2 if value == value.quantize(Decimal("0.01")) else min(6, max(2, -value.normalize().as_tuple().exponent))
+    exponent = value.normalize().as_tuple().exponent  # an int for every finite amount
+    places = 2 if value == value.quantize(Decimal("0.01")) or not isinstance(exponent, int) \
+        else min(6, max(2, -exponent))
     body = f"{value:,.{places}f}"
     return f"{sign}${body}"
 

@@ -110,6 +110,9 @@ def serve(
                                 help="Simulated seconds per wall second (0.01 to 1000)."),
     balance: str = typer.Option("1000", help="Starting balance in dollars of a new demo account (0 to 1000000000)."),
     faults: Optional[str] = typer.Option(None, help="Fault injection, e.g. latency=0.05,error_after=0.1,seed=1."),
+    show_key: bool = typer.Option(False, "--show-key",
+                                  help="Print the demo key id and key file in full, to configure another client "
+                                       "(they are masked otherwise)."),
 ) -> None:
     """Serve the simulated exchange over HTTP until Ctrl-C.
 
@@ -138,8 +141,11 @@ def serve(
     previous = {sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         typer.echo(f"base url:         {server.base_url}")
-        typer.echo(f"key id:           {_masked(account.key_id, account.key_id)}")
-        typer.echo(f"private key path: {_masked(account.private_key_path, account.key_id)}")
+        shown = (lambda text: str(text)) if show_key else (lambda text: _masked(text, account.key_id))
+        typer.echo(f"key id:           {shown(account.key_id)}")
+        typer.echo(f"private key path: {shown(account.private_key_path)}")
+        if not show_key:
+            typer.echo("(masked; --show-key prints them in full for another client's configuration)")
         typer.echo("serving; press Ctrl-C to stop")
         sys.stdout.flush()
         while not done.wait(0.5):
@@ -233,6 +239,9 @@ def settle(
     from kalshi_trading.sim.errors import SimError
     from kalshi_trading.cli.sim_control import sim_settle  # on the running server, else in-process
 
+    from kalshi_trading import ids
+
+    ticker = ids.market_ticker(ticker)  # the documented form, upper case (exit 2 otherwise), like every command
     result = result.lower()
     if result not in ("yes", "no", "void"):
         raise UsageError(f"result must be yes, no or void, not {result!r}")

@@ -271,8 +271,8 @@ def render_markets(markets) -> str:
 def render_market(m) -> str:
     steps = ", ".join(_steps(m))
     rows = [("ticker", m.ticker), ("title", m.title), ("yes means", m.yes_sub_title), ("status", m.status),
-            ("yes bid / ask",
-             f"{_quote(m.best_yes_bid)} x {count(m.yes_bid_size)} / {_quote(m.best_yes_ask)} x {count(m.yes_ask_size)}"),
+            ("yes bid / ask", f"{_quote(m.best_yes_bid)} x {count(m.yes_bid_size)} / "
+                              f"{_quote(m.best_yes_ask)} x {count(m.yes_ask_size)}"),
             ("no bid / ask", f"{cents(m.no_bid)} / {cents(m.no_ask)}"), ("last", cents(m.last_price)),
             ("volume (24h)", f"{count(m.volume)} ({count(m.volume_24h)})"), ("open interest", count(m.open_interest)),
             ("tick size", steps), ("opens", iso(m.open_time) or "-"), ("closes", iso(m.close_time) or "-")]

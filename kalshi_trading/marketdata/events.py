@@ -6,18 +6,14 @@ also read the legacy cent/int shapes of reference section 12); times are aware U
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from enum import Enum
-from typing import Mapping, TypeVar, Union
+from typing import Callable, Mapping, TypeVar, Union
 
 from kalshi_trading.api import parse
-from kalshi_trading.models import BookSide, OrderStatus, Side
-
-log = logging.getLogger(__name__)
-
+from kalshi_trading.models import BookSide, OrderStatus, Side, note_unknown
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -214,21 +210,16 @@ def _opt_count(msg: Mapping, name: str) -> Decimal | None:
 
 
 E = TypeVar("E", bound=Enum)
-_unknown_seen: set[tuple[str, str]] = set()  # (enum, value) pairs already logged: log each surprise once
 
 
 def wire_enum(cls: type[E], value: object, default: E | None = None) -> E | None:
-    """`value` as a member of `cls`; an unknown value is logged once and becomes `default`."""
+    """`value` as a member of `cls` (None when absent); an unknown value is logged once and becomes `default`."""
     if value is None or value == "":
         return None
     try:
         return cls(str(value))
     except ValueError:
-        key = (cls.__name__, str(value))
-        if key not in _unknown_seen:
-            _unknown_seen.add(key)
-            log.warning("unknown %s %r from the exchange; treated as %s", cls.__name__, value,
-                        default.value if default is not None else "absent")
+        note_unknown(cls.__name__, str(value)[:80], default.value if default is not None else "absent")
         return default
 
 
@@ -348,7 +339,7 @@ def user_order_msg(msg: Mapping) -> UserOrderMsg:
 
 
 # type on the wire -> parser; the book types are the feed's own business
-PARSERS = {
+PARSERS: dict[str, Callable[[Mapping], FeedEvent]] = {
     "trade": trade_msg,
     "fill": fill_msg,
     "ticker": ticker_msg,

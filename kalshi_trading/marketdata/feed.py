@@ -19,7 +19,7 @@ import queue
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 from kalshi_trading.marketdata.book import BookDataError, LocalBook, snapshot_levels
 from kalshi_trading.marketdata.events import (
@@ -173,7 +173,8 @@ class BookKeeper:
             return events + self._stale([ticker], "unreadable snapshot")
         return events + self.apply_snapshot(book, yes, no, ts_of(msg))
 
-    def apply_snapshot(self, book: LocalBook, yes, no, ts: datetime) -> list[FeedEvent]:
+    def apply_snapshot(self, book: LocalBook, yes: Iterable[tuple[int, int]], no: Iterable[tuple[int, int]],
+                       ts: datetime) -> list[FeedEvent]:
         """Install a full book (from a WS snapshot or a REST poll)."""
         reason = book.stale_reason
         self.stats.snapshots += 1
@@ -189,8 +190,7 @@ class BookKeeper:
 
     def on_delta(self, sid: int | None, seq: int | None, msg: Mapping) -> list[FeedEvent]:
         ticker = msg.get("market_ticker") or msg.get("ticker") or ""
-        last = self._last_seq.get(sid)
-        if seq is not None and last is not None and seq == last + 1:  # the usual case, inline
+        if sid is not None and seq is not None and self._last_seq.get(sid) == seq - 1:  # the usual case, inline
             self._last_seq[sid] = seq
         else:
             events = self._sequence(sid, seq, ticker)
@@ -217,7 +217,7 @@ class BookKeeper:
             return self._stale([ticker], book.stale_reason or "stale")
         return []
 
-    def _time(self, ts_ms, msg: Mapping) -> datetime:
+    def _time(self, ts_ms: object, msg: Mapping) -> datetime:
         """The message time; consecutive deltas often share a millisecond, so the last one is reused."""
         if type(ts_ms) is not int:
             return ts_of(msg)
@@ -229,7 +229,8 @@ class BookKeeper:
         problem = self.check_seq(sid, seq)
         if problem is None:
             return []
-        tickers = sorted(t for t in self._sid_tickers.get(sid, ()) if t in self.books) or (
+        on_sid = self._sid_tickers.get(sid, set()) if sid is not None else set()
+        tickers = sorted(t for t in on_sid if t in self.books) or (
             [ticker] if ticker in self.books else [])
         log.warning("seq %s on sid %s: %s; resyncing %s", seq, sid, problem, ", ".join(tickers))
         return self._stale(tickers, f"seq {problem}")
@@ -316,7 +317,7 @@ class QueueFeed:
     def stats(self) -> FeedStats:
         return replace(self._stats)
 
-    def _put(self, kind: str, payload) -> None:
+    def _put(self, kind: str, payload: Any) -> None:
         self._queue.put((kind, payload))
 
     def _wake(self) -> None:
@@ -361,7 +362,7 @@ class QueueFeed:
                 raise payload
             out.extend(self._handle(kind, payload))
 
-    def _handle(self, kind: str, payload) -> list[FeedEvent]:
+    def _handle(self, kind: str, payload: Any) -> list[FeedEvent]:
         if kind == "msg":
             return self._on_message(payload)
         if kind == "book":
@@ -399,7 +400,7 @@ class QueueFeed:
             return self._keeper.on_delta(env.get("sid"), env.get("seq"), msg)
         if typ == "orderbook_snapshot":
             return self._keeper.on_snapshot(env.get("sid"), env.get("seq"), msg)
-        parser = PARSERS.get(typ)
+        parser = PARSERS.get(typ) if isinstance(typ, str) else None
         if parser is None:
             log.debug("ignoring message type %r", typ)
             return []

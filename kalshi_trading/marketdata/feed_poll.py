@@ -16,14 +16,17 @@ import logging
 import threading
 from contextlib import nullcontext
 from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from kalshi_trading.api.batch import BatchRead, ReadPool, is_network
 from kalshi_trading.errors import ApiError, TransientError
 from kalshi_trading.marketdata.book import orderbook_units
-from kalshi_trading.marketdata.events import BookStale, FeedError, FeedEvent, TradeMsg, utcnow, wire_enum
+from kalshi_trading.marketdata.events import BookStale, FeedError, FeedEvent, TradeMsg, utcnow
 from kalshi_trading.marketdata.feed import QueueFeed
-from kalshi_trading.models import BookSide, Side
+from kalshi_trading.models import Trade
+
+if TYPE_CHECKING:
+    from kalshi_trading.api.client import KalshiClient
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ log = logging.getLogger(__name__)
 class PollingFeed(QueueFeed):
     """Books (and trades) from REST polling; same interface as `WebSocketFeed`."""
 
-    def __init__(self, client, interval: float = 1.0, *, trades: bool = True, depth: int | None = None,
+    def __init__(self, client: KalshiClient, interval: float = 1.0, *, trades: bool = True, depth: int | None = None,
                  max_backoff: float = 30.0, workers: int = 4):
         super().__init__(resync_timeout=max(5.0, 3 * interval))
         self.client = client
@@ -74,7 +77,7 @@ class PollingFeed(QueueFeed):
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def subscribe(self, tickers: Iterable[str]) -> None:
@@ -150,7 +153,7 @@ class PollingFeed(QueueFeed):
         if self.trades:
             self._poll_trades([t for t in tickers if t in read.found])
 
-    def _handle(self, kind: str, payload) -> list[FeedEvent]:
+    def _handle(self, kind: str, payload: Any) -> list[FeedEvent]:
         if kind != "unavailable":
             return super()._handle(kind, payload)
         tickers, reason = payload  # these books were not read now: they must not look current
@@ -166,7 +169,7 @@ class PollingFeed(QueueFeed):
         with ReadPool(1) if self._pool is None else nullcontext(self._pool) as pool:
             futures = [pool.submit(self._read_trades, t) for t in tickers]
             pool.wait(futures)
-        for ticker, future in zip(tickers, futures):
+        for ticker, future in zip(tickers, futures, strict=True):
             error = future.exception()
             if error is None:
                 self._queue_trades(ticker, *future.result())
@@ -179,7 +182,7 @@ class PollingFeed(QueueFeed):
         since = self._since.get(ticker) or utcnow()
         return since, list(self.client.iter_trades(ticker, min_ts=since - timedelta(seconds=1), limit=200))
 
-    def _queue_trades(self, ticker: str, since: datetime, found: list) -> None:
+    def _queue_trades(self, ticker: str, since: datetime, found: list[Trade]) -> None:
         fresh = [t for t in found if t.trade_id not in self._seen_trades]
         fresh.sort(key=lambda t: t.created_time or since)
         for t in fresh:
@@ -188,5 +191,5 @@ class PollingFeed(QueueFeed):
             if ts > since:
                 self._since[ticker] = ts
             self._put("trade", TradeMsg(ticker, t.trade_id, t.yes_price, t.count,
-                                        wire_enum(Side, t.taker_outcome_side), wire_enum(BookSide, t.taker_book_side),
+                                        t.taker_outcome_side, t.taker_book_side,
                                         ts.astimezone(timezone.utc)))

@@ -16,10 +16,11 @@ import logging
 import random
 import threading
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 from urllib.parse import urlsplit
 
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
 from kalshi_trading.marketdata.events import FeedError, utcnow
@@ -35,6 +36,12 @@ ALL_CHANNELS = MARKET_CHANNELS + ACCOUNT_CHANNELS
 BOOK_CHANNELS = ("orderbook_delta", "trade", "ticker")
 CONTROL_TYPES = frozenset({"subscribed", "unsubscribed", "ok", "error"})
 _PENDING = "pending"
+
+
+class HandshakeSigner(Protocol):
+    """What signs the handshake: `api.signer.Signer` (the three KALSHI-ACCESS-* headers)."""
+
+    def sign(self, method: str, path: str) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,7 @@ class WebSocketFeed(QueueFeed):
     from `Settings.ws_url(rest_base)` (KALSHI_WS_BASE overrides it).
     """
 
-    def __init__(self, url: str, signer, channels: Sequence[str] = ALL_CHANNELS, *,
+    def __init__(self, url: str, signer: HandshakeSigner, channels: Sequence[str] = ALL_CHANNELS, *,
                  read_timeout: float = 30.0, ping_timeout: float = 10.0, open_timeout: float = 10.0,
                  backoff: Backoff = Backoff(), resync_timeout: float = 5.0, max_size: int = 64 * 2**20):
         super().__init__(resync_timeout)
@@ -76,7 +83,7 @@ class WebSocketFeed(QueueFeed):
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._conn = None
+        self._conn: ClientConnection | None = None
         self._tickers: list[str] = []  # what we want, kept across reconnects
         self._next_id = 0
         self._cmds: dict[int, tuple[str, dict]] = {}  # command id -> (cmd, params), this connection
@@ -109,7 +116,7 @@ class WebSocketFeed(QueueFeed):
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     @property
@@ -182,14 +189,17 @@ class WebSocketFeed(QueueFeed):
 
     # ---------------------------------------------------------------- sending (hold self._lock)
     def _send(self, cmd: str, params: dict | None = None) -> int | None:
+        conn = self._conn
+        if conn is None:  # between connections: the next one subscribes to everything anyway
+            return None
         self._next_id += 1
         ident = self._next_id
-        frame = {"id": ident, "cmd": cmd}
+        frame: dict[str, Any] = {"id": ident, "cmd": cmd}
         if params is not None:
             frame["params"] = params
         self._cmds[ident] = (cmd, params or {})
         try:
-            self._conn.send(json.dumps(frame))
+            conn.send(json.dumps(frame))
         except (ConnectionClosed, OSError) as exc:  # the reader sees the close and reconnects
             log.info("could not send %s: %s", cmd, exc)
             return None
@@ -239,7 +249,7 @@ class WebSocketFeed(QueueFeed):
                 log.warning("WebSocket lost: %s", reason)
                 attempts = self._failed(0 if got_data else attempts, reason)
 
-    def _session(self, conn, attempts: int) -> tuple[str, bool]:
+    def _session(self, conn: ClientConnection, attempts: int) -> tuple[str, bool]:
         """One connection: resubscribe everything, then read until it dies."""
         self._stats.connects += 1
         with self._lock:
@@ -258,7 +268,7 @@ class WebSocketFeed(QueueFeed):
             with self._lock:
                 self._conn = None
 
-    def _open(self):
+    def _open(self) -> ClientConnection:
         path = urlsplit(self.url).path or "/"
         headers = self.signer.sign("GET", path)  # fresh timestamp on every connection
         return ws_connect(self.url, additional_headers=headers, open_timeout=self.open_timeout,
@@ -275,7 +285,7 @@ class WebSocketFeed(QueueFeed):
         self._stopping.wait(delay)
         return attempts
 
-    def _read(self, conn) -> tuple[str, bool]:
+    def _read(self, conn: ClientConnection) -> tuple[str, bool]:
         """Read until the connection dies; returns (why, whether any data came)."""
         got_data = False
         while not self._stopping.is_set():
@@ -302,7 +312,7 @@ class WebSocketFeed(QueueFeed):
                 self._put("msg", env)
         return "stopped", got_data
 
-    def _alive(self, conn) -> bool:
+    def _alive(self, conn: ClientConnection) -> bool:
         try:
             pong = conn.ping()
         except (ConnectionClosed, OSError):
@@ -313,16 +323,18 @@ class WebSocketFeed(QueueFeed):
         typ, ident, body = env.get("type"), env.get("id"), env.get("msg")
         sid, seq = env.get("sid"), env.get("seq")
         with self._lock:
-            cmd, params = self._cmds.get(ident, ("", {}))
+            cmd, params = self._cmds.get(ident, ("", {})) if isinstance(ident, int) else ("", {})
             if typ == "subscribed":
                 channel = (body or {}).get("channel") or (params.get("channels") or [None])[0]
                 sid = (body or {}).get("sid", sid)
-                if channel is not None:
+                if channel is not None and isinstance(sid, int):
                     self._sids[channel] = sid
                     later = self._deferred.pop(channel, None)
                     if later:
                         self._send("update_subscription", {"sid": sid, "market_tickers": later,
                                                            "action": "add_markets"})
+                elif channel is not None:
+                    log.warning("subscribed to %s without a sid (%r); ignoring the reply", channel, sid)
             elif typ == "unsubscribed":
                 for channel, known in list(self._sids.items()):
                     if known == sid:
@@ -332,7 +344,7 @@ class WebSocketFeed(QueueFeed):
         if typ in ("ok", "unsubscribed") and isinstance(sid, int) and isinstance(seq, int):
             self._put("control_seq", (sid, seq))  # in order with the data, for the per-sid check
 
-    def _on_error(self, ident, cmd: str, params: dict, body: dict) -> None:
+    def _on_error(self, ident: object, cmd: str, params: dict, body: dict) -> None:
         code, text = body.get("code", "?"), str(body.get("msg") or body.get("message") or "")
         channel = (params.get("channels") or [None])[0] if cmd == "subscribe" else None
         log.warning("WebSocket command %s (id %s) refused: %s %s", cmd or "?", ident, code, text)

@@ -9,8 +9,12 @@ from __future__ import annotations
 import base64
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kalshi_trading.sim.errors import SimError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 WINDOW_MS = 10_000  # +-5 s passes, +-30 s fails (the reference's observations)
 
@@ -37,7 +41,7 @@ class Verifier:
 
     def __init__(self, window_ms: int = WINDOW_MS):
         self.window_ms = window_ms
-        self._keys: dict[str, object] = {}
+        self._keys: dict[str, RSAPublicKey] = {}
 
     def verify(self, headers, method: str, path: str, public_pem_of, now_ms: int) -> str:
         """Return the key id, or raise a 401 SimError shaped as the reference shows."""
@@ -59,9 +63,13 @@ class Verifier:
             raise SimError(401, "authentication_error", "unknown API key", "NOT_FOUND")
         key = self._keys.get(key_id)
         if key is None:
+            from cryptography.hazmat.primitives.asymmetric import rsa
             from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-            key = self._keys[key_id] = load_pem_public_key(pem.encode())
+            loaded = load_pem_public_key(pem.encode())
+            if not isinstance(loaded, rsa.RSAPublicKey):
+                raise SimError(401, "authentication_error", "the registered key is not an RSA key", key_id)
+            key = self._keys[key_id] = loaded
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding

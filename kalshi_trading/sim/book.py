@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
+from typing import Callable
 
 from kalshi_trading.sim.records import BID, PU, Order
+
+Tap = Callable[[str, Order, str, int, int], None]  # (ticker, order, side, price, signed change in cu)
 
 
 class Level:
@@ -27,7 +30,7 @@ class Book:
         self.ticker = ticker
         # Called as tap(ticker, order, side, price, signed change in cu) on every change of a level's
         # total; set only while someone watches this market (the WebSocket feed), else None.
-        self.tap = None
+        self.tap: Tap | None = None
         self.bid_prices: list[int] = []  # ascending; best bid last
         self.ask_prices: list[int] = []  # ascending; best ask first
         self.bids: dict[int, Level] = {}

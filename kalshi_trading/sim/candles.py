@@ -86,7 +86,7 @@ def aggregate(minutes: dict[int, list], start_s: int, end_s: int,
         agg[13] += row[13]
         if row[0] is not None:  # open interest is sampled with the quote; trade-only minutes have none
             agg[14] = row[14]
-    out = []
+    out: list[tuple[int, list, int | None]] = []
     previous = None
     for end in sorted(buckets):
         row = buckets[end]

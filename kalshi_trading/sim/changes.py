@@ -6,13 +6,45 @@ collateral helpers.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kalshi_trading.sim.book import Book
+from kalshi_trading.sim.clock import Clock
 from kalshi_trading.sim.errors import SimError, bad_request, not_found
+from kalshi_trading.sim.groups import OrderGroup
 from kalshi_trading.sim.market import Market, fee_mu
 from kalshi_trading.sim.records import BID, EXECUTED, PU, RESTING, Account, Order
 
+if TYPE_CHECKING:
+    from kalshi_trading.sim.feed import Feed
+
 
 class OrderChanges:
+    """Amend and decrease; `Engine` provides the state and the helpers declared here."""
+
+    clock: Clock
+    books: dict[str, Book]
+    counter: int
+    version: int
+    observer: Feed | None
+    _tripped: list[OrderGroup]
+
+    if TYPE_CHECKING:  # implemented by Engine
+        def user_order(self, account: Account, order_id: str) -> Order: ...
+        def _trading_check(self, ticker: str, allow_paused: bool = False) -> Market: ...
+        def cancel_order(self, order: Order) -> int: ...
+        def _cover(self, order: Order) -> None: ...
+        def _uncover(self, order: Order) -> None: ...
+        def _match(self, order: Order, market: Market, book: Book) -> None: ...
+        def _finish(self, order: Order, status: str) -> None: ...
+        def fire_groups(self) -> None: ...
+
+        @staticmethod
+        def reservation(order: Order, market: Market) -> int: ...
+
+        @staticmethod
+        def _crosses(book: Book, side: str, price: int) -> bool: ...
+
     def decrease(self, account: Account, order_id: str, reduce_by: int | None, reduce_to: int | None) -> Order:
         order = self.user_order(account, order_id)
         if order.status != RESTING:
@@ -25,6 +57,7 @@ class OrderChanges:
                 raise bad_request("reduce_by must be positive", "invalid_order_size")
             target = max(0, order.remaining - reduce_by)
         else:
+            assert reduce_to is not None  # exactly one of the two was given
             if reduce_to < 0:
                 raise bad_request("reduce_to must not be negative", "invalid_order_size")
             target = min(order.remaining, reduce_to)

@@ -16,16 +16,21 @@ import heapq
 import logging
 import threading
 from collections import deque
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from kalshi_trading.sim.book import Book
 from kalshi_trading.sim.changes import OrderChanges
+from kalshi_trading.sim.clock import Clock
 from kalshi_trading.sim.errors import SimError, bad_request, not_found
+from kalshi_trading.sim.groups import OrderGroup
 from kalshi_trading.sim.market import Market, fee_mu
 from kalshi_trading.sim.records import (
     ASK, BID, CANCELED, EXECUTED, FOK, GTC, IOC, PU, RESTING, STP_MAKER, STP_TAKER,
     Account, Fill, Order, Position, Trade,
 )
+
+if TYPE_CHECKING:
+    from kalshi_trading.sim.feed import Feed  # only while someone watches; not imported by a bare engine
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +42,7 @@ STPS = (STP_TAKER, STP_MAKER)
 class Engine(OrderChanges):
     """Books, accounts and orders.  Not thread-safe by itself: callers hold `lock`."""
 
-    def __init__(self, clock, id_prefix: str = "00000000-0000-4000-8000-"):
+    def __init__(self, clock: Clock, id_prefix: str = "00000000-0000-4000-8000-"):
         self.clock = clock
         self.lock = threading.RLock()
         self.markets: dict[str, Market] = {}
@@ -51,11 +56,11 @@ class Engine(OrderChanges):
         self.counter = 0
         self.version = 0  # bumped on every change; the store saves when it moved
         self.on_trade: Callable[[str, int, int, int], None] | None = None  # (ticker, ts, price, count)
-        self.groups: dict = {}  # order_group_id -> OrderGroup
-        self._tripped: list = []  # groups that hit their cap during the current action
+        self.groups: dict[str, OrderGroup] = {}  # order_group_id -> OrderGroup
+        self._tripped: list[OrderGroup] = []  # groups that hit their cap during the current action
         # The WebSocket feed while anyone is subscribed, else None (see feed.Feed for the hooks);
         # every hook sits behind one `is not None` test, so an unwatched engine pays ~nothing.
-        self.observer = None
+        self.observer: Feed | None = None
 
     # ---- ids, accounts, markets -------------------------------------------------------------
 

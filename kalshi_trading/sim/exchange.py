@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import TYPE_CHECKING
 
 from kalshi_trading.sim import catalogue
 from kalshi_trading.sim.candles import Candles
 from kalshi_trading.sim.catalogue import DETERMINE_DELAY_MS, Event
-from kalshi_trading.sim.clock import wall_ms
+from kalshi_trading.sim.clock import Clock, wall_ms
 from kalshi_trading.sim.engine import Engine
 from kalshi_trading.sim.errors import bad_request, not_found
 from kalshi_trading.sim.extras import Extras
@@ -21,6 +22,9 @@ from kalshi_trading.sim.market import Market
 from kalshi_trading.sim.participants import Participants
 from kalshi_trading.sim.records import Settlement
 from kalshi_trading.sim.world import World
+
+if TYPE_CHECKING:
+    from kalshi_trading.sim.feed import Feed
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ MAX_ADVANCE_S = 10 * 365 * 86_400
 
 
 class SimExchange:
-    def __init__(self, clock, seed: int = 0, participants: bool = True, engine: Engine | None = None,
+    def __init__(self, clock: Clock, seed: int = 0, participants: bool = True, engine: Engine | None = None,
                  world: World | None = None, sim_ms: int | None = None):
         self.clock = clock
         self.seed = seed
@@ -49,7 +53,7 @@ class SimExchange:
         self.participants_on = participants
         self.participants = Participants(self.engine, self.world)
         self.sim_ms = clock.now_ms() if sim_ms is None else sim_ms
-        self.feed = None  # the WebSocket feed while a server runs: lifecycle hooks and flushes
+        self.feed: Feed | None = None  # the WebSocket feed while a server runs: lifecycle hooks and flushes
         self.extras = Extras()  # historical tier, API keys, subaccounts (store.load replaces it)
 
     def _flush(self) -> None:
@@ -161,9 +165,11 @@ class SimExchange:
             if status == "closed" and t >= market.close_ms + DETERMINE_DELAY_MS:
                 self.determine(market, self.world.result(market), t)
                 status = "determined"
-            if status == "determined" and t >= market.determined_ms + market.settlement_timer_seconds * 1000:
+            determined, settled = market.determined_ms, market.settled_ms
+            if status == "determined" and determined is not None and \
+                    t >= determined + market.settlement_timer_seconds * 1000:
                 self.finalize(market, t)
-            elif status == "finalized" and t - market.settled_ms > KEEP_FINALIZED_MS:
+            elif status == "finalized" and settled is not None and t - settled > KEEP_FINALIZED_MS:
                 self._prune(market)
 
     def _set(self, market: Market, status: str, t: int) -> None:
@@ -278,7 +284,7 @@ def _transitions(m: Market) -> list[int]:
                 m.close_ms + DETERMINE_DELAY_MS + m.settlement_timer_seconds * 1000]
     if m.status == "closed":
         return [m.close_ms + DETERMINE_DELAY_MS, m.close_ms + DETERMINE_DELAY_MS + m.settlement_timer_seconds * 1000]
-    if m.status == "determined":
+    if m.status == "determined" and m.determined_ms is not None:
         return [m.determined_ms + m.settlement_timer_seconds * 1000]
     return []
 

@@ -14,13 +14,21 @@ from __future__ import annotations
 
 import logging
 import random
+from typing import TYPE_CHECKING, Iterable
 
 from kalshi_trading.sim import ws_wire as ww
+from kalshi_trading.sim.book import Book
+from kalshi_trading.sim.catalogue import Event
 from kalshi_trading.sim.faults import FaultSpec
-from kalshi_trading.sim.records import BID
+from kalshi_trading.sim.market import Market
+from kalshi_trading.sim.records import BID, Account, Fill, Order, Position, Trade
 from kalshi_trading.sim.ws_commands import (
     BOOK, CHANNELS, FILL, LIFECYCLE, ORDERS, POSITIONS, PRIVATE, TICKER, TRADE, FeedCommands, Sub, error_frame,
 )
+
+if TYPE_CHECKING:
+    from kalshi_trading.sim.exchange import SimExchange
+    from kalshi_trading.sim.ws import Connection
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +36,11 @@ log = logging.getLogger(__name__)
 class Feed(FeedCommands):
     """Hub between the engine and the connections (see module docstring)."""
 
-    def __init__(self, exchange, spec: FaultSpec | None = None):
+    def __init__(self, exchange: SimExchange, spec: FaultSpec | None = None):
         self.exchange = exchange
         self.engine = exchange.engine
         self.lock = exchange.lock
-        self.conns: set = set()
+        self.conns: set[Connection] = set()
         self.subs: dict[str, list[Sub]] = {c: [] for c in CHANNELS}
         self.book_index: dict[str, list[Sub]] = {}  # ticker -> orderbook_delta subs
         self.private_accounts: set[str] = set()
@@ -56,16 +64,16 @@ class Feed(FeedCommands):
 
     def _reset_pending(self) -> None:
         self.levels: dict[tuple, list] = {}  # (ticker, side, price) -> [net change, own orders or None]
-        self.trades: list = []
-        self.fills: list = []
-        self.orders: dict[str, object] = {}
+        self.trades: list[Trade] = []
+        self.fills: list[tuple[Order, Fill, int]] = []  # (order, fill, position after)
+        self.orders: dict[str, Order] = {}
         self.positions: dict[tuple, tuple] = {}
         self.events: list[tuple] = []  # (type, ticker | None, tickers for events, msg)
         self.touched: set[str] = set()
 
     # ---- engine / exchange hooks (under the lock; keep them cheap) ----------------------------
 
-    def level(self, ticker: str, order, side: str, p: int, change: int) -> None:
+    def level(self, ticker: str, order: Order, side: str, p: int, change: int) -> None:
         key = (ticker, side, p)
         entry = self.levels.get(key)
         if entry is None:
@@ -78,7 +86,7 @@ class Feed(FeedCommands):
             else:
                 entry[1].append(order)
 
-    def traded(self, trade, taker, maker) -> None:
+    def traded(self, trade: Trade, taker: Order, maker: Order) -> None:
         self.trades.append(trade)
         if not taker.account.house:  # the taker's order caused the maker level's change too
             entry = self.levels.get((trade.ticker, maker.side, trade.price))
@@ -88,27 +96,27 @@ class Feed(FeedCommands):
                 else:
                     entry[1].append(taker)
 
-    def filled(self, order, fill, pos) -> None:
+    def filled(self, order: Order, fill: Fill, pos: Position) -> None:
         account = order.account
         if account.account_id in self.private_accounts:
             self.fills.append((order, fill, pos.pos))
             self.orders[order.order_id] = order
             self.positions[(account.account_id, fill.ticker)] = (account, fill.ticker, pos, 0)
 
-    def order_changed(self, order) -> None:
+    def order_changed(self, order: Order) -> None:
         if order.account.account_id in self.private_accounts:
             self.orders[order.order_id] = order
 
-    def market_added(self, ticker: str, book) -> None:
+    def market_added(self, ticker: str, book: Book) -> None:
         if self._wants_tap(ticker):
             book.tap = self.level
 
-    def position_settled(self, account, pos, revenue: int) -> None:
+    def position_settled(self, account: Account, pos: Position, revenue: int) -> None:
         if account.account_id in self.private_accounts:
             extra = pos.realized + revenue - pos.cost
             self.positions[(account.account_id, pos.ticker)] = (account, pos.ticker, None, extra)
 
-    def market_status(self, market, status: str, t: int) -> None:
+    def market_status(self, market: Market, status: str, t: int) -> None:
         if not self.subs[LIFECYCLE]:
             return
         kind = {"active": "activated", "inactive": "deactivated", "determined": "determined",
@@ -118,11 +126,11 @@ class Feed(FeedCommands):
         if kind is not None:
             self.events.append(("market_lifecycle_v2", market.ticker, None, ww.lifecycle(market, kind, t)))
 
-    def market_created(self, market, t: int) -> None:
+    def market_created(self, market: Market, t: int) -> None:
         if self.subs[LIFECYCLE]:
             self.events.append(("market_lifecycle_v2", market.ticker, None, ww.lifecycle(market, "created", t)))
 
-    def event_listed(self, event, t: int) -> None:
+    def event_listed(self, event: Event, t: int) -> None:
         if self.subs[LIFECYCLE]:
             self.events.append(("event_lifecycle", None, event.market_tickers, ww.event_lifecycle(event, t)))
 
@@ -146,7 +154,7 @@ class Feed(FeedCommands):
             self.trades = []
             last_size = self.last_size
             for t in trades:
-                last_size[t.ticker] = t.count
+                last_size[t.ticker] = t.qty
             if tickers_on:
                 touched.update(t.ticker for t in trades)
             subs = self.subs[TRADE]
@@ -235,12 +243,13 @@ class Feed(FeedCommands):
     def _roll(self, p: float) -> bool:
         return p > 0 and self._rng.random() < p
 
-    def _private(self, out, channel: str, account, ticker: str, kind: str, body: dict) -> None:
+    def _private(self, out: dict, channel: str, account: Account, ticker: str, kind: str, body: dict) -> None:
         for sub in self.subs[channel]:
             if sub.conn.account is account and sub.covers(ticker):
                 self._put(out, sub, {"type": kind, "sid": sub.sid, "msg": body})
 
-    def _tickers(self, out, tickers, now: int, only_changed: bool, subs=None) -> None:
+    def _tickers(self, out: dict, tickers: Iterable[str], now: int, only_changed: bool,
+                 subs: list[Sub] | None = None) -> None:
         engine = self.engine
         for ticker in tickers:
             market = engine.markets.get(ticker)
@@ -259,8 +268,12 @@ class Feed(FeedCommands):
                     self._put(out, sub, {"type": "ticker", "sid": sub.sid, "msg": body})
 
     @staticmethod
-    def _put(out: dict, sub: Sub | None, frame: dict, conn=None) -> None:
-        conn = conn or sub.conn
+    def _put(out: dict, sub: Sub | None, frame: dict, conn: Connection | None = None) -> None:
+        """Queue `frame` for `conn`, else for the subscription's connection (a reply names its conn)."""
+        if conn is None:
+            if sub is None:
+                raise ValueError("a frame goes to a subscription or to a named connection")
+            conn = sub.conn
         batch = out.get(conn)
         if batch is None:
             batch = out[conn] = []
@@ -277,7 +290,7 @@ class Feed(FeedCommands):
 
     # ---- subscriptions ------------------------------------------------------------------------
 
-    def attach(self, conn, max_per_user: int | None = None) -> bool:
+    def attach(self, conn: Connection, max_per_user: int | None = None) -> bool:
         """Register a connection; False (not registered) when its user already has `max_per_user`."""
         with self.lock:
             if max_per_user is not None:
@@ -287,7 +300,7 @@ class Feed(FeedCommands):
             self.conns.add(conn)
             return True
 
-    def detach(self, conn) -> None:
+    def detach(self, conn: Connection) -> None:
         with self.lock:
             self.conns.discard(conn)
             for sub in list(conn.subs.values()):

@@ -29,7 +29,8 @@ def _cdf(ex, event) -> list[tuple[float, float]]:
             bins.append((m.floor_strike - 0.5, m.cap_strike + 0.5, p))
     bins.sort()
     total = sum(p for _, _, p in bins) or 1.0
-    points, running = [], 0.0
+    points: list[tuple[float, float]] = []
+    running = 0.0
     for lo, hi, p in bins:
         if not points:
             points.append((lo, 0.0))

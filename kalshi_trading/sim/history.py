@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import NamedTuple
+from typing import Callable, NamedTuple, TypeVar
 
 from kalshi_trading.sim.market import Market
 from kalshi_trading.sim.records import BID, PU, RESTING, Account, Fill, Order, Trade
@@ -81,9 +81,9 @@ class History:
         fills += [f for f in account.fills if f.ticker == market.ticker]
         traded = count = yes_flows = 0
         for f in fills:
-            traded += (f.price if f.side == BID else PU - f.price) * f.count
-            count += f.count
-            yes_flows += -f.price * f.count if f.side == BID else f.price * f.count
+            traded += (f.price if f.side == BID else PU - f.price) * f.qty
+            count += f.qty
+            yes_flows += -f.price * f.qty if f.side == BID else f.price * f.qty
         # In YES terms a position's P&L is the YES flows plus what the final position paid; a NO holder's
         # collateral (one dollar a contract) comes back through the settlement's revenue.
         realized = yes_flows - settlement.no_count * PU + settlement.revenue_mu
@@ -140,11 +140,8 @@ class History:
         gone = len(old) + len(self.trades)
         self.trades = [t for t in self.trades if t.ts_ms >= horizon][-MAX_TRADES:]
         gone -= len(self.trades)
-        for table, when in ((self.fills, _ts), (self.orders, _updated), (self.positions, _settled)):
-            for aid, rows in table.items():
-                kept = [r for r in rows if when(r) >= horizon]
-                gone += len(rows) - len(kept)
-                table[aid] = kept
+        gone += (_keep_since(self.fills, _ts, horizon) + _keep_since(self.orders, _updated, horizon)
+                 + _keep_since(self.positions, _settled, horizon))
         if old:
             live = ex.engine.markets
             for ticker, event in list(ex.events.items()):
@@ -187,6 +184,19 @@ class History:
         return history
 
 
+R = TypeVar("R")
+
+
+def _keep_since(table: dict[str, list[R]], when: Callable[[R], int], horizon: int) -> int:
+    """Drop each account's rows older than `horizon`; return how many went."""
+    gone = 0
+    for aid, rows in table.items():
+        kept = [r for r in rows if when(r) >= horizon]
+        gone += len(rows) - len(kept)
+        table[aid] = kept
+    return gone
+
+
 def _ts(fill: Fill) -> int:
     return fill.ts_ms
 
@@ -200,7 +210,7 @@ def _settled(row: ArchivedPosition) -> int:
 
 
 def _order(account: Account, values: list) -> Order:
-    fields = dict(zip(ORDER_FIELDS, values))
+    fields = dict(zip(ORDER_FIELDS, values, strict=True))
     order = Order(fields["order_id"], fields["seq"], account, fields["ticker"], fields["side"], fields["price"],
                   fields["initial"], fields["tif"], fields["stp"], fields["created_ms"])
     for name, value in fields.items():

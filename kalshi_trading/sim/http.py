@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Callable, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from kalshi_trading.sim import routes_account as acct
@@ -32,6 +33,11 @@ from kalshi_trading.sim.feed import Feed
 from kalshi_trading.sim.params import Request
 from kalshi_trading.sim.ratelimit import CANCEL_COST, DEFAULT_COST, RateLimiter, RateLimits
 from kalshi_trading.sim.ws import WS_PATH, WsLimits, serve_websocket
+
+if TYPE_CHECKING:
+    from kalshi_trading.sim.exchange import SimExchange
+    from kalshi_trading.sim.runtime import SimServer
+    from kalshi_trading.sim.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +115,11 @@ def cost_of(method: str, path: str, body) -> tuple[str, int]:
 class App:
     """What the handler needs: the exchange, the store (candles), auth, limits, faults, stats."""
 
-    def __init__(self, exchange, store=None, limits: RateLimits | None = None, faults: FaultSpec | None = None,
-                 on_change=None, ws_ping_interval: float = 10.0, ws_max_queue: int = 10_000,
-                 ws_limits: WsLimits | None = None):
+    def __init__(self, exchange: SimExchange, store: Store | None = None,
+                 limits: RateLimits | Literal[False] | None = None, faults: FaultSpec | None = None,
+                 on_change: Callable[[], None] | None = None, ws_ping_interval: float = 10.0,
+                 ws_max_queue: int = 10_000, ws_limits: WsLimits | None = None):
+        """`limits`: the rate limits, None for the defaults, False for none."""
         self.exchange = exchange
         self.store = store
         self.limits = limits or RateLimits()
@@ -126,6 +134,7 @@ class App:
         self.requests = 0
         self.cpu_seconds = 0.0
         self.stats_lock = threading.Lock()
+        self.control: SimServer | None = None  # the server these routes control (routes_control), if any
 
     def public_pem(self, key_id: str) -> str | None:
         """The PEM that verifies `key_id`; None for an unknown or deleted key (401 at once)."""
@@ -133,6 +142,7 @@ class App:
 
 
 class Handler(BaseHTTPRequestHandler):
+    server: SimHTTPServer
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     server_version = "KalshiSim/1.0"
@@ -264,6 +274,12 @@ class SimHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address, app: App):
+    def __init__(self, address: tuple[str, int], app: App):
         self.app = app
         super().__init__(address, Handler)
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        """The bound (host, port) (an IPv4 or IPv6 TCP address)."""
+        host, port = self.server_address[:2]
+        return str(host), int(port)

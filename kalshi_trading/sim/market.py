@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from decimal import Decimal
+from typing import Any
 
 from kalshi_trading.money import fee_rate
 from kalshi_trading.sim.records import PU
@@ -44,13 +45,39 @@ class Market:
         "fair",
     )
 
-    def __init__(self, **terms):
+    # terms (set from keyword arguments named in TERMS)
+    ticker: str
+    event_ticker: str
+    series_ticker: str
+    title: str
+    subtitle: str
+    yes_sub_title: str
+    no_sub_title: str
+    created_ms: int
+    open_ms: int
+    close_ms: int
+    expected_expiration_ms: int
+    latest_expiration_ms: int
+    settlement_timer_seconds: int
+    rules_primary: str
+    rules_secondary: str
+    price_level_structure: str
+    price_ranges: list[tuple[str, str, str]]
+    strike_type: str | None
+    floor_strike: float | None
+    cap_strike: float | None
+    fee_type: str
+    fee_multiplier: str
+    can_close_early: bool
+    underlying: str
+
+    def __init__(self, **terms: Any) -> None:
         for name in self.TERMS:
             setattr(self, name, terms.pop(name, None))
         if terms:
             raise TypeError(f"unknown market terms {sorted(terms)}")
         self.status = "initialized"
-        self.result = ""
+        self.result = ""  # yes | no | void once determined
         self.updated_ms = self.created_ms
         self.determined_ms: int | None = None
         self.settled_ms: int | None = None

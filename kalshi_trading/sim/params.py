@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any, overload
 
 from kalshi_trading.sim.errors import SimError, bad_request
 from kalshi_trading.sim.records import Account
@@ -18,6 +20,13 @@ class Request:
     account: Account | None = None
     match: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def user(self) -> Account:
+        """The authenticated account (private routes run only after the dispatcher authorised the request)."""
+        if self.account is None:
+            raise SimError(401, "authentication_error", "this route needs a signed request")
+        return self.account
+
     def one(self, name: str) -> str | None:
         values = self.query.get(name)
         return values[-1] if values else None
@@ -29,7 +38,13 @@ class Request:
             out.extend(v.strip() for v in value.split(",") if v.strip())
         return out
 
-    def int(self, name: str, default: int | None = None) -> int | None:
+    @overload
+    def int(self, name: str, default: builtins.int) -> builtins.int: ...
+
+    @overload
+    def int(self, name: str, default: None = None) -> builtins.int | None: ...
+
+    def int(self, name: str, default: builtins.int | None = None) -> builtins.int | None:
         raw = self.one(name)
         if raw is None or raw == "":
             return default
@@ -38,7 +53,7 @@ class Request:
         except ValueError:
             raise bad_request(f"{name} must be an integer", "invalid_parameters", raw) from None
 
-    def bool(self, name: str, default: bool = False) -> bool:
+    def bool(self, name: str, default: builtins.bool = False) -> builtins.bool:
         raw = self.one(name)
         if raw is None or raw == "":
             return default
@@ -48,7 +63,7 @@ class Request:
             return False
         raise bad_request(f"{name} must be true or false", "invalid_parameters", raw)
 
-    def field(self, name: str, required: bool = True):
+    def field(self, name: str, required: builtins.bool = True) -> Any:
         body = self.body if isinstance(self.body, dict) else {}
         if name not in body or body[name] is None:
             if required:

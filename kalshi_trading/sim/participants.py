@@ -101,8 +101,11 @@ class Participants:
         if buy and ask is None or not buy and bid is None:
             buy = not buy
         size = rng.randint(1, 30) * CU
+        limit = ask if buy else bid
+        if limit is None:
+            return
         try:
-            self.engine.place(self.taker, market.ticker, BID if buy else ASK, ask if buy else bid, size, IOC)
+            self.engine.place(self.taker, market.ticker, BID if buy else ASK, limit, size, IOC)
         except SimError as exc:
             log.debug("house take refused: %s", exc)
 

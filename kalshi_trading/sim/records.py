@@ -32,7 +32,7 @@ class Fill(NamedTuple):
     order_id: str
     ticker: str
     side: str  # book side of this account's order
-    count: int  # cu
+    qty: int  # cu (not `count`, which would hide tuple.count)
     price: int  # pu, YES price
     is_taker: bool
     fee: int  # mu
@@ -42,7 +42,7 @@ class Fill(NamedTuple):
 class Trade(NamedTuple):
     trade_id: str
     ticker: str
-    count: int
+    qty: int  # cu
     price: int
     taker_side: str
     ts_ms: int

@@ -8,6 +8,7 @@ Advanced or above (the simulator's default tier is Prestige, see `ratelimit.Rate
 from __future__ import annotations
 
 import uuid
+from typing import Literal, overload
 
 from kalshi_trading.sim import wire
 from kalshi_trading.sim.errors import SimError, bad_request, not_found
@@ -21,7 +22,7 @@ MONTH_MS = 30 * 86_400_000
 
 def _primary(app, req: Request) -> tuple[Account, int]:
     ex = app.exchange
-    return ex.extras.subaccounts.primary_of(ex.engine, req.account)
+    return ex.extras.subaccounts.primary_of(ex.engine, req.user)
 
 
 def _need_tier(app, tier: str, what: str) -> None:
@@ -29,6 +30,14 @@ def _need_tier(app, tier: str, what: str) -> None:
     if TIERS.index(have) < TIERS.index(tier):
         raise SimError(403, "insufficient_api_usage_level", f"{what} needs the {tier} API usage level or above",
                        f"current level {have}")
+
+
+@overload
+def _int_field(req: Request, name: str, required: Literal[True] = True) -> int: ...
+
+
+@overload
+def _int_field(req: Request, name: str, required: bool) -> int | None: ...
 
 
 def _int_field(req: Request, name: str, required: bool = True) -> int | None:
@@ -211,7 +220,7 @@ def withdrawals(app, req: Request):
 
 def resting_order_value(app, req: Request):
     total = 0
-    for order in req.account.orders:
+    for order in req.user.orders:
         if order.status == RESTING:
             total += (order.price if order.side == BID else PU - order.price) * order.remaining
     return 200, {"total_resting_order_value": total // 10_000,
@@ -298,7 +307,7 @@ def volume_progress(app, req: Request):
     ex = app.exchange
     since = ex.clock.now_ms() - MONTH_MS
     fills = list(ex.extras.history.fills.get(primary.account_id, ())) + primary.fills
-    volume = sum(f.count for f in fills if f.ts_ms >= since)
+    volume = sum(f.qty for f in fills if f.ts_ms >= since)
     # The simulator grants its tier outright (RateLimits.tier): there are no volume goals to earn or keep.
     return 200, {"volume_progress": [{"computed_ts": _now_s(app), "trailing_30d_volume_fp": wire.count(volume),
                                       "goals": []}]}

@@ -30,7 +30,7 @@ def _group(app, req: Request) -> OrderGroup:
 
 def create(app, req: Request):
     engine = app.exchange.engine
-    group = OrderGroup(engine.next_id(), req.account, _limit(req))
+    group = OrderGroup(engine.next_id(), req.user, _limit(req))
     engine.groups[group.group_id] = group
     engine.version += 1
     return 201, {"order_group_id": group.group_id, "subaccount": 0}
@@ -51,7 +51,7 @@ def list_groups(app, req: Request):
 def get_group(app, req: Request):
     group = _group(app, req)
     body = {k: v for k, v in _row(group).items() if k != "id"}
-    body["orders"] = [o.order_id for o in req.account.orders
+    body["orders"] = [o.order_id for o in req.user.orders
                       if o.order_group_id == group.group_id and o.status == RESTING]
     return 200, body
 

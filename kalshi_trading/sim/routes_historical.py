@@ -120,7 +120,7 @@ def trades(app, req: Request):
 
 
 def fills(app, req: Request):
-    items = list(_history(app).fills.get(req.account.account_id, ()))
+    items = list(_history(app).fills.get(req.user.account_id, ()))
     if ticker := req.one("ticker"):
         items = [f for f in items if f.ticker == ticker]
     items = ts_filter(items, lambda f: f.ts_ms, req.int("min_ts"), req.int("max_ts"))
@@ -130,7 +130,7 @@ def fills(app, req: Request):
 
 
 def orders(app, req: Request):
-    items = list(_history(app).orders.get(req.account.account_id, ()))
+    items = list(_history(app).orders.get(req.user.account_id, ()))
     if ticker := req.one("ticker"):
         items = [o for o in items if o.ticker == ticker]
     items = ts_filter(items, lambda o: o.created_ms, req.int("min_ts"), req.int("max_ts"))
@@ -140,7 +140,7 @@ def orders(app, req: Request):
 
 
 def positions(app, req: Request):
-    rows = sorted(_history(app).positions.get(req.account.account_id, ()), key=lambda p: (-p.settled_ms, p.ticker))
+    rows = sorted(_history(app).positions.get(req.user.account_id, ()), key=lambda p: (-p.settled_ms, p.ticker))
     if ticker := req.one("ticker"):
         rows = [p for p in rows if p.ticker == ticker]
     if event := req.one("event_ticker"):

@@ -140,7 +140,8 @@ def structured_targets(app, req: Request):
     size = req.int("page_size", 100)
     if not 1 <= size <= 2000:
         raise bad_request("page_size must be between 1 and 2000", "invalid_parameters", str(size))
-    start = int(req.one("cursor")) if (req.one("cursor") or "").isdigit() else 0
+    cursor = req.one("cursor") or ""
+    start = int(cursor) if cursor.isdigit() else 0
     page = rows[start:start + size]
     return 200, {"structured_targets": page, "cursor": str(start + size) if start + size < len(rows) else ""}
 

@@ -33,12 +33,12 @@ def portfolio_value(app, account: Account) -> int:
 
 
 def balance(app, req: Request):
-    account = req.account
+    account = req.user
     return 200, wire.balance(account, portfolio_value(app, account), app.exchange.clock.now_ms())
 
 
 def positions(app, req: Request):
-    account = req.account
+    account = req.user
     rows = sorted(account.positions.values(), key=lambda p: p.ticker)
     if ticker := req.one("ticker"):
         rows = [p for p in rows if p.ticker == ticker]
@@ -61,7 +61,7 @@ def positions(app, req: Request):
 
 
 def fills(app, req: Request):
-    items = list(req.account.fills)
+    items = list(req.user.fills)
     if ticker := req.one("ticker"):
         items = [f for f in items if f.ticker == ticker]
     if order_id := req.one("order_id"):
@@ -73,7 +73,7 @@ def fills(app, req: Request):
 
 
 def settlements(app, req: Request):
-    items = list(req.account.settlements)
+    items = list(req.user.settlements)
     if ticker := req.one("ticker"):
         items = [s for s in items if s.ticker == ticker]
     if event := req.one("event_ticker"):
@@ -85,7 +85,7 @@ def settlements(app, req: Request):
 
 
 def list_orders(app, req: Request):
-    items = list(req.account.orders)
+    items = list(req.user.orders)
     if ticker := req.one("ticker"):
         items = [o for o in items if o.ticker == ticker]
     if events := req.many("event_ticker"):
@@ -105,12 +105,12 @@ def list_orders(app, req: Request):
 
 
 def get_order(app, req: Request):
-    return 200, {"order": wire.order(app.exchange.engine.user_order(req.account, req.match["order_id"]))}
+    return 200, {"order": wire.order(app.exchange.engine.user_order(req.user, req.match["order_id"]))}
 
 
 def queue_position(app, req: Request):
     engine = app.exchange.engine
-    order = engine.user_order(req.account, req.match["order_id"])
+    order = engine.user_order(req.user, req.match["order_id"])
     if order.status != RESTING:
         raise not_found("order is not resting", order.order_id)
     return 200, {"queue_position_fp": wire.count(engine.queue_position(order))}
@@ -121,7 +121,7 @@ def queue_positions(app, req: Request):
     tickers = set(req.many("market_tickers"))
     event = req.one("event_ticker")
     out = []
-    for order in req.account.orders:
+    for order in req.user.orders:
         if order.status != RESTING:
             continue
         if tickers and order.ticker not in tickers:
@@ -165,7 +165,7 @@ def _create(app, account: Account, body) -> dict:
 
 
 def create_order(app, req: Request):
-    return 201, _create(app, req.account, req.body)
+    return 201, _create(app, req.user, req.body)
 
 
 def batch_create(app, req: Request):
@@ -177,7 +177,7 @@ def batch_create(app, req: Request):
     out = []
     for item in items:
         try:
-            out.append(_create(app, req.account, item))
+            out.append(_create(app, req.user, item))
         except SimError as exc:
             entry = {"error": exc.body()["error"]}
             if isinstance(item, dict) and item.get("client_order_id"):
@@ -193,7 +193,7 @@ def _cancel(app, account: Account, order_id: str) -> dict:
 
 
 def cancel_order(app, req: Request):
-    return 200, _cancel(app, req.account, req.match["order_id"])
+    return 200, _cancel(app, req.user, req.match["order_id"])
 
 
 def batch_cancel(app, req: Request):
@@ -210,20 +210,20 @@ def batch_cancel(app, req: Request):
         try:
             if not isinstance(order_id, str):
                 raise bad_request("order_id is required", "invalid_parameters")
-            out.append(_cancel(app, req.account, order_id))
+            out.append(_cancel(app, req.user, order_id))
         except SimError as exc:
             out.append({"order_id": order_id or "", "reduced_by": "0.00", "error": exc.body()["error"]})
     return 200, {"orders": out}
 
 
 def cancel_all(app, req: Request):
-    app.exchange.engine.cancel_all(req.account)
+    app.exchange.engine.cancel_all(req.user)
     return 204, None
 
 
 def amend(app, req: Request):
     engine = app.exchange.engine
-    order = engine.amend(req.account, req.match["order_id"], str(req.field("ticker")), str(req.field("side")),
+    order = engine.amend(req.user, req.match["order_id"], str(req.field("ticker")), str(req.field("side")),
                          parse_price(req.field("price")), parse_count(req.field("count")),
                          req.field("client_order_id", required=False), req.field("updated_client_order_id", False))
     body = {"order_id": order.order_id, "client_order_id": order.client_order_id,
@@ -239,7 +239,7 @@ def decrease(app, req: Request):
     if (by is None) == (to is None):
         raise bad_request("give exactly one of reduce_by and reduce_to", "invalid_parameters")
     order = app.exchange.engine.decrease(
-        req.account, req.match["order_id"], parse_count(by, "reduce_by") if by is not None else None,
+        req.user, req.match["order_id"], parse_count(by, "reduce_by") if by is not None else None,
         parse_count(to, "reduce_to", allow_zero=True) if to is not None else None)
     return 200, {"order_id": order.order_id, "client_order_id": order.client_order_id,
                  "remaining_count": wire.count(order.remaining), "ts_ms": app.exchange.clock.now_ms()}

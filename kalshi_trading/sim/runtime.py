@@ -18,9 +18,16 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kalshi_trading.errors import KalshiError, StorageError
 from kalshi_trading.sim.records import Account
+
+if TYPE_CHECKING:  # imported when a server starts (the CLI's other commands never pay for them)
+    from kalshi_trading.sim.clock import Clock
+    from kalshi_trading.sim.faults import FaultSpec
+    from kalshi_trading.sim.http import App, SimHTTPServer
+    from kalshi_trading.sim.ratelimit import RateLimits
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +57,7 @@ class _Lock:
     def __init__(self, directory: Path):
         import fcntl
 
+        self._fd: int | None = None
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -168,8 +176,8 @@ def create_account(data_dir: Path, balance: Decimal) -> SimAccount:
 class SimServer:
     """The exchange served over loopback HTTP in daemon threads; saves on change and on stop."""
 
-    def __init__(self, session: _Session, host: str, port: int, faults, rate_limits, participants: bool,
-                 ws_ping_interval: float = 10.0):
+    def __init__(self, session: _Session, host: str, port: int, faults: FaultSpec | str | None,
+                 rate_limits: RateLimits | bool, participants: bool, ws_ping_interval: float = 10.0):
         self._session = session
         self._ws_ping_interval = ws_ping_interval
         self.exchange = session.exchange
@@ -177,18 +185,18 @@ class SimServer:
         self._faults = faults
         self._rate_limits = rate_limits
         self._participants = participants
-        self._httpd = None
+        self._httpd: SimHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._dirty = threading.Event()
-        self.app = None
+        self.app: App | None = None  # set by start()
         self.control_token = secrets.token_urlsafe(32)  # for `kalshi sim ...` of other processes (server.json)
 
     @property
     def base_url(self) -> str:
         if self._httpd is None:
             raise RuntimeError("server not started")
-        host, port = self._httpd.server_address[:2]
+        host, port = self._httpd.host_port
         return f"http://{host}:{port}/trade-api/v2"
 
     @property
@@ -196,22 +204,27 @@ class SimServer:
         """The WebSocket feed, on the REST port."""
         if self._httpd is None:
             raise RuntimeError("server not started")
-        host, port = self._httpd.server_address[:2]
+        host, port = self._httpd.host_port
         return f"ws://{host}:{port}/trade-api/ws/v2"
+
+    def _running_app(self) -> App:
+        if self.app is None:
+            raise RuntimeError("server not started")
+        return self.app
 
     # ---- WebSocket fault hooks (tests): each acts once --------------------------------------
 
     def drop_next_delta(self) -> None:
         """The next order book delta is not sent (its seq is used: a gap)."""
-        self.app.feed.drop_next_delta()
+        self._running_app().feed.drop_next_delta()
 
     def duplicate_next_delta(self) -> None:
         """The next order book delta is sent twice (same seq)."""
-        self.app.feed.duplicate_next_delta()
+        self._running_app().feed.duplicate_next_delta()
 
     def close_connections(self) -> int:
         """Drop every WebSocket connection now (no close frame); return how many."""
-        return self.app.feed.close_connections()
+        return self._running_app().feed.close_connections()
 
     def start(self) -> "SimServer":
         from kalshi_trading.sim.faults import FaultSpec
@@ -226,13 +239,13 @@ class SimServer:
         faults = self._faults
         if not isinstance(faults, FaultSpec):
             faults = FaultSpec.parse(faults if faults is not None else os.environ.get("KALSHI_SIM_FAULTS"))
-        self.app = App(self.exchange, self._session.store, limits if limits else False, faults,
-                       on_change=self._dirty.set, ws_ping_interval=self._ws_ping_interval)
-        self.app.control = self  # the /sim/control routes (see routes_control)
+        app = self.app = App(self.exchange, self._session.store, limits or False, faults,
+                             on_change=self._dirty.set, ws_ping_interval=self._ws_ping_interval)
+        app.control = self  # the /sim/control routes (see routes_control)
         if self.exchange.prime():  # two-sided books before the first request
             self._dirty.set()
-        self._httpd = SimHTTPServer((self._host, self._port), self.app)
-        serve = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
+        httpd = self._httpd = SimHTTPServer((self._host, self._port), app)
+        serve = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                  name="sim-http", daemon=True)
         pulse = threading.Thread(target=self._pulse, name="sim-pulse", daemon=True)
         self._threads = [serve, pulse]
@@ -284,9 +297,10 @@ class SimServer:
             session.exchange = self.exchange = fresh
             session.extra = {}
             account = _demo(session, balance)
-            self.app.feed.shutdown()
-            self.app.feed = Feed(fresh, self.app.feed.spec)
-            self.app.exchange = fresh
+            app = self._running_app()
+            app.feed.shutdown()
+            app.feed = Feed(fresh, app.feed.spec)
+            app.exchange = fresh
         fresh.prime()
         session.save()
         return account
@@ -316,7 +330,7 @@ class SimServer:
             try:
                 import socket
 
-                socket.create_connection(self._httpd.server_address[:2], timeout=1).close()
+                socket.create_connection(self._httpd.host_port, timeout=1).close()
             except OSError:
                 pass
             closer.join(timeout=5)
@@ -334,7 +348,7 @@ class SimServer:
 
 def start_embedded(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, seed: int | None = None,
                    speed: float = 1.0, faults: str | None = None, participants: bool = True,
-                   rate_limits=True, clock=None, ws_ping_interval: float = 10.0,
+                   rate_limits: RateLimits | bool = True, clock: Clock | None = None, ws_ping_interval: float = 10.0,
                    balance: Decimal = DEFAULT_BALANCE) -> SimServer:
     """Load (or create) the exchange under `data_dir` and serve it; `seed` applies to a new exchange.
 

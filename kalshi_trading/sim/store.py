@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import Sequence
 
 from kalshi_trading.sim.book import Book
 from kalshi_trading.sim.catalogue import Event
@@ -67,7 +68,7 @@ class Store:
         self._saved = dict(rows)
         return rows
 
-    def write(self, docs: dict[str, str], candles: list[tuple[str, int, list]] = ()) -> None:
+    def write(self, docs: dict[str, str], candles: Sequence[tuple[str, int, list]] = ()) -> None:
         changed = {k: v for k, v in docs.items() if self._saved.get(k) != v}
         if not changed and not candles:
             return
@@ -145,7 +146,7 @@ def load(docs: dict[str, str], *, speed: float = 1.0, participants: bool = True,
         account.client_ids = set(data["client_ids"])
         for row in data["positions"]:
             pos = Position(row[0])
-            for name, value in zip(_POS_FIELDS[1:], row[1:]):
+            for name, value in zip(_POS_FIELDS[1:], row[1:], strict=True):
                 setattr(pos, name, value)
             account.positions[pos.ticker] = pos
         account.fills = [Fill(*f) for f in data["fills"]]
@@ -154,7 +155,7 @@ def load(docs: dict[str, str], *, speed: float = 1.0, participants: bool = True,
     live = []
     for row in json.loads(docs["orders"]):
         account = engine.accounts[row[0]]
-        values = dict(zip(_ORDER_FIELDS, row[1:]))
+        values = dict(zip(_ORDER_FIELDS, row[1:], strict=True))
         order = Order(values["order_id"], values["seq"], account, values["ticker"], values["side"], values["price"],
                       values["initial"], values["tif"], values["stp"], values["created_ms"])
         for name, value in values.items():
@@ -165,12 +166,12 @@ def load(docs: dict[str, str], *, speed: float = 1.0, participants: bool = True,
         if order.status == RESTING and order.ticker in engine.books:
             live.append(order)
             account.reserved += order.reserved
-            pos = account.positions.get(order.ticker)
-            if pos is not None and order.covered:
+            held = account.positions.get(order.ticker)
+            if held is not None and order.covered:
                 if order.side == "bid":
-                    pos.committed_no += order.covered
+                    held.committed_no += order.covered
                 else:
-                    pos.committed_yes += order.covered
+                    held.committed_yes += order.covered
     live.sort(key=lambda o: o.seq)
     for order in live:
         engine.books[order.ticker].add(order)

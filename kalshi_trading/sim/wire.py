@@ -6,6 +6,8 @@ times RFC 3339; integer cents only in `balance`, `portfolio_value`, `revenue`, `
 
 from __future__ import annotations
 
+from typing import Any
+
 from kalshi_trading.sim.book import Book
 from kalshi_trading.sim.catalogue import Event, Series
 from kalshi_trading.sim.clock import fmt_time
@@ -46,7 +48,7 @@ def outcome(side: str) -> str:
 
 def market(m: Market, book: Book | None, now_ms: int) -> dict:
     bb, bsize, ba, asize = book.top() if book is not None else (0, 0, PU, 0)
-    data = {
+    data: dict[str, Any] = {
         "ticker": m.ticker,
         "event_ticker": m.event_ticker,
         "market_type": "binary",
@@ -94,7 +96,7 @@ def market(m: Market, book: Book | None, now_ms: int) -> dict:
         data["strike_type"] = m.strike_type
         data["floor_strike"] = m.floor_strike
         data["cap_strike"] = m.cap_strike
-    if m.status == "finalized":
+    if m.status == "finalized" and m.settled_ms is not None:
         data["settlement_ts"] = fmt_time(m.settled_ms)
         if m.result in ("yes", "no"):
             data["settlement_value_dollars"] = "1.0000" if m.result == "yes" else "0.0000"
@@ -120,7 +122,7 @@ def trade(t: Trade) -> dict:
     return {
         "trade_id": t.trade_id,
         "ticker": t.ticker,
-        "count_fp": count(t.count),
+        "count_fp": count(t.qty),
         "yes_price_dollars": price(t.price),
         "no_price_dollars": price(PU - t.price),
         "taker_outcome_side": outcome(t.taker_side),
@@ -134,7 +136,7 @@ def _ohlc(o: int, h: int, lo: int, c: int) -> dict:
     return {"open_dollars": price(o), "low_dollars": price(lo), "high_dollars": price(h), "close_dollars": price(c)}
 
 
-def candles(rows: list[tuple[int, list, object]], start_s: int, period_min: int, synthetic: bool) -> list[dict]:
+def candles(rows: list[tuple[int, list, int | None]], start_s: int, period_min: int, synthetic: bool) -> list[dict]:
     """`candles.aggregate` rows over a market's history -> the 3.30.0 MarketCandlestick list of the
     periods ending at or after `start_s`.
 
@@ -182,7 +184,7 @@ def candles(rows: list[tuple[int, list, object]], start_s: int, period_min: int,
 
 
 def event(e: Event, markets: list[dict] | None = None) -> dict:
-    data = {
+    data: dict[str, Any] = {
         "event_ticker": e.event_ticker,
         "series_ticker": e.series_ticker,
         "title": e.title,
@@ -204,7 +206,7 @@ def event(e: Event, markets: list[dict] | None = None) -> dict:
 
 
 def series(s: Series, volume_cu: int | None = None) -> dict:
-    data = {
+    data: dict[str, Any] = {
         "ticker": s.ticker,
         "frequency": s.frequency,
         "title": s.title,
@@ -278,7 +280,7 @@ def averages(o: Order) -> dict:
 
 
 def create_result(o: Order, now_ms: int) -> dict:
-    data = {
+    data: dict[str, Any] = {
         "order_id": o.order_id,
         "client_order_id": o.client_order_id,
         "fill_count": count(o.filled),
@@ -299,7 +301,7 @@ def fill(f: Fill) -> dict:
         "exchange_index": 0,
         "outcome_side": outcome(f.side),
         "book_side": f.side,
-        "count_fp": count(f.count),
+        "count_fp": count(f.qty),
         "yes_price_dollars": price(f.price),
         "no_price_dollars": price(PU - f.price),
         "is_taker": f.is_taker,

@@ -70,7 +70,7 @@ class World:
     def fair(self, market: Market, now_ms: int) -> float:
         remaining = max(0.0, (market.close_ms - now_ms) / 1000.0)
         if market.underlying == "btc":
-            return binary_above(self.spot, market.floor_strike, self.vol, remaining)
+            return binary_above(self.spot, _strike(market, "floor"), self.vol, remaining)
         if market.underlying == "temp":
             truth, err = self.temps.get(market.event_ticker, (50.0, 0.0))
             sd = 0.4 + 3.0 * math.sqrt(min(1.0, remaining / DAY_S))
@@ -86,7 +86,7 @@ class World:
         """`yes` or `no` from the underlying as it stands (called at close)."""
         if market.underlying == "btc":
             market.expiration_value = f"{self.spot:.2f}"
-            return "yes" if self.spot > market.floor_strike else "no"
+            return "yes" if self.spot > _strike(market, "floor") else "no"
         if market.underlying == "temp":
             truth = self.temps.get(market.event_ticker, (50.0, 0.0))[0]
             high = math.floor(truth + 0.5)
@@ -124,7 +124,15 @@ class World:
 def _temp_bounds(market: Market) -> tuple[float, float]:
     """The reported (integer) high lies in [lo, hi) for a YES."""
     if market.strike_type == "less":
-        return (-1e9, float(market.cap_strike))
+        return (-1e9, _strike(market, "cap"))
     if market.strike_type == "greater":
-        return (float(market.floor_strike) + 1, 1e9)
-    return (float(market.floor_strike), float(market.cap_strike) + 1)
+        return (_strike(market, "floor") + 1, 1e9)
+    return (_strike(market, "floor"), _strike(market, "cap") + 1)
+
+
+def _strike(market: Market, which: str) -> float:
+    """The market's floor or cap strike (its strike type promises one; a market without it is a listing bug)."""
+    value = market.floor_strike if which == "floor" else market.cap_strike
+    if value is None:
+        raise ValueError(f"market {market.ticker} ({market.strike_type}) has no {which} strike")
+    return float(value)

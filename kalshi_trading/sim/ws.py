@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from websockets.datastructures import Headers
-from websockets.frames import Opcode
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
@@ -185,7 +185,7 @@ class Connection:
             writer.join(timeout=2)
 
     def _read_loop(self) -> None:
-        parts: list[bytes] = []
+        parts: list[bytes | bytearray | memoryview] = []
         proto = self.proto
         while True:
             data = self.rfile.read1(65536)
@@ -197,6 +197,8 @@ class Connection:
                 events = proto.events_received()
                 self._send_pending()  # pongs and the close handshake
             for frame in events:
+                if not isinstance(frame, Frame):  # only frames follow the handshake
+                    continue
                 op = frame.opcode
                 if op is Opcode.TEXT or op is Opcode.BINARY or op is Opcode.CONT:
                     parts.append(frame.data)

@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from typing import TYPE_CHECKING, Any
 
 from kalshi_trading.sim import ws_wire as ww
+
+if TYPE_CHECKING:
+    from kalshi_trading.sim.engine import Engine
+    from kalshi_trading.sim.exchange import SimExchange
+    from kalshi_trading.sim.ws import Connection
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +53,14 @@ class CommandError(Exception):
         self.detail = detail
 
 
-def reply(cmd_id, **fields) -> dict:
+def reply(cmd_id: Any, **fields: Any) -> dict:
     """A command reply; `id` echoes the client's and is left out when it sent none."""
     return fields if cmd_id is None else {"id": cmd_id, **fields}
 
 
-def error_frame(code: int, cmd_id=None, sid=None, detail: str = "") -> dict:
-    frame = {"type": "error", "msg": {"code": code, "msg": ERRORS[code] + (f": {detail}" if detail else "")}}
+def error_frame(code: int, cmd_id: Any = None, sid: int | None = None, detail: str = "") -> dict:
+    frame: dict[str, Any] = {
+        "type": "error", "msg": {"code": code, "msg": ERRORS[code] + (f": {detail}" if detail else "")}}
     if cmd_id is not None:
         frame["id"] = cmd_id
     if sid is not None:
@@ -63,7 +71,7 @@ def error_frame(code: int, cmd_id=None, sid=None, detail: str = "") -> dict:
 class Sub:
     __slots__ = ("conn", "sid", "channel", "tickers", "seq", "yes_price", "skip_ack", "alive")
 
-    def __init__(self, conn, sid: int, channel: str, tickers: set | None, opts: dict):
+    def __init__(self, conn: Connection, sid: int, channel: str, tickers: set[str] | None, opts: dict):
         self.conn = conn
         self.sid = sid
         self.channel = channel
@@ -78,7 +86,25 @@ class Sub:
 
 
 class FeedCommands:
-    def command(self, conn, text: str | bytes) -> None:
+    """The commands; `feed.Feed` provides the state and the helpers declared here."""
+
+    lock: threading.RLock
+    engine: Engine
+    exchange: SimExchange
+
+    if TYPE_CHECKING:  # implemented by Feed
+        def flush(self) -> None: ...
+        def _send(self, out: dict) -> None: ...
+        def _add(self, sub: Sub) -> None: ...
+        def _remove(self, sub: Sub) -> None: ...
+        def _reindex(self) -> None: ...
+        def _tickers(self, out: dict, tickers: list[str], now: int, only_changed: bool,
+                     subs: list[Sub] | None = None) -> None: ...
+
+        @staticmethod
+        def _put(out: dict, sub: Sub | None, frame: dict, conn: Connection | None = None) -> None: ...
+
+    def command(self, conn: Connection, text: str | bytes) -> None:
         """Handle one client frame; replies and errors go to the connection's queue."""
         cmd_id = None
         allowed = conn.allow_command()  # every frame spends from the connection's budget
@@ -93,8 +119,9 @@ class FeedCommands:
             if not allowed:
                 raise CommandError(27)
             cmd = data.get("cmd")
-            handler = {"subscribe": self._subscribe, "unsubscribe": self._unsubscribe,
-                       "update_subscription": self._update, "list_subscriptions": self._list}.get(cmd)
+            handlers = {"subscribe": self._subscribe, "unsubscribe": self._unsubscribe,
+                        "update_subscription": self._update, "list_subscriptions": self._list}
+            handler = handlers.get(cmd) if isinstance(cmd, str) else None
             if handler is None:
                 raise CommandError(5, str(cmd))
             params = data.get("params")
@@ -135,7 +162,7 @@ class FeedCommands:
             raise CommandError(16, ",".join(missing[:5]))
         return found
 
-    def _subscribe(self, conn, cmd_id, params: dict, out: dict) -> None:
+    def _subscribe(self, conn: Connection, cmd_id: Any, params: dict, out: dict) -> None:
         channels = params.get("channels")
         if not channels:
             raise CommandError(3)
@@ -184,7 +211,7 @@ class FeedCommands:
         self._put(out, sub, {"type": "orderbook_snapshot", "sid": sub.sid, "seq": sub.seq,
                              "msg": ww.snapshot(book, sub.yes_price)})
 
-    def _sids(self, conn, params: dict) -> list[Sub]:
+    def _sids(self, conn: Connection, params: dict) -> list[Sub]:
         sids = params.get("sids")
         if not sids:
             raise CommandError(4)
@@ -198,12 +225,13 @@ class FeedCommands:
             subs.append(sub)
         return subs
 
-    def _unsubscribe(self, conn, cmd_id, params: dict, out: dict) -> None:
+    def _unsubscribe(self, conn: Connection, cmd_id: Any, params: dict, out: dict) -> None:
         for sub in self._sids(conn, params):
             self._remove(sub)
             self._put(out, None, reply(cmd_id, sid=sub.sid, seq=sub.seq, type="unsubscribed"), conn)
 
-    def _update(self, conn, cmd_id, params: dict, out: dict) -> None:
+    def _update(self, conn: Connection, cmd_id: Any, params: dict, out: dict) -> None:
+        sids: object
         if "sid" in params and params["sid"] is not None:
             sids = [params["sid"]]
         else:
@@ -250,6 +278,6 @@ class FeedCommands:
         for ticker in snapshots:
             self._snapshot(out, sub, ticker)
 
-    def _list(self, conn, cmd_id, params: dict, out: dict) -> None:
+    def _list(self, conn: Connection, cmd_id: Any, params: dict, out: dict) -> None:
         rows = [{"channel": s.channel, "sid": s.sid} for s in sorted(conn.subs.values(), key=lambda s: s.sid)]
         self._put(out, None, reply(cmd_id, type="ok", msg=rows), conn)

@@ -7,6 +7,7 @@ Same units and formatting as `wire` (prices "0.5200", counts "10.00", fees 6 dp)
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from kalshi_trading.sim.book import Book
 from kalshi_trading.sim.market import Market
@@ -37,7 +38,7 @@ def level_price(side: str, p: int, yes_price: bool) -> str:
 
 def snapshot(book: Book, yes_price: bool) -> dict:
     """`orderbook_snapshot` msg: both sides ascending by shown price; an empty side is omitted."""
-    data = {"market_ticker": book.ticker, "market_id": market_id(book.ticker)}
+    data: dict[str, Any] = {"market_ticker": book.ticker, "market_id": market_id(book.ticker)}
     yes = [[price(p), count(q)] for p, q in book.depth(BID)]
     yes.reverse()
     if yes_price:
@@ -92,7 +93,7 @@ def trade(t: Trade) -> dict:
         "market_ticker": t.ticker,
         "yes_price_dollars": price(t.price),
         "no_price_dollars": price(PU - t.price),
-        "count_fp": count(t.count),
+        "count_fp": count(t.qty),
         "taker_outcome_side": outcome(t.taker_side),
         "taker_book_side": t.taker_side,
         "is_block_trade": False,
@@ -101,7 +102,7 @@ def trade(t: Trade) -> dict:
 
 
 def fill(f: Fill, order: Order, post_position: int) -> dict:
-    data = {
+    data: dict[str, Any] = {
         "trade_id": f.fill_id,
         "order_id": f.order_id,
         "market_ticker": f.ticker,
@@ -109,7 +110,7 @@ def fill(f: Fill, order: Order, post_position: int) -> dict:
         "outcome_side": outcome(f.side),
         "book_side": f.side,
         "yes_price_dollars": price(f.price),
-        "count_fp": count(f.count),
+        "count_fp": count(f.qty),
         "fee_cost": fee(f.fee),
         "post_position_fp": count(post_position),
         "ts_ms": f.ts_ms,
@@ -140,7 +141,7 @@ def position(user_id: str, ticker: str, pos: Position | None, realized_extra: in
 
 
 def user_order(o: Order) -> dict:
-    data = {
+    data: dict[str, Any] = {
         "order_id": o.order_id,
         "user_id": o.account.user_id,
         "client_order_id": o.client_order_id,
@@ -163,7 +164,7 @@ def user_order(o: Order) -> dict:
 
 
 def lifecycle(m: Market, event_type: str, t: int) -> dict:
-    data = {"market_ticker": m.ticker, "event_type": event_type}
+    data: dict[str, Any] = {"market_ticker": m.ticker, "event_type": event_type}
     if event_type in ("created", "activated"):
         data["open_ts"] = m.open_ms // 1000
         data["close_ts"] = m.close_ms // 1000

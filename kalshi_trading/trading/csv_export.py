@@ -1,6 +1,7 @@
-"""CSV exports of the journal: trades (straight from SQLite TEXT) and closed lots (for a tax preparer).
+"""CSV exports of the journal: trades (the journal's export rows) and closed lots (for a tax preparer).
 
-Also the exact text formats the journal stores, since the trades export is built from them.
+The trades export writes the rows the journal yields (`TradeJournal.trade_rows`: exact texts, labelled buy or sell
+by the position before each fill, as CSV lines from `trade_csv`); this module runs no query of its own.
 
 Every export is written to a temporary file in the target directory, flushed to disk, then moved into place, so a
 crash never leaves half a CSV.  Numbers are exact decimal strings (`0.5200`, `10.00`, `0.017500`), never floats;
@@ -19,138 +20,33 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import sqlite3
 import stat
 import tempfile
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TextIO
+from typing import Any, Callable, Iterable, Sequence, TextIO
 
 from kalshi_trading.errors import StorageError, UsageError
-from kalshi_trading.models import Fill, Settlement
-from kalshi_trading.money import MoneyError, count_to_units, price_to_units
+from kalshi_trading.store.journal import TradeJournal
 from kalshi_trading.trading.pnl import ClosedLot
 
 log = logging.getLogger(__name__)
 
-TRADE_COLUMNS = (
+TRADE_COLUMNS = (  # the header of the trades CSV, one name per TradeRow field
     "created_time", "fill_id", "order_id", "ticker", "side", "action", "count",
     "yes_price", "no_price", "price", "notional", "fee", "is_taker",
 )
 LOT_COLUMNS = ("ticker", "side", "count", "acquired_time", "disposed_time", "cost", "proceeds", "fees", "gain")
-_LINE_END = "\r\n"  # what csv.writer writes by default (RFC 4180)
-
-# The side and action of each fill depend on the position before it (netting): a YES buy while long NO is a NO
-# sale, an ask while long YES is a YES sale, otherwise the fill buys the side it takes.  A fill that flips the
-# position is labelled as the sale of the side held before it, with its whole count.  The journal keeps `before`
-# (the ticker's position before each fill, over all earlier fills, so date filters do not change labels) and each
-# row's CSV text in pieces; the export is one ordered index scan gluing pieces together inside SQLite.
-_TRADE_LINE = """
-csv_head || CASE WHEN count_units > 0
-    THEN (CASE WHEN before < 0 THEN 'no,sell' || csv_mid || csv_no ELSE 'yes,buy' || csv_mid || csv_yes END)
-    ELSE (CASE WHEN before > 0 THEN 'yes,sell' || csv_mid || csv_yes ELSE 'no,buy' || csv_mid || csv_no END) END
-"""
-
-# -- exact text formats, shared by the journal's TEXT columns and the exports ------------------------------------
-
-# Column order of the journal's fills table; `before` is filled in by the journal when it inserts.
-FILL_COLUMNS = (
-    "fill_id", "order_id", "trade_id", "ticker", "outcome_side", "book_side", "count", "count_units", "yes_price",
-    "no_price", "fee", "is_taker", "created_time", "before", "csv_head", "csv_mid", "csv_yes", "csv_no",
-)
-FILL_TIME, FILL_BEFORE = 12, 13
-FILL_SELECT = (
-    "fill_id, order_id, trade_id, ticker, outcome_side, book_side, count, yes_price, fee, is_taker, created_time"
-)
 
 
 def iso(t: datetime | None) -> str:
-    """Fixed-width ISO-8601 UTC text ('' for unknown), so text order is time order; naive datetimes are refused."""
+    """Fixed-width ISO-8601 UTC text ('' for unknown); naive datetimes are refused."""
     if t is None:
         return ""
     if t.tzinfo is None:
         raise UsageError(f"naive datetime {t} (times must be timezone-aware UTC)")
-    if t.tzinfo is not timezone.utc:
-        t = t.astimezone(timezone.utc)
-    return t.isoformat(timespec="microseconds")[:-6] + "Z"
-
-
-def parse_iso(text: str) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def _fixed(units: int, places: int) -> str:
-    """Integer sub-units as fixed-point text: _fixed(5200, 4) == '0.5200'."""
-    if units < 0:
-        return "-" + _fixed(-units, places)
-    digits = str(units).rjust(places + 1, "0")
-    return digits[:-places] + "." + digits[-places:]
-
-
-def price_text(price: Decimal) -> str:
-    return _fixed(price_to_units(price), 4)
-
-
-def count_text(count: Decimal) -> str:
-    return _fixed(count_to_units(count), 2)
-
-
-def csv_field(text: str) -> str:
-    """Quote a free-text field the way csv.writer would (ids and tickers almost never need it)."""
-    if "," in text or '"' in text or "\n" in text or "\r" in text:
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def fill_row(f: Fill) -> list:
-    """A fill as a journal row: exact TEXT columns plus its CSV line in pieces (see `_TRADE_LINE`)."""
-    y = price_to_units(f.yes_price)
-    if not 0 <= y <= 10_000:
-        raise MoneyError(f"fill {f.fill_id}: price {f.yes_price} is outside $0..$1")
-    n = count_to_units(f.count)
-    if n <= 0:
-        raise MoneyError(f"fill {f.fill_id}: count {f.count} is not positive")
-    fee = f.fee * 1_000_000
-    if fee != fee.to_integral_value() or fee < 0:
-        raise MoneyError(f"fill {f.fill_id}: fee {f.fee} is negative or finer than $0.000001")
-    if f.book_side not in ("bid", "ask"):
-        raise MoneyError(f"fill {f.fill_id}: book_side {f.book_side!r} is neither bid nor ask")
-    when, count, yes, no = iso(f.created_time), _fixed(n, 2), _fixed(y, 4), _fixed(10_000 - y, 4)
-    fee_text, taker = _fixed(int(fee), 6), "true" if f.is_taker else "false"
-    return [
-        f.fill_id, f.order_id, f.trade_id, f.ticker, f.outcome_side, f.book_side, count,
-        n if f.book_side == "bid" else -n, yes, no, fee_text, int(f.is_taker), when, None,
-        f"{when},{csv_field(f.fill_id)},{csv_field(f.order_id)},{csv_field(f.ticker)},",
-        f",{count},{yes},{no},",
-        f"{yes},{_fixed(y * n, 6)},{fee_text},{taker}{_LINE_END}",
-        f"{no},{_fixed((10_000 - y) * n, 6)},{fee_text},{taker}{_LINE_END}",
-    ]
-
-
-def fill_from_row(r: tuple) -> Fill:
-    """A row of `SELECT {FILL_SELECT}` back to the domain Fill (exact: TEXT to Decimal)."""
-    return Fill(
-        fill_id=r[0], order_id=r[1], trade_id=r[2], ticker=r[3], outcome_side=r[4], book_side=r[5],
-        count=Decimal(r[6]), yes_price=Decimal(r[7]), fee=Decimal(r[8]), is_taker=bool(r[9]),
-        created_time=parse_iso(r[10]),
-    )
-
-
-def settlement_row(s: Settlement) -> tuple:
-    return (
-        s.ticker, s.event_ticker, s.market_result, str(s.yes_count), str(s.yes_total_cost), str(s.no_count),
-        str(s.no_total_cost), str(s.revenue), iso(s.settled_time), str(s.fee),
-        None if s.value is None else str(s.value),
-    )
-
-
-def settlement_from_row(r: tuple) -> Settlement:
-    return Settlement(
-        ticker=r[0], event_ticker=r[1], market_result=r[2], yes_count=Decimal(r[3]), yes_total_cost=Decimal(r[4]),
-        no_count=Decimal(r[5]), no_total_cost=Decimal(r[6]), revenue=Decimal(r[7]), settled_time=parse_iso(r[8]),
-        fee=Decimal(r[9]), value=None if r[10] is None else Decimal(r[10]),
-    )
+    return t.astimezone(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 # -- writing -----------------------------------------------------------------------------------------------------
@@ -164,9 +60,16 @@ def check_target(path: Path, force: bool) -> Path:
     """The file an export to `path` really writes (a symlink resolved), after refusing what must not be written.
 
     UsageError: a missing directory, a target that is not a regular file (or a link to one), an existing file
-    without `force`.  StorageError: a directory this process cannot write into.
+    without `force`.  StorageError: a directory this process cannot write into, a path the system refuses to look
+    at (a name too long, a loop of links).
     """
-    path = Path(path)
+    try:
+        return _check_target(Path(path), force)
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror or exc}", path=Path(path)) from None
+
+
+def _check_target(path: Path, force: bool) -> Path:
     real = Path(os.path.realpath(path)) if path.is_symlink() else path
     if path.is_symlink() and not os.path.lexists(real):
         raise UsageError(f"cannot write {path}: it is a symbolic link to {real}, which does not exist; nothing written")
@@ -261,7 +164,7 @@ def fsync_parent(path: Path) -> None:
         os.close(fd)
 
 
-def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence], force: bool = False) -> int:
+def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]], force: bool = False) -> int:
     """Header plus rows through csv.writer, written atomically; returns the row count."""
 
     def body(fh: TextIO) -> int:
@@ -277,23 +180,21 @@ def write_csv_atomic(path: Path, header: Sequence[str], rows: Iterable[Sequence]
 
 
 def export_trades(
-    conn: sqlite3.Connection, path: Path, since: str | None, until: str | None, ticker: str | None, force: bool
+    journal: TradeJournal, path: Path, since: datetime | None = None, until: datetime | None = None,
+    ticker: str | None = None, force: bool = False,
 ) -> int:
-    """Trades as CSV straight from the journal's stored text: one ordered scan, no per-row Decimal or csv.writer."""
+    """The journal's fills as a trades CSV (one row per fill, see `TradeRow`), written atomically; the row count.
+
+    The header is written here; the rows come as CSV lines from the journal (`trade_csv`, the store's rendering of
+    `trade_rows`, which the contract tests hold equal to `render_csv`)."""
     check_target(path, force)
-    params = {"since": since, "until": until, "ticker": ticker}
-    clauses = {"since": "created_time >= :since", "until": "created_time < :until", "ticker": "ticker = :ticker"}
-    where = " AND ".join(clause for name, clause in clauses.items() if params[name] is not None)
-    cursor = conn.execute(
-        f"SELECT {_TRADE_LINE} FROM fills{' WHERE ' + where if where else ''} ORDER BY created_time, fill_id", params
-    )
 
     def body(fh: TextIO) -> int:
-        fh.write(",".join(TRADE_COLUMNS) + _LINE_END)
+        fh.write(",".join(TRADE_COLUMNS) + "\r\n")
         rows = 0
-        while chunk := cursor.fetchmany(20_000):
-            fh.write("".join([line for (line,) in chunk]))
-            rows += len(chunk)
+        for lines in journal.trade_csv(since, until, ticker):
+            fh.write("".join(lines))
+            rows += len(lines)
         return rows
 
     return write_atomic(path, body, force)

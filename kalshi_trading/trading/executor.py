@@ -45,8 +45,8 @@ from kalshi_trading.models import (
 from kalshi_trading.money import ONE, ZERO, is_valid_count
 from kalshi_trading.trading import intents
 from kalshi_trading.trading.fees import FeeSchedule
-from kalshi_trading.trading.intent_owner import IntentOwner
-from kalshi_trading.trading.journal import Journal
+from kalshi_trading.store.journal import TradeJournal
+from kalshi_trading.trading.intent_owner import current_owner
 from kalshi_trading.trading.preview import AmendPreview, OrderPreview, Previewer, to_contract
 
 __all__ = ["Executor", "OrderPreview", "AmendPreview", "OrderResult", "parse_side", "parse_action"]
@@ -91,7 +91,7 @@ def parse_action(value: str) -> Action:
 class Executor:
     """Places, previews, amends and cancels orders through one client and one journal."""
 
-    def __init__(self, client: KalshiClient, journal: Journal, env: str, *,
+    def __init__(self, client: KalshiClient, journal: TradeJournal, env: str, *,
                  slippage: Decimal = DEFAULT_SLIPPAGE, clock: Callable[[], datetime] | None = None):
         self.client = client
         self.journal = journal
@@ -170,7 +170,7 @@ class Executor:
             request.time_in_force.value, self.env.lower(),
             extra={"side": side.value, "action": action.value, "price": str(price), "post_only": request.post_only,
                    "reduce_only": request.reduce_only},
-            owner=IntentOwner.current(), deadline=self._clock() + intents.in_flight_limit(self.client),
+            owner=current_owner(), deadline=self._clock() + intents.in_flight_limit(self.client),
         )
         trades_log.info("SUBMIT %s %s %s %s %s @ %s (yes %s) %s cid=%s", self.env, action.value, request.count,
                         side.value, request.ticker, price, request.yes_price, request.time_in_force.value, cid)
@@ -278,7 +278,8 @@ class Executor:
             for result in results:
                 if result.error is not None:
                     raise result.error
-                acks.append(result.ack)
+                if isinstance(result.ack, CancelAck):
+                    acks.append(result.ack)
         for order in orders:
             self.journal.record_outcome(order.client_order_id or f"order:{order.order_id}", "cancelled",
                                         order_id=order.order_id, status="canceled", count=order.remaining_count)

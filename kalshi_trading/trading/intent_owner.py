@@ -6,18 +6,21 @@ alone can be reused after the process dies, but (boot, pid, start time) names on
 start time comes from `/proc/<pid>/stat`; where there is no `/proc` only the age of the intent decides.
 
 `liveness(owner)` answers ALIVE, GONE or UNKNOWN (another host or pid namespace, no /proc): only GONE lets a
-reconciler close an intent before its deadline.
+reconciler close an intent before its deadline.  The journal keeps the owner as a plain value
+(`store.journal.IntentOwner`); naming this process and judging another are done here.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
-from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
+
+from kalshi_trading.store.journal import IntentOwner
+
+__all__ = ["IntentOwner", "Liveness", "current_owner", "liveness"]
 
 log = logging.getLogger(__name__)
 
@@ -30,44 +33,17 @@ class Liveness(Enum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
-class IntentOwner:
-    """One process, named so that a reused pid is not mistaken for it."""
-
-    host: str
-    boot_id: str | None
-    pid_ns: int | None
-    pid: int
-    start_ticks: int | None  # field 22 of /proc/<pid>/stat: start time in clock ticks since boot
-
-    @classmethod
-    def current(cls) -> "IntentOwner":
-        """This process."""
-        pid = os.getpid()
-        return cls(socket.gethostname(), _boot_id(), _pid_namespace(), pid, _start_ticks(pid))
-
-    def to_text(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_text(cls, text: str | None) -> "IntentOwner | None":
-        """The owner stored with an intent; None for intents written before owners were recorded (or unreadable)."""
-        if not text:
-            return None
-        try:
-            data = json.loads(text)
-            return cls(str(data["host"]), data.get("boot_id"), data.get("pid_ns"), int(data["pid"]),
-                       data.get("start_ticks"))
-        except (ValueError, KeyError, TypeError):
-            log.warning("unreadable intent owner %r; its intent is settled by age only", text[:80])
-            return None
+def current_owner() -> IntentOwner:
+    """This process, as an intent's owner."""
+    pid = os.getpid()
+    return IntentOwner(socket.gethostname(), _boot_id(), _pid_namespace(), pid, _start_ticks(pid))
 
 
 def liveness(owner: IntentOwner | None) -> Liveness:
     """ALIVE: that very process still runs; GONE: it certainly does not; UNKNOWN: cannot tell from here."""
     if owner is None:
         return Liveness.UNKNOWN
-    here = IntentOwner.current()
+    here = current_owner()
     if owner.host != here.host:
         return Liveness.UNKNOWN
     if owner.boot_id and here.boot_id:

@@ -8,7 +8,7 @@ Closing an intent as `not_placed` is still a judgement made at one moment: an or
 died can reach the exchange a moment later.  So `not_placed` intents of the recent past are looked at again
 whenever more information arrives: an order listed with that client_order_id, a fill of an order the journal
 does not know (its order is fetched and its client_order_id compared), and each executor start.  A match is
-recorded as placed, with the order id (`Journal.record_late_placement`).
+recorded as placed, with the order id (`TradeJournal.record_late_placement`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from datetime import datetime, timedelta
 from typing import Iterable
 
 from kalshi_trading.errors import ApiError
+from kalshi_trading.store.journal import LEGACY_IN_FLIGHT_S, NOT_PLACED, OrderEvent, TradeJournal
 from kalshi_trading.trading.intent_owner import Liveness, liveness
-from kalshi_trading.trading.journal_orders import NOT_PLACED, OrderEvent
-from kalshi_trading.trading.journal_schema import LEGACY_IN_FLIGHT_S
 
 log = logging.getLogger(__name__)
 trades_log = logging.getLogger("kalshi_trading.trades")
@@ -55,7 +54,7 @@ def may_settle(intent: OrderEvent, now: datetime) -> bool:
     return liveness(intent.owner) is Liveness.GONE
 
 
-def reconcile(client, journal, env: str, now: datetime) -> list[tuple[str, str | None, str]]:
+def reconcile(client, journal: TradeJournal, env: str, now: datetime) -> list[tuple[str, str | None, str]]:
     """Settle pending intents nobody can still be sending, then look again at recent `not_placed` ones.
 
     Returns (client_order_id, order_id or None, status) for every intent whose record changed.
@@ -87,7 +86,7 @@ def reconcile(client, journal, env: str, now: datetime) -> list[tuple[str, str |
     return settled
 
 
-def relink_from_orders(journal, orders: Iterable, now: datetime) -> int:
+def relink_from_orders(journal: TradeJournal, orders: Iterable, now: datetime) -> int:
     """Orders just listed by the exchange: any that carries a recent `not_placed` intent's id was placed after all."""
     orders = [o for o in orders if getattr(o, "client_order_id", None)]
     if not orders:
@@ -102,7 +101,7 @@ def relink_from_orders(journal, orders: Iterable, now: datetime) -> int:
     return found
 
 
-def relink_from_fills(journal, client, fills: Iterable, now: datetime) -> int:
+def relink_from_fills(journal: TradeJournal, client, fills: Iterable, now: datetime) -> int:
     """Fills just synced: an order the journal does not know, on a market with a recent `not_placed` intent, is
     fetched; if it carries that intent's client_order_id the intent is recorded as placed."""
     fills = list(fills)

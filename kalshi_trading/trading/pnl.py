@@ -236,9 +236,9 @@ class LotBook:
                 close(book, d, y, fee, f.created_time)
                 continue
             if pos > 0:
-                disposed, side = y * n, "yes"
+                disposed, held = y * n, "yes"
             else:
-                disposed, side = (PRICE_UNITS - y) * n, "no"
+                disposed, held = (PRICE_UNITS - y) * n, "no"
             if n == r:
                 book.lots.popleft()
                 cost, lot_fee = lot[1], lot[3]
@@ -249,7 +249,7 @@ class LotBook:
             book.realized += disposed - cost
             book.pos = pos + d
             if keep:
-                book.closed.append((side, n, lot[2], f.created_time, cost, disposed, lot_fee + fee))
+                book.closed.append((held, n, lot[2], f.created_time, cost, disposed, lot_fee + fee))
 
     def apply_units(self, ticker: str, signed_count: int, yes_price: int, fee: int, time: datetime | None) -> None:
         """The integer entry point: count in 1/100 contract (+ bought YES), price in 1/10,000 $, fee in 1e-6 $."""

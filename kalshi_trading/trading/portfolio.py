@@ -15,7 +15,7 @@ fees are kept apart and subtracted into net P&L.  Where the exchange reports per
 difference above $0.0001 is flagged with both figures.
 
 Reads cost a constant number of sequential round trips whatever the number of positions: the journal sync
-(fills, then settlements) runs on the calling thread (the journal is SQLite, tied to its thread) while the
+(fills, then settlements) runs on the calling thread (a store may tie its connection to it; SQLite does) while the
 balance and the positions are read on a `ReadPool`; the positions' markets and order books then come from the
 batch endpoints (`GET /markets?tickers=`, `GET /markets/orderbooks`), their chunks all at once.
 """
@@ -31,8 +31,9 @@ from kalshi_trading.api.batch import BatchRead, ReadPool, is_network, read_each
 from kalshi_trading.errors import ApiError, ExchangeUnavailable, NotFoundError, RejectedError
 from kalshi_trading.models import Balance, Market, MarketPosition, OrderBook
 from kalshi_trading.money import ONE, ZERO
-from kalshi_trading.trading.journal import Journal
+from kalshi_trading.store.journal import TradeJournal
 from kalshi_trading.trading.pnl import LotBook, PnlReport, TickerPnl, compute_pnl, market_value
+from kalshi_trading.trading.sync import SyncResult, sync_journal
 
 log = logging.getLogger(__name__)
 
@@ -189,15 +190,15 @@ class Portfolio:
     # after another, as before the batch reads; never set by the CLI.
     sequential_reads = False
 
-    def __init__(self, client, journal: Journal, env: str, workers: int = READ_WORKERS):
+    def __init__(self, client, journal: TradeJournal, env: str, workers: int = READ_WORKERS):
         self.client = client
         self.journal = journal
         self.env = env.upper()
         self.workers = workers
 
-    def sync(self):
-        """Pull new fills and settlements into the journal (network)."""
-        return self.journal.sync(self.client)
+    def sync(self) -> SyncResult:
+        """Pull new fills and settlements into the journal (network; `trading.sync`)."""
+        return sync_journal(self.client, self.journal)
 
     def pnl(self, method: str = "fifo", since: datetime | None = None) -> PnlReport:
         """Lot P&L over the journal (local).  `since` limits which closes count, not which lots exist."""
@@ -220,7 +221,7 @@ class Portfolio:
             balance = pool.submit(self.client.get_balance)
             marked = pool.submit(self._positions_and_marks, pool)
             if sync:
-                self.sync()  # here: the journal's SQLite connection belongs to this thread
+                self.sync()  # here, on the calling thread: a store's connection may belong to it (SQLite's does)
             pool.wait([balance, marked])
             positions, markets, books = marked.result()
             return ExchangeReads(balance.result(), positions, markets, books)
@@ -272,7 +273,8 @@ class Portfolio:
             if report.get(v.ticker) is None:
                 tickers.append(TickerSummary(v.ticker, v.position, ZERO, v.unrealized_pnl, ZERO, v.unrealized_pnl))
         realized = report.realized_pnl
-        unrealized = None if missing else sum((v.unrealized_pnl for v in views), ZERO)
+        known = [v.unrealized_pnl for v in views if v.unrealized_pnl is not None]
+        unrealized = None if missing or len(known) < len(views) else sum(known, ZERO)
         fees = report.fees_paid
         for d in discrepancies:
             log.warning("P&L differs from the exchange: %s", d)

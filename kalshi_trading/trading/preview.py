@@ -223,8 +223,8 @@ class Previewer:
         opposite = max(-position, ZERO) if book_side is BookSide.BID else max(position, ZERO)
         same = [o for o in own if o.book_side == book_side.value]
         covers = coverage(opposite, [o.remaining_count for o in same])
-        excluded = sum((c for o, c in zip(same, covers) if exclude is not None and o.order_id == exclude.order_id),
-                       ZERO)
+        excluded = sum((c for o, c in zip(same, covers, strict=True)
+                        if exclude is not None and o.order_id == exclude.order_id), ZERO)
         others = [o.yes_price for o in own if o.book_side != book_side.value]
         own_cross = None
         if others:

@@ -23,7 +23,7 @@ from kalshi_trading.errors import (
     RejectedError,
     TransientError,
 )
-from kalshi_trading.models import BookSide, OrderRequest, TimeInForce
+from kalshi_trading.models import BookSide, OrderRequest
 
 BASE = "https://api.test/trade-api/v2"
 OID1, OID2, OID9 = (f"0f8e2c4a-1b2c-4d3e-8f9a-0b1c2d3e4f5{n}" for n in (1, 2, 9))  # order ids are UUIDs
@@ -152,12 +152,15 @@ def test_client_errors_not_retried(client):
     [
         (400, {"error": {"code": "invalid_price", "message": "price off grid", "details": "tick 0.01"}},
          RejectedError, "invalid_price", "price off grid"),
-        (400, {"code": "bad_request", "message": "bad JSON", "details": None}, RejectedError, "bad_request", "bad JSON"),
+        (400, {"code": "bad_request", "message": "bad JSON", "details": None},
+         RejectedError, "bad_request", "bad JSON"),
         (400, {"msg": "limit must be <= 1000"}, RejectedError, None, "limit must be <= 1000"),
         (401, {"error": {"code": "authentication_error", "message": "bad sig",
-                         "details": "INCORRECT_API_KEY_SIGNATURE"}}, AuthenticationError, "authentication_error", "bad sig"),
+                         "details": "INCORRECT_API_KEY_SIGNATURE"}},
+         AuthenticationError, "authentication_error", "bad sig"),
         (403, None, AuthenticationError, None, "forbidden text"),
-        (409, {"error": {"code": "order_already_exists", "message": "dup"}}, ConflictError, "order_already_exists", "dup"),
+        (409, {"error": {"code": "order_already_exists", "message": "dup"}},
+         ConflictError, "order_already_exists", "dup"),
     ],
 )
 @responses.activate

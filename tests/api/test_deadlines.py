@@ -72,7 +72,7 @@ def test_slow_or_silent_servers_end_every_read_command_with_exit_6(sim, faulty, 
              for args in (["market", "{t}"], ["orders"])]
     jobs += [(faulty["silent"], sim, [a.replace("{t}", ticker) for a in args]) for args in (["balance"], ["sync"])]
     results = run_all(jobs, tmp_path)
-    for (server, _, _), (args, code, out, err) in zip(jobs, results):
+    for (server, _, _), (args, code, out, err) in zip(jobs, results, strict=True):
         line = assert_one_line_failure(code, err, out, 6)
         if server is faulty["silent"]:
             assert "nothing received for 0.5 s" in line, (args, line)

@@ -18,7 +18,8 @@ MARKET = {
     "notional_value_dollars": "1.0000", "previous_yes_bid_dollars": "0", "previous_yes_ask_dollars": "0",
     "previous_price_dollars": "0", "expiration_value": "", "rules_primary": "r", "rules_secondary": "",
     "price_level_structure": "tapered_deci_cent",
-    "price_ranges": [{"start": "0.001", "end": "0.100", "step": "0.001"}, {"start": "0.10", "end": "0.90", "step": "0.01"},
+    "price_ranges": [{"start": "0.001", "end": "0.100", "step": "0.001"},
+                     {"start": "0.10", "end": "0.90", "step": "0.01"},
                      {"start": "0.900", "end": "0.999", "step": "0.001"}],
     "floor_strike": 97500, "strike_type": "greater", "brand_new_field": {"x": 1},
 }
@@ -89,7 +90,8 @@ def test_balance_and_settlement():
     assert bal.balance == D("999.98") and bal.portfolio_value == D("1.5")
     s = parse.settlement({"ticker": "T", "event_ticker": "E", "market_result": "yes", "yes_count_fp": "10.00",
                           "yes_total_cost_dollars": "5.2000", "no_count_fp": "0.00", "no_total_cost_dollars": "0",
-                          "revenue": 1000, "settled_time": "2026-11-21T17:05:00Z", "fee_cost": "0.000000", "value": 100})
+                          "revenue": 1000, "settled_time": "2026-11-21T17:05:00Z", "fee_cost": "0.000000",
+                          "value": 100})
     assert s.revenue == D(10) and s.yes_total_cost == D("5.2") and s.value == D(1)
 
 

@@ -129,8 +129,8 @@ def make_loop(state, config: BotConfig | None = None, watcher=None, the_book=Non
     ex = FakeExchange()
     feed = FakeFeed(the_book or book("0.40", "0.50"))
     loop = BotLoop(strategy=MarketMaker(), risk=RiskEngine(config, clock.now), ledger=Ledger(), state=state, port=ex,
-                   feed=feed, markets={T: MarketInfo(T, PriceGrid.of([("0.01", "0.99", "0.01")]))}, clock=clock, config=config,
-                   watcher=watcher)
+                   feed=feed, markets={T: MarketInfo(T, PriceGrid.of([("0.01", "0.99", "0.01")]))}, clock=clock,
+                   config=config, watcher=watcher)
     return loop, ex, feed, clock
 
 

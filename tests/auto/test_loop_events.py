@@ -13,7 +13,10 @@ from kalshi_trading.marketdata.events import (BookStale, BookUpdated, Disconnect
                                               LifecycleEvent, LifecycleMsg, PositionMsg, Reconnected, Resynced,
                                               TickerMsg, TradeMsg, UserOrderMsg)
 from kalshi_trading.models import BookSide, OrderStatus, Side
-from tests.auto.test_loop import T, T0, book, make_loop, state  # noqa: F401  (state is a fixture)
+from tests.auto import test_loop
+from tests.auto.test_loop import T, T0, book, make_loop
+
+state = test_loop.state  # the bot-state fixture of test_loop.py, shared
 
 D = Decimal
 

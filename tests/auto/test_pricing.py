@@ -79,7 +79,7 @@ def test_between_against_scipy():
 def test_ladder_matches_scalar():
     strikes = [80 + i * 0.5 for i in range(80)]
     got = prob_above_ladder(100.0, strikes, 0.05, 0.7)
-    for k, g in zip(strikes, got):
+    for k, g in zip(strikes, got, strict=True):
         assert g == pytest.approx(prob_above(100.0, k, 0.05, 0.7), abs=2e-7)
     assert list(prob_above_ladder(100.0, [99, 100, 101], 0.0, 0.7)) == [1.0, 0.5, 0.0]
 

@@ -10,15 +10,16 @@ import pytest
 from typer.testing import CliRunner
 
 from kalshi_trading.cli.main import app
-from kalshi_trading.models import BookSide, OrderRequest, TimeInForce
+from kalshi_trading.models import BookSide, OrderRequest
 from tests.e2e.conftest import cent_market, client_for
 
 
 @pytest.fixture
 def env(sim, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    return {"KALSHI_ENV": "sim", "KALSHI_API_BASE": sim.base_url, "KALSHI_DATA_DIR": str(tmp_path / "sim").rsplit("/sim", 1)[0],
-            "KALSHI_LOG_DIR": str(tmp_path / "logs"), "NO_COLOR": "1", "HOME": str(tmp_path)}
+    return {"KALSHI_ENV": "sim", "KALSHI_API_BASE": sim.base_url,
+            "KALSHI_DATA_DIR": str(tmp_path / "sim").rsplit("/sim", 1)[0], "KALSHI_LOG_DIR": str(tmp_path / "logs"),
+            "NO_COLOR": "1", "HOME": str(tmp_path)}
 
 
 @pytest.fixture
@@ -52,8 +53,8 @@ def test_version_and_help_with_examples(run):
 
 def test_balance_and_exchange_status(run):
     doc = js(run("balance", "--json"))
-    assert doc == {"environment": "sim", "balance": "1000.000000", "portfolio_value": "0.00", "updated": doc["updated"]} \
-        or D(doc["balance"]) == D(1000)
+    assert doc == {"environment": "sim", "balance": "1000.000000", "portfolio_value": "0.00",
+                   "updated": doc["updated"]} or D(doc["balance"]) == D(1000)
     assert "[SIM]" in run("balance").stdout
     assert js(run("exchange", "status", "--json"))["trading_active"] is True
 
@@ -171,13 +172,13 @@ def journal_path_empty(env):
     """Nothing was written: the journal has no order events."""
     from pathlib import Path
 
-    from kalshi_trading.trading.journal import Journal
+    from kalshi_trading.store.sqlite.journal import SqliteJournal
 
     def check() -> bool:
         path = Path(env["KALSHI_DATA_DIR"]) / "sim" / "journal.sqlite"
         if not path.exists():
             return True
-        with Journal.open(path) as j:
+        with SqliteJournal.open(path) as j:
             return j.order_events() == []
 
     return check

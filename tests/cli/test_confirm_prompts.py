@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pty_keys import press_ctrl_c
+
 from kalshi_trading.models import BookSide, OrderRequest
 from tests.e2e.conftest import cent_market, client_for
 
@@ -73,7 +75,7 @@ def test_ctrl_c_at_an_order_prompt_exits_130_and_sends_nothing(kalshi, sim, tick
     bob = client_for(sim.base_url, sim.create_account(D(1000)))
     bob.create_order(OrderRequest(ticker, BookSide.ASK, D(5), D("0.60")))  # something for a market order
     child = kalshi(*[a.format(t=ticker) for a in args])
-    child.sendintr()
+    press_ctrl_c(child)
     status, out = finish(child)
     assert status == 130, out
     assert "interrupted" in out and "Traceback" not in out and "Aborted" not in out
@@ -87,7 +89,7 @@ def test_ctrl_c_at_amend_and_cancel_prompts_exits_130_and_changes_nothing(kalshi
     for args in (("amend", order.order_id, "--price", "35"), ("cancel", order.order_id),
                  ("cancel", "--all")):
         child = kalshi(*args)
-        child.sendintr()
+        press_ctrl_c(child)
         status, out = finish(child)
         assert status == 130, (args, out)
         assert "interrupted" in out and "Traceback" not in out

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pty_keys import press_ctrl_c
+
 pexpect = pytest.importorskip("pexpect")
 
 TIMEOUT = 30
@@ -276,7 +278,7 @@ def test_export_to_an_impossible_path_returns_to_the_menu_with_a_message(child, 
     printed = child.before
     assert "error: " in printed and "unexpected error" not in printed and "Traceback" not in printed, printed
     if index == 0:  # refused at the prompt: asked again; blank takes the default, so leave with Ctrl-C
-        child.sendintr()
+        press_ctrl_c(child)
         back_at_menu(child)
     assert os.path.exists("/dev/full") and not os.path.isfile("/dev/full")  # never replaced by a CSV
     choose(child, 1)  # the menu still works
@@ -289,17 +291,17 @@ def test_export_to_an_impossible_path_returns_to_the_menu_with_a_message(child, 
 def test_ctrl_c_in_an_action_returns_to_the_menu_and_at_the_menu_leaves(child):
     choose(child, 3)
     child.expect_exact("Market ticker")
-    child.sendintr()
+    press_ctrl_c(child)
     child.expect_exact("(interrupted; back to the menu)")
     back_at_menu(child)
 
     choose(child, 4)
     child.expect_exact("Market ticker")
-    child.sendintr()
+    press_ctrl_c(child)
     child.expect_exact("(interrupted; back to the menu)")
     back_at_menu(child)
 
-    child.sendintr()
+    press_ctrl_c(child)
     leaves_with_goodbye(child)
 
 

@@ -12,8 +12,8 @@ from kalshi_trading.api.retry import RetryPolicy
 from kalshi_trading.config import load_private_key
 from kalshi_trading.sim.clock import ManualClock
 from kalshi_trading.sim.runtime import start_embedded
+from kalshi_trading.store.sqlite.journal import SqliteJournal
 from kalshi_trading.trading.executor import Executor
-from kalshi_trading.trading.journal import Journal
 from kalshi_trading.trading.portfolio import Portfolio
 
 # The simulated clock starts at the wall clock (expiry times a client computes must make sense to the
@@ -23,7 +23,8 @@ T0 = int(datetime.now(timezone.utc).timestamp()) * 1000
 
 def client_for(base_url: str, account, retry: RetryPolicy | None = None) -> KalshiClient:
     return KalshiClient.build(base_url, account.key_id, load_private_key(account.private_key_path), env="sim",
-                              rate_tier=None, retry=retry or RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05))
+                              rate_tier=None,
+                              retry=retry or RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05))
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def bob(sim):
 
 @pytest.fixture
 def journal(tmp_path):
-    j = Journal.open(tmp_path / "journal.sqlite")
+    j = SqliteJournal.open(tmp_path / "journal.sqlite")
     yield j
     j.close()
 

@@ -1,7 +1,7 @@
 """A loopback HTTP proxy in front of the simulator that can hold an order creation in flight.
 
-Everything is forwarded unchanged (same path, headers and body, so signatures stay valid).  A `POST` creating an order (`.../orders`)
-can be held, on request of the test:
+Everything is forwarded unchanged (same path, headers and body, so signatures stay valid).  A `POST` creating an order
+(`.../orders`) can be held, on request of the test:
   - `hold="before"`: the request is held before it reaches the exchange (it lands late, or never);
   - `hold="after"`: the exchange gets it at once, the answer is held (the sender never hears back).
 `received` is set when a held request arrives; `release()` lets it go on (forwarded even if its sender died).

@@ -26,7 +26,7 @@ from kalshi_trading.cli.main import app
 from kalshi_trading.errors import ExchangeUnavailable, ResponseFormatError, TransientError
 from kalshi_trading.sim.clock import ManualClock
 from kalshi_trading.sim.runtime import start_embedded
-from kalshi_trading.trading.journal import Journal
+from kalshi_trading.store.sqlite.journal import SqliteJournal
 from kalshi_trading.trading.portfolio import Portfolio, incomplete_error
 from tests.e2e.conftest import T0, client_for
 from tests.e2e.positions import open_positions
@@ -289,7 +289,7 @@ def test_half_the_requests_failing_with_few_retries(faulty, tmp_path):
     client = client_for(server.base_url, server.demo_account,
                         RetryPolicy(max_attempts=2, base_delay=0.001, max_delay=0.002))
     outcomes = []
-    with Journal.open(tmp_path / "journal.sqlite") as journal:
+    with SqliteJournal.open(tmp_path / "journal.sqlite") as journal:
         portfolio = Portfolio(client, journal, "sim")
         for _ in range(20):
             try:

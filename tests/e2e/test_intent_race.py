@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 
 from kalshi_trading.cli.main import app
 from kalshi_trading.models import Action, BookSide, OrderRequest, Side, TimeInForce
+from kalshi_trading.store.sqlite.journal import SqliteJournal
 from kalshi_trading.trading.executor import Executor
-from kalshi_trading.trading.intent_owner import IntentOwner
-from kalshi_trading.trading.journal import Journal
+from kalshi_trading.trading.intent_owner import IntentOwner, current_owner
 from tests.e2e.conftest import cent_market, client_for
 from tests.e2e.slowproxy import SlowProxy
 
@@ -78,12 +78,12 @@ def kill(proc: subprocess.Popen) -> None:
 
 
 def events_of(journal_path, cid: str):
-    with Journal.open(journal_path) as j:
+    with SqliteJournal.open(journal_path) as j:
         return j.order_events(client_order_id=cid)
 
 
 def pending(journal_path):
-    with Journal.open(journal_path) as j:
+    with SqliteJournal.open(journal_path) as j:
         return j.pending_intents()
 
 
@@ -158,7 +158,7 @@ def test_late_order_that_filled_is_relinked_by_sync(sim, proxy, env, run, journa
 
 def test_executor_start_rechecks_recent_not_placed_intents(sim, client, tmp_path):
     t = cent_market(sim)
-    with Journal.open(tmp_path / "j.sqlite") as journal:
+    with SqliteJournal.open(tmp_path / "j.sqlite") as journal:
         journal.record_intent("late-1", t, "bid", D("0.07"), D(1), "good_till_canceled", "sim")
         assert Executor(client, journal, "sim").reconcile() == [("late-1", None, "not_placed")]
         ack = client.create_order(OrderRequest(ticker=t, book_side=BookSide.BID, count=D(1), yes_price=D("0.07"),
@@ -177,10 +177,10 @@ def test_in_process_reconcile_leaves_a_sending_executor_alone(sim, client, proxy
     results: list = []
 
     def send() -> None:  # A: its own thread, its own connection to the journal file
-        with Journal.open(path) as ja:
+        with SqliteJournal.open(path) as ja:
             results.append(Executor(slow, ja, "sim").place_limit_order(t, Side.YES, Action.BUY, D(1), D("0.08")))
 
-    with Journal.open(path) as jb:
+    with SqliteJournal.open(path) as jb:
         proxy.hold = "after"
         thread = threading.Thread(target=send)
         thread.start()
@@ -189,7 +189,7 @@ def test_in_process_reconcile_leaves_a_sending_executor_alone(sim, client, proxy
             b = Executor(client, jb, "sim")
             assert b.reconcile() == []
             [intent] = jb.pending_intents()
-            assert intent.owner == IntentOwner.current() and intent.deadline > datetime.now(timezone.utc)
+            assert intent.owner == current_owner() and intent.deadline > datetime.now(timezone.utc)
         finally:
             proxy.release()
             thread.join(60)
@@ -206,7 +206,7 @@ def test_in_process_reconcile_leaves_a_sending_executor_alone(sim, client, proxy
     ("other-boot", timedelta(minutes=5), True),  # the machine restarted since
 ])
 def test_who_may_settle_an_intent(sim, client, tmp_path, owner, deadline_in, settled):
-    me = IntentOwner.current()
+    me = current_owner()
     owners = {
         "other-host": IntentOwner(socket.gethostname() + "-elsewhere", me.boot_id, me.pid_ns, me.pid, me.start_ticks),
         "this": me,
@@ -214,7 +214,7 @@ def test_who_may_settle_an_intent(sim, client, tmp_path, owner, deadline_in, set
         "other-boot": IntentOwner(me.host, "another-boot", me.pid_ns, me.pid, me.start_ticks),
     }
     t = cent_market(sim)
-    with Journal.open(tmp_path / "j.sqlite") as journal:
+    with SqliteJournal.open(tmp_path / "j.sqlite") as journal:
         journal.record_intent("cid-1", t, "bid", D("0.09"), D(1), "good_till_canceled", "sim", owner=owners[owner],
                               deadline=datetime.now(timezone.utc) + deadline_in)
         done = Executor(client, journal, "sim").reconcile()

@@ -66,7 +66,7 @@ def scenarios(draw) -> Scenario:
         count = on_book + draw(counts)
     else:
         count = draw(counts)
-    levels = tuple(zip(crossing, sizes)) + tuple((o, draw(counts)) for o in apart)
+    levels = tuple(zip(crossing, sizes, strict=True)) + tuple((o, draw(counts)) for o in apart)
     return Scenario(
         side=draw(st.sampled_from(Side)), action=draw(st.sampled_from(Action)),
         tif=draw(st.sampled_from(TimeInForce)), reduce_only=draw(st.integers(min_value=0, max_value=4)) == 0,

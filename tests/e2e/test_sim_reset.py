@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from kalshi_trading.cli.main import app
 from kalshi_trading.sim.runtime import _Session, sim_reset
-from kalshi_trading.trading.journal import Journal
+from kalshi_trading.store.sqlite.journal import SqliteJournal
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_trade_sync_reset_trade_sync(run, tmp_path):
     assert sync(run) == 1  # the reset exchange's fill is new, not mistaken for the old one
     journal_dir = tmp_path / "data" / "sim"
     [archive] = sorted(journal_dir.glob("journal-archived-*.sqlite"))
-    with Journal.open(archive) as old, Journal.open(journal_dir / "journal.sqlite") as new:
+    with SqliteJournal.open(archive) as old, SqliteJournal.open(journal_dir / "journal.sqlite") as new:
         old_fills, new_fills = old.fills(), new.fills()
     assert [f.order_id for f in old_fills] == [first["order_id"]] and old_fills[0].count == D(2)
     assert [f.order_id for f in new_fills] == [second["order_id"]] and new_fills[0].count == D(3)
@@ -89,7 +89,7 @@ def test_the_reset_is_announced_once_and_the_old_journal_kept(run, tmp_path):
 
 def test_each_new_exchange_has_its_own_id_space(tmp_path):
     prefixes = []
-    for n in range(3):
+    for _ in range(3):
         sim_reset(tmp_path / "sim")
         session = _Session(tmp_path / "sim")
         try:

@@ -15,7 +15,7 @@ from kalshi_trading.api.retry import RetryPolicy
 from kalshi_trading.errors import NotFoundError, RejectedError, UsageError
 from kalshi_trading.models import BookSide, OrderRequest, Side, Action, TimeInForce
 from kalshi_trading.sim.faults import FaultSpec, Faults
-from kalshi_trading.trading.journal import Journal
+from kalshi_trading.store.sqlite.journal import SqliteJournal
 from tests.e2e.conftest import cent_market, client_for
 
 YES, NO, BUY, SELL = Side.YES, Side.NO, Action.BUY, Action.SELL
@@ -141,7 +141,7 @@ def test_crash_after_intent_reconciles_without_duplicates(sim, client, tmp_path)
         from kalshi_trading.config import load_private_key
         from kalshi_trading.models import Side, Action
         from kalshi_trading.trading.executor import Executor
-        from kalshi_trading.trading.journal import Journal
+        from kalshi_trading.store.sqlite.journal import SqliteJournal
 
         class DiesOnOrderResponse(HTTPAdapter):
             def send(self, request, **kwargs):
@@ -153,12 +153,12 @@ def test_crash_after_intent_reconciles_without_duplicates(sim, client, tmp_path)
         key = load_private_key(Path({str(account.private_key_path)!r}))
         transport = Transport({sim.base_url!r}, KalshiAuth(Signer({account.key_id!r}, key)),
                               adapter=DiesOnOrderResponse(max_retries=0))
-        executor = Executor(KalshiClient(transport), Journal.open(Path({str(journal_path)!r})), "sim")
+        executor = Executor(KalshiClient(transport), SqliteJournal.open(Path({str(journal_path)!r})), "sim")
         executor.place_limit_order({t!r}, Side.YES, Action.BUY, Decimal(2), Decimal("0.30"))
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 9, proc.stderr
-    with Journal.open(journal_path) as journal:
+    with SqliteJournal.open(journal_path) as journal:
         pending = journal.pending_intents()
         assert len(pending) == 1
         from kalshi_trading.trading.executor import Executor

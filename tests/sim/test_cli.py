@@ -7,8 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from tests.pty_keys import press_ctrl_c
 import requests
 from typer.testing import CliRunner
 
@@ -187,7 +190,7 @@ def test_ctrl_c_at_the_confirmation_exits_130_and_changes_nothing(tmp_path, comm
                           timeout=30)
     try:
         child.expect_exact("[y/N]: ")
-        child.sendintr()
+        press_ctrl_c(child)
         child.expect(pexpect.EOF, timeout=60)
         status = child.wait()  # not close(): under load the process may still be tearing down, and close kills it
         assert status == 130, (status, child.signalstatus, child.before)
@@ -219,3 +222,31 @@ def _run_with_input(tmp_path, text, *args):
     env = {"KALSHI_DATA_DIR": str(tmp_path), "KALSHI_ENV": "sim", "KALSHI_LOG_DIR": str(tmp_path / "logs"),
            "KALSHI_API_BASE": None}
     return runner.invoke(root, ["sim", *args], env=env, input=text)
+
+
+@pytest.mark.parametrize("show", [False, True])
+def test_serve_masks_the_key_unless_asked_and_the_shown_key_signs(tmp_path, show):
+    """Masked by default; `--show-key` prints a key id and a key file another client can really use."""
+    code = "from kalshi_trading.cli.sim_commands import app; app()"
+    env = {**os.environ, "KALSHI_DATA_DIR": str(tmp_path)}
+    args = [sys.executable, "-c", code, "serve", "--port", "0"] + (["--show-key"] if show else [])
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]
+        url = lines[0].split()[-1]
+        key_id = lines[1].split(":", 1)[1].strip()
+        key_path = Path(lines[2].split(":", 1)[1].strip())
+        real_key = next((tmp_path / "sim" / "keys").glob("*.pem"))
+        if not show:
+            assert "…" in key_id and not key_path.exists() and real_key.stem.split("-", 1)[1] not in "".join(lines)
+        else:
+            assert key_path == real_key and key_id in real_key.name
+            from kalshi_trading.api.client import KalshiClient
+            from kalshi_trading.config import load_private_key
+            with KalshiClient.build(url, key_id, load_private_key(key_path), env="sim", rate_tier=None) as client:
+                assert client.get_balance().balance > 0  # a signed request with what was printed
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

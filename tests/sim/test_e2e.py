@@ -28,8 +28,8 @@ def test_concurrent_clients_keep_the_books_consistent(server, alice, bob, btc):
     assert not engine.books[btc].is_crossed()
     a = engine.by_key[alice.key_id]
     b = engine.by_key[bob.key_id]
-    filled_a = sum(f.count for f in a.fills)
-    filled_b = sum(f.count for f in b.fills)
+    filled_a = sum(f.qty for f in a.fills)
+    filled_b = sum(f.qty for f in b.fills)
     assert filled_a == filled_b == engine.markets[btc].volume
 
 

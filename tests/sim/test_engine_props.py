@@ -42,7 +42,7 @@ def check_invariants(engine, accounts, start_total):
         for o in live:
             assert o.reserved == engine.reservation(o, engine.markets[o.ticker])
         for f in acct.fills:
-            fills_by_order[f.order_id] += f.count
+            fills_by_order[f.order_id] += f.qty
         total += acct.cash + sum(p.fees for p in acct.positions.values())
         for pos in acct.positions.values():
             assert pos.committed_yes <= max(pos.pos, 0) and pos.committed_no <= max(-pos.pos, 0)

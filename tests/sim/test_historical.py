@@ -115,10 +115,12 @@ def test_historical_candles_shape(server, alice, traded):
         assert set(candle["price"]) == {"open", "low", "high", "close", "mean", "previous"}
     traded_candles = [c for c in r["candlesticks"] if c["price"]["close"] is not None]
     assert traded_candles and traded_candles[0]["price"]["close"] == "0.4000" and traded_candles[0]["volume"] == "2.00"
-    bad = alice.get(f"/historical/markets/{ticker}/candlesticks", params={"start_ts": 0, "end_ts": 1, "period_interval": 5})
+    bad = alice.get(f"/historical/markets/{ticker}/candlesticks",
+                    params={"start_ts": 0, "end_ts": 1, "period_interval": 5})
     assert bad.status_code == 400
     live = active_market(server, "KXBTCD")
-    missing = alice.get(f"/historical/markets/{live}/candlesticks", params={"start_ts": 0, "end_ts": 1, "period_interval": 1})
+    missing = alice.get(f"/historical/markets/{live}/candlesticks",
+                        params={"start_ts": 0, "end_ts": 1, "period_interval": 1})
     assert missing.status_code == 404
 
 

@@ -40,7 +40,8 @@ def test_transfers_conserve_money(alice):
     assert after == {0: Decimal("876.55"), 1: Decimal("120.00"), 2: Decimal("3.45")}
     assert sum(after.values()) == total
     rows = alice.get("/portfolio/subaccounts/transfers").json()["transfers"]
-    assert [(t["from_subaccount"], t["to_subaccount"], t["amount_cents"]) for t in rows] == [(1, 2, 345), (0, 1, 12_345)]
+    assert [(t["from_subaccount"], t["to_subaccount"], t["amount_cents"]) for t in rows] == \
+        [(1, 2, 345), (0, 1, 12_345)]
     assert alice.get("/portfolio/balance", params={"subaccount": 1}).json()["balance"] == 12_000
 
 

@@ -46,15 +46,16 @@ class MarketMaker:
         if in_bid is None or in_ask is None or in_bid >= in_ask:
             in_bid, in_ask = bid, ask
         shift = -cfg.inventory_skew_factor * snapshot.position
-        bid_px: Decimal | None = in_bid + shift
-        ask_px: Decimal | None = in_ask + shift
+        bid_base, ask_base = in_bid + shift, in_ask + shift
+        bid_px: Decimal | None = bid_base
+        ask_px: Decimal | None = ask_base
         if self._fair_value is not None:
             fair = self._fair_value(snapshot)
             if fair is None:
                 return []
             below, above = grid.next_below(fair + shift), grid.next_above(fair + shift)
-            bid_px = min(bid_px, below) if below is not None else None
-            ask_px = max(ask_px, above) if above is not None else None
+            bid_px = min(bid_base, below) if below is not None else None
+            ask_px = max(ask_base, above) if above is not None else None
         bid_px = grid.floor(bid_px) if bid_px is not None else None
         ask_px = grid.ceil(ask_px) if ask_px is not None else None
         bid_px, ask_px = self._uncross(snapshot, bid_px, ask_px)

@@ -2,9 +2,9 @@
 anything else before SQLite opens it (so a corrupt or foreign file is never modified), and the in-place migration
 of older versions.
 
-Versions.  1: the first.  2: order intents carry their writer (`owner`, see `intent_owner`) and the time after
-which nobody can still be sending them (`deadline`).  An older file is upgraded in one transaction when it is opened
-(so a crash leaves it either old or new); a newer file is refused and left untouched.
+Versions.  1: the first.  2: order intents carry their writer (`owner`, an `IntentOwner` as JSON) and the time
+after which nobody can still be sending them (`deadline`).  An older file is upgraded in one transaction when it is
+opened (so a crash leaves it either old or new); a newer file is refused and left untouched.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import sqlite3
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 from kalshi_trading.errors import JournalError
+from kalshi_trading.store.journal import LEGACY_IN_FLIGHT_S
 
 APPLICATION_ID = 0x4B4A524E  # "KJRN": a kalshi journal
 SCHEMA_VERSION = 2
 OLDEST_MIGRATABLE = 1
-LEGACY_IN_FLIGHT_S = 600  # an intent with no recorded writer or deadline: nothing can be in flight after 10 min
 # Each step takes a file from version n to n + 1 (run inside the migration's transaction).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE order_events ADD COLUMN owner TEXT", "ALTER TABLE order_events ADD COLUMN deadline TEXT",
@@ -43,7 +43,7 @@ CREATE TABLE order_events (
     order_id TEXT, env TEXT, ticker TEXT, book_side TEXT, yes_price TEXT, count TEXT, time_in_force TEXT,
     status TEXT, code TEXT, message TEXT,
     extra TEXT NOT NULL DEFAULT '{}',
-    owner TEXT,  -- intents: the writing process (intent_owner.IntentOwner as JSON)
+    owner TEXT,  -- intents: the writing process (store.journal.IntentOwner as JSON)
     deadline TEXT  -- intents: after this time no one can still be sending the order
 );
 CREATE UNIQUE INDEX order_events_one_intent ON order_events (client_order_id) WHERE kind = 'intent';
@@ -154,22 +154,26 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
     conn.execute("COMMIT")
 
 
-F = TypeVar("F", bound=Callable)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def unusable(path: Path, exc: sqlite3.DatabaseError) -> JournalError:
+    return JournalError(f"journal {path} is unusable ({exc}); it was not changed")
 
 
 def guarded(method: F) -> F:
     """A journal method whose SQLite failure (a damaged page, a read-only file, a full disk) is a JournalError."""
 
     @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
         except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
             raise  # our own mistake, not the file's
         except sqlite3.DatabaseError as exc:
-            raise JournalError(f"journal {self.path} is unusable ({exc}); it was not changed") from None
+            raise unusable(self.path, exc) from None
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
 def archive_copy(path: Path, now: datetime) -> Path:

@@ -14,14 +14,15 @@ import pytest
 
 from kalshi_trading.errors import JournalError
 from kalshi_trading.models import Fill
-from kalshi_trading.trading.journal import Journal
-from kalshi_trading.trading.journal_schema import APPLICATION_ID, LEGACY_IN_FLIGHT_S, SCHEMA, SCHEMA_VERSION
-from tests.trading.test_journal import FakeClient, fill
+from kalshi_trading.store.journal import LEGACY_IN_FLIGHT_S
+from kalshi_trading.store.sqlite.journal import SqliteJournal
+from kalshi_trading.store.sqlite.journal_schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION
+from kalshi_trading.trading.sync import sync_journal
+from tests.store.records import T0, FakeClient, fill
 
 D = Decimal
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 V1_SCHEMA = SCHEMA.replace("extra TEXT NOT NULL DEFAULT '{}',\n    owner TEXT,", "extra TEXT NOT NULL DEFAULT '{}'") \
-    .replace("  -- intents: the writing process (intent_owner.IntentOwner as JSON)\n    deadline TEXT"
+    .replace("  -- intents: the writing process (store.journal.IntentOwner as JSON)\n    deadline TEXT"
              "  -- intents: after this time no one can still be sending the order\n", "")
 
 
@@ -51,7 +52,7 @@ def make_v1(path) -> None:
 def test_version_1_is_migrated_in_place(tmp_path):
     path = tmp_path / "journal.sqlite"
     make_v1(path)
-    with Journal.open(path) as j:
+    with SqliteJournal.open(path) as j:
         assert j._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         assert j._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         [old] = j.pending_intents()  # old-2: no outcome
@@ -59,21 +60,21 @@ def test_version_1_is_migrated_in_place(tmp_path):
         assert old.deadline == datetime(2026, 3, 1, 12, 5, tzinfo=timezone.utc) + timedelta(seconds=LEGACY_IN_FLIGHT_S)
         assert [e.kind for e in j.order_events(client_order_id="old-1")] == ["intent", "accepted"]
         assert j.record_fills([fill(1)]) == 1
-    with Journal.open(path) as j:  # opening a current file again changes nothing
+    with SqliteJournal.open(path) as j:  # opening a current file again changes nothing
         assert len(j.fills()) == 1
 
 
 def test_newer_or_unknown_versions_are_refused_untouched(tmp_path):
     for version in (SCHEMA_VERSION + 1, 99, 0):
         path = tmp_path / f"v{version}.sqlite"
-        Journal.open(path).close()
+        SqliteJournal.open(path).close()
         conn = sqlite3.connect(path)
         conn.execute(f"PRAGMA user_version = {version}")
         conn.commit()
         conn.close()
         before = digest(path)
         with pytest.raises(JournalError, match=f"version {version}"):
-            Journal.open(path)
+            SqliteJournal.open(path)
         assert digest(path) == before and not os.path.exists(f"{path}-wal")
 
 
@@ -84,7 +85,7 @@ def test_read_only_old_journal_is_refused_not_half_migrated(tmp_path):
     immutable(path)
     try:
         with pytest.raises(JournalError, match="read-only"):
-            Journal.open(path)
+            SqliteJournal.open(path)
     finally:
         immutable(path, False)
     assert digest(path) == before
@@ -104,67 +105,68 @@ def test_read_only_directory_and_uncreatable_journal(tmp_path):
     immutable(folder)
     try:
         with pytest.raises(JournalError, match="cannot create journal"):
-            Journal.open(folder / "journal.sqlite")
+            SqliteJournal.open(folder / "journal.sqlite")
         assert os.listdir(folder) == []
     finally:
         immutable(folder, False)
-    Journal.open(folder / "journal.sqlite").close()
+    SqliteJournal.open(folder / "journal.sqlite").close()
     immutable(folder)
     try:
         with pytest.raises(JournalError, match="directory .* is read-only"):
-            Journal.open(folder / "journal.sqlite")
+            SqliteJournal.open(folder / "journal.sqlite")
     finally:
         immutable(folder, False)
 
 
 def test_check_names_the_problem_without_touching_the_file(tmp_path):
-    assert Journal.check(tmp_path / "absent.sqlite") is None
+    assert SqliteJournal.check(tmp_path / "absent.sqlite") is None
     garbage = tmp_path / "garbage.sqlite"
     garbage.write_bytes(b"x" * 500)
-    assert "not a SQLite database" in str(Journal.check(garbage))
+    assert "not a SQLite database" in str(SqliteJournal.check(garbage))
     link = tmp_path / "link.sqlite"
     link.symlink_to(tmp_path / "nowhere")
-    assert "a dangling symbolic link" in str(Journal.check(link))
+    assert "a dangling symbolic link" in str(SqliteJournal.check(link))
     (tmp_path / "folder.sqlite").mkdir()
-    assert "is a directory" in str(Journal.check(tmp_path / "folder.sqlite"))
+    assert "is a directory" in str(SqliteJournal.check(tmp_path / "folder.sqlite"))
     assert not (tmp_path / "nowhere").exists()
 
 
 def test_binding_to_another_exchange_archives_the_journal(tmp_path):
     now = [T0]
     path = tmp_path / "journal.sqlite"
-    with Journal.open(path, clock=lambda: now[0]) as j:
+    with SqliteJournal.open(path, clock=lambda: now[0]) as j:
         assert j.bind_exchange("sim-account:aaaa") is None
         j.record_fills([fill(1), fill(2)])
         j.record_intent("c1", "KXA", "bid", D("0.5"), D(1), "good_till_canceled", "sim")
         assert j.bind_exchange("sim-account:aaaa") is None and len(j.fills()) == 2
         now[0] = T0 + timedelta(hours=1)
         archive = j.bind_exchange("sim-account:bbbb")
-        assert archive == tmp_path / "journal-archived-20260301T130000Z.sqlite"
+        assert archive == str(tmp_path / "journal-archived-20260301T130000Z.sqlite")
         assert j.fills() == [] and j.order_events() == [] and j.exchange_identity() == "sim-account:bbbb"
         assert j.record_fills([fill(1)]) == 1  # the new exchange's fill-1 is a new fill
-        assert j.bind_exchange("sim-account:cccc") == tmp_path / "journal-archived-20260301T130000Z-1.sqlite"
+        assert j.bind_exchange("sim-account:cccc") == str(tmp_path / "journal-archived-20260301T130000Z-1.sqlite")
     assert oct(os.stat(archive).st_mode & 0o777) == "0o600"
-    with Journal.open(archive) as old:
+    with SqliteJournal.open(archive) as old:
         assert [f.fill_id for f in old.fills()] == ["fill-1", "fill-2"]
         assert old.exchange_identity() == "sim-account:aaaa" and len(old.order_events()) == 1
 
 
 def test_a_fill_id_reused_for_another_fill_is_refused_and_nothing_is_stored(tmp_path):
-    with Journal.open(tmp_path / "journal.sqlite") as j:
-        assert j.sync(FakeClient([fill(1), fill(2)], [])).new_fills == 2
+    with SqliteJournal.open(tmp_path / "journal.sqlite") as j:
+        assert sync_journal(FakeClient([fill(1), fill(2)], []), j).new_fills == 2
         other = Fill(fill_id="fill-2", order_id="another-order", ticker="KXB", outcome_side="yes", book_side="bid",
                      count=D(3), yes_price=D("0.40"), is_taker=True, fee=D("0.01"),
                      created_time=T0 + timedelta(days=1), trade_id="fill-2")
         with pytest.raises(JournalError, match="fill fill-2 with other details"):
-            j.sync(FakeClient([fill(1), fill(2), fill(3, minutes=500), other], []))
+            sync_journal(FakeClient([fill(1), fill(2), fill(3, minutes=500), other], []), j)
         assert [f.fill_id for f in j.fills()] == ["fill-1", "fill-2"]
-        assert j.sync(FakeClient([fill(1), fill(2), fill(3, minutes=500)], [])).new_fills == 1  # same ids, same fills
+        again = FakeClient([fill(1), fill(2), fill(3, minutes=500)], [])
+        assert sync_journal(again, j).new_fills == 1  # same ids, same fills
 
 
 def test_damaged_pages_become_journal_errors(tmp_path):
     path = tmp_path / "journal.sqlite"
-    with Journal.open(path) as j:
+    with SqliteJournal.open(path) as j:
         j.record_fills([fill(i) for i in range(300)])
     data = bytearray(path.read_bytes())
     page = int.from_bytes(data[16:18], "big")
@@ -172,5 +174,5 @@ def test_damaged_pages_become_journal_errors(tmp_path):
         data[n * page:n * page + 12] = b"\xde\xad\xbe\xef" * 3
     path.write_bytes(bytes(data))
     with pytest.raises(JournalError, match="journal .* (unreadable|unusable)"):
-        with Journal.open(path) as j:
+        with SqliteJournal.open(path) as j:
             j.fills()

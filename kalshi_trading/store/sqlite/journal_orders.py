@@ -1,10 +1,7 @@
-"""The journal's order events: write-ahead intents (with their writer and deadline) and what became of them.
+"""The SQLite journal's order events: write-ahead intents (with their writer and deadline) and what became of them.
 
-Mixed into `Journal`, which provides the connection (`_conn`), transactions (`_tx`), the clock and the path.
-
-An intent's life: `intent` (before the order is sent), then one of accepted / rejected, or `reconciled` when a later
-process asked the exchange.  A `reconciled` event with status `not_placed` can be followed by another `reconciled`
-event carrying the order id, when the order turns up after all (`record_late_placement`); the newest event wins.
+Mixed into `SqliteJournal`, which provides the connection (`_conn`), transactions (`_tx`), the clock and the path.
+The contract (an intent, then outcomes; the newest outcome wins) is `store.journal`'s.
 """
 
 from __future__ import annotations
@@ -13,23 +10,23 @@ import json
 import logging
 import sqlite3
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from kalshi_trading.errors import JournalError, UsageError
 from kalshi_trading.money import MoneyError
-from kalshi_trading.trading.csv_export import count_text, iso, parse_iso, price_text
-from kalshi_trading.trading.intent_owner import IntentOwner
-from kalshi_trading.trading.journal_schema import guarded
+from kalshi_trading.store.journal import (
+    NOT_PLACED, OUTCOME_KINDS, SECRET_WORDS, EventKind, IntentOwner, OrderEvent,
+)
+from kalshi_trading.store.sqlite.codec import (
+    count_text, decimal_or_none, iso, owner_from_text, owner_text, parse_iso, parse_time, price_text,
+)
+from kalshi_trading.store.sqlite.journal_schema import guarded
 
 log = logging.getLogger(__name__)
 
-OUTCOME_KINDS = ("accepted", "rejected", "amended", "decreased", "cancelled", "reconciled")
-NOT_PLACED = "not_placed"
-_SECRET_WORDS = ("key", "secret", "signature", "authorization", "password", "header", "token")
 # Intents whose newest outcome is a `reconciled` event with a given status, recorded since a time.
 _LATEST = ("SELECT i.* FROM order_events o JOIN order_events i ON i.client_order_id = o.client_order_id "
            "AND i.kind = 'intent' WHERE o.kind = 'reconciled' AND o.status = ? AND o.time >= ? AND o.id = "
@@ -37,42 +34,22 @@ _LATEST = ("SELECT i.* FROM order_events o JOIN order_events i ON i.client_order
            "ORDER BY i.id")
 
 
-@dataclass(frozen=True)
-class OrderEvent:
-    id: int
-    time: datetime
-    kind: str  # intent | accepted | rejected | amended | decreased | cancelled | reconciled
-    client_order_id: str
-    order_id: str | None = None
-    env: str | None = None
-    ticker: str | None = None
-    book_side: str | None = None
-    yes_price: Decimal | None = None
-    count: Decimal | None = None
-    time_in_force: str | None = None
-    status: str | None = None
-    code: str | None = None
-    message: str | None = None
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
-    owner: IntentOwner | None = field(default=None, compare=False)  # intents: the process that wrote it
-    deadline: datetime | None = field(default=None, compare=False)  # intents: no one sends it after this
-
-
-def clean_extra(extra: dict | None) -> str:
+def clean_extra(extra: Mapping[str, Any] | None) -> str:
     """`extra` as JSON, without keys that look like credentials."""
     if not extra:
         return "{}"
     kept = {}
     for key, value in extra.items():
-        if any(word in str(key).lower() for word in _SECRET_WORDS):
+        if any(word in str(key).lower() for word in SECRET_WORDS):
             log.warning("journal: dropped extra field %r (looks like a credential)", key)
             continue
         kept[str(key)] = value
     return json.dumps(kept, default=str, sort_keys=True)
 
 
-def _dec(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
+def _text(value: object) -> str | None:
+    """A status as text (an enum member gives its value)."""
+    return None if value is None else str(getattr(value, "value", value))
 
 
 def limit_clause(limit: int | None) -> str:
@@ -84,9 +61,10 @@ def limit_clause(limit: int | None) -> str:
 
 
 def where_clause(since: datetime | None, until: datetime | None, ticker: str | None,
-                 time_col: str) -> tuple[str, list]:
+                 time_col: str) -> tuple[str, list[str]]:
     """` WHERE ...` for a time range (since inclusive, until exclusive) and a ticker, with its arguments."""
-    clauses, args = [], []
+    clauses: list[str] = []
+    args: list[str] = []
     if since is not None:
         clauses.append(f"{time_col} >= ?")
         args.append(iso(since))
@@ -100,7 +78,7 @@ def where_clause(since: datetime | None, until: datetime | None, ticker: str | N
 
 
 class OrderEventsMixin:
-    """Order events of the journal (see the module docstring)."""
+    """Order events of the SQLite journal (see the module docstring)."""
 
     # provided by Journal
     path: Path
@@ -111,7 +89,7 @@ class OrderEventsMixin:
     @guarded
     def record_intent(
         self, client_order_id: str, ticker: str, book_side: str, yes_price: Decimal, count: Decimal,
-        time_in_force: str, env: str, extra: dict | None = None, *, owner: IntentOwner | None = None,
+        time_in_force: str, env: str, extra: Mapping[str, Any] | None = None, *, owner: IntentOwner | None = None,
         deadline: datetime | None = None,
     ) -> OrderEvent:
         """Durably record that we are about to send an order.  Committed (and fsynced) before this returns.
@@ -121,17 +99,21 @@ class OrderEventsMixin:
         """
         if not client_order_id:
             raise UsageError("an order intent needs a client_order_id")
-        if book_side not in ("bid", "ask"):
+        side = str(getattr(book_side, "value", book_side))
+        if side not in ("bid", "ask"):
             raise UsageError(f"book_side {book_side!r} is neither bid nor ask")
         try:
             price, qty = price_text(yes_price), count_text(count)
         except MoneyError as exc:
             raise UsageError(str(exc)) from None
+        if not Decimal(0) <= yes_price <= Decimal(1) or count <= 0:
+            raise UsageError(f"an order intent needs a price from 0 to 1 and a positive count, not {yes_price} x "
+                             f"{count}")
         try:
             return self._insert_event(
-                "intent", client_order_id, env=env, ticker=ticker, book_side=book_side, yes_price=price,
+                EventKind.INTENT, client_order_id, env=env, ticker=ticker, book_side=side, yes_price=price,
                 count=qty, time_in_force=str(getattr(time_in_force, "value", time_in_force)), extra=extra,
-                owner=None if owner is None else owner.to_text(), deadline=iso(deadline or self._clock()),
+                owner=owner_text(owner), deadline=iso(deadline or self._clock()),
             )
         except sqlite3.IntegrityError:
             raise UsageError(f"client_order_id {client_order_id} already has an intent") from None
@@ -139,7 +121,7 @@ class OrderEventsMixin:
     def record_outcome(
         self, client_order_id: str, kind: str, *, order_id: str | None = None, status: str | None = None,
         code: str | None = None, message: str | None = None, yes_price: Decimal | None = None,
-        count: Decimal | None = None, extra: dict | None = None,
+        count: Decimal | None = None, extra: Mapping[str, Any] | None = None,
     ) -> OrderEvent | None:
         """What happened to an order: accepted, rejected (code/message), amended, decreased, cancelled, reconciled.
 
@@ -158,7 +140,7 @@ class OrderEventsMixin:
     @guarded
     def _record_outcome(
         self, client_order_id: str, kind: str, *, order_id: str | None, status: str | None, code: str | None,
-        message: str | None, yes_price: Decimal | None, count: Decimal | None, extra: dict | None,
+        message: str | None, yes_price: Decimal | None, count: Decimal | None, extra: Mapping[str, Any] | None,
     ) -> OrderEvent:
         intent = self._conn.execute(
             "SELECT env, ticker, book_side, time_in_force FROM order_events "
@@ -167,7 +149,7 @@ class OrderEventsMixin:
         ).fetchone() or (None, None, None, None)
         return self._insert_event(
             kind, client_order_id, order_id=order_id, env=intent[0], ticker=intent[1], book_side=intent[2],
-            time_in_force=intent[3], status=status, code=code, message=message,
+            time_in_force=intent[3], status=_text(status), code=code, message=message,
             yes_price=None if yes_price is None else price_text(yes_price),
             count=None if count is None else count_text(count), extra=extra,
         )
@@ -210,11 +192,11 @@ class OrderEventsMixin:
             known.update(r[0] for r in rows)
         return known
 
-    def _insert_event(self, kind: str, client_order_id: str, **values: object) -> OrderEvent:
+    def _insert_event(self, kind: str, client_order_id: str, *, extra: Mapping[str, Any] | None = None,
+                      **values: object) -> OrderEvent:
         now = self._clock()
-        extra = clean_extra(values.pop("extra", None))  # type: ignore[arg-type]
         columns = ["time", "kind", "client_order_id", "extra", *values]
-        row = [iso(now), kind, client_order_id, extra, *values.values()]
+        row = [iso(now), str(kind), client_order_id, clean_extra(extra), *values.values()]
         with self._tx() as conn:
             cursor = conn.execute(
                 f"INSERT INTO order_events ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", row
@@ -232,19 +214,20 @@ class OrderEventsMixin:
             where += (" AND" if where else " WHERE") + " client_order_id = ?"
             args.append(client_order_id)
         order = "DESC" if newest_first else "ASC"
-        return self._events(f"SELECT * FROM order_events{where} ORDER BY time {order}, id {order}{limit_clause(limit)}", args)
+        return self._events(
+            f"SELECT * FROM order_events{where} ORDER BY time {order}, id {order}{limit_clause(limit)}", args)
 
-    def _events(self, sql: str, args: Iterable) -> list[OrderEvent]:
+    def _events(self, sql: str, args: Sequence[object]) -> list[OrderEvent]:
         cursor = self._conn.execute(sql, tuple(args))
         names = [d[0] for d in cursor.description]
         events = []
         for row in cursor:
-            r = dict(zip(names, row))
+            r = dict(zip(names, row, strict=True))
             events.append(OrderEvent(
-                id=r["id"], time=parse_iso(r["time"]), kind=r["kind"], client_order_id=r["client_order_id"],
-                order_id=r["order_id"], env=r["env"], ticker=r["ticker"], book_side=r["book_side"],
-                yes_price=_dec(r["yes_price"]), count=_dec(r["count"]), time_in_force=r["time_in_force"],
-                status=r["status"], code=r["code"], message=r["message"], extra=json.loads(r["extra"]),
-                owner=IntentOwner.from_text(r["owner"]), deadline=parse_iso(r["deadline"] or ""),
+                id=r["id"], time=parse_time(r["time"]), kind=EventKind(r["kind"]),
+                client_order_id=r["client_order_id"], order_id=r["order_id"], env=r["env"], ticker=r["ticker"],
+                book_side=r["book_side"], yes_price=decimal_or_none(r["yes_price"]), count=decimal_or_none(r["count"]),
+                time_in_force=r["time_in_force"], status=r["status"], code=r["code"], message=r["message"],
+                extra=json.loads(r["extra"]), owner=owner_from_text(r["owner"]), deadline=parse_iso(r["deadline"]),
             ))
         return events

@@ -1,12 +1,13 @@
-"""The SQLite journal: durability, idempotent sync, refusal of foreign files, queries and CSV exports."""
+"""The SQLite journal: durability, refusal of foreign files, queries and the CSV exports written from it.
+
+What every adapter must do is in test_journal_contract.py; this file holds what is SQLite's own (the file, WAL)."""
 
 from __future__ import annotations
 
 import csv
 import os
 import sqlite3
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,48 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kalshi_trading.errors import JournalError, UsageError
-from kalshi_trading.models import Fill, Settlement
-from kalshi_trading.trading.csv_export import LOT_COLUMNS, TRADE_COLUMNS, export_lots_csv
-from kalshi_trading.trading.journal import SYNC_OVERLAP_SECONDS, Journal, SyncResult
+from kalshi_trading.models import Fill
+from kalshi_trading.store.sqlite.journal import SqliteJournal
+from kalshi_trading.trading.csv_export import LOT_COLUMNS, TRADE_COLUMNS, export_lots_csv, export_trades
 from kalshi_trading.trading.pnl import compute_pnl
-
-D = Decimal
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
-
-
-def fill(i: int, book_side: str = "bid", count: str = "10", price: str = "0.52", fee: str = "0.0175",
-         ticker: str = "KXA", minutes: int | None = None) -> Fill:
-    return Fill(
-        fill_id=f"fill-{i}", order_id=f"ord-{i}", ticker=ticker, outcome_side="yes" if book_side == "bid" else "no",
-        book_side=book_side, count=D(count), yes_price=D(price), is_taker=i % 2 == 0, fee=D(fee),
-        created_time=T0 + timedelta(minutes=i if minutes is None else minutes), trade_id=f"fill-{i}",
-    )
-
-
-def settlement(ticker: str = "KXA", minutes: int = 60, result: str = "yes") -> Settlement:
-    return Settlement(
-        ticker=ticker, event_ticker="KXEV", market_result=result, yes_count=D("10"), yes_total_cost=D("5.20"),
-        no_count=D("0"), no_total_cost=D("0"), revenue=D("10.00"), settled_time=T0 + timedelta(minutes=minutes),
-        fee=D("0"),
-    )
-
-
-class FakeClient:
-    """Duck-typed exchange client: serves everything at or after min_ts, and remembers what it was asked."""
-
-    def __init__(self, fills: list[Fill], settlements: list[Settlement]):
-        self.fills = fills
-        self.settlement_list = settlements
-        self.asked: list[tuple[str, int | None]] = []
-
-    def iter_fills(self, min_ts: int | None = None):
-        self.asked.append(("fills", min_ts))
-        return iter([f for f in self.fills if min_ts is None or f.created_time.timestamp() >= min_ts])
-
-    def iter_settlements(self, min_ts: int | None = None):
-        self.asked.append(("settlements", min_ts))
-        return iter([s for s in self.settlement_list if min_ts is None or s.settled_time.timestamp() >= min_ts])
-
+from tests.store.records import D, T0, fill, settlement
 
 @pytest.fixture
 def clock():
@@ -70,17 +34,17 @@ def clock():
 
 @pytest.fixture
 def journal(tmp_path, clock):
-    with Journal.open(tmp_path / "journal.db", clock=clock) as j:
+    with SqliteJournal.open(tmp_path / "journal.db", clock=clock) as j:
         yield j
 
 
 def test_reopen_sees_data(tmp_path, clock):
     path = tmp_path / "journal.db"
-    with Journal.open(path, clock=clock) as j:
+    with SqliteJournal.open(path, clock=clock) as j:
         assert j.record_fills([fill(1), fill(2)]) == 2
         j.record_intent("c1", "KXA", "bid", D("0.52"), D("10"), "good_till_canceled", "demo")
         j.record_error("network", "timeout", {"path": "/portfolio/fills"})
-    with Journal.open(path, clock=clock) as j:
+    with SqliteJournal.open(path, clock=clock) as j:
         assert [f.fill_id for f in j.fills()] == ["fill-1", "fill-2"]
         assert j.fills()[0] == fill(1)  # round trip is exact
         assert [e.client_order_id for e in j.pending_intents()] == ["c1"]
@@ -98,26 +62,12 @@ def test_fills_are_unique(journal):
     assert journal.record_settlements([settlement(), settlement(ticker="KXB")]) == 1
 
 
-def test_sync_is_idempotent_and_uses_cursor(journal):
-    client = FakeClient([fill(i) for i in range(5)], [settlement()])
-    assert journal.sync(client) == SyncResult(new_fills=5, new_settlements=1)
-    assert client.asked == [("fills", None), ("settlements", None)]
-    snapshot = (journal.fills(), journal.settlements())
-    assert journal.sync(client) == SyncResult(0, 0)
-    assert (journal.fills(), journal.settlements()) == snapshot
-    newest = int((T0 + timedelta(minutes=4)).timestamp())
-    assert client.asked[2] == ("fills", newest - SYNC_OVERLAP_SECONDS)
-    # a late fill inside the overlap window is still picked up
-    client.fills.append(fill(9, minutes=2))
-    assert journal.sync(client).new_fills == 1
-
-
 @pytest.mark.parametrize("content", [os.urandom(4096), b"", b"hello, not a database\n" * 10])
 def test_corrupt_or_foreign_file_is_refused_and_untouched(tmp_path, content):
     path = tmp_path / "journal.db"
     path.write_bytes(content)
     with pytest.raises(JournalError):
-        Journal.open(path)
+        SqliteJournal.open(path)
     assert path.read_bytes() == content
     assert sorted(p.name for p in tmp_path.iterdir()) == ["journal.db"]
 
@@ -131,24 +81,24 @@ def test_foreign_sqlite_database_is_refused_and_untouched(tmp_path):
     conn.close()
     before = path.read_bytes()
     with pytest.raises(JournalError, match="another program"):
-        Journal.open(path)
+        SqliteJournal.open(path)
     assert path.read_bytes() == before
 
 
 def test_journal_with_damaged_body_is_refused(tmp_path):
     path = tmp_path / "journal.db"
-    Journal.open(path).close()
+    SqliteJournal.open(path).close()
     data = bytearray(path.read_bytes())
     data[100:] = os.urandom(len(data) - 100)  # keep our header, wreck the pages
     path.write_bytes(bytes(data))
     with pytest.raises(JournalError):
-        Journal.open(path)
+        SqliteJournal.open(path)
     assert path.read_bytes() == bytes(data)
 
 
 def test_missing_directory_is_an_error(tmp_path):
     with pytest.raises(JournalError):
-        Journal.open(tmp_path / "nope" / "journal.db")
+        SqliteJournal.open(tmp_path / "nope" / "journal.db")
 
 
 def test_pending_intents_and_outcomes(journal):
@@ -201,7 +151,7 @@ def test_export_trades_csv(journal, tmp_path):
         fill(6, "bid", "1", "0.01", "0", ticker="KXB"),
     ])
     out = tmp_path / "trades.csv"
-    assert journal.export_trades_csv(out, ticker="KXA") == 5
+    assert export_trades(journal, out, ticker="KXA") == 5
     with open(out, newline="") as fh:
         rows = list(csv.reader(fh))
     assert tuple(rows[0]) == TRADE_COLUMNS
@@ -215,7 +165,7 @@ def test_export_trades_csv(journal, tmp_path):
     ]
     # a date range still sees the position built before it (fill 4 is a NO buy, fill 5 a NO sale)
     ranged = tmp_path / "ranged.csv"
-    assert journal.export_trades_csv(ranged, since=T0 + timedelta(minutes=4), until=T0 + timedelta(minutes=6)) == 2
+    assert export_trades(journal, ranged, since=T0 + timedelta(minutes=4), until=T0 + timedelta(minutes=6)) == 2
     with open(ranged, newline="") as fh:
         ranged_rows = list(csv.reader(fh))[1:]
     assert [(r[1], r[4], r[5]) for r in ranged_rows] == [("fill-4", "no", "buy"), ("fill-5", "no", "sell")]
@@ -226,12 +176,12 @@ def test_export_refuses_overwrite_and_missing_directory(journal, tmp_path):
     out = tmp_path / "trades.csv"
     out.write_text("keep me")
     with pytest.raises(UsageError, match="exists"):
-        journal.export_trades_csv(out)
+        export_trades(journal, out)
     assert out.read_text() == "keep me"
-    assert journal.export_trades_csv(out, force=True) == 1
+    assert export_trades(journal, out, force=True) == 1
     assert out.read_text().startswith("created_time,")
     with pytest.raises(UsageError, match="does not exist"):
-        journal.export_trades_csv(tmp_path / "missing" / "trades.csv")
+        export_trades(journal, tmp_path / "missing" / "trades.csv")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
 
 
@@ -257,7 +207,7 @@ def test_naive_datetimes_refused(journal):
 
 def test_new_journal_file_is_ours(tmp_path):
     path = tmp_path / "j.db"
-    Journal.open(path).close()
+    SqliteJournal.open(path).close()
     header = Path(path).read_bytes()[:100]
     assert header[68:72] == (0x4B4A524E).to_bytes(4, "big")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["j.db"]
@@ -269,7 +219,7 @@ def test_late_fill_relabels_later_trades(journal, tmp_path):
     assert journal.record_fills([fill(2, "bid", "3", "0.45", "0")]) == 1
     assert journal.record_fills([fill(1, "ask", "5", "0.60", "0"), fill(2, "bid", "3", "0.45", "0")]) == 1
     out = tmp_path / "late.csv"
-    journal.export_trades_csv(out)
+    export_trades(journal, out)
     with open(out, newline="") as fh:
         rows = list(csv.reader(fh))[1:]
     assert [(r[1], r[4], r[5], r[9]) for r in rows] == [("fill-1", "no", "buy", "0.4000"),
@@ -281,7 +231,7 @@ def test_csv_quotes_awkward_ids(journal, tmp_path):
                yes_price=D("0.5"), is_taker=False, fee=D("0"), created_time=T0)
     journal.record_fills([odd])
     out = tmp_path / "odd.csv"
-    journal.export_trades_csv(out)
+    export_trades(journal, out)
     with open(out, newline="") as fh:
         (row,) = list(csv.reader(fh))[1:]
     assert row[1:4] == ['f,1"x', "o\n1", "KXA"]
@@ -300,16 +250,16 @@ def test_labels_do_not_depend_on_arrival_order(tmp_path_factory, trades, rnd):
     outputs = []
     for order in (fills, shuffled):
         directory = tmp_path_factory.mktemp("j")
-        with Journal.open(directory / "j.db") as j:
+        with SqliteJournal.open(directory / "j.db") as j:
             cut = rnd.randint(0, len(order))
             j.record_fills(order[:cut])
             j.record_fills(order[cut:])
-            j.export_trades_csv(directory / "t.csv")
+            export_trades(j, directory / "t.csv")
         outputs.append((directory / "t.csv").read_text())
     assert outputs[0] == outputs[1]
     # and in time order the labels follow the running position
     pos: dict[str, int] = {}
-    for f, line in zip(fills, outputs[0].splitlines()[1:]):
+    for f, line in zip(fills, outputs[0].splitlines()[1:], strict=True):
         before = pos.get(f.ticker, 0)
         d = int(f.signed_count)
         side, action = line.split(",")[4:6]
