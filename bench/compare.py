@@ -33,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -350,6 +351,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(BENCHES)}")
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a plain kill still removes the worktree
     old_name, new_name = git("rev-parse", "--short", args.rev), describe_current()
     tmp = Path(tempfile.mkdtemp(prefix="bench-compare-"))
     old_tree = tmp / "old"
