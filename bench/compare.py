@@ -33,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -67,6 +68,8 @@ class Bench:
     # json.loads): each metric is also shown divided by that row's, which cancels much of the machine's noise
     references: tuple[tuple[str, str], ...] = ()
     cpu_clock: bool = True  # the script's timings may be CPU time (see --clock); False: it times a live system
+    # rows a later script calls differently: (older name, newer name); older names are read as the newer
+    renames: tuple[tuple[str, str], ...] = ()
     timeout: float = 1800.0
 
 
@@ -155,7 +158,9 @@ BENCHES = {
     "pricing": Bench("pricing", "bench/bench_pricing.py", ("--ticks", "5000", "--runs", "{runs}", "--calls", "300"),
                      (Metric("median us/tick", False), Metric("p50 us", False), Metric("p99 us", False))),
     "journal": Bench("journal", "bench/bench_journal.py", ("--trades", "{journal_trades}", "--runs", "{runs}"),
-                     (Metric("rows/s", True),)),
+                     (Metric("rows/s", True),),
+                     renames=(("export: export_trades_csv (stored CSV pieces, one ordered scan)",
+                               "export: export_trades (trade_csv: stored CSV pieces, one ordered scan)"),)),
 }
 
 
@@ -301,6 +306,32 @@ def describe_current() -> str:
     return git("rev-parse", "--short", "HEAD") + ("+changes" if dirty else "")
 
 
+def renamed(bench: Bench, run: dict[tuple[str, str, str], float]) -> dict[tuple[str, str, str], float]:
+    """One run's samples with any row the bench has renamed called by its newer name (either revision's)."""
+    names = dict(bench.renames)
+    return {(table, names.get(row, row), column): value for (table, row, column), value in run.items()}
+
+
+def key_text(key: tuple[str, str, str]) -> str:
+    return " | ".join(key)
+
+
+def key_of(text: str) -> tuple[str, str, str]:
+    table, row, column = text.split(" | ", 2)
+    return table, row, column
+
+
+def show_saved(path: Path) -> None:
+    """Print the tables of a --json file again (with today's renames and verdicts)."""
+    saved = json.loads(path.read_text())
+    for name, result in saved["results"].items():
+        bench = BENCHES[name]
+        old = [renamed(bench, {key_of(k): v for k, v in run.items()}) for run in result["old"]]
+        new = [renamed(bench, {key_of(k): v for k, v in run.items()}) for run in result["new"]]
+        argv = result.get("argv", list(bench.args))
+        print(report(bench, argv, saved.get("clock", "cpu"), old, new, saved["old"], saved["new"]) + "\n")
+
+
 def compare(old_tree: Path, args: argparse.Namespace, old_name: str, new_name: str) -> dict:
     """Run every chosen benchmark, old and new interleaved, printing each table as it completes."""
     results = {}
@@ -315,12 +346,13 @@ def compare(old_tree: Path, args: argparse.Namespace, old_name: str, new_name: s
             sides = [(old_tree, old), (ROOT, new)]
             for tree, sink in sides if round_ % 2 == 0 else sides[::-1]:
                 t0 = time.perf_counter()
-                sink.append(samples_of(bench, run_script(tree, bench, args)))
+                sink.append(renamed(bench, samples_of(bench, run_script(tree, bench, args))))
                 print(f"  {name} round {round_ + 1}/{args.rounds} {'old' if tree == old_tree else 'new'}: "
                       f"{time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         print(report(bench, script_args(bench, args), args.clock, old, new, old_name, new_name) + "\n", flush=True)
-        results[name] = {"old": [{" | ".join(k): v for k, v in run.items()} for run in old],
-                         "new": [{" | ".join(k): v for k, v in run.items()} for run in new]}
+        results[name] = {"argv": script_args(bench, args),
+                         "old": [{key_text(k): v for k, v in run.items()} for run in old],
+                         "new": [{key_text(k): v for k, v in run.items()} for run in new]}
     return results
 
 
@@ -339,7 +371,11 @@ def main() -> None:
                              "instructions counted by callgrind (noise-free, ~50x slower; the bot's benchmark, "
                              "which times a live system, is then left out)")
     parser.add_argument("--json", type=Path, help="also write every sample to this file")
+    parser.add_argument("--show", type=Path, metavar="JSON", help="print the tables of a --json file and stop")
     args = parser.parse_args()
+    if args.show:
+        show_saved(args.show)
+        return
     counting = args.clock == "instructions"
     args.rounds = args.rounds or (1 if counting else 5)
     args.runs = 1 if counting else 3  # each script's own repeats: counts do not vary, times do
@@ -350,6 +386,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(BENCHES)}")
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a plain kill still removes the worktree
     old_name, new_name = git("rev-parse", "--short", args.rev), describe_current()
     tmp = Path(tempfile.mkdtemp(prefix="bench-compare-"))
     old_tree = tmp / "old"
@@ -362,7 +399,8 @@ def main() -> None:
         git("worktree", "remove", "--force", str(old_tree))
         shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
-        args.json.write_text(json.dumps({"old": old_name, "new": new_name, "results": results}, indent=1))
+        args.json.write_text(json.dumps({"old": old_name, "new": new_name, "clock": args.clock, "results": results},
+                                        indent=1))
 
 
 if __name__ == "__main__":

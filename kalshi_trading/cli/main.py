@@ -107,7 +107,9 @@ class KalshiGroup(TyperGroup):
             return TyperCommand(cmd_name, help=entry.summary)
         if entry is not None:
             self._load(entry.module)
-        return self._commands.get(cmd_name) or self.commands.get(cmd_name)  # unlisted: load all, then look
+        if cmd_name in self._commands:
+            return self._commands[cmd_name]
+        return self.commands.get(cmd_name)  # not listed (or not where listed): load every module, then look
 
     def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
         self._listing = True
