@@ -17,43 +17,13 @@ from kalshi_trading.auto.reconcile import ReconcileResult, order_tag
 from kalshi_trading.auto.runner import BotRun, BotSetup, kill
 from kalshi_trading.auto.state import BotState
 from kalshi_trading.auto.strategies import MarketMaker
-from kalshi_trading.auto.types import SimpleBookView
 from kalshi_trading.auto.underlying import ExchangeClock
-from kalshi_trading.models import BookSide, OrderRequest, TimeInForce
+from kalshi_trading.models import BookSide, TimeInForce
+from tests.e2e.conftest import RestBooks, order
 
 pytestmark = pytest.mark.e2e
 
 CONFIG = "[defaults]\nquote_size = 2\n"
-
-
-class RestBooks:
-    """A synchronous feed: `refresh()` reads the books over REST; no events."""
-
-    def __init__(self, client):
-        self.client = client
-        self.books = {}
-        self.tickers = ()
-
-    def start(self):
-        pass
-
-    def stop(self):
-        pass
-
-    def subscribe(self, tickers):
-        self.tickers = tuple(tickers)
-        self.refresh()
-
-    def refresh(self):
-        for t in self.tickers:
-            self.books[t] = SimpleBookView.from_order_book(self.client.get_orderbook(t))
-
-    def events(self, timeout):
-        return iter(())
-
-
-def order(ticker, side, price, count, tif=TimeInForce.GTC):
-    return OrderRequest(ticker=ticker, book_side=side, count=D(count), yes_price=D(price), time_in_force=tif)
 
 
 def two_markets(sim) -> tuple[str, str]:

@@ -9,7 +9,9 @@ import pytest
 
 from kalshi_trading.api.client import KalshiClient
 from kalshi_trading.api.retry import RetryPolicy
+from kalshi_trading.auto.types import SimpleBookView
 from kalshi_trading.config import load_private_key
+from kalshi_trading.models import OrderRequest, TimeInForce
 from kalshi_trading.sim.clock import ManualClock
 from kalshi_trading.sim.runtime import start_embedded
 from kalshi_trading.store.sqlite.journal import SqliteJournal
@@ -75,3 +77,35 @@ def cent_market(sim, series: str = "KXBTCD") -> str:
                if m.series_ticker == series and m.status == "active"]
     markets.sort(key=lambda m: (m.close_ms, m.ticker))
     return markets[len(markets) // 2].ticker
+
+
+class RestBooks:
+    """A synchronous test feed: `refresh()` reads the books over REST; no events."""
+
+    def __init__(self, client):
+        self.client = client
+        self.books = {}
+        self.tickers = ()
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def subscribe(self, tickers):
+        self.tickers = tuple(tickers)
+        self.refresh()
+
+    def refresh(self):
+        for t in self.tickers:
+            self.books[t] = SimpleBookView.from_order_book(self.client.get_orderbook(t))
+
+    def events(self, timeout):
+        return iter(())
+
+
+def order(ticker, side, price, count, tif=TimeInForce.GTC):
+    """A limit order request from plain values (counts and prices as strings or ints, never floats)."""
+    return OrderRequest(ticker=ticker, book_side=side, count=Decimal(count), yes_price=Decimal(price),
+                        time_in_force=tif)

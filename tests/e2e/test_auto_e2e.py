@@ -18,41 +18,11 @@ from kalshi_trading.auto.botconfig import parse_config
 from kalshi_trading.auto.runner import BotRun, BotSetup
 from kalshi_trading.auto.state import BotState
 from kalshi_trading.auto.strategies import MarketMaker
-from kalshi_trading.auto.types import RiskState, SimpleBookView
+from kalshi_trading.auto.types import RiskState
 from kalshi_trading.auto.underlying import ExchangeClock
 from kalshi_trading.cli.main import app
-from kalshi_trading.models import BookSide, OrderRequest, TimeInForce
-from tests.e2e.conftest import cent_market
-
-
-class RestBooks:
-    """A synchronous test feed: `refresh()` reads the books over REST; no events."""
-
-    def __init__(self, client):
-        self.client = client
-        self.books = {}
-        self.tickers = ()
-
-    def start(self):
-        pass
-
-    def stop(self):
-        pass
-
-    def subscribe(self, tickers):
-        self.tickers = tuple(tickers)
-        self.refresh()
-
-    def refresh(self):
-        for t in self.tickers:
-            self.books[t] = SimpleBookView.from_order_book(self.client.get_orderbook(t))
-
-    def events(self, timeout):
-        return iter(())
-
-
-def order(ticker, side, price, count, tif=TimeInForce.GTC):
-    return OrderRequest(ticker=ticker, book_side=side, count=D(count), yes_price=D(price), time_in_force=tif)
+from kalshi_trading.models import BookSide, TimeInForce
+from tests.e2e.conftest import RestBooks, cent_market, order
 
 
 def make_run(tmp_path, client, executor, ticker, config_text):
