@@ -13,7 +13,7 @@ import pytest
 from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher, parse_config
 from kalshi_trading.auto.diff import plan
 from kalshi_trading.auto.exchange import Placed
-from kalshi_trading.auto.ledger import BotFill, Ledger, OrderRecord
+from kalshi_trading.auto.ledger import BotFill, OrderRecord
 from kalshi_trading.auto.loop import BotLoop, MarketInfo
 from kalshi_trading.auto.risk import RiskEngine
 from kalshi_trading.auto.state import BotState
@@ -51,6 +51,7 @@ class FakeExchange:
     fills: list = field(default_factory=list)
     pos: dict = field(default_factory=dict)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    journalled: list = field(default_factory=list)  # fills handed to the journal
 
     def place(self, target: TargetOrder, market, ioc: bool) -> Placed:
         oid = f"o{next(self.ids)}"
@@ -59,7 +60,7 @@ class FakeExchange:
                                  target.book_side.value, "resting", target.yes_price, D(0), target.count, target.count)
         return Placed(oid, "", D(0), target.count, "resting")
 
-    def amend(self, order: OrderRecord, target: TargetOrder) -> Placed:
+    def amend(self, order: OrderRecord, target: TargetOrder, market=None) -> Placed:
         if order.order_id not in self.orders:
             raise NotFoundError("gone", status=404)
         self.calls.append(("amend", order.order_id, target.yes_price, target.count))
@@ -73,12 +74,23 @@ class FakeExchange:
         self.orders.pop(order.order_id, None)
         return order.remaining
 
-    def cancel_orders(self, pairs) -> int:
-        pairs = list(pairs)
-        self.calls.append(("cancel_many", sorted(oid for oid, _ in pairs)))
-        for oid, _ in pairs:
-            self.orders.pop(oid, None)
-        return len(pairs)
+    def decrease(self, order: OrderRecord, reduce_to: Decimal) -> Decimal:
+        self.calls.append(("decrease", order.order_id, reduce_to))
+        return reduce_to
+
+    def cancel_orders(self, refs) -> int:
+        refs = list(refs)
+        self.calls.append(("cancel_many", sorted(r.order_id for r in refs)))
+        for r in refs:
+            self.orders.pop(r.order_id, None)
+        return len(refs)
+
+    def order_fills(self, order_id):
+        return iter([f for f in self.fills if f.order_id == order_id])
+
+    def record_fills(self, fills) -> int:
+        self.journalled.extend(fills)
+        return len(fills)
 
     def resting_orders(self, tickers=None):
         return [o for o in self.orders.values() if tickers is None or o.ticker in tickers]
@@ -128,7 +140,8 @@ def make_loop(state, config: BotConfig | None = None, watcher=None, the_book=Non
     config = config or BotConfig()
     ex = FakeExchange()
     feed = FakeFeed(the_book or book("0.40", "0.50"))
-    loop = BotLoop(strategy=MarketMaker(), risk=RiskEngine(config, clock.now), ledger=Ledger(), state=state, port=ex,
+    loop = BotLoop(strategy=MarketMaker(), risk=RiskEngine(config, clock.now), ledger=state.load_ledger(), state=state,
+                   port=ex,
                    feed=feed, markets={T: MarketInfo(T, PriceGrid.of([("0.01", "0.99", "0.01")]))}, clock=clock, config=config,
                    watcher=watcher)
     return loop, ex, feed, clock
@@ -136,7 +149,8 @@ def make_loop(state, config: BotConfig | None = None, watcher=None, the_book=Non
 
 # --- the diff -------------------------------------------------------------------------------------
 def rec(oid: str, side: BookSide, price: str, remaining: str, filled: str = "0") -> OrderRecord:
-    return OrderRecord(oid, T, side, D(price), D(remaining), D(filled))
+    fills = [BotFill(f"t/{oid}", oid, T, side, D(price), D(filled), D(0), T0)] if D(filled) else []
+    return OrderRecord(oid, T, side, D(price), D(remaining) + D(filled), fills=fills)
 
 
 def tgt(side: BookSide, price: str, count: str, tag: str = "mm") -> TargetOrder:
