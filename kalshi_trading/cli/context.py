@@ -275,15 +275,26 @@ class AppContext:
 
     def use_simulator(self, data_dir: Path, *, speed: float = 1.0, seed: int | None = None,
                       rate_tier: str | None = None):
-        """Point this context at a simulator of its own in `data_dir` (e.g. the bot demo's accelerated one):
-        settings become sim with that data directory, and the exchange starts now."""
-        from kalshi_trading.sim.runtime import start_embedded
+        """Point this context at the simulated exchange under `data_dir` (`<data_dir>/sim`: the sim environment's
+        own exchange and journal when it is the data directory), run at `speed` x real time while this process
+        serves it: settings become sim with that data directory.  When another process (`kalshi sim serve`)
+        serves that exchange, it is used as it runs, at its own speed (returns None)."""
+        from kalshi_trading.sim.runtime import SimBusy, running_server, start_embedded
 
         s = self.settings
         self._settings = dataclasses.replace(
             s, env="sim", api_base=None, api_base_overridden=False, ws_base=None, api_key_id=None,
             private_key_path=None, private_key_password=None, data_dir=data_dir, rate_tier=rate_tier or s.rate_tier)
-        self._sim_server = start_embedded(data_dir, seed=seed, speed=speed)
+        try:
+            with storage(data_dir, "the simulator's directory"):
+                self._sim_server = start_embedded(data_dir, seed=seed, speed=speed)
+        except SimBusy:
+            url = running_server(data_dir)
+            if url is None:
+                raise
+            log.info("using the simulated exchange already served at %s", url)
+            self._settings = dataclasses.replace(self._settings, api_base=url)
+            return None
         self._closers.append(self._sim_server.stop)
         return self._sim_server
 
