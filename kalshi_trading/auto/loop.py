@@ -18,15 +18,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Callable, Iterable, Iterator, Mapping, Protocol
+from typing import Callable, Iterable, Mapping
 
 from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher
 from kalshi_trading.auto.diff import Action, describe_target, plan
 from kalshi_trading.auto.exchange import ExchangePort
-from kalshi_trading.auto.ledger import BotFill, FillSource, Ledger, OrderRecord, fill_key
+from kalshi_trading.auto.ledger import BotFill, FillSource, Ledger, OrderRecord
+from kalshi_trading.auto.ports import Clock, FeedPort, MarketInfo, feed_fill, ticker_mid
 from kalshi_trading.auto.reconcile import bot_fill, catch_up_fills, reconcile
 from kalshi_trading.auto.report import Metrics
 from kalshi_trading.auto.risk import RiskEngine
@@ -38,70 +39,14 @@ from kalshi_trading.errors import ApiError, NotFoundError, RejectedError, Transi
 from kalshi_trading.marketdata.events import (BookStale, BookUpdated, Disconnected, FeedError, FeedEvent, FillMsg,
                                               LifecycleEvent, LifecycleMsg, PositionMsg, Reconnected, Resynced,
                                               TickerMsg, TradeMsg, UserOrderMsg)
-from kalshi_trading.models import Market, OrderStatus
-from kalshi_trading.money import ZERO, PriceGrid
+from kalshi_trading.models import OrderStatus
+from kalshi_trading.money import ZERO
 from kalshi_trading.trading.executor import OrderRef
 
 log = logging.getLogger(__name__)
 
 STALE_BOOK = SimpleBookView(stale=True)
 MAX_WAIT = 0.05  # wall seconds handed to feed.events() at a time
-
-
-class Clock(Protocol):
-    """Exchange time, and how many exchange seconds pass per wall-clock second (1 on a real exchange)."""
-
-    def now(self) -> datetime: ...
-
-    @property
-    def rate(self) -> float: ...
-
-
-class FeedPort(Protocol):
-    """Live market data: the WebSocket `MarketFeed` and the REST `PollingFeed` both fit.
-
-    `events(timeout)` yields what arrived within about `timeout` seconds (book updates, trades, fills,
-    resyncs, disconnects); `books[ticker]` is the current book of a subscribed market.
-    """
-
-    books: Mapping[str, BookView]
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def subscribe(self, tickers: Iterable[str]) -> None: ...
-
-    def events(self, timeout: float) -> Iterator[FeedEvent]: ...
-
-
-@dataclass(frozen=True)
-class MarketInfo:
-    """What the loop knows about a market it trades (fetched once at start)."""
-
-    ticker: str
-    grid: PriceGrid
-    fee_type: str = "quadratic"
-    fee_multiplier: Decimal = Decimal(1)
-    close_time: datetime | None = None
-    strike_type: str | None = None
-    floor_strike: Decimal | None = None
-    cap_strike: Decimal | None = None
-    market: Market | None = None
-
-
-def feed_fill(ev: FillMsg) -> BotFill | None:
-    """A feed fill as a BotFill; None when it lacks what deduplication against REST needs."""
-    if not ev.trade_id or not ev.order_id or not ev.ticker or ev.book_side is None:
-        return None
-    return BotFill(fill_key(ev.trade_id, None, ev.order_id), ev.order_id, ev.ticker, ev.book_side, ev.yes_price,
-                   ev.count, ev.fee, ev.ts, FillSource.FEED)
-
-
-def _ticker_mid(q: TickerMsg | None) -> Decimal | None:
-    if q is None or q.yes_bid is None or q.yes_ask is None or not 0 < q.yes_bid <= q.yes_ask < 1:
-        return None
-    return (q.yes_bid + q.yes_ask) / 2
 
 
 class BotLoop:
@@ -153,7 +98,7 @@ class BotLoop:
             b = self.feed.books.get(t)
             mid = b.mid if b is not None else None
             if mid is None:
-                mid = _ticker_mid(self.quotes.get(t))
+                mid = ticker_mid(self.quotes.get(t))
             if mid is not None:
                 out[t] = mid
         return out

@@ -25,7 +25,8 @@ from typing import Any, Callable, Iterable
 from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher
 from kalshi_trading.api.client import KalshiClient
 from kalshi_trading.auto.exchange import ExchangePort, RestExchange
-from kalshi_trading.auto.loop import BotLoop, Clock, FeedPort, MarketInfo
+from kalshi_trading.auto.loop import BotLoop
+from kalshi_trading.auto.ports import Clock, FeedPort, MarketInfo
 from kalshi_trading.auto.reconcile import ReconcileResult, new_client_order_id, order_tag, reconcile_start, tagged
 from kalshi_trading.auto.report import Metrics, build_report
 from kalshi_trading.auto.risk import RiskEngine

@@ -117,12 +117,11 @@ def _strategy(name: str, client, underlying: Optional[Path]):
     if underlying is not None:
         from kalshi_trading.auto.pricing import CsvUnderlying
 
-        source = CsvUnderlying(underlying)
-    else:
-        from kalshi_trading.auto.underlying import SimSpotUnderlying
+        return EdgeTaker(CsvUnderlying(underlying)), None
+    from kalshi_trading.auto.underlying import SimSpotUnderlying
 
-        source = SimSpotUnderlying(client)
-        source.poll()  # a real exchange answers 404 here: a ConfigError telling the user to pass --underlying
+    source = SimSpotUnderlying(client)
+    source.poll()  # a real exchange answers 404 here: a ConfigError telling the user to pass --underlying
     return EdgeTaker(source), source
 
 
@@ -318,7 +317,7 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
         echo(render_text(report))
         if plot_file is not None:
             echo(f"chart saved to {plot_file}")
-    if run.loop.risk.state.value == "halted":
+    if run.loop is not None and run.loop.risk.state.value == "halted":
         echo(style("the bot is HALTED; `kalshi auto resume` lets it trade again", fg="red", bold=True, err=True),
              err=True)
 
