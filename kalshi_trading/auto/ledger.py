@@ -143,14 +143,14 @@ class Ledger:
         return cached
 
     def tickers(self) -> list[str]:
-        """Markets with any fill or carried state (old ones included)."""
-        return sorted(set(self.lots.tickers()) | set(self.stats))
+        """Markets with any fill or carried state (old ones included): every one the lot book holds has stats."""
+        return list(self.stats)
 
     def position(self, ticker: str) -> Decimal:
         return self.pnl(ticker).position
 
     def positions(self) -> dict[str, Decimal]:
-        return {t: self.position(t) for t in self.tickers()}
+        return {t: self.pnl(t).position for t in self.stats}
 
     def realized(self) -> Decimal:
         return sum((self.pnl(t).realized_pnl for t in self.tickers()), ZERO)
@@ -165,7 +165,7 @@ class Ledger:
         return unrealized(p.position, p.cost_basis, mark)
 
     def unrealized(self, marks: Mapping[str, Decimal]) -> Decimal:
-        return sum((self.ticker_unrealized(t, marks.get(t)) for t in self.tickers()), ZERO)
+        return sum((self.ticker_unrealized(t, marks.get(t)) for t in self.stats), ZERO)
 
     def working(self) -> tuple[WorkingOrder, ...]:
         return tuple(o.view() for o in self.orders.values())
