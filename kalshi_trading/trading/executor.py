@@ -91,7 +91,8 @@ class OrderRef:
 
     @classmethod
     def of(cls, order: Order) -> "OrderRef":
-        return cls(order.order_id, order.ticker, order.client_order_id, BookSide(order.book_side))
+        side = BookSide(order.book_side) if order.book_side in (BookSide.BID.value, BookSide.ASK.value) else None
+        return cls(order.order_id, order.ticker, order.client_order_id, side)
 
     @property
     def journal_key(self) -> str:

@@ -3,6 +3,7 @@ resume, and the upgrade of a schema-1 file made by the previous release (a newer
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -213,3 +214,21 @@ def test_a_newer_file_is_refused_untouched(tmp_path):
     result = CliRunner().invoke(app, ["auto", "status"], env=env)
     assert result.exit_code == 3, result.output
     assert "newer than this program" in result.output and "Traceback" not in result.output
+
+
+def test_kalshi_auto_status_upgrades_an_old_file_and_shows_it(tmp_path):
+    data = tmp_path / "data"
+    (data / "sim").mkdir(parents=True)
+    v1_file(data / "sim")
+    env = {"KALSHI_DATA_DIR": str(data), "KALSHI_LOG_DIR": str(tmp_path / "logs"), "KALSHI_ENV": "sim",
+           "KALSHI_API_BASE": "", "KALSHI_API_KEY_ID": "", "KALSHI_PRIVATE_KEY_PATH": ""}
+    result = CliRunner().invoke(app, ["auto", "status", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout[result.stdout.index("{"):])
+    assert doc["positions"] == {T2: "-2.00", T: "2.00"} and doc["risk_state"] == "halted"
+    assert doc["realized_pnl"] == "0.316667" and doc["fees"] == "0.053900"
+    assert [(o["order_id"], o["remaining"]) for o in doc["working_orders"]] == [("o1", "3")]
+    fifo = CliRunner().invoke(app, ["auto", "status", "--method", "fifo"], env=env)
+    assert fifo.exit_code == 0 and "realized 0.316667 (fifo)" in fifo.output
+    bad = CliRunner().invoke(app, ["auto", "status", "--method", "lifo"], env=env)
+    assert bad.exit_code == 2 and "--method must be avg or fifo" in bad.output
