@@ -296,8 +296,8 @@ def test_amend_of_an_order_gone_meanwhile_forgets_it(state):
 
 # --- fills reach the journal, positions are corrected by explicit adjustments ------------------------------
 def rest_fill(trade: str, order_id: str, side: BookSide, price: str, count: str, ts=T0) -> Fill:
-    return Fill(trade, order_id, T, "yes" if side is BID else "no", side.value, D(count), D(price), False, D("0.01"), ts,
-                trade)
+    return Fill(trade, order_id, T, "yes" if side is BID else "no", side.value, D(count), D(price), False, D("0.01"),
+                ts, trade)
 
 
 def test_a_feed_fill_is_journalled_from_its_rest_record_once_the_exchange_lists_it(state):

@@ -14,15 +14,18 @@ from kalshi_trading.models import Action, BookSide, OrderRequest, Side, TimeInFo
 from kalshi_trading.trading.executor import Executor, OrderRef
 from kalshi_trading.trading.journal_unusable import UnusableJournal
 from kalshi_trading.trading.pnl import BookCarry, LotBook, compute_pnl
-from tests.e2e.conftest import bob, cent_market, client, executor, journal, sim  # noqa: F401  (fixtures)
+from tests.e2e import conftest as e2e
+from tests.e2e.conftest import cent_market
+
+sim, client, bob, journal, executor = e2e.sim, e2e.client, e2e.bob, e2e.journal, e2e.executor  # fixtures, by name
 
 
-def place(executor, ticker, price="0.30", count="3", strategy=None):
-    return executor.place_limit_order(ticker, Side.YES, Action.BUY, D(count), D(price), strategy=strategy)
+def place(ex: Executor, ticker, price="0.30", count="3", strategy=None):
+    return ex.place_limit_order(ticker, Side.YES, Action.BUY, D(count), D(price), strategy=strategy)
 
 
-def events(journal, cid):
-    return [(e.kind, e.order_id, e.yes_price, e.count) for e in journal.order_events(client_order_id=cid)]
+def events(j, cid):
+    return [(e.kind, e.order_id, e.yes_price, e.count) for e in j.order_events(client_order_id=cid)]
 
 
 def test_known_order_writes_are_journalled(sim, client, executor, journal):
