@@ -30,7 +30,7 @@ def naive_export(journal: SqliteJournal, path: Path) -> int:
     with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=[
             "created_time", "fill_id", "order_id", "ticker", "side", "action", "count", "yes_price", "no_price",
-            "price", "notional", "fee", "is_taker"])
+            "price", "notional", "fee", "is_taker", "strategy"])
         writer.writeheader()
         for f in journal.fills():
             before = positions.get(f.ticker, Decimal(0))
@@ -44,7 +44,7 @@ def naive_export(journal: SqliteJournal, path: Path) -> int:
                 "ticker": f.ticker, "side": side, "action": "sell" if selling else "buy",
                 "count": f"{f.count:.2f}", "yes_price": f"{f.yes_price:.4f}", "no_price": f"{f.no_price:.4f}",
                 "price": f"{price:.4f}", "notional": f"{price * f.count:.6f}", "fee": f"{f.fee:.6f}",
-                "is_taker": "true" if f.is_taker else "false",
+                "is_taker": "true" if f.is_taker else "false", "strategy": "",
             })
             rows += 1
     return rows

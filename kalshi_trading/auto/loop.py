@@ -2,8 +2,10 @@
 
 Each pass over a market (on a book or trade event for it, and for every market on a timer that is the
 floor): build a snapshot, ask the strategy for targets, `diff.plan` them against the working orders,
-pass every new or amended order through the risk engine, send, record.  Fills from the feed update the
-ledger at once; a periodic REST reconciliation catches anything the feed missed.  The configuration file
+pass every new or amended order through the risk engine, send (through the executor's journalled path),
+record.  Fills from the feed update the ledger at once and reach the journal from their REST records within a
+flush interval; a periodic REST reconciliation catches anything the feed missed.  The `Ledger` owns the bot's
+state and persists every change (through `BotState`); the loop only tells it what happened.  The configuration file
 is re-read when it changes (a bad edit is rejected, the last good configuration stays).  Breaching the
 daily loss limit halts: everything is cancelled, nothing is quoted until a person resumes.
 
@@ -16,89 +18,35 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Callable, Iterable, Iterator, Mapping, Protocol
+from typing import Callable, Iterable, Mapping
 
 from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher
 from kalshi_trading.auto.diff import Action, describe_target, plan
 from kalshi_trading.auto.exchange import ExchangePort
-from kalshi_trading.auto.ledger import BotFill, Ledger, OrderRecord, fill_key
-from kalshi_trading.auto.reconcile import bot_fill, reconcile
+from kalshi_trading.auto.ledger import BotFill, FillSource, Ledger, OrderRecord
+from kalshi_trading.auto.ports import Clock, FeedPort, MarketInfo, feed_fill, ticker_mid
+from kalshi_trading.auto.reconcile import bot_fill, catch_up_fills, reconcile
 from kalshi_trading.auto.report import Metrics
 from kalshi_trading.auto.risk import RiskEngine
 from kalshi_trading.auto.state import BotState
 from kalshi_trading.auto.types import (BookStaleEvent, BookUpdate, BookView, Event, MarketClosed, MarketSnapshot,
-                                       RiskContext, RiskState, SimpleBookView, StateChange, Strategy, TimerEvent,
-                                       TradeEvent)
+                                       RiskContext, RiskState, SimpleBookView, StateChange, Strategy, TargetOrder,
+                                       TimerEvent, TradeEvent)
 from kalshi_trading.errors import ApiError, NotFoundError, RejectedError, TransientError
 from kalshi_trading.marketdata.events import (BookStale, BookUpdated, Disconnected, FeedError, FeedEvent, FillMsg,
                                               LifecycleEvent, LifecycleMsg, PositionMsg, Reconnected, Resynced,
                                               TickerMsg, TradeMsg, UserOrderMsg)
-from kalshi_trading.models import BookSide, Market, OrderStatus
-from kalshi_trading.money import PriceGrid
+from kalshi_trading.models import OrderStatus
+from kalshi_trading.money import ZERO
+from kalshi_trading.trading.executor import OrderRef
 
 log = logging.getLogger(__name__)
 
 STALE_BOOK = SimpleBookView(stale=True)
 MAX_WAIT = 0.05  # wall seconds handed to feed.events() at a time
-
-
-class Clock(Protocol):
-    """Exchange time, and how many exchange seconds pass per wall-clock second (1 on a real exchange)."""
-
-    def now(self) -> datetime: ...
-
-    @property
-    def rate(self) -> float: ...
-
-
-class FeedPort(Protocol):
-    """Live market data: the WebSocket `MarketFeed` and the REST `PollingFeed` both fit.
-
-    `events(timeout)` yields what arrived within about `timeout` seconds (book updates, trades, fills,
-    resyncs, disconnects); `books[ticker]` is the current book of a subscribed market.
-    """
-
-    books: Mapping[str, BookView]
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def subscribe(self, tickers: Iterable[str]) -> None: ...
-
-    def events(self, timeout: float) -> Iterator[FeedEvent]: ...
-
-
-@dataclass(frozen=True)
-class MarketInfo:
-    """What the loop knows about a market it trades (fetched once at start)."""
-
-    ticker: str
-    grid: PriceGrid
-    fee_type: str = "quadratic"
-    fee_multiplier: Decimal = Decimal(1)
-    close_time: datetime | None = None
-    strike_type: str | None = None
-    floor_strike: Decimal | None = None
-    cap_strike: Decimal | None = None
-    market: Market | None = None
-
-
-def feed_fill(ev: FillMsg) -> BotFill | None:
-    """A feed fill as a BotFill; None when it lacks what deduplication against REST needs."""
-    if not ev.trade_id or not ev.order_id or not ev.ticker or ev.book_side is None:
-        return None
-    return BotFill(fill_key(ev.trade_id, None, ev.order_id), ev.order_id, ev.ticker, ev.book_side, ev.yes_price,
-                   ev.count, ev.fee, ev.ts, "feed")
-
-
-def _ticker_mid(q: TickerMsg | None) -> Decimal | None:
-    if q is None or q.yes_bid is None or q.yes_ask is None or not 0 < q.yes_bid <= q.yes_ask < 1:
-        return None
-    return (q.yes_bid + q.yes_ask) / 2
 
 
 class BotLoop:
@@ -138,6 +86,7 @@ class BotLoop:
         self._decide = 0.0  # seconds of pure decision time in the current pass
         self.closed: dict[str, str] = {}  # markets that stopped trading -> why (never quoted again this run)
         self.quotes: dict[str, TickerMsg] = {}  # the latest `ticker` message per market (a mark when no book)
+        self.unjournalled: dict[str, datetime] = {}  # feed fills whose REST record is not journalled yet -> time
 
     # --- inputs ---------------------------------------------------------------------------------------
     def book(self, ticker: str) -> BookView:
@@ -145,11 +94,11 @@ class BotLoop:
 
     def marks(self) -> dict[str, Decimal]:
         out = {}
-        for t in set(self.tickers) | set(self.ledger.books):
+        for t in set(self.tickers) | set(self.ledger.tickers()):
             b = self.feed.books.get(t)
             mid = b.mid if b is not None else None
             if mid is None:
-                mid = _ticker_mid(self.quotes.get(t))
+                mid = ticker_mid(self.quotes.get(t))
             if mid is not None:
                 out[t] = mid
         return out
@@ -223,7 +172,9 @@ class BotLoop:
                     assert a.order is not None, "plan() gives every amend its order"
                     self._amend(a.order, a.target, now)
                 else:
-                    self._place(a, now)
+                    self._place(a.target, a.ioc, now)
+            else:
+                continue  # keep
             done.append(a.describe())
         return done
 
@@ -236,15 +187,14 @@ class BotLoop:
         except RejectedError as exc:
             self._api_error("cancel", exc)
         self.metrics.cancelled += 1
-        self.ledger.orders.pop(order.order_id, None)
-        self.state.remove_order(order.order_id)
+        self.ledger.cancelled(order.order_id)
 
-    def _amend(self, order: OrderRecord, target, now: datetime) -> None:
+    def _amend(self, order: OrderRecord, target: TargetOrder, now: datetime) -> None:
+        info = self.markets.get(order.ticker)
         try:
-            placed = self.port.amend(order, target)
+            placed = self.port.amend(order, target, info.market if info else None)
         except NotFoundError:  # filled or cancelled meanwhile: forget it, the next pass places afresh
-            self.ledger.orders.pop(order.order_id, None)
-            self.state.remove_order(order.order_id)
+            self.ledger.drop(order.order_id)
             self._reconcile_soon = True
             return
         except ApiError as exc:
@@ -253,21 +203,14 @@ class BotLoop:
             return
         self.metrics.amended += 1
         before = order.filled
-        order.yes_price, order.remaining, order.filled = target.yes_price, placed.remaining, placed.filled
-        if placed.remaining > 0:
-            self.state.save_order(order)
-        else:
-            self.ledger.orders.pop(order.order_id, None)
-            self.state.remove_order(order.order_id)
+        self.ledger.amended(order.order_id, target.yes_price, placed.filled, placed.remaining)
         if placed.filled > before:
             self._fetch_fills(order.order_id, now)
 
-    def _place(self, a: Action, now: datetime) -> None:
-        target = a.target
-        assert target is not None, "plan() gives every place its target"
+    def _place(self, target: TargetOrder, ioc: bool, now: datetime) -> None:
         info = self.markets.get(target.ticker)
         try:
-            placed = self.port.place(target, info.market if info else None, a.ioc)
+            placed = self.port.place(target, info.market if info else None, ioc)
         except TransientError as exc:  # includes an outcome unknown: reconciliation settles it
             self._api_error("place", exc)
             self._reconcile_soon = True
@@ -278,22 +221,22 @@ class BotLoop:
             return
         self.metrics.placed += 1
         if placed.remaining > 0 and placed.status == "resting":
-            rec = OrderRecord(placed.order_id, target.ticker, target.book_side, target.yes_price, placed.remaining,
-                              placed.filled, target.tag, placed.client_order_id)
-            self.ledger.orders[rec.order_id] = rec
-            self.state.save_order(rec)
+            taken = max(target.count - placed.filled - placed.remaining, ZERO)  # e.g. self-trade prevention
+            self.ledger.add_order(OrderRecord(placed.order_id, target.ticker, target.book_side, target.yes_price,
+                                              target.count, taken, target.tag, placed.client_order_id))
         if placed.filled > 0:
             self._fetch_fills(placed.order_id, now)
 
     def _fetch_fills(self, order_id: str, now: datetime) -> None:
-        """An order that filled on arrival: its fills now, so caps see the new position at once."""
-        fetch = getattr(self.port, "order_fills", None)
-        if fetch is None:
-            self._reconcile_soon = True
-            return
+        """An order that filled on arrival (or on an amend): its fills now, so caps see the new position at once;
+        they are journalled as they come."""
         try:
-            for f in fetch(order_id):
-                self.apply_fill(bot_fill(f, "rest", now))
+            fills = sorted(self.port.order_fills(order_id), key=lambda f: (f.created_time or now, f.fill_id))
+            for f in fills:
+                bf = bot_fill(f, FillSource.REST, now)
+                self.apply_fill(bf)
+                self.unjournalled.pop(bf.key, None)
+            self.port.record_fills(fills)
         except ApiError as exc:
             self._api_error("fills", exc)
             self._reconcile_soon = True
@@ -305,12 +248,14 @@ class BotLoop:
 
     # --- fills, risk ----------------------------------------------------------------------------------
     def apply_fill(self, fill: BotFill) -> bool:
-        """Count a fill once; persist it; let the risk engine see the new P&L."""
+        """Count a fill once (the ledger persists it); let the risk engine see the new P&L.  A feed fill is
+        journalled once its REST record is fetched (`journal_fills`)."""
         if fill.ticker not in self.markets and fill.order_id not in self.ledger.orders:
             return False
         if not self.ledger.apply_fill(fill):
             return False
-        self.state.record_fill(fill, self.ledger)
+        if fill.source is FillSource.FEED:
+            self.unjournalled[fill.key] = fill.ts
         self.metrics.fills += 1
         self.metrics.on_fill(fill)
         self.update_risk()
@@ -337,24 +282,22 @@ class BotLoop:
 
     def cancel_all(self, reason: str) -> int:
         """Cancel every order of the bot (and anything resting on its markets); forget them."""
-        pairs = {o.order_id: o.ticker for o in self.ledger.orders.values()}
+        refs = {o.order_id: o.ref() for o in self.ledger.orders.values()}
         try:
             for o in self.port.resting_orders(self.tickers):
-                pairs.setdefault(o.order_id, o.ticker)
+                refs.setdefault(o.order_id, OrderRef.of(o))
         except ApiError as exc:
             self._api_error("list orders", exc)
         n = 0
-        if pairs:
+        if refs:
             try:
-                n = self.port.cancel_orders(pairs.items())
+                n = self.port.cancel_orders(refs.values())
             except ApiError as exc:
                 self._api_error("cancel all", exc)
-                for oid, ticker in pairs.items():
-                    rec = self.ledger.orders.get(oid) or OrderRecord(oid, ticker, BookSide.BID, Decimal(0), Decimal(0))
+                for rec in list(self.ledger.orders.values()):
                     self._cancel(rec)
         self.metrics.cancelled += n
-        self.ledger.orders.clear()
-        self.state.replace_orders(())
+        self.ledger.clear_orders()
         self.state.log_event(self.clock.now(), "cancel_all", f"{reason}: {n} orders cancelled")
         return n
 
@@ -389,10 +332,12 @@ class BotLoop:
     def reconcile(self) -> None:
         try:
             result = reconcile(self.port, self.ledger, self.state, self.tickers, self.clock.now,
-                               suspects=self._suspects)
+                               suspects=self._suspects, marks=self.marks())
         except ApiError as exc:
             self._api_error("reconcile", exc)
         else:
+            for key in result.journalled:
+                self.unjournalled.pop(key, None)
             for fill in result.new_fills:
                 self.metrics.fills += 1
                 self.metrics.on_fill(fill)
@@ -401,10 +346,28 @@ class BotLoop:
         self._reconcile_soon = False
         self.metrics.reconciles += 1
 
+    def journal_fills(self) -> None:
+        """Journal the feed's fills from their REST records (the journal must hold what a sync would); a fill the
+        exchange does not list yet stays pending for the next flush."""
+        if not self.unjournalled:
+            return
+        try:
+            result = catch_up_fills(self.port, self.ledger, self.tickers, self.clock.now(),
+                                    min(self.unjournalled.values()))
+        except ApiError as exc:
+            self._api_error("journal fills", exc)
+            return
+        for key in result.journalled:
+            self.unjournalled.pop(key, None)
+        for fill in result.new_fills:
+            self.metrics.fills += 1
+            self.metrics.on_fill(fill)
+        if result.new_fills:
+            self.update_risk()
+
     def timer_pass(self) -> None:
         now = self.clock.now()
         if self.ledger.roll_day(now):
-            self.state.save_positions(self.ledger)
             self.prune_fills(now)
         self.update_risk()
         self.metrics.timer_passes += 1
@@ -414,10 +377,7 @@ class BotLoop:
 
     def prune_fills(self, now: datetime) -> None:
         """Drop processed-fill rows older than the daily P&L window (the state file does not grow forever)."""
-        kept = self.ledger.seen
-        removed = self.state.prune_fills(now, self.ledger.last_fill_ts)
-        if removed:
-            self.ledger.seen = kept & set(self.state.fill_keys())
+        self.ledger.prune(now)
 
     def interval(self) -> float:
         """Wall seconds between timer passes: the configured exchange-time interval over the clock's rate."""
@@ -451,7 +411,7 @@ class BotLoop:
             case UserOrderMsg():
                 self.on_user_order(ev, now)
             case PositionMsg(ticker=t, position=pos):
-                if (t in self.markets or t in self.ledger.books) and pos != self.ledger.position(t):
+                if (t in self.markets or t in self.ledger.stats) and pos != self.ledger.position(t):
                     self._reconcile_soon = True  # the exchange knows fills we have not seen yet
             case TickerMsg(ticker=t):
                 self.quotes[t] = ev
@@ -471,17 +431,16 @@ class BotLoop:
         rec = self.ledger.orders.get(ev.order_id)
         if rec is None:
             return
+        if ev.fill_count is not None and ev.fill_count > rec.filled:
+            self._reconcile_soon = True  # the fills themselves come from the fill channel or REST
         if ev.status in (OrderStatus.CANCELED, OrderStatus.EXECUTED):
-            self.ledger.orders.pop(ev.order_id, None)
-            self.state.remove_order(ev.order_id)
+            self.ledger.drop(ev.order_id)
             if ev.status is OrderStatus.CANCELED:
                 self.state.log_event(now, "order_cancelled", f"{ev.order_id} on {ev.ticker} was cancelled outside "
                                                              "the bot")
         elif ev.remaining_count is not None and ev.remaining_count != rec.remaining:
-            rec.remaining = ev.remaining_count
-            self.state.save_order(rec)
-        if ev.fill_count is not None and ev.fill_count > rec.filled:
-            self._reconcile_soon = True  # the fills themselves come from the fill channel or REST
+            self.ledger.amended(ev.order_id, ev.yes_price if ev.yes_price is not None else rec.yes_price,
+                                ev.fill_count if ev.fill_count is not None else rec.filled, ev.remaining_count)
 
     def on_lifecycle(self, ev: LifecycleMsg, now: datetime) -> None:
         """A market that closes, pauses or settles stops being quoted and its orders are cancelled."""
@@ -525,6 +484,7 @@ class BotLoop:
                     break
             self.housekeeping(on_status, status_every)
         self.metrics.stopped(self.wall(), self.clock.now())
+        self.journal_fills()
         self.state.flush()
 
     def housekeeping(self, on_status: Callable[[], None] | None = None, status_every: float = 0.5) -> None:
@@ -544,6 +504,7 @@ class BotLoop:
             self.reconcile()
             self._next_reconcile = w + self.reconcile_every
         if w >= self._next_flush:
+            self.journal_fills()
             self.state.flush()
             self._next_flush = w + self.flush_every
         if on_status is not None and w >= self._next_status:

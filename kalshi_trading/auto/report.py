@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 from kalshi_trading.auto.ledger import BotFill, Ledger
 from kalshi_trading.models import BookSide
@@ -69,7 +69,8 @@ class Metrics:
         self.fees += fill.fee
         self.last_fills.append(fill)
 
-    def sample(self, now: datetime, ledger: Ledger, marks: dict, tickers: Iterable[str], risk: str) -> None:
+    def sample(self, now: datetime, ledger: Ledger, marks: Mapping[str, Decimal], tickers: Iterable[str],
+               risk: str) -> None:
         net = ledger.realized() + ledger.unrealized(marks) - ledger.fees()
         positions = {t: ledger.position(t) for t in tickers}
         if len(self.samples) >= MAX_SAMPLES:
@@ -134,37 +135,41 @@ class Metrics:
         }
 
 
-def build_report(metrics: Metrics, ledger: Ledger, marks: dict[str, Decimal], *, risk_state: str, risk_reason: str,
-                 tickers: Iterable[str], strategy: str, env: str, feed: str, feed_resyncs: int | None = None,
-                 events: list[dict] | None = None) -> dict:
-    """The final report as a JSON-ready dict (decimals as strings)."""
+def build_report(metrics: Metrics, ledger: Ledger, marks: Mapping[str, Decimal], *, risk_state: str,
+                 risk_reason: str, tickers: Iterable[str], strategy: str, env: str, feed: str,
+                 feed_resyncs: int | None = None, events: list[dict] | None = None) -> dict[str, Any]:
+    """The final report as a JSON-ready dict (decimals as strings).  P&L is the ledger's lot accounting
+    (average cost, the exchange's method): the same figures `kalshi pnl --method avg` computes from the journal."""
     tickers = list(tickers)
     realized = ledger.realized()
     unrealized = ledger.unrealized(marks)
     fees = ledger.fees()
     markets = []
-    for t in sorted(set(tickers) | set(ledger.books)):
-        b = ledger.book(t)
+    all_tickers = sorted(set(tickers) | set(ledger.tickers()))
+    for t in all_tickers:
+        p, st = ledger.pnl(t), ledger.stats_of(t)
         up = metrics.uptime().get(t)
         markets.append({
-            "ticker": t, "position": str(b.position), "max_inventory": str(b.max_abs_position),
-            "fills": b.fills, "volume": str(b.volume), "fees": str(b.fees), "realized_pnl": str(b.realized),
-            "unrealized_pnl": str(b.unrealized(marks.get(t))), "mark": str(marks[t]) if t in marks else None,
-            "quote_uptime": None if up is None else round(up, 4),
+            "ticker": t, "position": str(p.position), "max_inventory": str(st.max_abs_position),
+            "fills": st.fills, "volume": str(st.volume), "fees": str(p.fees_paid), "realized_pnl": str(p.realized_pnl),
+            "cost_basis": str(p.cost_basis), "unrealized_pnl": str(ledger.ticker_unrealized(t, marks.get(t))),
+            "mark": str(marks[t]) if t in marks else None, "quote_uptime": None if up is None else round(up, 4),
         })
+    stats = [ledger.stats_of(t) for t in all_tickers]
     ups = [u for u in metrics.uptime().values() if u is not None]
     return {
         "env": env,
         "strategy": strategy,
         "feed": feed,
+        "pnl_method": ledger.method,
         "markets": markets,
-        "fills": sum(b.fills for b in ledger.books.values()),
-        "volume": str(sum((b.volume for b in ledger.books.values()), ZERO)),
+        "fills": sum(st.fills for st in stats),
+        "volume": str(sum((st.volume for st in stats), ZERO)),
         "fees": str(fees),
         "realized_pnl": str(realized),
         "unrealized_pnl": str(unrealized),
         "net_pnl": str(realized + unrealized - fees),
-        "max_inventory": str(max((b.max_abs_position for b in ledger.books.values()), default=ZERO)),
+        "max_inventory": str(max((st.max_abs_position for st in stats), default=ZERO)),
         "risk_state": risk_state,
         "risk_reason": risk_reason,
         "risk_events": [{"ts": e["ts"].isoformat() if isinstance(e["ts"], datetime) else e["ts"],

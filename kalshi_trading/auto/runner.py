@@ -18,13 +18,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher
-from kalshi_trading.auto.exchange import RestExchange
-from kalshi_trading.auto.ledger import Ledger
-from kalshi_trading.auto.loop import BotLoop, Clock, FeedPort, MarketInfo
+from kalshi_trading.auto.exchange import ExchangePort, RestExchange
+from kalshi_trading.auto.loop import BotLoop
+from kalshi_trading.auto.ports import Clock, FeedPort, MarketInfo
 from kalshi_trading.auto.reconcile import ReconcileResult, new_client_order_id, order_tag, reconcile_start, tagged
 from kalshi_trading.auto.report import Metrics, build_report
 from kalshi_trading.auto.risk import RiskEngine
@@ -32,6 +33,7 @@ from kalshi_trading.auto.state import BotState
 from kalshi_trading.auto.types import RiskState, Strategy
 from kalshi_trading.errors import ApiError, RiskDenied, UsageError
 from kalshi_trading.models import Order
+from kalshi_trading.trading.executor import Executor, OrderRef
 
 if TYPE_CHECKING:  # types only: the bot takes them from its caller
     from kalshi_trading.api.client import KalshiClient
@@ -111,7 +113,7 @@ class BotSetup:
     on_alert: Callable[[str, str], None] = field(default=lambda level, message: None)
 
 
-def market_infos(client, executor, tickers: Iterable[str]) -> dict[str, MarketInfo]:
+def market_infos(client: KalshiClient, executor: Executor, tickers: Iterable[str]) -> dict[str, MarketInfo]:
     out = {}
     for t in tickers:
         m = client.get_market(t)
@@ -145,19 +147,19 @@ class BotRun:
         if risk.state is RiskState.HALTED and not allow_halted:
             raise RiskDenied("state", f"the bot is HALTED since {risk.since.isoformat()}: {risk.reason}. "
                                       "A person must run `kalshi auto resume` before it trades again")
-        ledger: Ledger = s.state.load_ledger()
+        ledger = s.state.load_ledger()
         ledger.roll_day(s.clock.now())
         markets = market_infos(s.client, s.executor, s.tickers)
         tag = order_tag(s.state.bot_id())
-        port = RestExchange(s.client, s.executor, client_order_ids=lambda: new_client_order_id(tag))
+        port = RestExchange(s.client, s.executor, client_order_ids=lambda: new_client_order_id(tag),
+                            strategy=s.strategy.name)
         started = s.clock.now()
         self.startup = reconcile_start(port, ledger, s.state, markets, s.clock.now, on_unknown=s.on_start,
-                                       tag=tag, recent_orders=self._last_run_orders())
+                                       tag=tag, recent_orders=self._last_run_orders(), marks=_market_marks(markets))
         s.state.put("markets", list(markets))
         s.state.put("env", s.env)
         s.state.put(RUN_STARTED, started.isoformat())
-        s.state.save_positions(ledger)
-        s.state.prune_fills(s.clock.now(), ledger.last_fill_ts)
+        ledger.prune(s.clock.now())
         self.loop = BotLoop(strategy=s.strategy, risk=risk, ledger=ledger, state=s.state, port=port, feed=s.feed,
                             markets=markets, clock=s.clock, config=s.config, watcher=s.watcher,
                             metrics=self.metrics, reconcile_every=s.reconcile_every, on_alert=s.on_alert)
@@ -180,11 +182,12 @@ class BotRun:
         loop.run(stop, deadline, on_status)
 
     def shutdown(self, reason: str) -> int:
-        """Cancel every order of the bot and persist; safe to call after any failure."""
+        """Cancel every order of the bot, journal its last fills and persist; safe to call after any failure."""
         loop = self.loop
         try:
             if loop is not None:
                 self.shutdown_cancelled = loop.cancel_all(reason)
+                loop.journal_fills()
                 self.setup.state.save_risk(loop.risk.to_state())
         finally:
             try:
@@ -193,7 +196,7 @@ class BotRun:
                 self.setup.state.flush()
         return self.shutdown_cancelled
 
-    def report(self) -> dict:
+    def report(self) -> dict[str, Any]:
         loop = self.loop
         s = self.setup
         resyncs = getattr(s.feed, "resyncs", None)
@@ -206,6 +209,21 @@ class BotRun:
             doc["startup"] = {"summary": self.startup.summary(), "retired_orders": self.startup.retired,
                               "untraded_positions": self.startup.untraded}
         return doc
+
+
+def _market_marks(markets: dict[str, MarketInfo]) -> dict[str, Decimal]:
+    """A price per market from the start-up read (mid of the best quotes, else the last trade), for position
+    adjustments the start-up reconciliation has no fill price for."""
+    out = {}
+    for t, info in markets.items():
+        m = info.market
+        if m is None:
+            continue
+        bid, ask = m.best_yes_bid, m.best_yes_ask
+        price = (bid + ask) / 2 if bid is not None and ask is not None else (m.last_price or None)
+        if price is not None and 0 < price < 1:
+            out[t] = price.quantize(Decimal("0.0001"))
+    return out
 
 
 def install_stop_signals(stop: threading.Event) -> Callable[[], None]:
@@ -238,11 +256,11 @@ def resume(state: BotState, config: BotConfig, clock: Clock, who: str = "operato
     return old, risk.state.value
 
 
-def kill(state_dir: Path, state: BotState, port_factory: Callable[[], RestExchange] | None, *,
-         wait: float = 20.0, sleep: Callable[[float], None] = time.sleep) -> dict:
+def kill(state_dir: Path, state: BotState, port_factory: Callable[[], ExchangePort] | None, *,
+         wait: float = 20.0, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """Stop a running bot (SIGTERM; it cancels its orders); if it is gone, cancel its known orders here."""
     pid = read_pid(state_dir)
-    result: dict = {"pid": pid, "signalled": False, "exited": False, "cancelled_here": 0}
+    result: dict[str, Any] = {"pid": pid, "signalled": False, "exited": False, "cancelled_here": 0}
     if pid is not None and pid_alive(pid) and pid != os.getpid():
         os.kill(pid, signal.SIGTERM)
         result["signalled"] = True
@@ -256,19 +274,20 @@ def kill(state_dir: Path, state: BotState, port_factory: Callable[[], RestExchan
     if port_factory is None:
         return result
     port = port_factory()
-    pairs = {o.order_id: o.ticker for o in state.known_orders()}
+    ledger = state.load_ledger()
+    refs = {o.order_id: o.ref() for o in ledger.orders.values()}
     markets = set(state.get("markets") or [])
     tag = order_tag(state.bot_id())
     try:
         for o in port.resting_orders(None):  # on its markets, and its tagged orders on any market
             if o.ticker in markets or tagged(o, tag):
-                pairs.setdefault(o.order_id, o.ticker)
+                refs.setdefault(o.order_id, OrderRef.of(o))
     except ApiError as exc:
         log.warning("could not list resting orders: %s", exc)
-    if pairs:
-        result["cancelled_here"] = port.cancel_orders(pairs.items())
-    state.replace_orders(())
-    state.log_event(datetime_now(), "kill", f"kalshi auto kill: {len(pairs)} orders cancelled via the API "
+    if refs:
+        result["cancelled_here"] = port.cancel_orders(refs.values())
+    ledger.clear_orders()
+    state.log_event(datetime_now(), "kill", f"kalshi auto kill: {len(refs)} orders cancelled via the API "
                                             f"(bot process {'gone' if not result['signalled'] else 'not exiting'})")
     if read_pid(state_dir) == pid and not pid_alive(pid):
         try:
@@ -284,10 +303,12 @@ def datetime_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def status(state_dir: Path, state: BotState) -> dict:
-    """What the state file says: running or not, risk state, positions, working orders, recent events."""
+def status(state_dir: Path, state: BotState, method: str = "avg") -> dict[str, Any]:
+    """What the state file says: running or not, risk state, positions, P&L (by `method`), working orders,
+    recent events."""
     pid = read_pid(state_dir)
-    ledger = state.load_ledger()
+    ledger = state.load_ledger(method)
+    ledger.roll_day(datetime_now())
     risk = state.risk_state() or {"state": "active", "reason": "never run", "since": None}
     return {
         "running": pid_alive(pid),
@@ -297,7 +318,8 @@ def status(state_dir: Path, state: BotState) -> dict:
         "risk_state": risk.get("state"),
         "risk_reason": risk.get("reason"),
         "risk_since": risk.get("since"),
-        "positions": {t: str(b.position) for t, b in ledger.books.items() if b.position},
+        "positions": {t: str(p) for t, p in ledger.positions().items() if p},
+        "pnl_method": method,
         "realized_pnl": str(ledger.realized()),
         "fees": str(ledger.fees()),
         "realized_today_net": str(ledger.realized_today),

@@ -20,10 +20,12 @@ from kalshi_trading.errors import UsageError
 
 AUTO_HELP = """Run a trading bot (market maker or model edge taker) behind the risk engine.
 
-`kalshi auto --sim` with nothing else is the demo: it starts a simulated exchange with an accelerated clock
-in its own data directory (<data_dir>/auto-sim, so your normal simulator is not fast-forwarded), picks the
-Bitcoin market whose strike is nearest the spot, market-makes it for --duration seconds with a live status
-line, then prints a report.  Without --sim the same loop trades the exchange of your settings (sim, demo
+`kalshi auto --sim` with nothing else is the demo: it trades the sim environment's simulated exchange (the one
+every `kalshi` command uses in sim) with its clock accelerated while it runs (--speed; the simulated clock never
+runs backwards, so it stays that far ahead afterwards), picks the Bitcoin market whose strike is nearest the
+spot, market-makes it for --duration seconds with a live status line, then prints a report.  Its orders and
+fills are in the sim journal: `kalshi history`, `kalshi pnl` and `kalshi export-trades` (sim) show them,
+tagged with the strategy.  Without --sim the same loop trades the exchange of your settings (sim, demo
 or prod; prod asks for confirmation unless --yes).  Ctrl-C, SIGTERM or `kalshi auto kill` cancel every
 order of the bot before it exits.
 
@@ -44,16 +46,20 @@ def _app_ctx(ctx: typer.Context):
     return ctx.find_root().obj
 
 
-def _use_auto_sim(app_ctx, speed: float, seed: Optional[int]):
-    """Point the context at a simulator of its own under <data_dir>/auto-sim, running `speed` x real time."""
+def _use_auto_sim(app_ctx, speed: float, seed: Optional[int], *, quiet: bool = False):
+    """Point the context at the sim environment's exchange (<data_dir>/sim), running `speed` x real time."""
     # An accelerated exchange: the client's own write budget (Basic: ten orders a second) would
     # throttle the bot below the simulated clock; the simulator still enforces its own limits.
-    return app_ctx.use_simulator(app_ctx.settings.data_dir / "auto-sim", speed=speed, seed=seed,
-                                 rate_tier="prestige")
+    server = app_ctx.use_simulator(app_ctx.settings.data_dir, speed=speed, seed=seed, rate_tier="prestige")
+    if server is None and not quiet:
+        echo(style("the simulated exchange is served by another process (kalshi sim serve): trading it at its own "
+                   "speed; --speed and --seed do not apply", fg="yellow", err=True), err=True)
+    return server
 
 
-def _pick_market(client, source) -> str:
-    """The open KXBTCD market whose strike is nearest the spot, on the event closing soonest (after 10 min)."""
+def _pick_market(client, source, span_seconds: float = 0.0) -> str:
+    """The open KXBTCD market whose strike is nearest the spot, on the event closing soonest after the run
+    (`span_seconds` of exchange time) and 10 more minutes, so it trades for the whole run."""
     from datetime import timedelta
 
     spot = source.poll()
@@ -62,7 +68,7 @@ def _pick_market(client, source) -> str:
     if not markets or spot is None:
         raise UsageError("the simulator lists no open Bitcoin markets right now; try again in a moment")
     now, price = spot
-    later = [m for m in markets if m.close_time > now + timedelta(minutes=10)] or markets
+    later = [m for m in markets if m.close_time > now + timedelta(seconds=span_seconds, minutes=10)] or markets
     first_close = min(m.close_time for m in later)
     event = [m for m in later if m.close_time == first_close]
     return min(event, key=lambda m: (abs(float(m.floor_strike) - price), m.ticker)).ticker
@@ -166,8 +172,9 @@ def _alert(level: str, message: str) -> None:
 @auto_app.callback(invoke_without_command=True)
 def auto(
     ctx: typer.Context,
-    sim: bool = typer.Option(False, "--sim", help="Start a simulator of its own (<data_dir>/auto-sim, accelerated "
-                                                 "clock; your normal sim state is untouched) and trade it."),
+    sim: bool = typer.Option(False, "--sim", help="Trade the sim environment's simulated exchange (its journal "
+                                                 "records everything), its clock accelerated by --speed while "
+                                                 "the bot runs."),
     strategy: Optional[str] = typer.Option(None, "--strategy", help="mm (market maker) or edge (model edge "
                                                                     "taker); default: the config's, else mm."),
     markets: Optional[str] = typer.Option(None, "--markets", help="Comma-separated tickers (default: the "
@@ -180,7 +187,8 @@ def auto(
     speed: float = typer.Option(DEMO_SPEED, "--speed", parser=ranges.number(*ranges.SPEED),
                                 help="With --sim: simulated seconds per real second (0.01 to 1000)."),
     seed: Optional[int] = typer.Option(None, "--seed", parser=ranges.whole(*ranges.SEED),
-                                       help="With --sim: seed of a new simulated exchange (0 to 4294967295)."),
+                                       help="With --sim: seed of the simulated exchange if it does not exist "
+                                            "yet (0 to 4294967295)."),
     on_start: str = typer.Option("cancel", "--on-start", help="Open orders the bot does not know: cancel or "
                                                               "adopt."),
     underlying: Optional[Path] = typer.Option(None, "--underlying", help="CSV (timestamp,price) of the "
@@ -263,7 +271,7 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
     elif sim:
         from kalshi_trading.auto.underlying import SimSpotUnderlying
 
-        tickers = (_pick_market(client, source or SimSpotUnderlying(client)),)
+        tickers = (_pick_market(client, source or SimSpotUnderlying(client), (duration or 0) * speed),)
     else:
         raise UsageError("name the markets to trade: --markets T1,T2 or [markets.\"T\"] tables in --config")
     clock = ExchangeClock(client)
@@ -315,8 +323,11 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
              err=True)
 
 
+SIM_BOT = typer.Option(False, "--sim", help="The sim environment's bot (that of `auto --sim`).")
+
+
 @auto_app.command("resume")
-def resume_cmd(ctx: typer.Context, sim: bool = typer.Option(False, "--sim", help="The --sim demo's bot.")) -> None:
+def resume_cmd(ctx: typer.Context, sim: bool = SIM_BOT) -> None:
     """Let a halted bot trade again (a person's decision; the running bot picks it up within a second).
 
     Example:  kalshi auto resume
@@ -332,7 +343,7 @@ def resume_cmd(ctx: typer.Context, sim: bool = typer.Option(False, "--sim", help
 
 
 @auto_app.command("kill")
-def kill_cmd(ctx: typer.Context, sim: bool = typer.Option(False, "--sim", help="The --sim demo's bot."),
+def kill_cmd(ctx: typer.Context, sim: bool = SIM_BOT,
              json_output: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
     """Stop the running bot (SIGTERM: it cancels all its orders); if it is gone, cancel its orders here.
 
@@ -345,9 +356,9 @@ def kill_cmd(ctx: typer.Context, sim: bool = typer.Option(False, "--sim", help="
     app_ctx = _app_ctx(ctx)
     state_dir = _state_dir(ctx, sim)
     if sim and not pid_alive(read_pid(state_dir)):
-        _use_auto_sim(app_ctx, 1.0, None)
-    with BotState.open(state_path(state_dir)) as state:
-        result = kill(state_dir, state, lambda: RestExchange(app_ctx.client, None))
+        _use_auto_sim(app_ctx, 1.0, None, quiet=True)
+    with BotState.open(state_path(state_dir)) as state:  # cancels go through the executor: journalled
+        result = kill(state_dir, state, lambda: RestExchange(app_ctx.client, app_ctx.executor))
     if json_output:
         emit_json(result)
     elif result["signalled"] and result["exited"]:
@@ -357,7 +368,10 @@ def kill_cmd(ctx: typer.Context, sim: bool = typer.Option(False, "--sim", help="
 
 
 @auto_app.command("status")
-def status_cmd(ctx: typer.Context, sim: bool = typer.Option(False, "--sim", help="The --sim demo's bot."),
+def status_cmd(ctx: typer.Context,
+               sim: bool = SIM_BOT,
+               method: str = typer.Option("avg", "--method", help="P&L by avg (average cost, the exchange's "
+                                                                   "method) or fifo lots."),
                json_output: bool = typer.Option(False, "--json", help="Print as one JSON document.")) -> None:
     """Show the bot's saved state: running or not, risk state, positions, working orders, recent events.
 
@@ -366,9 +380,11 @@ def status_cmd(ctx: typer.Context, sim: bool = typer.Option(False, "--sim", help
     from kalshi_trading.auto.runner import status
     from kalshi_trading.auto.state import BotState, state_path
 
+    if method not in ("avg", "fifo"):
+        raise UsageError("--method must be avg or fifo")
     state_dir = _state_dir(ctx, sim)
     with BotState.open(state_path(state_dir)) as state:
-        doc = status(state_dir, state)
+        doc = status(state_dir, state, method)
     if json_output:
         emit_json(doc)
         return
@@ -377,7 +393,7 @@ def status_cmd(ctx: typer.Context, sim: bool = typer.Option(False, "--sim", help
     echo(f"bot {run}; env {doc['env'] or '-'}; markets {', '.join(doc['markets']) or '-'}")
     colour = {"halted": "red", "reducing": "yellow"}.get(risk)
     echo(f"risk {style(risk.upper(), fg=colour, bold=True)}: {doc['risk_reason']} (since {doc['risk_since']})")
-    echo(f"positions {doc['positions'] or '-'}; realized {doc['realized_pnl']} fees {doc['fees']}")
+    echo(f"positions {doc['positions'] or '-'}; realized {doc['realized_pnl']} ({method}) fees {doc['fees']}")
     for o in doc["working_orders"]:
         echo(f"  working {o['ticker']} {o['side']} {o['yes_price']} x {o['remaining']} ({o['order_id']})")
     for e in doc["events"]:
@@ -386,8 +402,8 @@ def status_cmd(ctx: typer.Context, sim: bool = typer.Option(False, "--sim", help
 
 def _state_dir(ctx: typer.Context, sim: bool) -> Path:
     s = _app_ctx(ctx).settings
-    if sim:
-        return s.data_dir / "auto-sim" / "sim"
+    if sim:  # the sim environment's bot, whatever the settings' environment
+        return s.data_dir / "sim"
     return s.env_data_dir
 
 

@@ -92,7 +92,7 @@ def pnl(ctx: typer.Context,
     if json_output:
         doc = summary_json(summary)
         emit_json({k: doc[k] for k in ("environment", "as_of", "method", "realized_pnl", "unrealized_pnl",
-                                       "fees_paid", "net_pnl", "tickers", "discrepancies", "missing")})
+                                       "fees_paid", "net_pnl", "tickers", "positions", "discrepancies", "missing")})
         _exit_if_incomplete(summary)
         return
     echo(f"{env_badge(summary.env)} P&L ({summary.method.upper()}){' since ' + since if since else ''}")
@@ -128,7 +128,8 @@ def history(ctx: typer.Context,
             limit: int = typer.Option(50, "-n", "--limit", parser=ranges.whole(*ranges.LINES),
                                       help="Newest N entries (1 to 100000)."),
             json_output: bool = JSON_OPTION) -> None:
-    """Recent fills, settlements and order events from the journal, newest first.
+    """Recent fills, settlements and order events from the journal, newest first (the bot's tagged with its
+    strategy).
 
     Example:  kalshi history --since 2026-11-01 -n 20
     """
@@ -138,11 +139,23 @@ def history(ctx: typer.Context,
     app_ctx = ctx.obj
     app_ctx.portfolio.sync()
     entries = app_ctx.journal.history(start, end, ticker.upper() if ticker else None, limit)
+    tags = app_ctx.journal.strategies(_order_key(e) for e in entries if _order_key(e))
     if json_output:
-        emit_json({"environment": app_ctx.settings.env, "entries": [_entry_json(e) for e in entries]})
+        emit_json({"environment": app_ctx.settings.env,
+                   "entries": [{**_entry_json(e), "strategy": tags.get(_order_key(e) or "")} for e in entries]})
         return
     echo(f"{env_badge(app_ctx.settings.env_label)} history ({len(entries)} entries)")
-    echo(table([_entry_row(e) for e in entries], ["time", "kind", "ticker", "what"]))
+    echo(table([(*_entry_row(e), tags.get(_order_key(e) or "", "")) for e in entries],
+               ["time", "kind", "ticker", "what", "strategy"]))
+
+
+def _order_key(e) -> str | None:
+    """What ties an entry to the order that made it: a fill's order id, an order event's client order id."""
+    if e.kind == "fill":
+        return e.record.order_id
+    if e.kind == "order":
+        return e.record.client_order_id
+    return None
 
 
 def _entry_row(e) -> tuple:

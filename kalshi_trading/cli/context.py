@@ -281,9 +281,11 @@ class AppContext:
 
     def use_simulator(self, data_dir: Path, *, speed: float = 1.0, seed: int | None = None,
                       rate_tier: str | None = None):
-        """Point this context at a simulator of its own in `data_dir` (e.g. the bot demo's accelerated one):
-        settings become sim with that data directory, and the exchange starts now."""
-        from kalshi_trading.sim.runtime import start_embedded
+        """Point this context at the simulated exchange under `data_dir` (`<data_dir>/sim`: the sim environment's
+        own exchange and journal when it is the data directory), run at `speed` x real time while this process
+        serves it: settings become sim with that data directory.  When another process (`kalshi sim serve`)
+        serves that exchange, it is used as it runs, at its own speed (returns None)."""
+        from kalshi_trading.sim.runtime import SimBusy, running_server, start_embedded
 
         s = self.settings
         self._settings = dataclasses.replace(
@@ -293,7 +295,16 @@ class AppContext:
         if self._store is not None:  # built for the settings before: this simulator's records go beside it
             self._store.close()
             self._store, self._journal, self._journal_error = None, None, None
-        self._sim_server = start_embedded(data_dir, seed=seed, speed=speed)
+        try:
+            with storage(data_dir, "the simulator's directory"):
+                self._sim_server = start_embedded(data_dir, seed=seed, speed=speed)
+        except SimBusy:
+            url = running_server(data_dir)
+            if url is None:
+                raise
+            log.info("using the simulated exchange already served at %s", url)
+            self._settings = dataclasses.replace(self._settings, api_base=url)
+            return None
         self._closers.append(self._sim_server.stop)
         return self._sim_server
 

@@ -150,6 +150,7 @@ class TradeRow(NamedTuple):
     notional: str
     fee: str
     is_taker: str  # true | false
+    strategy: str  # the strategy that placed the fill's order (its intent's `strategy`), empty for manual orders
 
 
 def render_csv(rows: Iterable[TradeRow], chunk: int = 10_000) -> Iterator[list[str]]:
@@ -227,6 +228,10 @@ class TradeJournal(Protocol):
     def known_order_ids(self, order_ids: Iterable[str]) -> set[str]:
         """Which of these order ids some order event names."""
         ...
+
+    def strategies(self, ids: Iterable[str]) -> dict[str, str]:
+        """The strategy that placed each of these orders (order ids or client order ids), from its intent's
+        `strategy` tag (the bot's); orders placed by hand are left out."""
 
     def order_events(
         self, since: datetime | None = None, until: datetime | None = None, ticker: str | None = None,

@@ -84,6 +84,9 @@ class UnusableJournal:
     def order_events(self, *args: Any, **kwargs: Any) -> list[OrderEvent]:
         raise self._refuse("reading order events")
 
+    def strategies(self, ids: Iterable[str]) -> dict[str, str]:
+        raise self._refuse("reading strategy tags")
+
     def record_fills(self, fills: Iterable[Fill], *, advance_cursor: bool = False) -> int:
         raise self._refuse("syncing fills")
 

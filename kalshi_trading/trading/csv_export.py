@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 TRADE_COLUMNS = (  # the header of the trades CSV, one name per TradeRow field
     "created_time", "fill_id", "order_id", "ticker", "side", "action", "count",
-    "yes_price", "no_price", "price", "notional", "fee", "is_taker",
+    "yes_price", "no_price", "price", "notional", "fee", "is_taker", "strategy",
 )
 LOT_COLUMNS = ("ticker", "side", "count", "acquired_time", "disposed_time", "cost", "proceeds", "fees", "gain")
 
@@ -186,7 +186,8 @@ def export_trades(
     """The journal's fills as a trades CSV (one row per fill, see `TradeRow`), written atomically; the row count.
 
     The header is written here; the rows come as CSV lines from the journal (`trade_csv`, the store's rendering of
-    `trade_rows`, which the contract tests hold equal to `render_csv`)."""
+    `trade_rows`, which the contract tests hold equal to `render_csv`).  The last column, `strategy`, names the
+    strategy that placed the fill's order (the bot's, from its intent); it is empty for orders placed by hand."""
     check_target(path, force)
 
     def body(fh: TextIO) -> int:

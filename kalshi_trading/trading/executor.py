@@ -16,12 +16,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Callable
+from typing import Callable, Iterable, Sequence
 
 from kalshi_trading import ids
 from kalshi_trading.api.client import KalshiClient, OrderOutcomeUnknown, new_client_order_id
 from kalshi_trading.errors import (
     ApiError,
+    JournalError,
     NotFoundError,
     RejectedError,
     RequestNotSent,
@@ -33,6 +34,8 @@ from kalshi_trading.models import (
     Action,
     BookSide,
     CancelAck,
+    DecreaseAck,
+    Fill,
     Market,
     Order,
     OrderAck,
@@ -49,12 +52,13 @@ from kalshi_trading.store.journal import TradeJournal
 from kalshi_trading.trading.intent_owner import current_owner
 from kalshi_trading.trading.preview import AmendPreview, OrderPreview, Previewer, to_contract
 
-__all__ = ["Executor", "OrderPreview", "AmendPreview", "OrderResult", "parse_side", "parse_action"]
+__all__ = ["Executor", "OrderPreview", "AmendPreview", "OrderRef", "OrderResult", "parse_side", "parse_action"]
 
 log = logging.getLogger(__name__)
 trades_log = logging.getLogger("kalshi_trading.trades")
 
-DEFAULT_SLIPPAGE = Decimal("0.05")  # market orders never pay more than 5¢ beyond the best price
+DEFAULT_SLIPPAGE = Decimal("0.05")
+CANCEL_BATCH = 20  # orders per batch cancel request  # market orders never pay more than 5¢ beyond the best price
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,27 @@ class OrderResult:
     fees: Decimal | None
     unfilled_count: Decimal = ZERO
     recovered: bool = False
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    """An order the caller already knows (e.g. the bot's own), so a write to it needs no read first.
+
+    `client_order_id` keys its journal events (`order:<id>` when unknown); `book_side` is needed to amend."""
+
+    order_id: str
+    ticker: str
+    client_order_id: str = ""
+    book_side: BookSide | None = None
+
+    @classmethod
+    def of(cls, order: Order) -> "OrderRef":
+        side = BookSide(order.book_side) if order.book_side in (BookSide.BID.value, BookSide.ASK.value) else None
+        return cls(order.order_id, order.ticker, order.client_order_id, side)
+
+    @property
+    def journal_key(self) -> str:
+        return self.client_order_id or f"order:{self.order_id}"
 
 
 def parse_side(value: str) -> Side:
@@ -144,8 +169,10 @@ class Executor:
     def place_limit_order(self, ticker: str, side: Side, action: Action, count: Decimal, price: Decimal, *,
                           time_in_force: TimeInForce = TimeInForce.GTC, post_only: bool = False,
                           expiration: datetime | None = None, reduce_only: bool = False,
-                          market: Market | None = None, client_order_id: str | None = None) -> OrderResult:
-        """Validate, journal the intent, send, journal the outcome (`client_order_id`: default a new uuid)."""
+                          market: Market | None = None, client_order_id: str | None = None,
+                          strategy: str | None = None) -> OrderResult:
+        """Validate, journal the intent, send, journal the outcome (`client_order_id`: default a new uuid;
+        `strategy`: the bot's strategy that places it, kept with the intent so its fills are tagged)."""
         market = market or self.market(ticker)
         yes_price = self.validate(market, side, count, price)
         expiration_ts = None
@@ -160,16 +187,19 @@ class Executor:
             time_in_force=time_in_force, client_order_id=client_order_id or new_client_order_id(), post_only=post_only,
             reduce_only=reduce_only, expiration_ts=expiration_ts,
         )
-        ack = self._send(request, side, action, price)
+        ack = self._send(request, side, action, price, strategy)
         return self._result(request, ack, side, action)
 
-    def _send(self, request: OrderRequest, side: Side, action: Action, price: Decimal) -> OrderAck:
+    def _send(self, request: OrderRequest, side: Side, action: Action, price: Decimal,
+              strategy: str | None = None) -> OrderAck:
         cid = request.client_order_id
+        extra: dict[str, object] = {"side": side.value, "action": action.value, "price": str(price),
+                                    "post_only": request.post_only, "reduce_only": request.reduce_only}
+        if strategy:
+            extra["strategy"] = strategy
         self.journal.record_intent(
             cid, request.ticker, request.book_side.value, request.yes_price, request.count,
-            request.time_in_force.value, self.env.lower(),
-            extra={"side": side.value, "action": action.value, "price": str(price), "post_only": request.post_only,
-                   "reduce_only": request.reduce_only},
+            request.time_in_force.value, self.env.lower(), extra=extra,
             owner=current_owner(), deadline=self._clock() + intents.in_flight_limit(self.client),
         )
         trades_log.info("SUBMIT %s %s %s %s %s @ %s (yes %s) %s cid=%s", self.env, action.value, request.count,
@@ -256,14 +286,44 @@ class Executor:
         return self.place_limit_order(ticker, side, action, count, price, time_in_force=TimeInForce.IOC, market=market)
 
     # ----------------------------------------------------------------- managing
+    # Every write to an existing order goes through one journalled path (`*_known`): the manual commands read the
+    # order first to know it; the bot knows its own orders and calls these directly.
+
     def cancel(self, order_id: str) -> CancelAck:
-        order = self.status(order_id)
-        ack = self.client.cancel_order(order_id)
-        self.journal.record_outcome(order.client_order_id or f"order:{order_id}", "cancelled", order_id=order_id,
-                                    status="canceled", count=ack.reduced_by)
-        trades_log.info("CANCEL %s order=%s reduced_by=%s%s", order.ticker, order_id, ack.reduced_by,
-                        " (already gone)" if ack.already_gone else "")
+        """Cancel one order (read first: an unknown id is a clear NotFoundError)."""
+        return self.cancel_known(OrderRef.of(self.status(order_id)))
+
+    def cancel_known(self, ref: OrderRef) -> CancelAck:
+        """Cancel an order the caller knows, and journal it.  NotFoundError: it is gone (filled or cancelled)."""
+        ack = self.client.cancel_order(ref.order_id, ref.ticker)
+        self._journal_cancel(ref, ack.reduced_by, ack.already_gone)
         return ack
+
+    def cancel_known_orders(self, refs: Iterable[OrderRef]) -> list[CancelAck]:
+        """Cancel known orders in batches (one by one where the batch endpoint is refused), journalling each;
+        returns the acks of those the exchange cancelled (an order already gone is skipped quietly)."""
+        refs = list(refs)
+        acks: list[CancelAck] = []
+        for i in range(0, len(refs), CANCEL_BATCH):
+            chunk = refs[i:i + CANCEL_BATCH]
+            try:
+                results = self.client.batch_cancel([r.order_id for r in chunk])
+            except RejectedError as exc:
+                log.warning("batch cancel refused (%s); cancelling one by one", exc)
+                for ref in chunk:
+                    try:
+                        acks.append(self.cancel_known(ref))
+                    except NotFoundError:
+                        pass
+                continue
+            for result in results:
+                ref = chunk[result.index]
+                if isinstance(result.ack, CancelAck):
+                    self._journal_cancel(ref, result.ack.reduced_by, result.ack.already_gone)
+                    acks.append(result.ack)
+                elif isinstance(result.error, ApiError) and result.error.code != "not_found":
+                    log.warning("cancel of %s failed: %s", ref.order_id, result.error)
+        return acks
 
     def cancel_all(self, ticker: str | None = None) -> list[CancelAck]:
         """Cancel every resting order (of one market when `ticker` is given)."""
@@ -281,10 +341,14 @@ class Executor:
                 if isinstance(result.ack, CancelAck):
                     acks.append(result.ack)
         for order in orders:
-            self.journal.record_outcome(order.client_order_id or f"order:{order.order_id}", "cancelled",
-                                        order_id=order.order_id, status="canceled", count=order.remaining_count)
-            trades_log.info("CANCEL %s order=%s reduced_by=%s", order.ticker, order.order_id, order.remaining_count)
+            self._journal_cancel(OrderRef.of(order), order.remaining_count)
         return acks
+
+    def _journal_cancel(self, ref: OrderRef, reduced_by: Decimal, already_gone: bool = False) -> None:
+        self.journal.record_outcome(ref.journal_key, "cancelled", order_id=ref.order_id, status="canceled",
+                                    count=reduced_by)
+        trades_log.info("CANCEL %s order=%s reduced_by=%s%s", ref.ticker, ref.order_id, reduced_by,
+                        " (already gone)" if already_gone else "")
 
     def preview_amend(self, order_id: str, *, price: Decimal | None = None,
                       count: Decimal | None = None) -> AmendPreview:
@@ -295,20 +359,29 @@ class Executor:
     def amend(self, order_id: str, *, price: Decimal | None = None, count: Decimal | None = None) -> OrderAck:
         """New price (on the order's own contract) and/or new remaining count."""
         order, _, _, yes_price, new_remaining = self._amend_terms(order_id, price, count)
-        total = order.fill_count + new_remaining
+        return self.amend_known(OrderRef.of(order), yes_price=yes_price, total=order.fill_count + new_remaining)
+
+    def amend_known(self, ref: OrderRef, *, yes_price: Decimal, total: Decimal,
+                    market: Market | None = None) -> OrderAck:
+        """Amend an order the caller knows to a YES price and a new total count (filled + remaining), and journal
+        it; with `market`, the price and count are checked against it first (nothing is sent if they are bad)."""
+        if ref.book_side is None:
+            raise UsageError(f"amending order {ref.order_id} needs its book side")
+        if market is not None:
+            self.validate(market, Side.YES, total, yes_price)
         try:
-            ack = self.client.amend_order(order.order_id, ticker=order.ticker, book_side=BookSide(order.book_side),
+            ack = self.client.amend_order(ref.order_id, ticker=ref.ticker, book_side=ref.book_side,
                                           yes_price=yes_price, count=total)
         except (TransientError, ResponseFormatError) as exc:
             if isinstance(exc, RequestNotSent):
                 raise
             kind = TransientError if isinstance(exc, TransientError) else ResponseFormatError
-            raise kind(f"the amend of order {order.order_id} may or may not have been applied ({exc.message}); "
-                            f"check it with `kalshi order status {order.order_id}` before trying again",
-                            status=exc.status, code=exc.code, method=exc.method, path=exc.path) from exc
-        self.journal.record_outcome(order.client_order_id or f"order:{order.order_id}", "amended",
-                                    order_id=order.order_id, yes_price=yes_price, count=total)
-        trades_log.info("AMEND %s order=%s yes_price=%s total=%s", order.ticker, order.order_id, yes_price, total)
+            raise kind(f"the amend of order {ref.order_id} may or may not have been applied ({exc.message}); "
+                       f"check it with `kalshi order status {ref.order_id}` before trying again",
+                       status=exc.status, code=exc.code, method=exc.method, path=exc.path) from exc
+        self.journal.record_outcome(ref.journal_key, "amended", order_id=ref.order_id, yes_price=yes_price,
+                                    count=total)
+        trades_log.info("AMEND %s order=%s yes_price=%s total=%s", ref.ticker, ref.order_id, yes_price, total)
         return ack
 
     def _amend_terms(self, order_id: str, price: Decimal | None,
@@ -336,13 +409,31 @@ class Executor:
                     return Side(event.extra["side"])
         return Side.YES
 
-    def decrease(self, order_id: str, *, reduce_by: Decimal | None = None, reduce_to: Decimal | None = None):
-        order = self.status(order_id)
-        ack = self.client.decrease_order(order_id, reduce_by=reduce_by, reduce_to=reduce_to)
-        self.journal.record_outcome(order.client_order_id or f"order:{order_id}", "decreased", order_id=order_id,
-                                    count=ack.remaining_count)
-        trades_log.info("DECREASE %s order=%s remaining=%s", order.ticker, order_id, ack.remaining_count)
+    def decrease(self, order_id: str, *, reduce_by: Decimal | None = None,
+                 reduce_to: Decimal | None = None) -> DecreaseAck:
+        """Reduce an order's remaining count (by or to a number)."""
+        return self.decrease_known(OrderRef.of(self.status(order_id)), reduce_by=reduce_by, reduce_to=reduce_to)
+
+    def decrease_known(self, ref: OrderRef, *, reduce_by: Decimal | None = None,
+                       reduce_to: Decimal | None = None) -> DecreaseAck:
+        """Reduce an order the caller knows, and journal it."""
+        ack = self.client.decrease_order(ref.order_id, reduce_by=reduce_by, reduce_to=reduce_to)
+        self.journal.record_outcome(ref.journal_key, "decreased", order_id=ref.order_id, count=ack.remaining_count)
+        trades_log.info("DECREASE %s order=%s remaining=%s", ref.ticker, ref.order_id, ack.remaining_count)
         return ack
+
+    # ----------------------------------------------------------------- fills
+    def record_fills(self, fills: Sequence[Fill]) -> int:
+        """Journal fills as they arrive (the bot's; duplicates ignored), so history, P&L and exports have them
+        before any `kalshi sync`.  A journal that fails now is logged, not raised: the fills are the exchange's,
+        and the next sync records them.  Returns how many were new."""
+        if not fills:
+            return 0
+        try:
+            return self.journal.record_fills(fills)
+        except JournalError as exc:
+            log.error("%d fills could not be journalled (a later `kalshi sync` records them): %s", len(fills), exc)
+            return 0
 
     def status(self, order_id: str) -> Order:
         if not order_id or not order_id.strip():

@@ -127,6 +127,19 @@ class PnlReport:
         return None
 
 
+@dataclass(frozen=True)
+class BookCarry:
+    """One market's lot state in exact integer units (count 1/100 contract, money 1e-6 $): the signed position,
+    the open lots `(count, cost, acquired_time, fee)` oldest first, gross realized P&L and fees paid.  Lets a book
+    go on without the fills that made it (the bot prunes old fills from its state and keeps this instead)."""
+
+    ticker: str
+    position: int
+    lots: tuple[tuple[int, int, datetime | None, int], ...]
+    realized: int
+    fees: int
+
+
 def market_value(position: Decimal, mark_yes_price: Decimal) -> Decimal:
     """What an open position is worth at a YES mark: long YES `mark x position`, long NO `(1 - mark) x |position|`."""
     if position >= 0:
@@ -415,6 +428,26 @@ class LotBook:
         if len(self._fees) < _CACHE_LIMIT:
             self._fees[amount] = units
         return units
+
+    # -- carrying a book on without its fills ------------------------------------------------------------------
+
+    def carry(self, ticker: str) -> BookCarry:
+        """The market's lot state in exact units: what `resume` needs to go on without the fills that made it."""
+        book = self._books.get(ticker) or _Book(ticker)
+        return BookCarry(ticker, book.pos, tuple(book.lots), book.realized, book.fees)
+
+    def resume(self, carry: BookCarry) -> None:
+        """Replace the market's book with a carried state (closed lots are not carried)."""
+        if len(carry.lots) > 1 and self.method == "avg":
+            raise ValueError(f"{carry.ticker}: an average-cost book holds one pooled lot, not {len(carry.lots)}")
+        held = sum(lot[0] for lot in carry.lots)
+        if held != abs(carry.position):
+            raise MoneyError(f"{carry.ticker}: carried lots hold {held} units for a position of {carry.position}")
+        book = self._books[carry.ticker] = _Book(carry.ticker)
+        book.pos = carry.position
+        book.lots.extend(carry.lots)
+        book.realized = carry.realized
+        book.fees = carry.fees
 
     # -- output ----------------------------------------------------------------------------------------------
 

@@ -13,14 +13,15 @@ import pytest
 from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher, parse_config
 from kalshi_trading.auto.diff import plan
 from kalshi_trading.auto.exchange import Placed
-from kalshi_trading.auto.ledger import BotFill, Ledger, OrderRecord
+from kalshi_trading.auto.ledger import BotFill, FillSource, OrderRecord
 from kalshi_trading.auto.loop import BotLoop, MarketInfo
 from kalshi_trading.auto.risk import RiskEngine
 from kalshi_trading.auto.state import BotState
 from kalshi_trading.auto.strategies import MarketMaker
 from kalshi_trading.auto.types import RiskState, SimpleBookView, TargetOrder, TimerEvent
 from kalshi_trading.errors import NotFoundError
-from kalshi_trading.models import BookSide, Order, PriceLevel
+from kalshi_trading.marketdata.events import FillMsg
+from kalshi_trading.models import BookSide, Fill, Order, PriceLevel, Side
 from kalshi_trading.money import PriceGrid
 
 T = "KXTEST-26JAN01-T50"
@@ -51,6 +52,7 @@ class FakeExchange:
     fills: list = field(default_factory=list)
     pos: dict = field(default_factory=dict)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    journalled: list = field(default_factory=list)  # fills handed to the journal
 
     def place(self, target: TargetOrder, market, ioc: bool) -> Placed:
         oid = f"o{next(self.ids)}"
@@ -59,7 +61,7 @@ class FakeExchange:
                                  target.book_side.value, "resting", target.yes_price, D(0), target.count, target.count)
         return Placed(oid, "", D(0), target.count, "resting")
 
-    def amend(self, order: OrderRecord, target: TargetOrder) -> Placed:
+    def amend(self, order: OrderRecord, target: TargetOrder, market=None) -> Placed:
         if order.order_id not in self.orders:
             raise NotFoundError("gone", status=404)
         self.calls.append(("amend", order.order_id, target.yes_price, target.count))
@@ -73,12 +75,23 @@ class FakeExchange:
         self.orders.pop(order.order_id, None)
         return order.remaining
 
-    def cancel_orders(self, pairs) -> int:
-        pairs = list(pairs)
-        self.calls.append(("cancel_many", sorted(oid for oid, _ in pairs)))
-        for oid, _ in pairs:
-            self.orders.pop(oid, None)
-        return len(pairs)
+    def decrease(self, order: OrderRecord, reduce_to: Decimal) -> Decimal:
+        self.calls.append(("decrease", order.order_id, reduce_to))
+        return reduce_to
+
+    def cancel_orders(self, refs) -> int:
+        refs = list(refs)
+        self.calls.append(("cancel_many", sorted(r.order_id for r in refs)))
+        for r in refs:
+            self.orders.pop(r.order_id, None)
+        return len(refs)
+
+    def order_fills(self, order_id):
+        return iter([f for f in self.fills if f.order_id == order_id])
+
+    def record_fills(self, fills) -> int:
+        self.journalled.extend(fills)
+        return len(fills)
 
     def resting_orders(self, tickers=None):
         return [o for o in self.orders.values() if tickers is None or o.ticker in tickers]
@@ -128,15 +141,16 @@ def make_loop(state, config: BotConfig | None = None, watcher=None, the_book=Non
     config = config or BotConfig()
     ex = FakeExchange()
     feed = FakeFeed(the_book or book("0.40", "0.50"))
-    loop = BotLoop(strategy=MarketMaker(), risk=RiskEngine(config, clock.now), ledger=Ledger(), state=state, port=ex,
-                   feed=feed, markets={T: MarketInfo(T, PriceGrid.of([("0.01", "0.99", "0.01")]))}, clock=clock,
-                   config=config, watcher=watcher)
+    loop = BotLoop(strategy=MarketMaker(), risk=RiskEngine(config, clock.now), ledger=state.load_ledger(), state=state,
+                   port=ex, feed=feed, markets={T: MarketInfo(T, PriceGrid.of([("0.01", "0.99", "0.01")]))},
+                   clock=clock, config=config, watcher=watcher)
     return loop, ex, feed, clock
 
 
 # --- the diff -------------------------------------------------------------------------------------
 def rec(oid: str, side: BookSide, price: str, remaining: str, filled: str = "0") -> OrderRecord:
-    return OrderRecord(oid, T, side, D(price), D(remaining), D(filled))
+    fills = [BotFill(f"t/{oid}", oid, T, side, D(price), D(filled), D(0), T0)] if D(filled) else []
+    return OrderRecord(oid, T, side, D(price), D(remaining) + D(filled), fills=fills)
 
 
 def tgt(side: BookSide, price: str, count: str, tag: str = "mm") -> TargetOrder:
@@ -278,3 +292,45 @@ def test_amend_of_an_order_gone_meanwhile_forgets_it(state):
     feed.books[T] = book("0.44", "0.55")
     loop.tick(T, TimerEvent(clock.now()))
     assert loop.ledger.orders == {}
+
+
+# --- fills reach the journal, positions are corrected by explicit adjustments ------------------------------
+def rest_fill(trade: str, order_id: str, side: BookSide, price: str, count: str, ts=T0) -> Fill:
+    return Fill(trade, order_id, T, "yes" if side is BID else "no", side.value, D(count), D(price), False, D("0.01"),
+                ts, trade)
+
+
+def test_a_feed_fill_is_journalled_from_its_rest_record_once_the_exchange_lists_it(state):
+    loop, ex, feed, clock = make_loop(state)
+    loop.tick(T, TimerEvent(clock.now()))
+    oid, rec = next((o, r) for o, r in loop.ledger.orders.items() if r.book_side is BID)
+    loop.handle(FillMsg(T, "t1", oid, False, Side.YES, BID, rec.yes_price, D(1), D("0.01"), None, T0))
+    assert loop.ledger.position(T) == 1 and set(loop.unjournalled) == {f"t1/{oid}"}
+    loop.journal_fills()  # the exchange does not list it yet: it stays pending
+    assert ex.journalled == [] and loop.unjournalled
+    ex.fills.append(rest_fill("t1", oid, BID, str(rec.yes_price), "1"))
+    loop.journal_fills()
+    assert [f.fill_id for f in ex.journalled] == ["t1"] and loop.unjournalled == {}
+    assert loop.ledger.position(T) == 1  # journalled, not counted twice
+
+
+def test_a_fill_seen_only_by_rest_is_applied_and_journalled_by_reconciliation(state):
+    loop, ex, feed, clock = make_loop(state)
+    ex.fills.append(rest_fill("t7", "elsewhere", ASK, "0.45", "2"))
+    ex.pos = {T: D(-2)}
+    loop.reconcile()
+    assert loop.ledger.position(T) == -2 and [f.fill_id for f in ex.journalled] == ["t7"]
+    assert state.adjustments() == []  # the fill explains the position
+
+
+def test_a_position_the_fills_do_not_explain_is_corrected_by_an_adjustment_fact(state):
+    loop, ex, feed, clock = make_loop(state)
+    ex.pos = {T: D(3)}  # fills the bot never saw
+    loop.reconcile()
+    assert loop.ledger.position(T) == 0  # seen once: could be a fill landing between the reads
+    loop.reconcile()
+    assert loop.ledger.position(T) == 3
+    [adj] = state.adjustments()
+    assert (adj.source, adj.book_side, adj.count, adj.yes_price) == (FillSource.ADJUSTMENT, BID, D(3), D("0.45"))
+    assert state.fills() == [] and state.load_ledger().position(T) == 3  # a fact of its own, kept
+    assert f"{T} position 0.00 -> 3 (exchange)" in state.events(5, ["reconcile"])[-1]["message"]

@@ -201,7 +201,7 @@ def test_kill_of_a_dead_bot_cancels_its_tagged_orders_on_any_market(sim, client,
     with BotState.open(tmp_path / "bot.sqlite") as state:
         state.replace_orders(())  # known to nobody but by their tag
         state.put("markets", [b])
-        result = kill(tmp_path, state, lambda: RestExchange(client, None))
+        result = kill(tmp_path, state, lambda: RestExchange(client, executor))
     assert result["cancelled_here"] == 2
     assert set(resting(client, a)) == {manual.order_id}
     assert not set(quotes[a]) & set(resting(client, a))

@@ -178,8 +178,8 @@ def test_cli_sim_demo_json_report(tmp_path, feed):
         assert key in doc
     D(doc["net_pnl"]), D(doc["fees"])  # exact decimal strings
     assert doc["metrics"]["ticks"] > 0
-    assert (tmp_path / "data" / "auto-sim" / "sim").is_dir()
-    assert not (tmp_path / "data" / "sim").exists()  # the user's normal simulator is untouched
+    assert (tmp_path / "data" / "sim" / "journal.sqlite").is_file()  # the sim environment's exchange and journal
+    assert not (tmp_path / "data" / "auto-sim").exists()
 
 
 def test_auto_help_has_examples():

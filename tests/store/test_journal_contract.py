@@ -322,7 +322,7 @@ def test_export_rows_are_labelled_by_the_position_before_each_fill(journal):
     rows = list(journal.trade_rows(ticker="KXA"))
     assert all(isinstance(r, TradeRow) for r in rows) and len(TradeRow._fields) == len(TRADE_COLUMNS)
     assert rows[0] == TradeRow("2026-03-01T12:01:00.000000Z", "fill-1", "ord-1", "KXA", "yes", "buy", "10.00",
-                               "0.5200", "0.4800", "0.5200", "5.200000", "0.017500", "false")
+                               "0.5200", "0.4800", "0.5200", "5.200000", "0.017500", "false", "")
     assert [(r.side, r.action, r.price, r.notional, r.is_taker) for r in rows[1:]] == [
         ("yes", "sell", "0.6000", "2.400000", "true"),
         ("yes", "sell", "0.5500", "4.675000", "false"),
@@ -354,6 +354,25 @@ def test_export_csv_is_the_rows_rendered(journal):
     text = "".join(line for chunk in journal.trade_csv() for line in chunk)
     first = next(csv.reader(io.StringIO(text, newline="")))
     assert first[1:3] == ['f,1"x', "o\r\n1"]
+
+
+def test_the_strategy_that_placed_an_order_tags_its_fills_and_exports(journal):
+    """The bot keeps its strategy in the intent; fills of that order carry it in the export, manual ones do not."""
+    intent(journal, "c-mm", extra={"strategy": "mm"})
+    journal.record_outcome("c-mm", "accepted", order_id="ord-1", status="resting")
+    intent(journal, "c-odd", extra={"strategy": 'my,pkg:"S"'})
+    journal.record_outcome("c-odd", "accepted", order_id="ord-3", status="resting")
+    intent(journal, "c-hand")  # placed by hand: no strategy
+    journal.record_outcome("c-hand", "accepted", order_id="ord-2", status="resting")
+    journal.record_fills([fill(1), fill(2, "ask", "3"), fill(3, "ask", "1"), fill(4)])  # ord-4: never journalled
+    assert [(r.fill_id, r.strategy) for r in journal.trade_rows()] == [
+        ("fill-1", "mm"), ("fill-2", ""), ("fill-3", 'my,pkg:"S"'), ("fill-4", "")]
+    lines = [line for chunk in journal.trade_csv() for line in chunk]
+    assert lines == [line for chunk in render_csv(journal.trade_rows()) for line in chunk]
+    assert next(csv.reader(io.StringIO(lines[2], newline="")))[-1] == 'my,pkg:"S"'
+    assert journal.strategies(["ord-1", "c-mm", "ord-2", "nope"]) == {"ord-1": "mm", "c-mm": "mm"}
+    later = journal.trade_rows(ticker="KXA", since=T0 + timedelta(minutes=2))
+    assert [r.strategy for r in later] == ["", 'my,pkg:"S"', ""]
 
 
 # -- errors -------------------------------------------------------------------------------------------------------

@@ -156,7 +156,7 @@ def test_export_trades_csv(journal, tmp_path):
         rows = list(csv.reader(fh))
     assert tuple(rows[0]) == TRADE_COLUMNS
     assert rows[1] == ["2026-03-01T12:01:00.000000Z", "fill-1", "ord-1", "KXA", "yes", "buy", "10.00", "0.5200",
-                       "0.4800", "0.5200", "5.200000", "0.017500", "false"]
+                       "0.4800", "0.5200", "5.200000", "0.017500", "false", ""]
     assert [(r[4], r[5], r[9], r[10]) for r in rows[2:]] == [
         ("yes", "sell", "0.6000", "2.400000"),
         ("yes", "sell", "0.5500", "4.675000"),

@@ -72,27 +72,42 @@ FROM (SELECT fill_id, coalesce(SUM(count_units) OVER (ORDER BY created_time, fil
       FROM fills WHERE ticker = ?) AS w
 WHERE fills.fill_id = w.fill_id AND fills.before IS NOT w.b
 """
-# The trades export as CSV lines (store.journal.trade_csv): the stored pieces glued by the position before the fill.
+# The trades export as CSV lines (store.journal.trade_csv): the stored pieces glued by the position before the fill,
+# then the strategy column put in before the stored line end (CRLF), quoted as csv.writer would.
 _TRADE_LINES = """
-SELECT csv_head || CASE WHEN count_units > 0
+{tags}SELECT substr(line, 1, length(line) - 2) || ',' || CASE
+    WHEN strategy GLOB '*[",' || char(10, 13) || ']*' THEN '"' || replace(strategy, '"', '""') || '"'
+    ELSE strategy END || char(13, 10)
+FROM (SELECT csv_head || CASE WHEN count_units > 0
     THEN (CASE WHEN before < 0 THEN 'no,sell' || csv_mid || csv_no ELSE 'yes,buy' || csv_mid || csv_yes END)
     ELSE (CASE WHEN before > 0 THEN 'yes,sell' || csv_mid || csv_yes ELSE 'no,buy' || csv_mid || csv_no END) END
-FROM fills{where} ORDER BY created_time, fill_id
+    AS line, {strategy} AS strategy
+    FROM {source}{where} ORDER BY created_time, fill_id)
 """
 # The trades export as typed rows (store.journal.TradeRow): `label` 0 buys YES, 1 sells YES, 2 buys NO, 3 sells NO,
 # from the sign of the fill and the position before it; notional = the side's price units x count units (6 places).
 _TRADE_ROWS = """
-SELECT created_time, fill_id, order_id, ticker, CASE WHEN label < 2 THEN 'yes' ELSE 'no' END,
+{tags}SELECT created_time, fill_id, order_id, ticker, CASE WHEN label < 2 THEN 'yes' ELSE 'no' END,
        CASE WHEN label % 2 = 1 THEN 'sell' ELSE 'buy' END, count, yes_price, no_price, price,
-       printf('%d.%06d', units / 1000000, units % 1000000), fee, CASE WHEN is_taker THEN 'true' ELSE 'false' END
+       printf('%d.%06d', units / 1000000, units % 1000000), fee, CASE WHEN is_taker THEN 'true' ELSE 'false' END,
+       strategy
 FROM (SELECT *, CASE WHEN label < 2 THEN yes_price ELSE no_price END AS price,
              abs(count_units) * CAST(replace(CASE WHEN label < 2 THEN yes_price ELSE no_price END, '.', '')
                                      AS INTEGER) AS units
-      FROM (SELECT created_time, fill_id, order_id, ticker, count, count_units, yes_price, no_price, fee, is_taker,
+      FROM (SELECT created_time, fill_id, fills.order_id AS order_id, ticker, count, count_units, yes_price,
+                   no_price, fee, is_taker, {strategy} AS strategy,
                    CASE WHEN count_units > 0 THEN (CASE WHEN before < 0 THEN 3 ELSE 0 END)
                         ELSE (CASE WHEN before > 0 THEN 1 ELSE 2 END) END AS label
-            FROM fills{where} ORDER BY created_time, fill_id))
+            FROM {source}{where} ORDER BY created_time, fill_id))
 """
+# The strategy of each order, from its intent's `extra` (the bot tags its intents); joined into the exports only
+# when some intent has a tag, so a journal of manual trades exports with one plain index scan.
+_TAGS = """WITH tags AS (
+    SELECT o.order_id AS order_id, max(json_extract(i.extra, '$.strategy')) AS strategy
+    FROM order_events o JOIN order_events i ON i.client_order_id = o.client_order_id AND i.kind = 'intent'
+    WHERE o.order_id IS NOT NULL AND json_extract(i.extra, '$.strategy') IS NOT NULL GROUP BY o.order_id)
+"""
+_ANY_TAG = "SELECT 1 FROM order_events WHERE kind = 'intent' AND json_extract(extra, '$.strategy') IS NOT NULL LIMIT 1"
 
 
 def _utc_now() -> datetime:
@@ -459,14 +474,22 @@ class SqliteJournal(OrderEventsMixin):
     ) -> Iterator[TradeRow]:
         """The fills as trades-export rows in time order, labelled inside SQLite (one ordered index scan)."""
         where, args = where_clause(since, until, ticker, "created_time")  # a naive time is refused here, at once
-        return itertools.chain.from_iterable(self._trade_chunks(_TRADE_ROWS.format(where=where), args))
+        return itertools.chain.from_iterable(self._trade_chunks(self._export_sql(_TRADE_ROWS, where), args))
 
     def trade_csv(
         self, since: datetime | None = None, until: datetime | None = None, ticker: str | None = None,
     ) -> Iterator[list[str]]:
         """The export rows as CSV lines glued inside SQLite from the stored pieces: no Python work per row."""
         where, args = where_clause(since, until, ticker, "created_time")
-        return self._chunks(_TRADE_LINES.format(where=where), args, operator.itemgetter(0), 20_000)
+        return self._chunks(self._export_sql(_TRADE_LINES, where), args, operator.itemgetter(0), 20_000)
+
+    @guarded
+    def _export_sql(self, template: str, where: str) -> str:
+        """An export query, joined to the orders' strategy tags only when the journal holds any."""
+        if self._conn.execute(_ANY_TAG).fetchone() is None:
+            return template.format(tags="", strategy="''", source="fills", where=where)
+        return template.format(tags=_TAGS, strategy="coalesce(tags.strategy, '')",
+                               source="fills LEFT JOIN tags ON tags.order_id = fills.order_id", where=where)
 
     def _trade_chunks(self, sql: str, args: list[str]) -> Iterator[list[TradeRow]]:
         """Rows in chunks: Python runs once per chunk, the rows are made in C (tuple.__new__ of the NamedTuple)."""

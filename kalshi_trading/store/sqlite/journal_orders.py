@@ -192,6 +192,26 @@ class OrderEventsMixin:
             known.update(r[0] for r in rows)
         return known
 
+    @guarded
+    def strategies(self, ids: Iterable[str]) -> dict[str, str]:
+        """The strategy that placed each of these orders (order ids or client order ids), from its intent's
+        `extra["strategy"]` (the bot's); orders placed by hand are left out."""
+        wanted = sorted(set(ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 250):
+            chunk = wanted[start:start + 250]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._conn.execute(
+                "SELECT o.order_id, o.client_order_id, json_extract(i.extra, '$.strategy') FROM order_events o "
+                "JOIN order_events i ON i.client_order_id = o.client_order_id AND i.kind = 'intent' "
+                f"WHERE (o.order_id IN ({marks}) OR o.client_order_id IN ({marks})) "
+                "AND json_extract(i.extra, '$.strategy') IS NOT NULL", chunk + chunk)
+            for order_id, client_order_id, strategy in rows:
+                for key in (order_id, client_order_id):
+                    if key in chunk:
+                        found[key] = str(strategy)
+        return found
+
     def _insert_event(self, kind: str, client_order_id: str, *, extra: Mapping[str, Any] | None = None,
                       **values: object) -> OrderEvent:
         now = self._clock()
