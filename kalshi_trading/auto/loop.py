@@ -87,6 +87,7 @@ class BotLoop:
         self.closed: dict[str, str] = {}  # markets that stopped trading -> why (never quoted again this run)
         self.quotes: dict[str, TickerMsg] = {}  # the latest `ticker` message per market (a mark when no book)
         self.unjournalled: dict[str, datetime] = {}  # feed fills whose REST record is not journalled yet -> time
+        self.started_at = clock.now()
 
     # --- inputs ---------------------------------------------------------------------------------------
     def book(self, ticker: str) -> BookView:
@@ -346,14 +347,19 @@ class BotLoop:
         self._reconcile_soon = False
         self.metrics.reconciles += 1
 
-    def journal_fills(self) -> None:
+    def journal_fills(self, final: bool = False) -> None:
         """Journal the feed's fills from their REST records (the journal must hold what a sync would); a fill the
-        exchange does not list yet stays pending for the next flush."""
-        if not self.unjournalled:
+        exchange does not list yet stays pending for the next flush.  `final` (at a stop, after the last cancel):
+        also every fill since the newest one seen, so a fill that landed after the last pass is in the report, the
+        journal and the positions alike."""
+        times = list(self.unjournalled.values())
+        if final:
+            times.append(self.ledger.last_fill_ts or self.started_at)
+        if not times:
             return
         try:
             result = catch_up_fills(self.port, self.ledger, self.tickers, self.clock.now(),
-                                    min(self.unjournalled.values()))
+                                    min(times))
         except ApiError as exc:
             self._api_error("journal fills", exc)
             return

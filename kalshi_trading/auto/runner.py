@@ -187,7 +187,7 @@ class BotRun:
         try:
             if loop is not None:
                 self.shutdown_cancelled = loop.cancel_all(reason)
-                loop.journal_fills()
+                loop.journal_fills(final=True)
                 self.setup.state.save_risk(loop.risk.to_state())
         finally:
             try:
