@@ -128,8 +128,7 @@ def history(ctx: typer.Context,
             limit: int = typer.Option(50, "-n", "--limit", parser=ranges.whole(*ranges.LINES),
                                       help="Newest N entries (1 to 100000)."),
             json_output: bool = JSON_OPTION) -> None:
-    """Recent fills, settlements and order events from the journal, newest first (the bot's tagged with its
-    strategy).
+    """Recent fills, settlements and order events from the journal, newest first (with the bot's strategy).
 
     Example:  kalshi history --since 2026-11-01 -n 20
     """

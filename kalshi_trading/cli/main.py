@@ -206,7 +206,7 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("sync", "commands_portfolio",
           "Pull fills and settlements from the exchange into the journal (safe to repeat)."),
     Entry("history", "commands_portfolio",
-          "Recent fills, settlements and order events from the journal, newest first."),
+          "Recent fills, settlements and order events from the journal, newest first (with the bot's strategy)."),
     Entry("export-trades", "commands_portfolio",
           "Export trades (or closed lots) to CSV: exact decimals, ISO-8601 UTC times."),
     Entry("logs", "commands_portfolio", "The last lines of trades.log (or errors.log)."),

@@ -95,7 +95,7 @@ def test_record_fills_without_a_usable_journal_logs_and_goes_on(sim, client, cap
     unusable = UnusableJournal(sim.directory / "journal.sqlite", JournalError("damaged"))
     with caplog.at_level(logging.WARNING):
         assert Executor(client, unusable, "sim").record_fills([object()]) == 0  # type: ignore[list-item]
-    assert "not recorded" in caplog.text
+    assert "could not be journalled" in caplog.text
 
 
 def test_a_carried_book_goes_on_exactly_as_the_whole_one():

@@ -72,18 +72,21 @@ FROM (SELECT fill_id, coalesce(SUM(count_units) OVER (ORDER BY created_time, fil
       FROM fills WHERE ticker = ?) AS w
 WHERE fills.fill_id = w.fill_id AND fills.before IS NOT w.b
 """
-# The trades export as CSV lines (store.journal.trade_csv): the stored pieces glued by the position before the fill,
-# then the strategy column put in before the stored line end (CRLF), quoted as csv.writer would.
+# The trades export as CSV lines (store.journal.trade_csv): the stored pieces glued by the position before the fill;
+# the strategy column goes in before the line end the stored tail pieces carry (cut off the short tail: cheap).
 _TRADE_LINES = """
-{tags}SELECT substr(line, 1, length(line) - 2) || ',' || CASE
-    WHEN strategy GLOB '*[",' || char(10, 13) || ']*' THEN '"' || replace(strategy, '"', '""') || '"'
-    ELSE strategy END || char(13, 10)
-FROM (SELECT csv_head || CASE WHEN count_units > 0
-    THEN (CASE WHEN before < 0 THEN 'no,sell' || csv_mid || csv_no ELSE 'yes,buy' || csv_mid || csv_yes END)
-    ELSE (CASE WHEN before > 0 THEN 'yes,sell' || csv_mid || csv_yes ELSE 'no,buy' || csv_mid || csv_no END) END
-    AS line, {strategy} AS strategy
-    FROM {source}{where} ORDER BY created_time, fill_id)
+{tags}SELECT csv_head || CASE WHEN count_units > 0
+    THEN (CASE WHEN before < 0 THEN 'no,sell' || csv_mid || substr(csv_no, 1, length(csv_no) - 2)
+          ELSE 'yes,buy' || csv_mid || substr(csv_yes, 1, length(csv_yes) - 2) END)
+    ELSE (CASE WHEN before > 0 THEN 'yes,sell' || csv_mid || substr(csv_yes, 1, length(csv_yes) - 2)
+          ELSE 'no,buy' || csv_mid || substr(csv_no, 1, length(csv_no) - 2) END) END
+    || ',' || {strategy_csv} || char(13, 10)
+FROM {source}{where} ORDER BY created_time, fill_id
 """
+# The strategy as a CSV field, quoted as csv.writer would when it holds a comma, a quote or a line break.
+_STRATEGY_CSV = """CASE WHEN tags.strategy IS NULL THEN ''
+    WHEN tags.strategy GLOB '*[",' || char(10, 13) || ']*' THEN '"' || replace(tags.strategy, '"', '""') || '"'
+    ELSE tags.strategy END"""
 # The trades export as typed rows (store.journal.TradeRow): `label` 0 buys YES, 1 sells YES, 2 buys NO, 3 sells NO,
 # from the sign of the fill and the position before it; notional = the side's price units x count units (6 places).
 _TRADE_ROWS = """
@@ -487,8 +490,8 @@ class SqliteJournal(OrderEventsMixin):
     def _export_sql(self, template: str, where: str) -> str:
         """An export query, joined to the orders' strategy tags only when the journal holds any."""
         if self._conn.execute(_ANY_TAG).fetchone() is None:
-            return template.format(tags="", strategy="''", source="fills", where=where)
-        return template.format(tags=_TAGS, strategy="coalesce(tags.strategy, '')",
+            return template.format(tags="", strategy="''", strategy_csv="''", source="fills", where=where)
+        return template.format(tags=_TAGS, strategy="coalesce(tags.strategy, '')", strategy_csv=_STRATEGY_CSV,
                                source="fills LEFT JOIN tags ON tags.order_id = fills.order_id", where=where)
 
     def _trade_chunks(self, sql: str, args: list[str]) -> Iterator[list[TradeRow]]:
