@@ -69,7 +69,7 @@ class Signal:
     model: str
     model_prob: Decimal              # P(YES) by the model
     market_mid: Decimal | None       # P(YES) by the market's mid, None with a one-sided/empty book
-    trade_price: Decimal | None      # the price we could trade at in `direction` (YES ask for buy_yes, NO ask for buy_no)
+    trade_price: Decimal | None      # the price to trade at in `direction` (YES ask for buy_yes, NO ask for buy_no)
     edge_bps: int | None             # (fair value of the side - trade_price - taker fee per contract) in bps of $1
     confidence: Decimal
     direction: Direction
