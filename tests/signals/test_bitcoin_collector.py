@@ -163,6 +163,15 @@ def test_stale_quotes_are_dropped(sources, session):
     assert by["bitstamp"].status is SourceStatus.OK  # 120 s is within its 200 s limit
 
 
+def test_a_quote_from_the_future_is_not_fresh(sources, session):
+    all_good(sources)
+    ahead = NOW + timedelta(hours=2)
+    sources.set("bitstamp", PATHS["bitstamp"], shapes.bitstamp("1", "2", "1", str(int(ahead.timestamp()))))
+    sample = collect(sources, session)
+    (h,) = [h for h in sample.health if h.source == "bitstamp"]
+    assert h.status is SourceStatus.STALE and h.reason == "quote is stamped 7200 s in the future (limit 30 s)"
+
+
 def test_quorum_failure_means_no_spot(sources, session, caplog):
     all_good(sources)
     sources.set("coinbase", PATHS["coinbase"], "down", 502)

@@ -192,6 +192,8 @@ def test_the_row_of_the_climate_day_is_picked():
     ({"models": ()}, "weather.models"),
     ({"models": ("GFS Seamless!",)}, "weather.models"),
     ({"models": (GEFS, GEFS)}, "weather.models"),
+    ({"models": ("ncep_gefs_seamles",)}, "weather.models"),  # a typo of a known model
+    ({"models": ("foo",)}, "weather.models"),
     ({"temperature_unit": "kelvin"}, "weather.temperature_unit"),
     ({"latitude": 91.0}, "weather.latitude"),
     ({"forecast_days": 0}, "weather.forecast_days"),
@@ -200,6 +202,11 @@ def test_the_row_of_the_climate_day_is_picked():
 def test_bad_config_names_the_key(kw, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         WeatherConfig(**kw)
+
+
+def test_an_unknown_model_can_be_allowed_and_a_list_is_accepted():
+    cfg = WeatherConfig(models=["icon_seamless", "brand_new_2027_ensemble"], allow_unknown_models=True)
+    assert cfg.models == ("icon_seamless", "brand_new_2027_ensemble")
 
 
 def test_utc_clock_is_aware():

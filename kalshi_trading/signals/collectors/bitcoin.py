@@ -70,6 +70,7 @@ class SpotConfig:
     timeout: float = 2.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "sources", tuple(self.sources))
         names = [s.name for s in self.sources]
         if not names:
             raise ConfigError("no ticker sources configured", variable="bitcoin.sources")
@@ -144,7 +145,11 @@ class SpotCollector:
 
         def stale(q: BtcQuote) -> str | None:
             age = (q.received_at - q.at).total_seconds()
-            return f"quote is {age:.0f} s old (limit {source.max_age_s:g} s)" if age > source.max_age_s else None
+            if age > source.max_age_s:
+                return f"quote is {age:.0f} s old (limit {source.max_age_s:g} s)"
+            if -age > source.max_age_s:  # a clock that far ahead cannot be trusted to be fresh either
+                return f"quote is stamped {-age:.0f} s in the future (limit {source.max_age_s:g} s)"
+            return None
 
         return run_source(source.name, fetch, self.clock, stale)
 

@@ -51,6 +51,14 @@ ALIASES = {"gfs_seamless": "ncep_gefs_seamless", "ncep_gefs_seamless": "gfs_seam
 FORECAST_MODEL = {"ncep_gefs_seamless": "gfs_seamless", "gfs_seamless": "gfs_seamless", "gfs025": "gfs_seamless",
                   "ecmwf_ifs025_ensemble": "ecmwf_ifs025", "ecmwf_ifs025": "ecmwf_ifs025"}
 _MODEL_NAME = re.compile(r"^[a-z0-9_]{2,64}$")
+# Ensemble models Open-Meteo serves (both 2026 spellings); a name outside this set is refused as a likely typo
+# unless `allow_unknown_models` says the deployment knows better (the list keeps changing).
+KNOWN_MODELS = frozenset({
+    "ncep_gefs_seamless", "gfs_seamless", "gfs025", "gfs05", "ncep_gefs025", "ncep_gefs05",
+    "ecmwf_ifs025_ensemble", "ecmwf_ifs025", "ecmwf_ifs04", "ecmwf_aifs025", "ecmwf_aifs025_ensemble",
+    "icon_seamless", "icon_global", "icon_eu", "icon_d2", "gem_global", "bom_access_global_ensemble",
+    "ukmo_global_ensemble_20km", "ukmo_uk_ensemble_2km", "meteoswiss_icon_ch1", "meteoswiss_icon_ch2",
+})
 UNITS = {"fahrenheit": "°F", "celsius": "°C"}
 MAX_FORECAST_DAYS = 16  # the forecast API's limit (the ensemble allows 35)
 
@@ -85,14 +93,19 @@ class WeatherConfig:
     fallback: bool = True
     forecast_models: tuple[tuple[str, str], ...] = ()  # (ensemble model, forecast model) overrides
     timeout: float = 5.0
+    allow_unknown_models: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "models", tuple(self.models))  # a list from a config file is fine
+        object.__setattr__(self, "forecast_models", tuple(tuple(p) for p in self.forecast_models))
         if not self.models:
             raise ConfigError("no models configured", variable="weather.models", fix="name at least one model")
-        bad = [m for m in self.models if not _MODEL_NAME.match(m)]
+        bad = [m for m in self.models if not isinstance(m, str) or not _MODEL_NAME.match(m)
+               or (m not in KNOWN_MODELS and not self.allow_unknown_models)]
         if bad:
-            raise ConfigError(f"unknown model name(s): {', '.join(map(repr, bad))}", variable="weather.models",
-                              fix="use Open-Meteo names such as ncep_gefs_seamless or ecmwf_ifs025_ensemble")
+            raise ConfigError(f"unknown model(s): {', '.join(map(repr, bad))}", variable="weather.models",
+                              fix="use Open-Meteo ensemble names such as ncep_gefs_seamless or ecmwf_ifs025_ensemble "
+                                  "(or set weather.allow_unknown_models for a new one)")
         if len(set(self.models)) != len(self.models):
             raise ConfigError("a model is listed twice", variable="weather.models")
         if not -90 <= self.latitude <= 90:
