@@ -13,7 +13,7 @@ PKG = Path(__file__).resolve().parents[1] / "kalshi_trading"
 
 # layer -> rank; a module may import its own layer and any layer of a LOWER rank, nothing above
 RANK = {
-    "domain": 0,  # money, models, errors, ids: facts and rules, no I/O
+    "domain": 0,  # money, models, errors, ids, pricing: facts and rules, no I/O
     "config": 1,
     "api": 2, "store": 2,
     "marketdata": 3,  # the feed signs its handshake with api's signer and reads wire numbers with api.parse
@@ -21,7 +21,7 @@ RANK = {
     "auto": 5, "signals": 5, "ops": 5,
     "cli": 6,
 }
-DOMAIN = {"money", "models", "errors", "ids", "__init__"}
+DOMAIN = {"money", "models", "errors", "ids", "pricing", "__init__"}
 # the simulator is a separate program: it may use only the domain
 SIM_MAY_IMPORT = {"domain", "sim"}
 

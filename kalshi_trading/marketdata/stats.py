@@ -6,7 +6,7 @@ import math
 from datetime import datetime
 from typing import Sequence
 
-SECONDS_PER_YEAR = 365.0 * 24 * 3600  # the same year as auto.pricing's time to expiry
+from kalshi_trading.pricing import SECONDS_PER_YEAR  # the same year as the pricing's time to expiry
 
 
 def realized_volatility(points: Sequence[tuple[datetime, float]], min_returns: int = 2) -> float | None:
