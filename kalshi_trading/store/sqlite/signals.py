@@ -114,6 +114,10 @@ class SqliteSignalStore:
         try:
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 10000")
+            if (conn.execute("PRAGMA user_version").fetchone()[0] == 0
+                    and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]):
+                conn.close()
+                raise StorageError(f"{path} is another program's SQLite database; left untouched", path=path)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             cls._prepare(conn)
@@ -126,8 +130,6 @@ class SqliteSignalStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                raise sqlite3.DatabaseError("it holds another program's tables; left untouched")
             if version == 0:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
