@@ -113,7 +113,7 @@ def test_every_attempt_outcome_round_trips(signals):
                 fill_count=D(0), fill_price=None, fee=None),
     ]
     ids = [signals.record_attempt(a) for a in made]
-    assert signals.attempts() == [replace(a, id=i) for a, i in zip(made, ids)]
+    assert signals.attempts() == [replace(a, id=i) for a, i in zip(made, ids, strict=True)]
     assert [a.id for a in signals.attempts(outcome=AttemptOutcome.SKIPPED)] == [ids[4]]
 
 
