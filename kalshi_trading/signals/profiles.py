@@ -208,13 +208,13 @@ def _table(value: Any, key: str) -> Mapping[str, Any]:
     return value
 
 
-def _series(value: Any, key: str) -> str:
+def parse_series(value: Any, key: str) -> str:
     if not isinstance(value, str) or value.strip().upper() not in SERIES_FAMILY:
         raise ConfigError(f"unknown series {value!r}", key, f"use one of {', '.join(SERIES_FAMILY)}")
     return value.strip().upper()
 
 
-def _keywords(value: Any, key: str) -> tuple[KeywordGroup, ...]:
+def parse_keywords(value: Any, key: str) -> tuple[KeywordGroup, ...]:
     if not isinstance(value, list):
         raise ConfigError(f"{value!r} is not a list of keyword groups", key, "write [[discovery.keywords]] tables")
     groups = []
@@ -227,7 +227,7 @@ def _keywords(value: Any, key: str) -> tuple[KeywordGroup, ...]:
         words = table.get("words")
         if not isinstance(words, list) or not words:
             raise ConfigError("empty keyword group", f"{where}.words", 'give at least one word: words = ["rain"]')
-        series = _series(table["series"], f"{where}.series") if "series" in table else None
+        series = parse_series(table["series"], f"{where}.series") if "series" in table else None
         groups.append(KeywordGroup(_text_list(words, f"{where}.words"), series))
     return tuple(groups)
 
@@ -238,11 +238,11 @@ def _discovery(data: Mapping[str, Any]) -> DiscoveryConfig:
     for key, value in data.items():
         where = f"discovery.{key}"
         if key == "series":
-            changes[key] = tuple(_series(s, where) for s in _text_list(value, where)) if value != [] else ()
+            changes[key] = tuple(parse_series(s, where) for s in _text_list(value, where)) if value != [] else ()
         elif key in ("tickers", "events"):
             changes[key] = tuple(t.upper() for t in _text_list(value, where)) if value != [] else ()
         elif key == "keywords":
-            changes[key] = _keywords(value, where)
+            changes[key] = parse_keywords(value, where)
         elif key == "btc15m_next_margin_s":
             changes[key] = _whole(value, where, 0, 900)
         elif key == "btcd_min_to_close_s":
