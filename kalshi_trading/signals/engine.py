@@ -7,9 +7,9 @@ records a SKIPPED attempt naming itself:
   min_edge        edge (net of the taker fee) below the profile's minimum
   min_confidence  confidence below the profile's minimum
   cooldown        an order on the same ticker and direction within `cooldown_s` (read from the store, so restarts
-                  keep it)
+                  keep it; paper and real orders are counted apart, by mode)
   cycle_cap       `max_orders_per_cycle` orders already this cycle
-  day_cap         `max_orders_per_day` orders already this UTC day (from the store)
+  day_cap         `max_orders_per_day` orders already this UTC day in this mode (from the store)
   price_clamp     the limit is min(max_price, fair value of the side - min edge), on the grid; skipped when that
                   is below min_price or the best offer is already worse than it
   market_closed   the market closed (or vanished) between the signal and the order
@@ -151,14 +151,16 @@ class Engine:
             return "min_confidence", f"confidence {signal.confidence} < {p.min_confidence}"
         if p.cooldown_s:
             recent = self.store.attempts(since=now - timedelta(seconds=p.cooldown_s), ticker=signal.ticker)
-            last = [a for a in recent if a.direction == signal.direction.value and a.outcome in TRADED]
+            last = [a for a in recent if a.direction == signal.direction.value and a.outcome in TRADED
+                    and a.mode == self.mode.value]
             if last:
                 return "cooldown", f"ordered {signal.direction.value} at {last[-1].at.isoformat()} (cooldown " \
                                    f"{p.cooldown_s} s)"
         if traded_this_cycle >= p.max_orders_per_cycle:
             return "cycle_cap", f"{traded_this_cycle} orders this cycle (max {p.max_orders_per_cycle})"
         day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        today = sum(1 for a in self.store.attempts(since=day_start) if a.outcome in TRADED)
+        today = sum(1 for a in self.store.attempts(since=day_start)
+                    if a.outcome in TRADED and a.mode == self.mode.value)
         if today >= p.max_orders_per_day:
             return "day_cap", f"{today} orders today (max {p.max_orders_per_day})"
         return None
