@@ -79,23 +79,15 @@ def discover(
 
     Example:  kalshi discover --series KXBTCD --keywords bitcoin,btc --json
     """
-    from kalshi_trading.signals.discovery import Discoverer, KeywordGroup
-    from kalshi_trading.signals.profiles import parse_keywords, parse_series
+    from kalshi_trading.errors import ConfigError
+    from kalshi_trading.signals.discovery import Discoverer
 
     app_ctx = _app_ctx(ctx)
     base = _config(config).discovery
-    changes: dict = {}
-    if series:
-        changes["series"] = tuple(parse_series(s, "--series") for s in _split(series))
-    if keywords:
-        scope = parse_series(in_series, "--in") if in_series else None
-        groups = parse_keywords([{"words": [w for w in k.split(",") if w.strip()]} for k in keywords], "--keywords")
-        changes["keywords"] = base.keywords + tuple(KeywordGroup(g.words, scope) for g in groups)
-    if tickers:
-        changes["tickers"] = base.tickers + _split(tickers)
-    if events:
-        changes["events"] = base.events + _split(events)
-    wanted = dataclasses.replace(base, **changes)
+    try:  # a bad flag is bad input (exit 2), named as the flag; a bad file stays a configuration error
+        wanted = _discovery_flags(base, series, keywords, in_series, tickers, events)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
     client = app_ctx.client
     result = Discoverer(client, spot=_spot(client)).discover(wanted, datetime.now(timezone.utc))
     env = app_ctx.settings.env_label
@@ -116,6 +108,27 @@ def discover(
         echo(style(f"note: {note}", fg="yellow", err=True), err=True)
     if result.missing:
         echo(style(f"warning: not found: {', '.join(result.missing)}", fg="yellow", err=True), err=True)
+
+
+def _discovery_flags(base, series, keywords, in_series, tickers, events):
+    """The configuration's discovery with the flags applied: --series replaces, the others add."""
+    from kalshi_trading.signals.discovery import KeywordGroup
+    from kalshi_trading.signals.profiles import parse_keywords, parse_series
+
+    changes: dict = {}
+    if series:
+        changes["series"] = tuple(parse_series(s, "--series") for s in _split(series))
+    if keywords:
+        scope = parse_series(in_series, "--in") if in_series else None
+        groups = parse_keywords([{"words": [w for w in k.split(",") if w.strip()]} for k in keywords], "--keywords")
+        changes["keywords"] = base.keywords + tuple(KeywordGroup(g.words, scope) for g in groups)
+    elif in_series:
+        raise UsageError("--in names the series a --keywords group searches; give --keywords too")
+    if tickers:
+        changes["tickers"] = base.tickers + _split(tickers)
+    if events:
+        changes["events"] = base.events + _split(events)
+    return dataclasses.replace(base, **changes)
 
 
 @pipeline_app.command("run")
@@ -143,7 +156,7 @@ def pipeline_run(
     """
     from kalshi_trading.signals.modes import confirm_live_auto as gate
     from kalshi_trading.signals.modes import parse_bot_mode, parse_engine_mode, resolve_modes
-    from kalshi_trading.signals.profiles import preset
+    from kalshi_trading.signals.profiles import PRESETS, preset
 
     app_ctx = _app_ctx(ctx)
     settings = app_ctx.settings
@@ -155,6 +168,8 @@ def pipeline_run(
         raise UsageError(f"--interval must be between 1 and 86400 seconds, not {interval:g}")
     cfg = _config(config)
     if profile is not None:
+        if profile.strip().lower() not in PRESETS:
+            raise UsageError(f"--profile must be one of {', '.join(PRESETS)}, not {profile!r}")
         cfg = dataclasses.replace(cfg, profile=preset(profile.strip().lower(), "--profile"))
     if interval is not None:
         cfg = dataclasses.replace(cfg, interval_s=interval)
@@ -214,15 +229,34 @@ def _build_pipeline(app_ctx, cfg: PipelineConfig, engine_mode):
 
 
 def _run(pipeline, once: bool, duration: Optional[float]) -> list[CycleResult]:
-    from kalshi_trading.auto.runner import install_stop_signals
-
     stop = threading.Event()
-    restore = install_stop_signals(stop) if threading.current_thread() is threading.main_thread() else None
+    restore = _stop_on_signals(stop) if threading.current_thread() is threading.main_thread() else None
     try:
         return pipeline.run(once=once, duration=duration, stop=stop, on_cycle=_status_line)
     finally:
         if restore is not None:
             restore()
+
+
+def _stop_on_signals(stop: threading.Event):
+    """The first Ctrl-C (or SIGTERM) lets the current cycle finish; a second Ctrl-C interrupts it (exit 130)."""
+    import logging
+    import signal
+
+    def handler(signum, frame):
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        logging.getLogger(__name__).warning("signal %s: stopping after the current cycle", signum)
+        echo("stopping after the current cycle (Ctrl-C again to stop now)", err=True)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
 
 
 def _status_line(result: CycleResult) -> None:

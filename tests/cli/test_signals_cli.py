@@ -71,10 +71,15 @@ def test_discover_table_and_json(env, cheap):  # noqa: F811
 
 
 @pytest.mark.parametrize("args, code, says", [
-    (["--series", "KXNOPE"], 3, "--series"),
-    (["--keywords", ","], 3, "--keywords[0].words"),
-    (["--keywords", "rain", "--in", "KXRAIN"], 3, "--in"),
+    (["--series", "KXNOPE"], 2, "--series"),
+    (["--series", "kxbtcd,KXWHAT"], 2, "--series"),
+    (["--keywords", ","], 2, "--keywords[0].words"),
+    (["--keywords", ""], 2, "--keywords[0].words"),
+    (["--keywords", "rain", "--in", "KXRAIN"], 2, "--in"),
+    (["--in", "KXBTCD"], 2, "--in"),
     (["--ticker", "not a ticker!"], 2, "ticker"),
+    (["--event", "bad event"], 2, "event"),
+    (["--config", "nope.toml"], 3, "cannot read"),
 ])
 def test_discover_bad_input(env, args, code, says):  # noqa: F811
     assert says in one_line_error(invoke(env, "discover", *args), code)
@@ -123,7 +128,7 @@ def test_a_bad_config_is_exit_3_naming_the_key(env, tmp_path, text, key):  # noq
 
 
 @pytest.mark.parametrize("args, code, says", [
-    (["--profile", "yolo"], 3, "--profile"),
+    (["--profile", "yolo"], 2, "--profile"),
     (["--mode", "paper"], 2, "--mode"),
     (["--mode", "live"], 3, "--mode"),          # live orders need prod settings and keys
     (["--mode", "demo"], 3, "--mode"),
