@@ -206,3 +206,22 @@ def test_ctrl_c_stops_after_the_current_cycle(env, cheap, tmp_path):  # noqa: F8
         assert [c.status.value for c in store.cycles()] == ["ok"] and store.lease("pipeline") is None
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("command", [["signals"], ["paper", "orders"], ["pipeline", "status"],
+                                     ["pipeline", "run", "--once"]])
+def test_an_unusable_signal_store_is_exit_3_naming_it(env, tmp_path, command):  # noqa: F811
+    damaged = tmp_path / "sim" / "signals.sqlite"
+    damaged.parent.mkdir(parents=True, exist_ok=True)
+    damaged.write_bytes(b"this is not a database, and it is long enough to have a header" * 3)
+    before = damaged.read_bytes()
+    line = one_line_error(invoke(env, *command), 3)
+    assert str(damaged) in line and "not a SQLite database" in line
+    assert damaged.read_bytes() == before
+
+
+def test_a_store_directory_that_is_a_file_is_exit_3(env, tmp_path):  # noqa: F811
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    line = one_line_error(invoke({**env, "KALSHI_STORE": f"sqlite://{blocker}/"}, "signals"), 3)
+    assert str(blocker) in line
