@@ -61,6 +61,9 @@ def _pick_market(client, source, span_seconds: float = 0.0) -> str:
     """The open KXBTCD market whose strike is nearest the spot, on the event closing soonest after the run
     (`span_seconds` of exchange time) and 10 more minutes, so it trades for the whole run."""
     from datetime import timedelta
+    from decimal import Decimal
+
+    from kalshi_trading.signals.discovery import nearest_strike  # the rule lives with market discovery
 
     spot = source.poll()
     markets = [m for m in client.iter_markets(status="open", series_ticker="KXBTCD", limit=400)
@@ -68,10 +71,9 @@ def _pick_market(client, source, span_seconds: float = 0.0) -> str:
     if not markets or spot is None:
         raise UsageError("the simulator lists no open Bitcoin markets right now; try again in a moment")
     now, price = spot
-    later = [m for m in markets if m.close_time > now + timedelta(seconds=span_seconds, minutes=10)] or markets
-    first_close = min(m.close_time for m in later)
-    event = [m for m in later if m.close_time == first_close]
-    return min(event, key=lambda m: (abs(float(m.floor_strike) - price), m.ticker)).ticker
+    chosen = nearest_strike(markets, now, Decimal(repr(price)), timedelta(seconds=span_seconds, minutes=10))
+    assert chosen is not None  # markets is not empty and every one has a strike
+    return chosen.ticker
 
 
 def _open_feed(kind: str, app_ctx, client, tickers, wait: float = 5.0):

@@ -220,6 +220,13 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("order", "commands_orders", "Place orders and check their status."),
     Entry("auto", "commands_auto",
           "Run a trading bot (market maker or model edge taker) behind the risk engine."),
+    Entry("discover", "commands_signals",
+          "Find the markets the pipeline targets: by series (live auto-selection), keywords, tickers and events."),
+    Entry("pipeline", "commands_signals", "Run the signal pipeline (discover, collect, model, signal, paper-trade)."),
+    Entry("signals", "commands_signals",
+          "Stored signals: model probability vs the market, edge net of the taker fee, direction."),
+    Entry("paper", "commands_signals",
+          "Paper (and real) attempts of the signal pipeline: the orders and the report."),
     Entry("sim", "sim_commands", "Run and control the simulated exchange."),
 )
 MODULES: tuple[str, ...] = tuple(dict.fromkeys(entry.module for entry in COMMANDS))

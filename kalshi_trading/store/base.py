@@ -11,6 +11,7 @@ from typing import Protocol
 
 from kalshi_trading.errors import StorageError
 from kalshi_trading.store.journal import TradeJournal
+from kalshi_trading.store.signals import SignalStore
 from kalshi_trading.store.url import StoreURL
 
 
@@ -43,6 +44,10 @@ class Store(Protocol):
         """The trade journal, opened (or created) on first use and then the same object.
 
         Raises JournalError/StorageError (exit 3) when it cannot be used; the store is left unchanged."""
+        ...
+
+    def signals(self) -> SignalStore:
+        """The signal pipeline's records (store/signals.py), opened (or created) on first use."""
         ...
 
     def check(self) -> StoreStatus:

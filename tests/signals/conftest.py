@@ -1,5 +1,6 @@
 """A loopback HTTP server that plays the outside sources (each under `/ext/<source>` + the real path, as the
-simulator serves them), answering with canned bodies, statuses and delays; and a fixed clock."""
+simulator serves them), answering with canned bodies, statuses and delays; a fixed clock; a signal store in a
+temporary directory and hand-built signals."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal as D
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+
+from kalshi_trading.signals.types import Direction, Family, Signal
+from kalshi_trading.store.sqlite.signals import SqliteSignalStore
+from tests.e2e.conftest import bob, client, journal, sim  # noqa: F401  (the simulator fixtures)
 
 
 @dataclass
@@ -97,3 +103,19 @@ NOW = datetime(2026, 12, 1, 17, 0, 0, tzinfo=timezone.utc)  # noon EST on the cl
 
 def fixed_clock(at: datetime = NOW):
     return lambda: at
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SqliteSignalStore.open(tmp_path / "signals.sqlite")
+    yield s
+    s.close()
+
+
+def make_signal(ticker: str, p: str, direction: Direction = Direction.BUY_YES, *, edge: int | None = 900,
+                confidence: str = "0.9", family: Family = Family.BTCD, model: str = "hand-model",
+                trade_price: str | None = None, mid: str | None = None) -> Signal:
+    """A signal as a model would make it (the engine trusts its fields; tests choose them)."""
+    return Signal(ticker=ticker, family=family, at=datetime.now(timezone.utc), model=model, model_prob=D(p),
+                  market_mid=D(mid) if mid else None, trade_price=D(trade_price) if trade_price else None,
+                  edge_bps=edge, confidence=D(confidence), direction=direction, inputs=(("source", "test"),))

@@ -11,12 +11,14 @@ from typing import Callable
 from kalshi_trading.errors import JournalError, StorageError
 from kalshi_trading.store.base import StoreStatus
 from kalshi_trading.store.journal import TradeJournal
+from kalshi_trading.store.signals import SignalStore
 from kalshi_trading.store.sqlite.journal import SqliteJournal
 from kalshi_trading.store.url import StoreURL
 
 log = logging.getLogger(__name__)
 
 JOURNAL_FILE = "journal.sqlite"
+SIGNALS_FILE = "signals.sqlite"
 
 
 def _utc_now() -> datetime:
@@ -33,6 +35,7 @@ class SqliteStore:
         self.env = env
         self._clock = clock or _utc_now
         self._journal: SqliteJournal | None = None
+        self._signals: SignalStore | None = None
 
     @property
     def url(self) -> StoreURL:
@@ -57,6 +60,15 @@ class SqliteStore:
                 raise
             self._journal = journal
         return self._journal
+
+    def signals(self) -> SignalStore:
+        """The signal pipeline's records (`signals.sqlite` beside the journal), opened on first use."""
+        if self._signals is None:
+            from kalshi_trading.store.sqlite.signals import SqliteSignalStore
+
+            self._make_directory()
+            self._signals = SqliteSignalStore.open(self.directory / SIGNALS_FILE)
+        return self._signals
 
     def _make_directory(self) -> None:
         try:
@@ -95,6 +107,9 @@ class SqliteStore:
         return None
 
     def close(self) -> None:
+        if self._signals is not None:
+            self._signals.close()
+            self._signals = None
         if self._journal is not None:
             self._journal.close()
             self._journal = None

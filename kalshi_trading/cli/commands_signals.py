@@ -1,0 +1,415 @@
+"""`kalshi discover`, `kalshi pipeline run|status`, `kalshi signals`, `kalshi paper orders|report`.
+
+Thin: parse, build the services (`signals/`), render.  The pipeline's records live in the store
+(`store.signals()`), so every read command works after (or while) `pipeline run` writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import threading
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+import typer
+
+from kalshi_trading.cli.render import cents, count, echo, emit_json, env_badge, iso, style, table, usd
+from kalshi_trading.errors import UsageError
+
+if TYPE_CHECKING:
+    from kalshi_trading.signals.pipeline import CycleResult
+    from kalshi_trading.signals.profiles import PipelineConfig
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document instead of a table.")
+SINCE_OPTION = typer.Option(None, "--since", help="From this date or time (2026-11-21 or 2026-11-21T14:30:00Z).")
+CONFIG_OPTION = typer.Option(None, "--config", help="Pipeline configuration file (TOML or JSON).")
+
+pipeline_app = typer.Typer(help="Run the signal pipeline (discover, collect, model, signal, paper-trade).",
+                           no_args_is_help=True)
+paper_app = typer.Typer(help="Paper (and real) attempts of the signal pipeline: the orders and the report.",
+                        no_args_is_help=True)
+
+
+def _app_ctx(ctx: typer.Context):
+    return ctx.find_root().obj
+
+
+def _config(path: Optional[Path]) -> PipelineConfig:
+    from kalshi_trading.signals.profiles import PipelineConfig, load_pipeline_config
+
+    return load_pipeline_config(path) if path is not None else PipelineConfig()
+
+
+def _spot(client):
+    """The bitcoin spot for the KXBTCD strike rule: the simulator's, until the collectors are connected."""
+    from kalshi_trading.errors import NotFoundError
+
+    def spot() -> Optional[Decimal]:
+        try:
+            return client.get_sim_underlying("KXBTCD").price
+        except NotFoundError:  # a real exchange: no spot until the bitcoin collectors are connected
+            return None
+
+    return spot
+
+
+def _split(values: Optional[list[str]]) -> tuple[str, ...]:
+    return tuple(v.strip().upper() for text in values or () for v in text.split(",") if v.strip())
+
+
+def discover(
+    ctx: typer.Context,
+    series: Optional[list[str]] = typer.Option(None, "--series", help="Series to auto-select (repeat or comma)."),
+    keywords: Optional[list[str]] = typer.Option(
+        None, "--keywords", help="A keyword group: any of these comma-separated words in title/subtitle (repeat)."),
+    in_series: Optional[str] = typer.Option(None, "--in", help="Search the keyword groups within this series only."),
+    tickers: Optional[list[str]] = typer.Option(None, "--ticker", help="Explicit market tickers (repeat or comma)."),
+    events: Optional[list[str]] = typer.Option(None, "--event", help="Explicit events, all their markets."),
+    config: Optional[Path] = CONFIG_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Find the markets the pipeline targets: by series (live auto-selection), keywords, tickers and events.
+
+    With no flags the configuration's discovery (default: KXHIGHNY, KXBTC15M, KXBTCD) is used; --series
+    replaces its series, the other flags add to it.
+
+    Example:  kalshi discover --series KXBTCD --keywords bitcoin,btc --json
+    """
+    from kalshi_trading.errors import ConfigError
+    from kalshi_trading.signals.discovery import Discoverer
+
+    app_ctx = _app_ctx(ctx)
+    base = _config(config).discovery
+    try:  # a bad flag is bad input (exit 2), named as the flag; a bad file stays a configuration error
+        wanted = _discovery_flags(base, series, keywords, in_series, tickers, events)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    client = app_ctx.client
+    result = Discoverer(client, spot=_spot(client)).discover(wanted, datetime.now(timezone.utc))
+    env = app_ctx.settings.env_label
+    if json_output:
+        emit_json({"environment": env.lower(), "missing": list(result.missing), "notes": list(result.notes),
+                   "markets": [{"ticker": d.market.ticker, "event_ticker": d.market.event_ticker,
+                                "family": d.family.value if d.family else None, "via": d.via,
+                                "status": d.market.status.value, "close_time": d.market.close_time,
+                                "yes_bid": d.market.best_yes_bid, "yes_ask": d.market.best_yes_ask,
+                                "strike_type": d.market.strike_type, "floor_strike": d.market.floor_strike,
+                                "cap_strike": d.market.cap_strike} for d in result.found]})
+    else:
+        echo(f"{env_badge(env)} {len(result.found)} market(s)")
+        echo(table([(d.market.ticker, d.family.value if d.family else "-", d.via, d.market.status.value,
+                     iso(d.market.close_time) or "-", cents(d.market.best_yes_bid), cents(d.market.best_yes_ask))
+                    for d in result.found], ["ticker", "family", "found by", "status", "closes", "bid", "ask"]))
+    for note in result.notes:
+        echo(style(f"note: {note}", fg="yellow", err=True), err=True)
+    if result.missing:
+        echo(style(f"warning: not found: {', '.join(result.missing)}", fg="yellow", err=True), err=True)
+
+
+def _discovery_flags(base, series, keywords, in_series, tickers, events):
+    """The configuration's discovery with the flags applied: --series replaces, the others add."""
+    from kalshi_trading.signals.discovery import KeywordGroup
+    from kalshi_trading.signals.profiles import parse_keywords, parse_series
+
+    changes: dict = {}
+    if series:
+        changes["series"] = tuple(parse_series(s, "--series") for s in _split(series))
+    if keywords:
+        scope = parse_series(in_series, "--in") if in_series else None
+        groups = parse_keywords([{"words": [w for w in k.split(",") if w.strip()]} for k in keywords], "--keywords")
+        changes["keywords"] = base.keywords + tuple(KeywordGroup(g.words, scope) for g in groups)
+    elif in_series:
+        raise UsageError("--in names the series a --keywords group searches; give --keywords too")
+    if tickers:
+        changes["tickers"] = base.tickers + _split(tickers)
+    if events:
+        changes["events"] = base.events + _split(events)
+    return dataclasses.replace(base, **changes)
+
+
+@pipeline_app.command("run")
+def pipeline_run(
+    ctx: typer.Context,
+    once: bool = typer.Option(False, "--once", help="Run one cycle, then stop."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="conservative | balanced | aggressive."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="simulate | sim | demo | live (where orders go)."),
+    bot_mode: Optional[str] = typer.Option(None, "--bot-mode", help="demo_safe (default) | live_safe | live_auto."),
+    config: Optional[Path] = CONFIG_OPTION,
+    duration: Optional[float] = typer.Option(None, "--duration", help="Stop after this many seconds."),
+    interval: Optional[float] = typer.Option(None, "--interval", help="Seconds between cycles (default 30)."),
+    sim: bool = typer.Option(False, "--sim", help="Run on the simulator (refused when KALSHI_ENV is not sim)."),
+    confirm_live_auto: bool = typer.Option(False, "--confirm-live-auto",
+                                           help="With KALSHI_CONFIRM_LIVE_AUTO=yes: enter live_auto without a prompt."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Run the pipeline: each cycle discovers markets, collects, models, stores signals and paper-trades them.
+
+    A status line per cycle goes to stderr.  Ctrl-C stops cleanly after the current cycle.  Only one pipeline
+    runs per store (a second is refused, exit 3).  live_auto asks for confirmation (or --confirm-live-auto with
+    KALSHI_CONFIRM_LIVE_AUTO=yes) and needs production keys.
+
+    Example:  kalshi pipeline run --sim --once --mode sim --profile aggressive
+    """
+    from kalshi_trading.signals.modes import confirm_live_auto as gate
+    from kalshi_trading.signals.modes import parse_bot_mode, parse_engine_mode, resolve_modes
+    from kalshi_trading.signals.profiles import PRESETS, preset
+
+    app_ctx = _app_ctx(ctx)
+    settings = app_ctx.settings
+    if sim and settings.env != "sim":
+        raise UsageError(f"--sim runs on the simulator, but KALSHI_ENV is {settings.env}; unset it or set it to sim")
+    if duration is not None and not 0 < duration <= 7 * 86_400:
+        raise UsageError(f"--duration must be between 0 and {7 * 86_400} seconds, not {duration:g}")
+    if interval is not None and not 1 <= interval <= 86_400:
+        raise UsageError(f"--interval must be between 1 and 86400 seconds, not {interval:g}")
+    cfg = _config(config)
+    if profile is not None:
+        if profile.strip().lower() not in PRESETS:
+            raise UsageError(f"--profile must be one of {', '.join(PRESETS)}, not {profile!r}")
+        cfg = dataclasses.replace(cfg, profile=preset(profile.strip().lower(), "--profile"))
+    if interval is not None:
+        cfg = dataclasses.replace(cfg, interval_s=interval)
+    modes = resolve_modes(parse_bot_mode(bot_mode) if bot_mode else cfg.bot_mode,
+                          parse_engine_mode(mode) if mode else cfg.mode, settings.env)
+    ask = (lambda text: typer.prompt(text, default="", show_default=False)) if sys.stdin.isatty() else None
+    gate(modes, has_prod_keys=bool(settings.api_key_id and settings.private_key_path), limits=cfg.profile.limits_text(),
+         flag=confirm_live_auto, environ=os.environ, ask=ask)
+    pipeline = _build_pipeline(app_ctx, cfg, modes.engine)
+    if not json_output:
+        echo(f"{env_badge(settings.env_label)} pipeline: bot mode {modes.bot.value}, engine {modes.engine.value}, "
+             f"{cfg.profile.limits_text()}; every {cfg.interval_s:g} s"
+             f"{' for ' + format(duration, 'g') + ' s' if duration else (' once' if once else ' until Ctrl-C')}")
+    results = _run(pipeline, once, duration)
+    summary = {"environment": settings.env, "bot_mode": modes.bot.value, "mode": modes.engine.value,
+               "profile": cfg.profile.name, "cycles": len(results),
+               "signals": sum(len(r.signals) for r in results), "actionable": sum(r.actionable for r in results),
+               "attempts": sum(len(r.attempts) for r in results),
+               "by_outcome": _outcomes(a for r in results for a in r.attempts),
+               "failed_cycles": sum(1 for r in results if r.status.value == "failed")}
+    if json_output:
+        emit_json(summary)
+    else:
+        echo(table([(k.replace("_", " "), str(v) if not isinstance(v, dict) else
+                     ", ".join(f"{o} {n}" for o, n in v.items() if n) or "-") for k, v in summary.items()], ["", ""]))
+
+
+def _outcomes(attempts) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for a in attempts:
+        counts[a.outcome.value] = counts.get(a.outcome.value, 0) + 1
+    return counts
+
+
+def _build_pipeline(app_ctx, cfg: PipelineConfig, engine_mode):
+    from kalshi_trading.signals.discovery import Discoverer
+    from kalshi_trading.signals.engine import Engine, ExecutorPlacer
+    from kalshi_trading.signals.pipeline import Pipeline
+    from kalshi_trading.signals.sources import sim_sources
+    from kalshi_trading.trading.fees import FeeSchedule
+
+    client = app_ctx.client
+    store = app_ctx.store.signals()
+    placer = None
+    if engine_mode.sends_orders:
+        app_ctx.require_journal("the pipeline's orders")  # every order is journalled before it is sent
+        placer = ExecutorPlacer(app_ctx.executor)
+
+    def clock() -> datetime:
+        return datetime.now(timezone.utc)
+
+    engine = Engine(client, store, cfg.profile, engine_mode, placer=placer, clock=clock)
+    # THE SEAM: the real collectors and models replace sim_sources here (one SignalSource per family).
+    sources = sim_sources(client, cfg.models)
+    return Pipeline(Discoverer(client, spot=_spot(client)), store, cfg, engine, sources,
+                    FeeSchedule(client).for_market, clock)
+
+
+def _run(pipeline, once: bool, duration: Optional[float]) -> list[CycleResult]:
+    stop = threading.Event()
+    restore = _stop_on_signals(stop) if threading.current_thread() is threading.main_thread() else None
+    try:
+        return pipeline.run(once=once, duration=duration, stop=stop, on_cycle=_status_line)
+    finally:
+        if restore is not None:
+            restore()
+
+
+def _stop_on_signals(stop: threading.Event):
+    """The first Ctrl-C (or SIGTERM) lets the current cycle finish; a second Ctrl-C interrupts it (exit 130)."""
+    import logging
+    import signal
+
+    def handler(signum, frame):
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        logging.getLogger(__name__).warning("signal %s: stopping after the current cycle", signum)
+        echo("stopping after the current cycle (Ctrl-C again to stop now)", err=True)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
+def _status_line(result: CycleResult) -> None:
+    health = " ".join(f"{h.source}:{h.status.value}" for h in result.health) or "-"
+    outcomes = ", ".join(f"{o} {n}" for o, n in _outcomes(result.attempts).items()) or "no attempts"
+    text = (f"{result.finished.strftime('%H:%M:%S')} cycle {result.cycle_id} {result.status.value}: "
+            f"{result.markets} markets, {len(result.signals)} signals ({result.actionable} actionable), "
+            f"{outcomes}; sources {health}")
+    if result.error:
+        text += f"; error: {result.error}"
+    echo(text, err=True)
+
+
+@pipeline_app.command("status")
+def pipeline_status(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
+    """The last cycle, each source's health in it, and who holds the store's pipeline lease.
+
+    Example:  kalshi pipeline status --json
+    """
+    from kalshi_trading.signals.pipeline import LEASE
+
+    app_ctx = _app_ctx(ctx)
+    store = app_ctx.store.signals()
+    cycles = store.cycles(limit=1)
+    last = cycles[0] if cycles else None
+    health = store.health(last.id) if last is not None else []
+    lease = store.lease(LEASE)
+    now = datetime.now(timezone.utc)
+    running = lease is not None and lease.expires > now
+    env = app_ctx.settings.env_label
+    if json_output:
+        emit_json({"environment": env.lower(), "running": running, "lease": lease, "last_cycle": last,
+                   "health": health})
+        return
+    echo(f"{env_badge(env)} pipeline {'running (' + lease.holder + ')' if running and lease else 'not running'}")
+    if last is None:
+        echo("no cycle recorded yet (kalshi pipeline run)")
+        return
+    echo(table([("cycle", str(last.id)), ("started", iso(last.started) or "-"), ("finished", iso(last.finished) or "-"),
+                ("status", last.status.value), ("mode", last.mode), ("profile", last.profile),
+                ("markets", str(last.markets)), ("signals", str(last.signals)), ("attempts", str(last.attempts)),
+                ("error", last.error or "-")], ["", ""]))
+    echo(table([(h.source, h.status, "-" if h.latency_ms is None else f"{h.latency_ms} ms", h.reason or "")
+                for h in health], ["source", "health", "latency", "reason"]))
+
+
+def signals_cmd(
+    ctx: typer.Context,
+    since: Optional[str] = SINCE_OPTION,
+    ticker: Optional[str] = typer.Option(None, "--ticker", help="Only this market."),
+    actionable: bool = typer.Option(False, "--actionable", help="Only signals with a direction."),
+    limit: int = typer.Option(50, "--limit", "-n", help="The newest N signals (0 = all)."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Stored signals: model probability vs the market, edge net of the taker fee, direction.
+
+    Example:  kalshi signals --actionable --since 2026-11-21 --json
+    """
+    from kalshi_trading.cli.parsing import parse_date
+
+    if limit < 0:
+        raise UsageError(f"--limit must be 0 or more, not {limit}")
+    app_ctx = _app_ctx(ctx)
+    rows = app_ctx.store.signals().signals(since=parse_date(since), ticker=ticker.strip().upper() if ticker else None,
+                                           actionable=True if actionable else None, limit=limit or None)
+    env = app_ctx.settings.env_label
+    if json_output:
+        emit_json({"environment": env.lower(), "signals": rows})
+        return
+    echo(f"{env_badge(env)} {len(rows)} signal(s)")
+    echo(table([(iso(s.at), s.ticker, s.model, str(s.model_prob), "-" if s.market_mid is None else str(s.market_mid),
+                 cents(s.trade_price), "-" if s.edge_bps is None else str(s.edge_bps), str(s.confidence), s.direction)
+                for s in rows], ["time", "ticker", "model", "p(yes)", "mid", "price", "edge bps", "conf", "direction"]))
+
+
+@paper_app.command("orders")
+def paper_orders(ctx: typer.Context, since: Optional[str] = SINCE_OPTION,
+                 ticker: Optional[str] = typer.Option(None, "--ticker", help="Only this market."),
+                 json_output: bool = JSON_OPTION) -> None:
+    """Every attempt and its outcome: filled, unfilled, submitted (order id), rejected (why), skipped (rule).
+
+    Example:  kalshi paper orders --since 2026-11-21 --json
+    """
+    from kalshi_trading.cli.parsing import parse_date
+
+    app_ctx = _app_ctx(ctx)
+    rows = app_ctx.store.signals().attempts(since=parse_date(since), ticker=ticker.strip().upper() if ticker else None)
+    env = app_ctx.settings.env_label
+    if json_output:
+        emit_json({"environment": env.lower(), "attempts": rows})
+        return
+    echo(f"{env_badge(env)} {len(rows)} attempt(s)")
+    echo(table([(iso(a.at), a.ticker, a.direction, a.mode, a.outcome.value, count(a.count), cents(a.limit_price),
+                 count(a.fill_count) if a.fill_count else "-", cents(a.fill_price), a.order_id or "-",
+                 (f"[{a.rule}] " if a.rule else "") + (a.reason or "")) for a in rows],
+               ["time", "ticker", "direction", "mode", "outcome", "count", "limit", "filled", "avg", "order",
+                "why"]))
+
+
+@paper_app.command("report")
+def paper_report_cmd(ctx: typer.Context, since: Optional[str] = SINCE_OPTION,
+                     calibration: bool = typer.Option(False, "--calibration",
+                                                      help="Add Brier, log loss vs market mid, a 10-bin table."),
+                     json_output: bool = JSON_OPTION) -> None:
+    """Attempts by outcome, fills, P&L marked to market and settled, hit rate, edge at entry vs realized.
+
+    Example:  kalshi paper report --calibration --json
+    """
+    from kalshi_trading.cli.parsing import parse_date
+    from kalshi_trading.signals.report import calibration as calibrate
+    from kalshi_trading.signals.report import paper_report
+
+    app_ctx = _app_ctx(ctx)
+    store = app_ctx.store.signals()
+    start = parse_date(since)
+    attempts = store.attempts(since=start)
+    signals = store.signals(since=start) if calibration else []
+    tickers = {a.ticker for a in attempts if a.fill_count > 0} | {s.ticker for s in signals}
+    markets = dict(app_ctx.client.get_markets_by_tickers(sorted(tickers)).found) if tickers else {}
+    report = paper_report(attempts, markets)
+    cal = calibrate(signals, markets) if calibration else None
+    env = app_ctx.settings.env_label
+    if json_output:
+        emit_json({"environment": env.lower(), **{k: v for k, v in dataclasses.asdict(report).items()
+                                                   if k != "rows"}, "calibration": cal})
+        return
+    echo(f"{env_badge(env)} paper report{' since ' + since if since else ''}")
+    echo(table([("attempts", ", ".join(f"{o} {n}" for o, n in report.by_outcome.items())),
+                ("fills", f"{report.fills} ({count(report.contracts)} contracts, cost {usd(report.cost)}, "
+                          f"fees {usd(report.fees)})"),
+                ("P&L settled", usd(report.pnl_settled, signed=True)),
+                ("P&L marked", usd(report.pnl_marked, signed=True)),
+                ("hit rate", "-" if report.hit_rate is None else f"{report.hit_rate * 100:.1f}%"),
+                ("avg edge at entry", "-" if report.avg_edge_entry_bps is None else f"{report.avg_edge_entry_bps} bps"),
+                ("avg edge realized", "-" if report.avg_edge_realized_bps is None
+                 else f"{report.avg_edge_realized_bps} bps")], ["", ""]))
+    if cal is not None:
+        _render_calibration(cal)
+
+
+def _render_calibration(cal) -> None:
+    def num(x: Optional[float]) -> str:
+        return "-" if x is None else f"{x:.4f}"
+
+    echo(f"calibration over {cal.signals} settled signal(s) ({cal.with_mid} with a market mid)")
+    echo(table([("Brier", num(cal.brier_model), num(cal.brier_market)),
+                ("log loss", num(cal.log_loss_model), num(cal.log_loss_market))], ["score", "model", "market mid"]))
+    echo(table([(f"{b.lo:.1f}-{b.hi:.1f}", str(b.count), num(b.mean_forecast), num(b.observed)) for b in cal.bins],
+               ["bin", "signals", "mean forecast", "observed"]))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("discover")(discover)
+    app.add_typer(pipeline_app, name="pipeline")
+    app.command("signals")(signals_cmd)
+    app.add_typer(paper_app, name="paper")
