@@ -80,13 +80,14 @@ _TRADE_LINES = """
           ELSE 'yes,buy' || csv_mid || substr(csv_yes, 1, length(csv_yes) - 2) END)
     ELSE (CASE WHEN before > 0 THEN 'yes,sell' || csv_mid || substr(csv_yes, 1, length(csv_yes) - 2)
           ELSE 'no,buy' || csv_mid || substr(csv_no, 1, length(csv_no) - 2) END) END
-    || ',' || {strategy_csv} || char(13, 10)
+    || {tail}
 FROM {source}{where} ORDER BY created_time, fill_id
 """
-# The strategy as a CSV field, quoted as csv.writer would when it holds a comma, a quote or a line break.
-_STRATEGY_CSV = """CASE WHEN tags.strategy IS NULL THEN ''
+# The line's tail: the strategy as a CSV field (quoted as csv.writer would when it holds a comma, a quote or a line
+# break) and the line end; a journal without tags ends every line with one literal.
+_STRATEGY_TAIL = """',' || CASE WHEN tags.strategy IS NULL THEN ''
     WHEN tags.strategy GLOB '*[",' || char(10, 13) || ']*' THEN '"' || replace(tags.strategy, '"', '""') || '"'
-    ELSE tags.strategy END"""
+    ELSE tags.strategy END || char(13, 10)"""
 # The trades export as typed rows (store.journal.TradeRow): `label` 0 buys YES, 1 sells YES, 2 buys NO, 3 sells NO,
 # from the sign of the fill and the position before it; notional = the side's price units x count units (6 places).
 _TRADE_ROWS = """
@@ -490,8 +491,8 @@ class SqliteJournal(OrderEventsMixin):
     def _export_sql(self, template: str, where: str) -> str:
         """An export query, joined to the orders' strategy tags only when the journal holds any."""
         if self._conn.execute(_ANY_TAG).fetchone() is None:
-            return template.format(tags="", strategy="''", strategy_csv="''", source="fills", where=where)
-        return template.format(tags=_TAGS, strategy="coalesce(tags.strategy, '')", strategy_csv=_STRATEGY_CSV,
+            return template.format(tags="", strategy="''", tail="',\r\n'", source="fills", where=where)
+        return template.format(tags=_TAGS, strategy="coalesce(tags.strategy, '')", tail=_STRATEGY_TAIL,
                                source="fills LEFT JOIN tags ON tags.order_id = fills.order_id", where=where)
 
     def _trade_chunks(self, sql: str, args: list[str]) -> Iterator[list[TradeRow]]:
