@@ -1,4 +1,5 @@
-"""The SQLite adapter: one directory per environment, the trade journal in `journal.sqlite` inside it."""
+"""The SQLite adapter: one directory per environment, the trade journal in `journal.sqlite` inside it and the bot
+state in `bot.sqlite`."""
 
 from __future__ import annotations
 
@@ -10,13 +11,16 @@ from typing import Callable
 
 from kalshi_trading.errors import JournalError, StorageError
 from kalshi_trading.store.base import StoreStatus
+from kalshi_trading.store.botstate import BotStore, LogBounds
 from kalshi_trading.store.journal import TradeJournal
+from kalshi_trading.store.sqlite.botstate import SqliteBotState
 from kalshi_trading.store.sqlite.journal import SqliteJournal
 from kalshi_trading.store.url import StoreURL
 
 log = logging.getLogger(__name__)
 
 JOURNAL_FILE = "journal.sqlite"
+BOT_STATE_FILE = "bot.sqlite"
 
 
 def _utc_now() -> datetime:
@@ -24,7 +28,7 @@ def _utc_now() -> datetime:
 
 
 class SqliteStore:
-    """The files of one environment in one directory (created, with its parents, when the journal is first used)."""
+    """The files of one environment in one directory (created, with its parents, when a file is first used)."""
 
     def __init__(self, url: StoreURL, *, env: str, clock: Callable[[], datetime] | None = None):
         assert url.directory is not None
@@ -33,6 +37,7 @@ class SqliteStore:
         self.env = env
         self._clock = clock or _utc_now
         self._journal: SqliteJournal | None = None
+        self._bot_state: SqliteBotState | None = None
 
     @property
     def url(self) -> StoreURL:
@@ -57,6 +62,16 @@ class SqliteStore:
                 raise
             self._journal = journal
         return self._journal
+
+    @property
+    def bot_state_path(self) -> Path:
+        return self.directory / BOT_STATE_FILE
+
+    def bot_state(self, bounds: LogBounds | None = None) -> BotStore:
+        if self._bot_state is None or self._bot_state.closed:
+            self._make_directory()
+            self._bot_state = SqliteBotState.open(self.bot_state_path, bounds)
+        return self._bot_state
 
     def _make_directory(self) -> None:
         try:
@@ -95,6 +110,11 @@ class SqliteStore:
         return None
 
     def close(self) -> None:
-        if self._journal is not None:
-            self._journal.close()
-            self._journal = None
+        bot_state, self._bot_state = self._bot_state, None
+        try:
+            if bot_state is not None:
+                bot_state.close()
+        finally:
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
