@@ -15,9 +15,10 @@ The contract, in words (each point has a contract test):
 - Key/value.  `put` stores a JSON value (None, bool, int, str, lists and string-keyed dicts of them) under a key;
   `get` returns it, or None for a key never written.  Keys in `RESERVED_KEYS` belong to the adapter.
 - Fills (and position adjustments) are unique by `key`: writing a known key again stores nothing (the first stays)
-  and returns False.  Each stored fill gets a sequence number (`StoredFill.seq`): strictly increasing in the order
-  the fills were written, never reused within one store, meaningful only for ordering and for `prune`.  A fill and
-  the end of the working order it completes (`ends_order`) are written in one transaction.
+  and returns False (its `ends_order` still ends that order).  Each stored fill gets a sequence number
+  (`StoredFill.seq`): strictly increasing in the order the fills were written, never reused within one store,
+  meaningful only for ordering and for `prune`.  A fill and the end of the working order it completes
+  (`ends_order`) are written in one transaction.
 - Working orders: `save_order` writes or replaces one (by order id), `remove_order` forgets one (an unknown id is no
   error), `replace_orders` swaps the whole set in one transaction; `orders()` lists them by order id.
 - Carried state: what pruned fills contributed, one `CarriedState` per (method, ticker) and one `CarriedStats` per
@@ -30,7 +31,8 @@ The contract, in words (each point has a contract test):
   newest.  Values in their data that are not JSON (Decimal, datetime) come back as their `str()`.
 - Schema versions: a state written by an older program is upgraded in place when opened (one transaction); a newer
   one is refused (`JournalError`, exit 3) and left untouched; `schema_version()` says which version is open.
-- Failures of the storage itself are `JournalError` (exit 3) naming the location; so is any use after `close()`.
+- Failures of the storage itself are `JournalError` (exit 3) naming the location; so is any use after `close()`
+  (but `close()` and `flush()`, which have nothing left to do).
 """
 
 from __future__ import annotations
