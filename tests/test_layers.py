@@ -143,6 +143,42 @@ def test_no_import_circle():
     assert not cycles, cycles
 
 
+# the only places a database driver may be imported: the storage adapters, and the simulator (a separate program
+# with its own database)
+DRIVERS = ("sqlite3", "psycopg", "psycopg2", "boto3", "botocore")
+
+
+def drivers_of(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        else:
+            continue
+        found.update(n for n in names if n.split(".")[0] in DRIVERS)
+    return found
+
+
+def test_no_database_driver_outside_the_store_and_the_simulator():
+    """No SQL outside an adapter: a module outside `store/` (and `sim/`) that imports a database driver is a
+    storage backend in the wrong place.  `store/`'s own interfaces (everything but its adapter subpackages) are
+    driver-free too."""
+    wrong = []
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG).parts
+        may = rel[0] == "sim" or (rel[0] == "store" and len(rel) >= 3)  # sim/..., store/<adapter>/...
+        drivers = drivers_of(path)
+        if drivers and not may:
+            wrong.append(f"{module_name(path)} imports {', '.join(sorted(drivers))}")
+    assert not wrong, "\n".join(sorted(wrong))
+
+
+def test_the_driver_check_sees_an_import():
+    assert "sqlite3" in drivers_of(PKG / "store" / "sqlite" / "botstate.py")
+
+
 def test_the_checker_sees_lazy_imports():
     """The graph includes imports inside functions (it would be blind to lazy circles otherwise):
     cli.main imports the context only inside its root callback."""

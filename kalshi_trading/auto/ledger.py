@@ -1,6 +1,7 @@
 """The bot's state in memory: its fills, its working orders, and what derives from them, owned by one object.
 
-Facts, each stored once (and persisted through one writer, `BotState`, in one transaction per change):
+Facts, each stored once (and persisted through one writer, `auto.state.BotState`, in one transaction per change;
+the fact types `BotFill` and `FillSource` are the storage port's, `store.botstate`):
 - fills (from the feed, REST, or a start-up reconciliation), deduplicated by key (trade id + order id), and
   explicit adjustments (a position the exchange reports differently, forced to its figure: `FillSource.ADJUSTMENT`);
 - working orders: their size as placed or amended (`count`, filled included) and what was taken off (`cancelled`).
@@ -8,7 +9,7 @@ Facts, each stored once (and persisted through one writer, `BotState`, in one tr
 Derived, never stored: positions and P&L (a `trading.pnl.LotBook` over the fills, average cost by default: the
 exchange's method; FIFO on request), each order's `filled` (the sum of its fills) and `remaining`
 (count - filled - cancelled), the newest fill time, and the day's realized P&L (the net effect of the fills executed
-on the current UTC day).  Fills pruned from the state file live on as a carried lot state (`BookCarry`).
+on the current UTC day).  Fills pruned from the store live on as a carried lot state (`BookCarry`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
-from enum import Enum
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from kalshi_trading.auto.types import WorkingOrder
-from kalshi_trading.models import BookSide, Fill, Side
+from kalshi_trading.models import BookSide
 from kalshi_trading.money import ONE, ZERO
+from kalshi_trading.store.botstate import BotFill, FillSource, StoredOrder
 from kalshi_trading.trading.executor import OrderRef
 from kalshi_trading.trading.pnl import LotBook, TickerPnl, unrealized
 
@@ -31,44 +32,6 @@ if TYPE_CHECKING:
     from kalshi_trading.auto.state import BotState
 
 PRICE_STEP = Decimal("0.0001")  # the finest YES price the lot book accepts
-
-
-class FillSource(str, Enum):
-    """Where the bot learnt of a fill; ADJUSTMENT is not a fill but a correction to the exchange's position."""
-
-    FEED = "feed"
-    REST = "rest"
-    STARTUP = "startup"
-    ADJUSTMENT = "adjustment"
-
-
-@dataclass(frozen=True)
-class BotFill:
-    """One execution of one of the bot's orders (or, with source ADJUSTMENT, a position correction)."""
-
-    key: str  # trade id (or fill id) + order id: the same execution seen twice has one key
-    order_id: str
-    ticker: str
-    book_side: BookSide
-    yes_price: Decimal
-    count: Decimal
-    fee: Decimal
-    ts: datetime
-    source: FillSource = FillSource.REST
-
-    @property
-    def signed(self) -> Decimal:
-        return self.count if self.book_side is BookSide.BID else -self.count
-
-    @property
-    def is_adjustment(self) -> bool:
-        return self.source is FillSource.ADJUSTMENT
-
-    def as_fill(self) -> Fill:
-        """The domain Fill the lot book takes (fill id = key)."""
-        outcome = Side.YES if self.book_side is BookSide.BID else Side.NO
-        return Fill(self.key, self.order_id, self.ticker, outcome, self.book_side, self.count,
-                    self.yes_price, False, self.fee, self.ts)
 
 
 def fill_key(trade_id: str | None, fill_id: str | None, order_id: str) -> str:
@@ -96,6 +59,17 @@ class OrderRecord:
     @property
     def remaining(self) -> Decimal:
         return max(self.count - self.filled - self.cancelled, ZERO)
+
+    @classmethod
+    def of(cls, fact: StoredOrder) -> "OrderRecord":
+        """A stored working order, its fills still to be applied."""
+        return cls(fact.order_id, fact.ticker, fact.book_side, fact.yes_price, fact.count, fact.cancelled, fact.tag,
+                   fact.client_order_id)
+
+    def fact(self) -> StoredOrder:
+        """What the store keeps of it (its fills are facts of their own)."""
+        return StoredOrder(self.order_id, self.ticker, self.book_side, self.yes_price, self.count, self.cancelled,
+                           self.tag, self.client_order_id)
 
     def view(self) -> WorkingOrder:
         return WorkingOrder(self.order_id, self.ticker, self.book_side, self.yes_price, self.remaining)

@@ -169,7 +169,7 @@ class BotRun:
         """The account's orders since the last run began (finished ones too): where a tagged order the
         state never recorded (sent just before a crash) is found with its fills.  Empty on a first run."""
         try:
-            since = datetime.fromisoformat(self.setup.state.get(RUN_STARTED) or "") - ORDER_HISTORY_MARGIN
+            since = datetime.fromisoformat(self.setup.state.text(RUN_STARTED) or "") - ORDER_HISTORY_MARGIN
         except (TypeError, ValueError):
             return ()
         return self.setup.client.iter_orders(min_ts=since)
@@ -276,7 +276,7 @@ def kill(state_dir: Path, state: BotState, port_factory: Callable[[], ExchangePo
     port = port_factory()
     ledger = state.load_ledger()
     refs = {o.order_id: o.ref() for o in ledger.orders.values()}
-    markets = set(state.get("markets") or [])
+    markets = set(state.texts("markets"))
     tag = order_tag(state.bot_id())
     try:
         for o in port.resting_orders(None):  # on its markets, and its tagged orders on any market
@@ -314,7 +314,7 @@ def status(state_dir: Path, state: BotState, method: str = "avg") -> dict[str, A
         "running": pid_alive(pid),
         "pid": pid if pid_alive(pid) else None,
         "env": state.get("env"),
-        "markets": state.get("markets") or [],
+        "markets": state.texts("markets"),
         "risk_state": risk.get("state"),
         "risk_reason": risk.get("reason"),
         "risk_since": risk.get("since"),
@@ -328,5 +328,5 @@ def status(state_dir: Path, state: BotState, method: str = "avg") -> dict[str, A
                            for o in ledger.orders.values()],
         "last_fill": ledger.last_fill_ts.isoformat() if ledger.last_fill_ts else None,
         "events": state.events(10),
-        "state_file": str(state.path),
+        "state_file": state.location,
     }

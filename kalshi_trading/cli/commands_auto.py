@@ -231,7 +231,6 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
          json_output, plot_file, yes) -> None:
     from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher
     from kalshi_trading.auto.runner import BotRun, BotSetup, PidFile, install_stop_signals
-    from kalshi_trading.auto.state import BotState, state_path
     from kalshi_trading.auto.underlying import ExchangeClock, WallClock
 
     app_ctx = _app_ctx(ctx)
@@ -278,8 +277,7 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
         raise UsageError("name the markets to trade: --markets T1,T2 or [markets.\"T\"] tables in --config")
     clock = ExchangeClock(client)
     state_dir = s.env_data_dir
-    state = BotState.open(state_path(state_dir))
-    app_ctx.on_close(state.close)
+    state = app_ctx.bot_state()  # closed (its decision log flushed) with the store
     feed, feed_name = _open_feed(feed_kind, app_ctx, client, tickers)
     setup = BotSetup(client=client, executor=executor, state=state, strategy=strat, config=cfg, tickers=tickers,
                      clock=clock, feed=feed, feed_name=feed_name, env=s.env_label, watcher=watcher,
@@ -336,11 +334,10 @@ def resume_cmd(ctx: typer.Context, sim: bool = SIM_BOT) -> None:
     """
     from kalshi_trading.auto.botconfig import BotConfig
     from kalshi_trading.auto.runner import resume
-    from kalshi_trading.auto.state import BotState, state_path
     from kalshi_trading.auto.underlying import WallClock
 
-    with BotState.open(state_path(_state_dir(ctx, sim))) as state:
-        old, new = resume(state, BotConfig.default(), WallClock())
+    _state_dir(ctx, sim)  # with --sim: the sim environment's store
+    old, new = resume(_app_ctx(ctx).bot_state(), BotConfig.default(), WallClock())
     echo(f"risk state {old} -> {new}")
 
 
@@ -353,14 +350,13 @@ def kill_cmd(ctx: typer.Context, sim: bool = SIM_BOT,
     """
     from kalshi_trading.auto.exchange import RestExchange
     from kalshi_trading.auto.runner import kill, pid_alive, read_pid
-    from kalshi_trading.auto.state import BotState, state_path
 
     app_ctx = _app_ctx(ctx)
     state_dir = _state_dir(ctx, sim)
     if sim and not pid_alive(read_pid(state_dir)):
         _use_auto_sim(app_ctx, 1.0, None, quiet=True)
-    with BotState.open(state_path(state_dir)) as state:  # cancels go through the executor: journalled
-        result = kill(state_dir, state, lambda: RestExchange(app_ctx.client, app_ctx.executor))
+    # cancels go through the executor: journalled
+    result = kill(state_dir, app_ctx.bot_state(), lambda: RestExchange(app_ctx.client, app_ctx.executor))
     if json_output:
         emit_json(result)
     elif result["signalled"] and result["exited"]:
@@ -380,13 +376,11 @@ def status_cmd(ctx: typer.Context,
     Example:  kalshi auto status --json
     """
     from kalshi_trading.auto.runner import status
-    from kalshi_trading.auto.state import BotState, state_path
 
     if method not in ("avg", "fifo"):
         raise UsageError("--method must be avg or fifo")
     state_dir = _state_dir(ctx, sim)
-    with BotState.open(state_path(state_dir)) as state:
-        doc = status(state_dir, state, method)
+    doc = status(state_dir, _app_ctx(ctx).bot_state(), method)
     if json_output:
         emit_json(doc)
         return
@@ -403,10 +397,12 @@ def status_cmd(ctx: typer.Context,
 
 
 def _state_dir(ctx: typer.Context, sim: bool) -> Path:
-    s = _app_ctx(ctx).settings
-    if sim:  # the sim environment's bot, whatever the settings' environment
-        return s.data_dir / "sim"
-    return s.env_data_dir
+    """The bot's directory (its PID file), the context pointed at the sim environment's store first with `sim`
+    (the sim environment's bot, whatever the settings' environment; nothing is started)."""
+    app_ctx = _app_ctx(ctx)
+    if sim:  # its store is `<data dir>/sim`, as `kalshi auto --sim` uses it (never the user's KALSHI_STORE)
+        app_ctx.use_sim_environment(app_ctx.settings.data_dir)
+    return app_ctx.settings.env_data_dir
 
 
 def register(app: typer.Typer) -> None:

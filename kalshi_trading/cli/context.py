@@ -8,9 +8,12 @@ The store is built once from KALSHI_STORE (default: SQLite files in `<data dir>/
 down; the journal is opened only by what needs it.  Reading the exchange and cancelling never need it: the executor
 gets the journal when it can be used and, when it cannot (damaged, foreign, newer, read-only, not a file...), a
 stand-in that refuses only what needs the write-ahead record (placing orders, amending), after one warning on
-stderr.  Commands made of the journal (sync, history, pnl, portfolio, export) still fail with exit 3.
+stderr.  Commands made of the journal (sync, history, pnl, portfolio, export) still fail with exit 3.  The bot's
+state comes from the same store (`bot_state()`).
 Local storage that cannot be used (a data directory that is a file, read-only, an impossible path) is a
 StorageError naming the path and the reason, never an unexpected error.
+
+The services' types are imported for the type checker only, so `kalshi --help` imports none of them.
 """
 
 from __future__ import annotations
@@ -18,30 +21,33 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from kalshi_trading.config import Settings, load_settings
-from kalshi_trading.errors import StorageError
+from kalshi_trading.errors import JournalError, StorageError
 
 if TYPE_CHECKING:
+    from kalshi_trading.api.client import KalshiClient
+    from kalshi_trading.auto.state import BotState
+    from kalshi_trading.sim.runtime import SimServer
     from kalshi_trading.store import Store, TradeJournal
+    from kalshi_trading.trading.executor import Executor
+    from kalshi_trading.trading.portfolio import Portfolio
 
 log = logging.getLogger(__name__)
 
 
 @contextmanager
 def storage(path: Path, what: str) -> Iterator[None]:
-    """OS and SQLite failures on local storage inside this block become a StorageError naming `path`."""
+    """OS failures on local storage inside this block become a StorageError naming `path` (the simulator reports
+    failures of its own database as StorageError itself)."""
     try:
         yield
     except OSError as exc:
         raise StorageError(f"cannot use {what} {path}: {exc.strerror or exc}", path=path) from None
-    except sqlite3.Error as exc:
-        raise StorageError(f"cannot use {what} {path}: {exc}", path=path) from None
 
 
 def _warn(text: str) -> None:
@@ -57,15 +63,15 @@ class AppContext:
     debug: bool = False
     json_output: bool = False
     _settings: Settings | None = None
-    _client: Any = None
+    _client: KalshiClient | None = None
     _store: Store | None = None
     _journal: TradeJournal | None = None
-    _journal_error: Any = None  # the StorageError that made the journal unusable, once seen
+    _journal_error: JournalError | None = None  # what made the journal unusable, once seen
     _journal_warned: bool = False
-    _executor: Any = None
-    _portfolio: Any = None
-    _sim_server: Any = None
-    _closers: list = field(default_factory=list)
+    _executor: Executor | None = None
+    _portfolio: Portfolio | None = None
+    _sim_server: SimServer | None = None
+    _closers: list[Callable[[], object]] = field(default_factory=list)
 
     @property
     def data_dir(self) -> Path:
@@ -108,7 +114,10 @@ class AppContext:
         if s.api_base:
             return s.api_base
         self._start_sim()
-        return self.settings.api_base or self._sim_server.base_url
+        if self.settings.api_base:  # another process serves it
+            return self.settings.api_base
+        assert self._sim_server is not None
+        return self._sim_server.base_url
 
     def _start_sim(self) -> None:
         """sim with no KALSHI_API_BASE: the embedded exchange, in-process on an ephemeral loopback port."""
@@ -130,7 +139,8 @@ class AppContext:
             self._closers.append(self._sim_server.stop)
 
     @property
-    def client(self):
+    def client(self) -> KalshiClient:
+        """The exchange client (in sim, starting the embedded exchange when nothing serves it yet)."""
         if self._client is None:
             from kalshi_trading.api.client import KalshiClient
             from kalshi_trading.config import load_private_key
@@ -162,8 +172,6 @@ class AppContext:
         """Say at once (without opening or creating it) when an existing journal cannot be used."""
         if self._journal is not None or self._journal_error is not None:
             return
-        from kalshi_trading.errors import JournalError
-
         problem = self.store.check().problem
         if isinstance(problem, JournalError):  # the journal is there but unusable (not: it is yet to be made)
             self._warn_unusable(problem)
@@ -177,8 +185,6 @@ class AppContext:
 
     def require_journal(self, what: str) -> None:
         """Refuse `what` (exit 3) now, before any preview or question, when the journal cannot be used."""
-        from kalshi_trading.errors import JournalError
-
         try:
             _ = self.journal  # opening it is the check
         except StorageError as exc:
@@ -199,8 +205,6 @@ class AppContext:
         if self._journal_error is not None:
             raise self._journal_error
         if self._journal is None:
-            from kalshi_trading.errors import JournalError
-
             try:
                 journal = self.store.journal()
                 self._bind_exchange(journal)
@@ -232,18 +236,17 @@ class AppContext:
         except StorageError as exc:
             if not isinstance(self._journal, UnusableJournal):
                 self._warn_unusable(exc)
-                self._journal = UnusableJournal(self.journal_path, self._journal_error)
+                error = self._journal_error or JournalError(str(exc), path=self.journal_path)
+                self._journal = UnusableJournal(self.journal_path, error)
             return self._journal
 
     @property
-    def executor(self):
+    def executor(self) -> Executor:
         """The order executor (journal optional, see `usable_journal`); on first use it reconciles intents a
         crashed run left pending and re-checks recent ones recorded as never placed."""
         if self._executor is None:
-            from kalshi_trading.trading.executor import Executor
-
-            from kalshi_trading.errors import JournalError
             from kalshi_trading.store.unusable import UnusableJournal
+            from kalshi_trading.trading.executor import Executor
 
             self._executor = Executor(self.client, self.usable_journal(), self.settings.env)
             try:
@@ -258,14 +261,15 @@ class AppContext:
         return self._executor
 
     @property
-    def portfolio(self):
+    def portfolio(self) -> Portfolio:
+        """Positions, marks and P&L over the client and the journal."""
         if self._portfolio is None:
             from kalshi_trading.trading.portfolio import Portfolio
 
             self._portfolio = Portfolio(self.client, self.journal, self.settings.env)
         return self._portfolio
 
-    def positions_portfolio(self):
+    def positions_portfolio(self) -> tuple[Portfolio, bool]:
         """(portfolio, has_journal) for showing positions: over the journal, or, when it is unusable, over an
         empty one so positions come from the exchange alone (its cost basis and realized P&L)."""
         from kalshi_trading.store import memory_journal
@@ -279,22 +283,35 @@ class AppContext:
         self._closers.append(empty.close)
         return Portfolio(self.client, empty, self.settings.env), False
 
-    def use_simulator(self, data_dir: Path, *, speed: float = 1.0, seed: int | None = None,
-                      rate_tier: str | None = None):
-        """Point this context at the simulated exchange under `data_dir` (`<data_dir>/sim`: the sim environment's
-        own exchange and journal when it is the data directory), run at `speed` x real time while this process
-        serves it: settings become sim with that data directory.  When another process (`kalshi sim serve`)
-        serves that exchange, it is used as it runs, at its own speed (returns None)."""
-        from kalshi_trading.sim.runtime import SimBusy, running_server, start_embedded
+    def bot_state(self) -> BotState:
+        """The bot's state in this environment's store (opened, created or upgraded now; closed with the store).
 
+        Raises JournalError/StorageError (exit 3) naming the location when it cannot be used."""
+        from kalshi_trading.auto.state import BotState
+
+        return BotState(self.store.bot_state())
+
+    def use_sim_environment(self, data_dir: Path, *, rate_tier: str | None = None) -> None:
+        """Settings become the sim environment with `data_dir` as data directory, its records (journal and bot
+        state) in `<data_dir>/sim`, never in the user's KALSHI_STORE; nothing is started."""
         s = self.settings
         self._settings = dataclasses.replace(
             s, env="sim", api_base=None, api_base_overridden=False, ws_base=None, api_key_id=None,
             private_key_path=None, private_key_password=None, data_dir=data_dir, rate_tier=rate_tier or s.rate_tier,
-            store_url=None)  # its records stay beside it, never in the user's KALSHI_STORE
+            store_url=None)
         if self._store is not None:  # built for the settings before: this simulator's records go beside it
             self._store.close()
             self._store, self._journal, self._journal_error = None, None, None
+
+    def use_simulator(self, data_dir: Path, *, speed: float = 1.0, seed: int | None = None,
+                      rate_tier: str | None = None) -> SimServer | None:
+        """Point this context at the simulated exchange under `data_dir` (`<data_dir>/sim`: the sim environment's
+        own exchange and journal when it is the data directory), run at `speed` x real time while this process
+        serves it: settings become sim with that data directory (`use_sim_environment`).  When another process
+        (`kalshi sim serve`) serves that exchange, it is used as it runs, at its own speed (returns None)."""
+        from kalshi_trading.sim.runtime import SimBusy, running_server, start_embedded
+
+        self.use_sim_environment(data_dir, rate_tier=rate_tier)
         try:
             with storage(data_dir, "the simulator's directory"):
                 self._sim_server = start_embedded(data_dir, seed=seed, speed=speed)
@@ -303,12 +320,12 @@ class AppContext:
             if url is None:
                 raise
             log.info("using the simulated exchange already served at %s", url)
-            self._settings = dataclasses.replace(self._settings, api_base=url)
+            self._settings = dataclasses.replace(self.settings, api_base=url)
             return None
         self._closers.append(self._sim_server.stop)
         return self._sim_server
 
-    def on_close(self, closer) -> None:
+    def on_close(self, closer: Callable[[], object]) -> None:
         """Run `closer` when the command ends (before the client and the simulator stop)."""
         self._closers.insert(0, closer)
 

@@ -15,10 +15,11 @@ import sqlite3
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from kalshi_trading.errors import KalshiError, StorageError
 from kalshi_trading.sim.records import Account
@@ -44,6 +45,15 @@ class SimBusy(KalshiError):
 class SimAccount:
     key_id: str
     private_key_path: Path
+
+
+@contextmanager
+def _database_errors(directory: Path) -> Iterator[None]:
+    """Failures of the simulator's own database become a StorageError naming its directory (exit 3, not 1)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot use the simulator's directory {directory}: {exc}", path=directory) from None
 
 
 def sim_dir(data_dir: Path) -> Path:
@@ -356,17 +366,18 @@ def start_embedded(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, se
     string (default: env KALSHI_SIM_FAULTS); `clock` an injected clock (tests); `ws_ping_interval`
     the WebSocket heartbeat period in seconds; `balance` the demo account's cash when it is created.
     """
-    session = _Session(data_dir, seed=seed, speed=speed, participants=participants, clock=clock)
-    try:
-        if not session.extra.get("demo"):
-            _demo(session, balance)
-        if session.fresh:
-            session.save()  # so other processes see the new exchange at once
-        server = SimServer(session, host, port, faults, rate_limits, participants, ws_ping_interval)
-        return server.start()
-    except BaseException:
-        session.close(save=False)
-        raise
+    with _database_errors(sim_dir(data_dir)):
+        session = _Session(data_dir, seed=seed, speed=speed, participants=participants, clock=clock)
+        try:
+            if not session.extra.get("demo"):
+                _demo(session, balance)
+            if session.fresh:
+                session.save()  # so other processes see the new exchange at once
+            server = SimServer(session, host, port, faults, rate_limits, participants, ws_ping_interval)
+            return server.start()
+        except BaseException:
+            session.close(save=False)
+            raise
 
 
 # ---- CLI operations ----------------------------------------------------------------------------
@@ -460,6 +471,11 @@ def sim_settle(data_dir: Path, ticker: str, result: str) -> dict:
 def demo_account(data_dir: Path, balance: Decimal = DEFAULT_BALANCE) -> SimAccount:
     """The demo account's key, read without taking the exchange lock (so a client can use it while
     `kalshi sim serve` runs); created on first use."""
+    with _database_errors(sim_dir(data_dir)):
+        return _demo_account(data_dir, balance)
+
+
+def _demo_account(data_dir: Path, balance: Decimal) -> SimAccount:
     from kalshi_trading.sim import store as store_mod
 
     path = sim_dir(data_dir) / store_mod.DB_NAME

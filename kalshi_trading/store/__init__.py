@@ -2,10 +2,11 @@
 
     store = open_store(settings.store_url, env=settings.env)   # once per process (cli/context.py)
     journal = store.journal()                                   # a TradeJournal (store/journal.py)
+    state = store.bot_state()                                   # a BotStore (store/botstate.py)
 
-`journal.py` is the trade journal's interface and contract, `base.py` what a store is, `url.py` the KALSHI_STORE
-URL.  Adapters live in subpackages (`sqlite/` today); `open_store` picks one by the URL's scheme and imports only
-that one.  No SQL (or any database call) outside an adapter.
+`journal.py` is the trade journal's interface and contract, `botstate.py` the bot state's, `base.py` what a store
+is, `url.py` the KALSHI_STORE URL.  Adapters live in subpackages (`sqlite/` today); `open_store` picks one by the
+URL's scheme and imports only that one.  No SQL (or any database call) outside an adapter.
 """
 
 from __future__ import annotations
@@ -14,17 +15,18 @@ from datetime import datetime
 from typing import Callable
 
 from kalshi_trading.store.base import Store, StoreStatus
+from kalshi_trading.store.botstate import BotStore
 from kalshi_trading.store.journal import TradeJournal
 from kalshi_trading.store.url import Backend, StoreURL, parse_store_url
 
-__all__ = ["Store", "StoreStatus", "StoreURL", "TradeJournal", "memory_journal", "open_store"]
+__all__ = ["BotStore", "Store", "StoreStatus", "StoreURL", "TradeJournal", "memory_journal", "open_store"]
 
 
 def open_store(url: str | StoreURL, *, env: str, clock: Callable[[], datetime] | None = None) -> Store:
     """The store `url` names (a KALSHI_STORE value, or a parsed one) for environment `env`.
 
-    Nothing is opened yet: the journal is opened by `Store.journal()`.  A URL that names no supported backend is a
-    ConfigError naming KALSHI_STORE."""
+    Nothing is opened yet: the journal is opened by `Store.journal()`, the bot state by `Store.bot_state()`.  A URL
+    that names no supported backend is a ConfigError naming KALSHI_STORE."""
     parsed = parse_store_url(url) if isinstance(url, str) else url
     if parsed.backend is Backend.SQLITE:
         from kalshi_trading.store.sqlite import SqliteStore

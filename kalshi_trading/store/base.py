@@ -1,4 +1,5 @@
-"""What every store is: built once per process from its URL (`store.open_store`), it hands out the journal.
+"""What every store is: built once per process from its URL (`store.open_store`), it hands out the journal and the
+bot state.
 
 A store holds one environment's records (sim, demo or prod); opening it for another environment is refused, so
 simulated fills never mix with real ones.
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kalshi_trading.errors import StorageError
+from kalshi_trading.store.botstate import BotStore, LogBounds
 from kalshi_trading.store.journal import TradeJournal
 from kalshi_trading.store.signals import SignalStore
 from kalshi_trading.store.url import StoreURL
@@ -50,8 +52,17 @@ class Store(Protocol):
         """The signal pipeline's records (store/signals.py), opened (or created) on first use."""
         ...
 
+    def bot_state(self, bounds: LogBounds | None = None) -> BotStore:
+        """The bot's state, opened (or created, or upgraded) on first use and then the same object until it is
+        closed (`bounds`, default `LogBounds()`, apply from the call that opens it).
+
+        Raises JournalError/StorageError (exit 3) when it cannot be used; a newer one is left untouched."""
+        ...
+
     def check(self) -> StoreStatus:
         """Whether the store answers and its journal could be used, without creating or changing anything."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Close whatever is open (buffered bot decisions are flushed); the next use opens it again."""
+        ...

@@ -16,13 +16,13 @@ from kalshi_trading.auto.exchange import Placed
 from kalshi_trading.auto.ledger import BotFill, FillSource, OrderRecord
 from kalshi_trading.auto.loop import BotLoop, MarketInfo
 from kalshi_trading.auto.risk import RiskEngine
-from kalshi_trading.auto.state import BotState
 from kalshi_trading.auto.strategies import MarketMaker
 from kalshi_trading.auto.types import RiskState, SimpleBookView, TargetOrder, TimerEvent
 from kalshi_trading.errors import NotFoundError
 from kalshi_trading.marketdata.events import FillMsg
 from kalshi_trading.models import BookSide, Fill, Order, PriceLevel, Side
 from kalshi_trading.money import PriceGrid
+from tests.auto.states import open_state
 
 T = "KXTEST-26JAN01-T50"
 D = Decimal
@@ -131,7 +131,7 @@ def book(bid: str, ask: str, size: str = "10") -> SimpleBookView:
 
 @pytest.fixture
 def state(tmp_path):
-    s = BotState.open(tmp_path / "bot.sqlite")
+    s = open_state(tmp_path)
     yield s
     s.close()
 

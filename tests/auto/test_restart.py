@@ -15,10 +15,10 @@ from kalshi_trading.auto.botconfig import parse_config
 from kalshi_trading.auto.exchange import RestExchange
 from kalshi_trading.auto.reconcile import ReconcileResult, order_tag
 from kalshi_trading.auto.runner import BotRun, BotSetup, kill
-from kalshi_trading.auto.state import BotState
 from kalshi_trading.auto.strategies import MarketMaker
 from kalshi_trading.auto.underlying import ExchangeClock
 from kalshi_trading.models import BookSide, TimeInForce
+from tests.auto.states import open_state
 from tests.e2e.conftest import RestBooks, order
 
 pytestmark = pytest.mark.e2e
@@ -49,7 +49,7 @@ class Bot:
 
     def __init__(self, tmp_path, client, executor, tickers, on_start="cancel"):
         self.feed = RestBooks(client)
-        self.state = BotState.open(tmp_path / "bot.sqlite")
+        self.state = open_state(tmp_path)
         setup = BotSetup(client=client, executor=executor, state=self.state, strategy=MarketMaker(),
                          config=parse_config(CONFIG, "toml"), tickers=tuple(tickers), clock=ExchangeClock(client),
                          feed=self.feed, feed_name="rest (test)", on_start=on_start)
@@ -132,7 +132,7 @@ def test_a_fill_on_the_old_market_between_crash_and_restart_is_recorded_and_repo
         assert second.run.report()["startup"]["untraded_positions"] == second.startup.untraded
     finally:
         second.stop()
-    with BotState.open(tmp_path / "bot.sqlite") as state:  # what the next run loads
+    with open_state(tmp_path) as state:  # what the next run loads
         assert [f.order_id for f in state.fills()] == [bid.order_id]
         assert state.load_ledger().position(a) == D(1)
 
@@ -173,7 +173,7 @@ def test_orders_sent_but_never_recorded_are_found_by_their_tag_on_any_market(sim
     bob.create_order(order(c, BookSide.BID, "0.40", 50))
     bob.create_order(order(c, BookSide.ASK, "0.60", 50))
     quotes = crashed_quoting(tmp_path, client, executor, [a, c])
-    with BotState.open(tmp_path / "bot.sqlite") as state:  # the crash came before the state write
+    with open_state(tmp_path) as state:  # the crash came before the state write
         tag = order_tag(state.bot_id())
         state.replace_orders(())
     assert all(o.client_order_id.startswith(tag) for q in quotes.values() for o in q.values())
@@ -198,7 +198,7 @@ def test_kill_of_a_dead_bot_cancels_its_tagged_orders_on_any_market(sim, client,
     a, b = markets
     quotes = crashed_quoting(tmp_path, client, executor, [a])
     manual = client.create_order(order(a, BookSide.BID, "0.20", 1))
-    with BotState.open(tmp_path / "bot.sqlite") as state:
+    with open_state(tmp_path) as state:
         state.replace_orders(())  # known to nobody but by their tag
         state.put("markets", [b])
         result = kill(tmp_path, state, lambda: RestExchange(client, executor))
@@ -208,9 +208,9 @@ def test_kill_of_a_dead_bot_cancels_its_tagged_orders_on_any_market(sim, client,
 
 
 def test_the_bot_id_is_made_once_and_kept(tmp_path):
-    with BotState.open(tmp_path / "bot.sqlite") as state:
+    with open_state(tmp_path) as state:
         first = state.bot_id()
-    with BotState.open(tmp_path / "bot.sqlite") as state:
+    with open_state(tmp_path) as state:
         assert state.bot_id() == first and first.isalnum()
-    with BotState.open(tmp_path / "other.sqlite") as state:
+    with open_state(tmp_path / "other") as state:
         assert state.bot_id() != first

@@ -1,5 +1,6 @@
-"""Bot state persistence: a round trip through SQLite, pruning with exact totals, HALTED surviving restarts until
-resume, and the upgrade of a schema-1 file made by the previous release (a newer file is refused, untouched)."""
+"""Bot state persistence through the store (SQLite): a round trip, pruning with exact totals, HALTED surviving
+restarts until resume, and the upgrade of a schema-1 file made by the previous release (a newer file is refused,
+untouched).  What every adapter must do is in tests/store/test_botstate_contract.py."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from typer.testing import CliRunner
 from kalshi_trading.auto.botconfig import BotConfig
 from kalshi_trading.auto.ledger import BotFill, FillSource, OrderRecord
 from kalshi_trading.auto.runner import restore_risk, resume, status
-from kalshi_trading.auto.state import BotState
 from kalshi_trading.auto.types import RiskState
 from kalshi_trading.auto.underlying import WallClock
 from kalshi_trading.cli.main import app
 from kalshi_trading.errors import JournalError
 from kalshi_trading.models import BookSide
+from kalshi_trading.store.botstate import LogBounds
+from tests.auto.states import open_state
 
 D = Decimal
 T = "KXTEST-26JAN01-T50"
@@ -31,8 +33,7 @@ V1_DAY = datetime(2026, 1, 3, 12, tzinfo=timezone.utc)  # when the schema-1 file
 
 
 def test_round_trip(tmp_path):
-    path = tmp_path / "bot.sqlite"
-    with BotState.open(path) as state:
+    with open_state(tmp_path) as state:
         ledger = state.load_ledger()
         ledger.roll_day(T0)
         ledger.add_order(OrderRecord("o1", T, BookSide.BID, D("0.41"), D(5), D(0), "mm:bid", "c1"))
@@ -42,7 +43,7 @@ def test_round_trip(tmp_path):
             assert ledger.apply_fill(fill)  # the ledger persists it (and the order it completes) at once
         state.log_decision(T0, T, {"bid": D("0.40")}, [{"side": "bid"}], [{"kind": "place"}])
         state.log_event(T0, "denied", "[inventory_cap] too much")
-    with BotState.open(path) as state:
+    with open_state(tmp_path) as state:
         again = state.load_ledger()
         again.roll_day(T0)
         assert again.position(T) == D(1) == ledger.position(T)
@@ -59,21 +60,21 @@ def test_round_trip(tmp_path):
 
 
 def test_adjustments_are_facts_of_their_own_and_come_back(tmp_path):
-    with BotState.open(tmp_path / "bot.sqlite") as state:
+    with open_state(tmp_path) as state:
         ledger = state.load_ledger()
         ledger.apply_fill(BotFill("t1/o", "o", T, BookSide.BID, D("0.40"), D(2), D("0.01"), T0))
         ledger.adjust(T, D(5), D("0.50"), T0 + timedelta(seconds=1))
         assert [f.order_id for f in state.fills()] == ["o"]
         assert [(a.source, a.count, a.yes_price) for a in state.adjustments()] == [(FillSource.ADJUSTMENT, D(3),
                                                                                     D("0.50"))]
-    with BotState.open(tmp_path / "bot.sqlite") as state:
+    with open_state(tmp_path) as state:
         again = state.load_ledger()
         assert again.position(T) == D(5) and again.pnl(T).cost_basis == D("2.30")
         assert again.stats_of(T).fills == 1
 
 
 def test_logs_are_bounded(tmp_path):
-    with BotState.open(tmp_path / "bot.sqlite", max_decisions=10, max_events=5) as state:
+    with open_state(tmp_path, LogBounds(decisions=10, events=5)) as state:
         for i in range(50):
             state.log_decision(T0, T, {"i": i}, [], [])
             state.log_event(T0, "x", str(i))
@@ -83,28 +84,27 @@ def test_logs_are_bounded(tmp_path):
 
 
 def test_halted_survives_restart_until_resume(tmp_path):
-    path = tmp_path / "bot.sqlite"
     clock = WallClock()
-    with BotState.open(path) as state:
+    with open_state(tmp_path) as state:
         risk = restore_risk(state, BotConfig(), clock)
         assert risk.state is RiskState.ACTIVE
         risk.halt("daily loss limit: P&L today -11 <= -10")
         state.save_risk(risk.to_state())
     for _ in range(2):  # restarts
-        with BotState.open(path) as state:
+        with open_state(tmp_path) as state:
             risk = restore_risk(state, BotConfig(), clock)
             assert risk.state is RiskState.HALTED
             assert "daily loss" in risk.reason
             assert status(tmp_path, state)["risk_state"] == "halted"
-    with BotState.open(path) as state:
+    with open_state(tmp_path) as state:
         assert resume(state, BotConfig(), clock) == ("halted", "active")
-    with BotState.open(path) as state:
+    with open_state(tmp_path) as state:
         assert restore_risk(state, BotConfig(), clock).state is RiskState.ACTIVE
         assert any("resumed" in e["message"] for e in state.events())
 
 
 def test_fills_older_than_the_daily_window_are_pruned_and_totals_stay(tmp_path):
-    with BotState.open(tmp_path / "bot.sqlite") as state:
+    with open_state(tmp_path) as state:
         ledger = state.load_ledger()
         old = [BotFill(f"t{i}/o", "o", T, BookSide.BID, D("0.40"), D(1), D("0.01"), T0 - timedelta(days=3, hours=i))
                for i in range(5)]
@@ -130,7 +130,7 @@ def test_fills_older_than_the_daily_window_are_pruned_and_totals_stay(tmp_path):
 
 
 def test_fills_of_a_working_order_are_kept(tmp_path):
-    with BotState.open(tmp_path / "bot.sqlite") as state:
+    with open_state(tmp_path) as state:
         ledger = state.load_ledger()
         ledger.add_order(OrderRecord("w", T, BookSide.BID, D("0.40"), D(5)))
         ledger.apply_fill(BotFill("t1/w", "w", T, BookSide.BID, D("0.40"), D(2), D(0), T0 - timedelta(days=5)))
@@ -148,9 +148,9 @@ def v1_file(tmp_path: Path) -> Path:
 
 
 def test_a_schema_1_file_is_upgraded_on_first_open_with_every_figure_kept(tmp_path):
-    path = v1_file(tmp_path)
-    with BotState.open(path) as state:
-        assert state.get("schema") == 2
+    v1_file(tmp_path)
+    with open_state(tmp_path) as state:
+        assert state.schema_version() == 2
         ledger = state.load_ledger()
         ledger.roll_day(V1_DAY)
         assert ledger.positions() == {T: D(2), T2: D(-2)}
@@ -174,7 +174,7 @@ def test_a_schema_1_file_is_upgraded_on_first_open_with_every_figure_kept(tmp_pa
         ledger.apply_fill(BotFill("b3/o4", "o4", T2, BookSide.BID, D("0.30"), D(2), D("0.01"), V1_DAY + timedelta(1)))
         assert ledger.realized() == D("0.216667") + D("0.533333") + D("0.1") + D("0.6")
         assert ledger.positions() == {T: 0, T2: 0}
-    with BotState.open(path) as state:  # and it stays so across restarts and prunes
+    with open_state(tmp_path) as state:  # and it stays so across restarts and prunes
         ledger = state.load_ledger()
         ledger.roll_day(V1_DAY + timedelta(days=3))
         assert ledger.prune(V1_DAY + timedelta(days=3)) == 0  # o1 still works: its fill (the first) is needed
@@ -191,7 +191,7 @@ def test_the_upgrade_is_one_transaction(tmp_path):
     conn.commit()
     conn.close()
     with pytest.raises(JournalError, match="cannot upgrade the bot state from schema 1"):
-        BotState.open(path)
+        open_state(tmp_path)
     conn = sqlite3.connect(path)  # left exactly as it was: schema 1 tables, schema 1 mark
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"positions", "fills", "orders"} <= tables and not {"carry", "fills_v1"} & tables
@@ -201,11 +201,16 @@ def test_the_upgrade_is_one_transaction(tmp_path):
 
 def test_a_newer_file_is_refused_untouched(tmp_path):
     path = tmp_path / "bot.sqlite"
-    with BotState.open(path) as state:
-        state.put("schema", 3)
+    with open_state(tmp_path) as state:
+        with pytest.raises(ValueError, match="belongs to the store"):
+            state.put("schema", 3)  # the adapter's own key
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE kv SET value = '3' WHERE key = 'schema'")
+    conn.close()
     before = path.read_bytes()
     with pytest.raises(JournalError, match="schema 3 is newer than this program.*upgrade kalshi-trading"):
-        BotState.open(path)
+        open_state(tmp_path)
     assert path.read_bytes() == before
     env = {"KALSHI_DATA_DIR": str(tmp_path / "data"), "KALSHI_LOG_DIR": str(tmp_path / "logs"), "KALSHI_ENV": "sim",
            "KALSHI_API_BASE": "", "KALSHI_API_KEY_ID": "", "KALSHI_PRIVATE_KEY_PATH": ""}

@@ -16,18 +16,18 @@ from typer.testing import CliRunner
 
 from kalshi_trading.auto.botconfig import parse_config
 from kalshi_trading.auto.runner import BotRun, BotSetup
-from kalshi_trading.auto.state import BotState
 from kalshi_trading.auto.strategies import MarketMaker
 from kalshi_trading.auto.types import RiskState
 from kalshi_trading.auto.underlying import ExchangeClock
 from kalshi_trading.cli.main import app
 from kalshi_trading.models import BookSide, TimeInForce
+from tests.auto.states import open_state
 from tests.e2e.conftest import RestBooks, cent_market, order
 
 
 def make_run(tmp_path, client, executor, ticker, config_text):
     feed = RestBooks(client)
-    state = BotState.open(tmp_path / "bot.sqlite")
+    state = open_state(tmp_path)
     setup = BotSetup(client=client, executor=executor, state=state, strategy=MarketMaker(),
                      config=parse_config(config_text, "toml"), tickers=(ticker,), clock=ExchangeClock(client),
                      feed=feed, feed_name="rest (test)")
@@ -160,7 +160,7 @@ def test_sigkill_mid_run_then_restart_reconciles_without_orphans_or_duplicates(s
     report = json.loads(out)
     assert report["markets"][0]["ticker"] == t
     assert resting(client, t) == []  # the clean exit cancelled everything
-    with BotState.open(tmp_path / "data" / "sim" / "bot.sqlite") as state:
+    with open_state(tmp_path / "data" / "sim") as state:
         assert state.known_orders() == []
         assert any(e["kind"] == "reconcile" and "cancelled 1 unknown" in e["message"] for e in state.events(50))
 
@@ -223,7 +223,7 @@ def test_sigkill_then_restart_on_another_market_cancels_the_old_quotes_and_keeps
     assert f"cancelled {len(still)} orders on markets not traded this run ({a})" in out
     assert "adopted 1 orders" in out
     assert f"on {a} (not traded this run)" in out  # the position left there is reported
-    with BotState.open(tmp_path / "data" / "sim" / "bot.sqlite") as state:
+    with open_state(tmp_path / "data" / "sim") as state:
         assert [f.order_id for f in state.fills() if f.ticker == a] == [bid.order_id]  # the fill was recorded
         assert state.load_ledger().position(a) == D(1)
         assert state.known_orders() == []

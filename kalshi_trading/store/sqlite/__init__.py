@@ -1,4 +1,5 @@
-"""The SQLite adapter: one directory per environment, the trade journal in `journal.sqlite` inside it."""
+"""The SQLite adapter: one directory per environment, the trade journal in `journal.sqlite` inside it and the bot
+state in `bot.sqlite`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Callable
 
 from kalshi_trading.errors import JournalError, StorageError
 from kalshi_trading.store.base import StoreStatus
+from kalshi_trading.store.botstate import BotStore, LogBounds
 from kalshi_trading.store.journal import TradeJournal
 from kalshi_trading.store.signals import SignalStore
+from kalshi_trading.store.sqlite.botstate import SqliteBotState
 from kalshi_trading.store.sqlite.journal import SqliteJournal
 from kalshi_trading.store.url import StoreURL
 
@@ -19,6 +22,7 @@ log = logging.getLogger(__name__)
 
 JOURNAL_FILE = "journal.sqlite"
 SIGNALS_FILE = "signals.sqlite"
+BOT_STATE_FILE = "bot.sqlite"
 
 
 def _utc_now() -> datetime:
@@ -26,7 +30,7 @@ def _utc_now() -> datetime:
 
 
 class SqliteStore:
-    """The files of one environment in one directory (created, with its parents, when the journal is first used)."""
+    """The files of one environment in one directory (created, with its parents, when a file is first used)."""
 
     def __init__(self, url: StoreURL, *, env: str, clock: Callable[[], datetime] | None = None):
         assert url.directory is not None
@@ -36,6 +40,7 @@ class SqliteStore:
         self._clock = clock or _utc_now
         self._journal: SqliteJournal | None = None
         self._signals: SignalStore | None = None
+        self._bot_state: SqliteBotState | None = None
 
     @property
     def url(self) -> StoreURL:
@@ -69,6 +74,16 @@ class SqliteStore:
             self._make_directory()
             self._signals = SqliteSignalStore.open(self.directory / SIGNALS_FILE)
         return self._signals
+
+    @property
+    def bot_state_path(self) -> Path:
+        return self.directory / BOT_STATE_FILE
+
+    def bot_state(self, bounds: LogBounds | None = None) -> BotStore:
+        if self._bot_state is None or self._bot_state.closed:
+            self._make_directory()
+            self._bot_state = SqliteBotState.open(self.bot_state_path, bounds)
+        return self._bot_state
 
     def _make_directory(self) -> None:
         try:
@@ -107,9 +122,16 @@ class SqliteStore:
         return None
 
     def close(self) -> None:
-        if self._signals is not None:
-            self._signals.close()
-            self._signals = None
-        if self._journal is not None:
-            self._journal.close()
-            self._journal = None
+        bot_state, self._bot_state = self._bot_state, None
+        signals, self._signals = self._signals, None
+        try:
+            if bot_state is not None:
+                bot_state.close()
+        finally:
+            try:
+                if signals is not None:
+                    signals.close()
+            finally:
+                if self._journal is not None:
+                    self._journal.close()
+                    self._journal = None

@@ -1,4 +1,4 @@
-"""The bot state file's format: its schema, the version check, and the upgrade of older files in place.
+"""The SQLite bot state file's format (`bot.sqlite`): its schema, the version check, the upgrade of older files.
 
 Versions (kept in the `kv` table under `schema`):
 1. (up to this release) positions kept as running totals beside the fills; orders with stored `filled`/`remaining`;
@@ -24,10 +24,10 @@ from pathlib import Path
 
 from kalshi_trading.errors import JournalError
 from kalshi_trading.money import COUNT_UNITS
-from kalshi_trading.trading.pnl import MONEY_UNITS, BookCarry
+from kalshi_trading.store.botstate import MONEY_UNITS, CarriedLot, CarriedState, CostMethod
 
 SCHEMA_VERSION = 2
-METHODS = ("avg", "fifo")
+SEQ_FLOOR = "fills.seq_floor"  # kv: the highest fill seq ever pruned (so a seq is never reused)
 
 TABLES = (
     "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -51,15 +51,17 @@ TABLES = (
 )
 
 
-def carry_row(method: str, carry: BookCarry) -> tuple:
+def carry_row(carry: CarriedState) -> tuple[str, str, int, str, int, int]:
+    """A carried lot state as a row of `carry`."""
     lots = [[n, cost, None if t is None else t.isoformat(), fee] for n, cost, t, fee in carry.lots]
-    return (method, carry.ticker, carry.position, json.dumps(lots), carry.realized, carry.fees)
+    return (carry.method.value, carry.ticker, carry.position, json.dumps(lots), carry.realized, carry.fees)
 
 
-def carry_from_row(ticker: str, position: int, lots: str, realized: int, fees: int) -> BookCarry:
-    parsed = tuple((int(n), int(cost), None if t is None else datetime.fromisoformat(t), int(fee))
+def carry_from_row(method: str, ticker: str, position: int, lots: str, realized: int, fees: int) -> CarriedState:
+    """A row of `carry` back to the carried lot state."""
+    parsed = tuple(CarriedLot(int(n), int(cost), None if t is None else datetime.fromisoformat(t), int(fee))
                    for n, cost, t, fee in json.loads(lots))
-    return BookCarry(ticker, int(position), parsed, int(realized), int(fees))
+    return CarriedState(CostMethod(method), ticker, int(position), parsed, int(realized), int(fees))
 
 
 def prepare(conn: sqlite3.Connection, path: Path) -> int:
@@ -129,9 +131,9 @@ def _migrate_1(conn: sqlite3.Connection) -> None:
         count = Decimal(remaining) + filled.get(oid, Decimal(0))  # remaining stays what it was
         conn.execute("INSERT INTO orders VALUES (?,?,?,?,?,?,?,?)", (oid, t, side, px, str(count), "0", tag, cid))
     for t, pos, cost, realized, fees, volume, fills, max_abs in conn.execute("SELECT * FROM positions").fetchall():
-        carry = _carry_v1(t, pos, cost, realized, fees)
-        for method in METHODS:
-            conn.execute("INSERT INTO carry VALUES (?,?,?,?,?,?)", carry_row(method, carry))
+        for method in CostMethod:
+            conn.execute("INSERT INTO carry VALUES (?,?,?,?,?,?)", carry_row(_carry_v1(method, t, pos, cost, realized,
+                                                                                         fees)))
         conn.execute("INSERT INTO carry_stats VALUES (?,?,?,?)", (t, int(fills), volume, max_abs))
     daily = conn.execute("SELECT value FROM kv WHERE key = 'daily'").fetchone()
     if daily is not None:
@@ -144,11 +146,11 @@ def _migrate_1(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT OR REPLACE INTO kv VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
 
-def _carry_v1(ticker: str, pos: str, cost: str, realized: str, fees: str) -> BookCarry:
+def _carry_v1(method: CostMethod, ticker: str, pos: str, cost: str, realized: str, fees: str) -> CarriedState:
     """A version-1 running total as a carried lot state: one pooled lot of the side held (a short YES position
     of signed cost c is long NO at cost |position| + c)."""
     position = _units(pos, COUNT_UNITS)
     signed_cost = Decimal(cost)
     lot_cost = signed_cost if position > 0 else abs(Decimal(pos)) + signed_cost
-    lots = ((abs(position), _units(str(lot_cost), MONEY_UNITS), None, 0),) if position else ()
-    return BookCarry(ticker, position, lots, _units(realized, MONEY_UNITS), _units(fees, MONEY_UNITS))
+    lots = (CarriedLot(abs(position), _units(str(lot_cost), MONEY_UNITS), None, 0),) if position else ()
+    return CarriedState(method, ticker, position, lots, _units(realized, MONEY_UNITS), _units(fees, MONEY_UNITS))
