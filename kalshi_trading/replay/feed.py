@@ -1,0 +1,354 @@
+"""The replay feed: a recording played back behind `marketdata.feed.MarketFeed`, on an injected replay clock.
+
+It yields the typed events the live feed yields (`BookUpdated`, `BookStale`, `Resynced`, `TradeMsg`,
+`TickerMsg`, `LifecycleMsg`, `Disconnected`, `Reconnected`, `FeedError`) in receive-time order, and keeps
+`books[ticker]` (the same `LocalBook`) as the live feed would have at each step.  Time is the replay clock's:
+`events(timeout)` hands out what was received in the next `timeout x clock.rate` seconds of recorded time and
+moves the clock to the end of that window; each event moves it to the event's receive time first.  When the
+recording ends (`finished`), the clock stays at its last receive time.
+
+Sequence numbers are checked again, per session and subscription, as the live feed checks them.  A gap, a
+duplicate, a hole where a file was cut off, or the end of a session marks the books concerned stale (a
+`BookStale`; a stale book answers no prices, so nothing can fill against it) until their next snapshot rebuilds
+them (a `Resynced`); each is listed in `problems` (`gaps` for the sequence ones) with its file and line.  A
+snapshot that arrives on a live book is also a checkpoint: it must equal the book rebuilt from the deltas before
+it (`checkpoints` counts the matches; a mismatch is a problem).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from kalshi_trading.errors import RecordingError
+from kalshi_trading.marketdata.book import BookDataError, LocalBook, fixed_to_units, levels_equal
+from kalshi_trading.marketdata.events import (
+    BookStale,
+    BookUpdated,
+    Disconnected,
+    FeedError,
+    FeedEvent,
+    Reconnected,
+    Resynced,
+)
+from kalshi_trading.marketdata.feed import FeedStats
+from kalshi_trading.replay import schema as s
+from kalshi_trading.replay.reader import (
+    END, LEVEL, LIFE, LOST, MARK, SNAP, TICKER, TRADE, Problem, ProblemKind, Record, Recording,
+)
+
+log = logging.getLogger(__name__)
+
+_BAD_ROW = (KeyError, TypeError, ValueError, AttributeError, BookDataError, s.RowError)
+
+
+class ReplayClock:
+    """Replay time (aware UTC): set by the replay feed as it hands out events; `rate` is replay seconds per
+    `events(timeout)` second (1: a timeout of 0.05 covers 50 ms of the recording)."""
+
+    def __init__(self, start: datetime | None = None, rate: float = 1.0):
+        if not rate > 0:
+            raise ValueError("rate must be positive")
+        self._now = start
+        self.rate = rate
+
+    def now(self) -> datetime:
+        if self._now is None:
+            raise RuntimeError("the replay clock starts with the replay feed (call feed.start() first)")
+        return self._now
+
+    @property
+    def started(self) -> bool:
+        return self._now is not None
+
+    def advance_to(self, ts: datetime) -> None:
+        """Move to `ts`; never backwards."""
+        if self._now is None or ts > self._now:
+            self._now = ts
+
+
+class ReplayFeed:
+    """`MarketFeed` over a recording directory (see the module docstring)."""
+
+    def __init__(self, recording: Recording | str | Path, clock: ReplayClock | None = None, *,
+                 start: datetime | None = None, end: datetime | None = None):
+        self.recording = recording if isinstance(recording, Recording) else Recording(recording)
+        self.clock = clock or ReplayClock()
+        self.books: dict[str, LocalBook] = {}  # the subscribed markets' books
+        self.problems: list[Problem] = []
+        self.checkpoints = 0
+        self.finished = False
+        self._all: dict[str, LocalBook] = {}  # every recorded market's book (a late subscriber gets it at once)
+        self._subscribed: set[str] = set()
+        self._stats = FeedStats()
+        self._start = None if start is None else s.fmt_ts(start)
+        self._end = None if end is None else s.fmt_ts(end)
+        self._days = (start.date() if start else None, end.date() if end else None)
+        self._records: Iterator[Record] | None = None
+        self._next: Record | None = None
+        self._last_seq: dict[tuple[str, int | None], int] = {}
+        self._sid_tickers: dict[tuple[str, int | None], set[str]] = {}
+        self._session_tickers: dict[str, set[str]] = {}
+        self._prices: dict[str, int] = {}
+        self._ts_text = ""
+        self._ts = datetime.min
+
+    # ---------------------------------------------------------------- MarketFeed
+    def start(self) -> None:
+        """Open the recording and set the clock to its first receive time (if the clock has no time yet)."""
+        if self._records is not None:
+            return
+        self._records = self.recording.records(self.problems, self._days_wanted())
+        self._next = next(self._records, None)
+        if not self.clock.started:
+            first = self._start or (self._next.ts_recv if self._next is not None else None)
+            if first is not None:
+                self.clock.advance_to(s.parse_ts(first))
+
+    def _days_wanted(self) -> tuple[date | None, date | None]:
+        # files before the start day are still read when a session began earlier: its books need their snapshot
+        return (None, self._days[1])
+
+    def stop(self) -> None:
+        self.finished = True
+        self._next = None
+
+    def subscribe(self, tickers: Iterable[str]) -> None:
+        """Follow markets (each must be in the recording: UsageError naming what is)."""
+        for t in self.recording.check_markets(tickers):
+            self._subscribed.add(t)
+            self.books[t] = self._book(t)
+
+    def unsubscribe(self, tickers: Iterable[str]) -> None:
+        for t in tickers:
+            t = t.strip().upper()
+            self._subscribed.discard(t)
+            self.books.pop(t, None)
+
+    @property
+    def resyncs(self) -> int:
+        return self._stats.resyncs
+
+    @property
+    def stats(self) -> FeedStats:
+        return replace(self._stats)
+
+    @property
+    def gaps(self) -> list[Problem]:
+        """The sequence gaps and duplicates found (each made its books stale until their next snapshot)."""
+        return [p for p in self.problems if p.kind in (ProblemKind.SEQ_GAP, ProblemKind.SEQ_DUPLICATE)]
+
+    def events(self, timeout: float | None = None) -> Iterator[FeedEvent]:
+        """What was received in the next `timeout x clock.rate` recorded seconds (None: everything left)."""
+        self.start()
+        records = self._records
+        assert records is not None  # start() opened them
+        horizon = None if timeout is None else self.clock.now() + timedelta(seconds=timeout * self.clock.rate)
+        limit = None if horizon is None else s.fmt_ts(horizon)
+        if self._end is not None and (limit is None or self._end < limit):
+            limit = self._end
+        while True:
+            rec = self._next
+            if rec is None or (self._end is not None and rec.ts_recv > self._end):
+                self.finished = True
+                break
+            if limit is not None and rec.ts_recv > limit:
+                break
+            self._next = next(records, None)
+            out = self._handle(rec)
+            if out and (self._start is None or rec.ts_recv >= self._start):
+                self.clock.advance_to(s.parse_ts(rec.ts_recv))
+                yield from out
+        if horizon is not None and not self.finished:
+            self.clock.advance_to(horizon)
+
+    # ---------------------------------------------------------------- records -> events
+    def _book(self, ticker: str) -> LocalBook:
+        book = self._all.get(ticker)
+        if book is None:
+            book = self._all[ticker] = LocalBook(ticker)
+        return book
+
+    def _handle(self, rec: Record) -> list[FeedEvent]:
+        self._stats.messages += 1
+        code = rec.code
+        try:
+            if code == LEVEL:
+                return self._delta(rec)
+            if code == SNAP:
+                return self._snapshot(rec)
+            if code == TRADE:
+                return self._trade(rec)
+            if code == TICKER:
+                ev = s.ticker_event(rec.row)
+                return [ev] if ev.ticker in self._subscribed else []
+            if code == LIFE:
+                life = s.lifecycle_event(rec.row)
+                return [life] if self._follows(life.ticker) else []
+            if code == MARK:
+                return self._marker(rec)
+            if code in (END, LOST):
+                return self._session_break(rec)
+        except _BAD_ROW as exc:
+            raise RecordingError(f"line {rec.line}: unreadable row ({exc})", rec.file.path) from None
+        raise RecordingError(f"line {rec.line}: unknown record", rec.file.path)
+
+    def _follows(self, ticker: str) -> bool:
+        return ticker in self._subscribed or any(t.startswith(ticker + "-") for t in self._subscribed)
+
+    def _time(self, text: str) -> datetime:
+        if text != self._ts_text:  # consecutive deltas often share the exchange's millisecond
+            self._ts_text, self._ts = text, s.parse_ts(text)
+        return self._ts
+
+    def _price(self, text: str) -> int:
+        units = self._prices.get(text)
+        if units is None:
+            units = self._prices[text] = fixed_to_units(text, 4)
+        return units
+
+    def _delta(self, rec: Record) -> list[FeedEvent]:
+        row = rec.row
+        ticker = row["ticker"]
+        out = self._sequence(rec, row["sid"], row["seq"], ticker)
+        if out is not None:
+            self._stats.deltas += 1
+            self._stats.dropped += 1
+            return out
+        side, size = row["side"], row["size"]
+        if side != "yes" and side != "no":
+            raise ValueError(f"side {side!r}")
+        size_u = int(size.replace(".", "", 1)) if len(size) > 3 and size[-3] == "." else fixed_to_units(size, 2)
+        book = self._book(ticker)
+        was_live = not book.stale
+        self._stats.deltas += 1
+        if book.apply_delta(side == "yes", self._price(row["price"]), size_u):
+            ts = self._time(row["ts"])
+            book.updated = ts
+            book.record_mid(ts)
+            return [BookUpdated(ticker, ts)] if ticker in self._subscribed else []
+        self._stats.dropped += 1
+        if was_live and book.stale:
+            self.problems.append(Problem(ProblemKind.BAD_BOOK, rec.file.path, rec.line,
+                                         f"{ticker}: {book.stale_reason}; stale until its next snapshot"))
+            return self._announce([ticker], rec, book.stale_reason or "stale", already_stale=True)
+        return []
+
+    def _snapshot(self, rec: Record) -> list[FeedEvent]:
+        head = rec.row
+        ticker = head["ticker"]
+        out = self._sequence(rec, head["sid"], head["seq"], ticker) or []
+        yes: list[tuple[int, int]] = []
+        no: list[tuple[int, int]] = []
+        for row in head["levels_rows"]:
+            size = fixed_to_units(row["size"], 2)
+            (yes if row["side"] == "yes" else no if row["side"] == "no" else _bad_side(row)).append(
+                (self._price(row["price"]), size))
+        ts = s.parse_ts(head["ts"])
+        book = self._book(ticker)
+        if not book.stale:  # a checkpoint: the deltas must have led exactly here
+            if levels_equal(book, yes, no):
+                self.checkpoints += 1
+            else:
+                self.problems.append(Problem(ProblemKind.BAD_BOOK, rec.file.path, rec.line,
+                                             f"{ticker}: the snapshot at seq {head['seq']} differs from the book "
+                                             "rebuilt from the deltas before it; replaced by the snapshot"))
+        reason = book.stale_reason
+        self._stats.snapshots += 1
+        resynced = book.apply_snapshot(yes, no, ts)
+        book.record_mid(ts)
+        if ticker not in self._subscribed:
+            return out
+        if resynced:
+            self._stats.resyncs += 1
+            out.append(Resynced(ticker, reason or "resync", ts))
+        out.append(BookUpdated(ticker, ts, snapshot=True))
+        return out
+
+    def _trade(self, rec: Record) -> list[FeedEvent]:
+        ev = s.trade_event(rec.row)
+        book = self._all.get(ev.ticker)
+        if book is not None:
+            book.record_trade(ev.ts, int(ev.yes_price * 10_000))
+        return [ev] if ev.ticker in self._subscribed else []
+
+    def _marker(self, rec: Record) -> list[FeedEvent]:
+        row = rec.row
+        marker = row["marker"]
+        if marker == s.STALE:
+            return self._announce([row["ticker"]], rec, str(row.get("reason") or "stale"), ts=row.get("ts"))
+        if marker == s.SEQ:
+            return self._sequence(rec, row["sid"], row["seq"], None, control=True) or []
+        ts = s.parse_ts(row.get("ts") or row["ts_recv"])
+        if marker == s.DISCONNECTED:
+            return [Disconnected(str(row.get("reason") or ""), ts)]
+        if marker == s.RECONNECTED:
+            self._reset(rec.file.session)
+            return [Reconnected(int(row.get("attempts") or 0), ts)]
+        if marker == s.ERROR:
+            return [FeedError(row.get("code") or "?", str(row.get("message") or ""), ts, row.get("channel"))]
+        raise RecordingError(f"line {rec.line}: unknown marker {marker!r}", rec.file.path)
+
+    def _session_break(self, rec: Record) -> list[FeedEvent]:
+        session = rec.file.session
+        tickers = sorted(self._session_tickers.get(session, ()))
+        self._reset(session)
+        if rec.code == LOST:
+            self.problems.append(Problem(ProblemKind.TRUNCATED_FILE, rec.file.path, rec.line,
+                                         f"{rec.row['reason']}: books of the session stale until their next snapshot"))
+        return self._announce(tickers, rec, rec.row["reason"])
+
+    # ---------------------------------------------------------------- sequence and staleness
+    def _sequence(self, rec: Record, sid: int | None, seq: int | None, ticker: str | None,
+                  control: bool = False) -> list[FeedEvent] | None:
+        """None when in order; else the stale events of the subscription's books (a gap or a duplicate)."""
+        key = (rec.file.session, sid)
+        if ticker is not None:
+            self._sid_tickers.setdefault(key, set()).add(ticker)
+            self._session_tickers.setdefault(rec.file.session, set()).add(ticker)
+        if seq is None:
+            return None
+        if type(seq) is not int:
+            raise TypeError(f"seq {seq!r}")
+        last = self._last_seq.get(key)
+        if last is None or seq == last + 1:
+            self._last_seq[key] = seq
+            return None
+        if seq <= last:
+            if control:
+                return None  # a reply reporting a number already seen
+            self._stats.duplicates += 1
+            kind, what = ProblemKind.SEQ_DUPLICATE, "duplicate"
+        else:
+            self._stats.gaps += 1
+            self._last_seq[key] = seq
+            kind, what = ProblemKind.SEQ_GAP, "gap"
+        tickers = sorted(self._sid_tickers.get(key, ()))
+        self.problems.append(Problem(kind, rec.file.path, rec.line,
+                                     f"seq {seq} after {last} on subscription {sid}: {', '.join(tickers) or 'no book'}"
+                                     " stale until the next snapshot"))
+        return self._announce(tickers, rec, f"seq {what}")
+
+    def _announce(self, tickers: list[str], rec: Record, reason: str, ts: str | None = None,
+                  already_stale: bool = False) -> list[FeedEvent]:
+        """Mark books stale; a `BookStale` for each subscribed one that was live."""
+        when = s.parse_ts(ts or rec.ts_recv)
+        out: list[FeedEvent] = []
+        for t in tickers:
+            book = self._book(t)
+            was_live = already_stale or not book.stale
+            book.mark_stale(reason)
+            if was_live and t in self._subscribed:
+                out.append(BookStale(t, book.stale_reason or reason, when))
+        return out
+
+    def _reset(self, session: str) -> None:
+        for key in [k for k in self._last_seq if k[0] == session]:
+            del self._last_seq[key]
+
+
+def _bad_side(row: dict) -> list:
+    raise ValueError(f"side {row.get('side')!r}")
