@@ -26,11 +26,17 @@ SNAPSHOT_SECONDS = (0.1, 86_400.0)
 CANDLE_PERIODS = {"1m": 1, "1h": 60, "1d": 1440}
 
 
-def _tickers(app_ctx, tickers: list[str] | None, series: str | None, status: str | None) -> list[str]:
-    """The markets named, plus those of `series` (with `status`), each once; unknown tickers exit 4."""
+def _tickers(app_ctx, tickers: list[str] | None, series: str | None, status: str | None,
+             live: bool = True) -> list[str]:
+    """The markets named, plus those of `series` (with `status`), each once.  With `live` the named ones must be
+    in the live tier (unknown ones exit 4); without, they are only checked for form (history reaches further)."""
+    from kalshi_trading import ids
     from kalshi_trading.cli.commands_market import get_markets
 
-    wanted = [m.ticker for m in get_markets(app_ctx.client, tickers)] if tickers else []
+    if tickers and live:
+        wanted = [m.ticker for m in get_markets(app_ctx.client, tickers)]
+    else:
+        wanted = [ids.market_ticker(t) for t in tickers or ()]
     if series:
         found = [m.ticker for m in app_ctx.client.iter_markets(series_ticker=series.strip().upper(), status=status)]
         if not found:
@@ -244,7 +250,7 @@ def download(
     if start > end:
         raise UsageError("--from is after --to")
     app_ctx = ctx.obj
-    wanted = _tickers(app_ctx, tickers, series, None)
+    wanted = _tickers(app_ctx, tickers, series, None, live=False)
     directory = out or app_ctx.settings.env_data_dir / "history"
     cutoff, done = fetch(app_ctx.client, wanted, start, end, directory, period=CANDLE_PERIODS[period],
                          series=series.strip().upper() if series else None)

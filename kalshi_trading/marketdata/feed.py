@@ -180,8 +180,9 @@ class BookKeeper:
         ticker = str(msg.get("market_ticker") or msg.get("ticker") or "")
         if sid is not None and ticker:  # every market of a sid starts with a snapshot on it
             self._sid_tickers.setdefault(sid, set()).add(ticker)
+        ts = ts_of(msg)  # once: a snapshot without a time is stamped now, and the tap must see that same time
         if self.tap is not None:
-            self._tap_snapshot(sid, seq, ticker, msg)
+            self._tap_snapshot(sid, seq, ticker, msg, ts)
         events = self._sequence(sid, seq, ticker)
         book = self.books.get(ticker)
         if book is None:  # a market we no longer (or never) asked for
@@ -191,15 +192,15 @@ class BookKeeper:
         except (BookDataError, ValueError, TypeError, KeyError) as exc:
             log.warning("unreadable snapshot for %s: %s", ticker, exc)
             return events + self._stale([ticker], "unreadable snapshot")
-        return events + self.apply_snapshot(book, yes, no, ts_of(msg))
+        return events + self.apply_snapshot(book, yes, no, ts)
 
-    def _tap_snapshot(self, sid: int | None, seq: int | None, ticker: str, msg: Mapping) -> None:
+    def _tap_snapshot(self, sid: int | None, seq: int | None, ticker: str, msg: Mapping, ts: datetime) -> None:
         try:
             yes, no = snapshot_levels(msg, "yes"), snapshot_levels(msg, "no")
         except (BookDataError, ValueError, TypeError, KeyError):
             return  # the book goes stale below; the recorder writes that down
         if self.tap is not None:
-            self.tap.book_snapshot(ticker, sid, seq, yes, no, ts_of(msg))
+            self.tap.book_snapshot(ticker, sid, seq, yes, no, ts)
 
     def _tap_delta(self, sid: int | None, seq: int | None, ticker: str, msg: Mapping) -> None:
         try:

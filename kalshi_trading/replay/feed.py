@@ -330,7 +330,17 @@ class ReplayFeed:
         self.problems.append(Problem(kind, rec.file.path, rec.line,
                                      f"seq {seq} after {last} on subscription {sid}: {', '.join(tickers) or 'no book'}"
                                      " stale until the next snapshot"))
-        return self._announce(tickers, rec, f"seq {what}")
+        return self._announce(tickers, rec, f"seq {what}", ts=self._recorded_stale(f"seq {what}"))
+
+    def _recorded_stale(self, reason: str) -> str | None:
+        """The time of the live feed's own `BookStale` for what the replay just found, when the recording has it
+        next (a gap the live feed saw too): the replayed event then carries the very same time."""
+        nxt = self._next
+        if nxt is not None and nxt.code == MARK and nxt.row.get("marker") == s.STALE and \
+                nxt.row.get("reason") == reason:
+            ts = nxt.row.get("ts")
+            return ts if isinstance(ts, str) else None
+        return None
 
     def _announce(self, tickers: list[str], rec: Record, reason: str, ts: str | None = None,
                   already_stale: bool = False) -> list[FeedEvent]:
