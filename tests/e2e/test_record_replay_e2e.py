@@ -54,7 +54,8 @@ def server(tmp_path):
 
 def markets(server, k: int = 3) -> list[str]:
     """`k` neighbouring strikes in the middle of the KXBTCD event that closes last (open through the test)."""
-    active = [m for m in server.exchange.engine.markets.values() if m.series_ticker == "KXBTCD" and m.status == "active"]
+    active = [m for m in server.exchange.engine.markets.values()
+              if m.series_ticker == "KXBTCD" and m.status == "active"]
     last = max(m.close_ms for m in active)
     ladder = sorted((m for m in active if m.close_ms == last), key=lambda m: m.ticker)
     mid = len(ladder) // 2
