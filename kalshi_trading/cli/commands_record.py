@@ -177,12 +177,11 @@ def replay(
     Example:  kalshi replay recordings --json
     """
     from kalshi_trading.cli.commands_watch import event_json
-    from kalshi_trading.cli.parsing import parse_range
     from kalshi_trading.marketdata.events import EVENT_KIND
     from kalshi_trading.replay.feed import ReplayFeed
     from kalshi_trading.replay.reader import Recording
 
-    start, end = parse_range(since, until)
+    start, end = _range(since, until)
     recording = Recording(directory)
     wanted = recording.check_markets(tickers) if tickers else [recording.pick_market()]
     feed = ReplayFeed(recording, start=start, end=end)
@@ -203,6 +202,16 @@ def replay(
         emit_json(doc)
     else:
         _print_replay(doc)
+
+
+def _range(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """--from and --to (a day: its start and its end; or an ISO-8601 time), in order."""
+    from kalshi_trading.cli.parsing import parse_date
+
+    start, end = parse_date(since), parse_date(until, end_of_day=True)
+    if start is not None and end is not None and start > end:
+        raise UsageError(f"--from {since} is after --to {until}")
+    return start, end
 
 
 def _top(book) -> dict[str, Any]:
@@ -239,16 +248,15 @@ def download(
 
     Example:  kalshi history download TICKER --from 2026-11-01 --period 1h --out recordings
     """
-    from kalshi_trading.cli.parsing import parse_range
     from kalshi_trading.replay.history import download as fetch
 
     if period not in CANDLE_PERIODS:
         raise UsageError(f"--period {period!r} is not one of {', '.join(CANDLE_PERIODS)}")
-    start, end = parse_range(since, until)
+    start, end = _range(since, until)
     end = end or datetime.now(timezone.utc)
     start = start or end - timedelta(days=1)
     if start > end:
-        raise UsageError("--from is after --to")
+        raise UsageError(f"--from {since} is after --to {until or 'now'}")
     app_ctx = ctx.obj
     wanted = _tickers(app_ctx, tickers, series, None, live=False)
     directory = out or app_ctx.settings.env_data_dir / "history"

@@ -47,27 +47,37 @@ _BAD_ROW = (KeyError, TypeError, ValueError, AttributeError, BookDataError, s.Ro
 
 class ReplayClock:
     """Replay time (aware UTC): set by the replay feed as it hands out events; `rate` is replay seconds per
-    `events(timeout)` second (1: a timeout of 0.05 covers 50 ms of the recording)."""
+    `events(timeout)` second (1: a timeout of 0.05 covers 50 ms of the recording).
+
+    The feed moves it by the receive-time text of each event; the datetime is made only when someone asks."""
 
     def __init__(self, start: datetime | None = None, rate: float = 1.0):
         if not rate > 0:
             raise ValueError("rate must be positive")
         self._now = start
+        self._text = None if start is None else s.fmt_ts(start)
         self.rate = rate
 
     def now(self) -> datetime:
         if self._now is None:
-            raise RuntimeError("the replay clock starts with the replay feed (call feed.start() first)")
+            if self._text is None:
+                raise RuntimeError("the replay clock starts with the replay feed (call feed.start() first)")
+            self._now = s.parse_ts(self._text)
         return self._now
 
     @property
     def started(self) -> bool:
-        return self._now is not None
+        return self._text is not None
 
     def advance_to(self, ts: datetime) -> None:
         """Move to `ts`; never backwards."""
-        if self._now is None or ts > self._now:
-            self._now = ts
+        self.advance_text(s.fmt_ts(ts))
+
+    def advance_text(self, text: str) -> None:
+        """Move to a recording time given as its text (the format sorts as time does); never backwards."""
+        if self._text is None or text > self._text:
+            self._text = text
+            self._now = None
 
 
 class ReplayFeed:
@@ -93,6 +103,7 @@ class ReplayFeed:
         self._sid_tickers: dict[tuple[str, int | None], set[str]] = {}
         self._session_tickers: dict[str, set[str]] = {}
         self._prices: dict[str, int] = {}
+        self._doubted: set[str] = set()  # books made stale (and announced) since their last snapshot
         self._ts_text = ""
         self._ts = datetime.min
 
@@ -106,7 +117,7 @@ class ReplayFeed:
         if not self.clock.started:
             first = self._start or (self._next.ts_recv if self._next is not None else None)
             if first is not None:
-                self.clock.advance_to(s.parse_ts(first))
+                self.clock.advance_text(first)
 
     def _days_wanted(self) -> tuple[date | None, date | None]:
         # files before the start day are still read when a session began earlier: its books need their snapshot
@@ -150,17 +161,23 @@ class ReplayFeed:
         limit = None if horizon is None else s.fmt_ts(horizon)
         if self._end is not None and (limit is None or self._end < limit):
             limit = self._end
+        end, start = self._end, self._start
+        advance = self.clock.advance_text
+        handle, delta = self._handle, self._delta
         while True:
             rec = self._next
-            if rec is None or (self._end is not None and rec.ts_recv > self._end):
+            if rec is None:
                 self.finished = True
                 break
-            if limit is not None and rec.ts_recv > limit:
+            ts = rec[0]
+            if limit is not None and ts > limit:
+                if end is not None and ts > end:
+                    self.finished = True
                 break
             self._next = next(records, None)
-            out = self._handle(rec)
-            if out and (self._start is None or rec.ts_recv >= self._start):
-                self.clock.advance_to(s.parse_ts(rec.ts_recv))
+            out = delta(rec) if rec[1] == LEVEL else handle(rec)
+            if out and (start is None or ts >= start):
+                advance(ts)
                 yield from out
         if horizon is not None and not self.finished:
             self.clock.advance_to(horizon)
@@ -176,8 +193,6 @@ class ReplayFeed:
         self._stats.messages += 1
         code = rec.code
         try:
-            if code == LEVEL:
-                return self._delta(rec)
             if code == SNAP:
                 return self._snapshot(rec)
             if code == TRADE:
@@ -211,31 +226,52 @@ class ReplayFeed:
         return units
 
     def _delta(self, rec: Record) -> list[FeedEvent]:
-        row = rec.row
-        ticker = row["ticker"]
-        out = self._sequence(rec, row["sid"], row["seq"], ticker)
-        if out is not None:
-            self._stats.deltas += 1
-            self._stats.dropped += 1
-            return out
-        side, size = row["side"], row["size"]
-        if side != "yes" and side != "no":
-            raise ValueError(f"side {side!r}")
-        size_u = int(size.replace(".", "", 1)) if len(size) > 3 and size[-3] == "." else fixed_to_units(size, 2)
-        book = self._book(ticker)
-        was_live = not book.stale
-        self._stats.deltas += 1
-        if book.apply_delta(side == "yes", self._price(row["price"]), size_u):
-            ts = self._time(row["ts"])
-            book.updated = ts
-            book.record_mid(ts)
-            return [BookUpdated(ticker, ts)] if ticker in self._subscribed else []
-        self._stats.dropped += 1
-        if was_live and book.stale:
+        """A delta row: the hot path (one per book event), kept to a few dict look-ups."""
+        row = rec[2]
+        stats = self._stats
+        stats.messages += 1
+        stats.deltas += 1
+        try:
+            ticker, seq = row["ticker"], row["seq"]
+            key = (rec[3].session, row["sid"])
+            last = self._last_seq.get(key)
+            if last is not None and type(seq) is int and seq == last + 1:
+                self._last_seq[key] = seq
+                known = self._sid_tickers.get(key)
+                if known is None or ticker not in known:
+                    self._note(key, ticker)
+            else:
+                out = self._sequence(rec, row["sid"], seq, ticker)
+                if out is not None:
+                    stats.dropped += 1
+                    return out
+            side, size = row["side"], row["size"]
+            yes = side == "yes"
+            if not yes and side != "no":
+                raise ValueError(f"side {side!r}")
+            price = self._prices.get(row["price"])
+            if price is None:
+                price = self._prices[row["price"]] = fixed_to_units(row["price"], 4)
+            size_u = int(size.replace(".", "", 1)) if len(size) > 3 and size[-3] == "." else fixed_to_units(size, 2)
+            book = self._all.get(ticker) or self._book(ticker)
+            if book.apply_delta(yes, price, size_u):
+                text = row["ts"]
+                ts = self._ts if text == self._ts_text else self._time(text)
+                book.updated = ts
+                book.record_mid(ts)
+                return [BookUpdated(ticker, ts)] if ticker in self._subscribed else []
+        except _BAD_ROW as exc:
+            raise RecordingError(f"line {rec.line}: unreadable row ({exc})", rec.file.path) from None
+        stats.dropped += 1
+        if book.has_snapshot and ticker not in self._doubted:  # it was live: this delta broke it
             self.problems.append(Problem(ProblemKind.BAD_BOOK, rec.file.path, rec.line,
                                          f"{ticker}: {book.stale_reason}; stale until its next snapshot"))
             return self._announce([ticker], rec, book.stale_reason or "stale", already_stale=True)
         return []
+
+    def _note(self, key: tuple[str, int | None], ticker: str) -> None:
+        self._sid_tickers.setdefault(key, set()).add(ticker)
+        self._session_tickers.setdefault(key[0], set()).add(ticker)
 
     def _snapshot(self, rec: Record) -> list[FeedEvent]:
         head = rec.row
@@ -258,6 +294,7 @@ class ReplayFeed:
                                              "rebuilt from the deltas before it; replaced by the snapshot"))
         reason = book.stale_reason
         self._stats.snapshots += 1
+        self._doubted.discard(ticker)
         resynced = book.apply_snapshot(yes, no, ts)
         book.record_mid(ts)
         if ticker not in self._subscribed:
@@ -307,8 +344,7 @@ class ReplayFeed:
         """None when in order; else the stale events of the subscription's books (a gap or a duplicate)."""
         key = (rec.file.session, sid)
         if ticker is not None:
-            self._sid_tickers.setdefault(key, set()).add(ticker)
-            self._session_tickers.setdefault(rec.file.session, set()).add(ticker)
+            self._note(key, ticker)
         if seq is None:
             return None
         if type(seq) is not int:
@@ -351,6 +387,7 @@ class ReplayFeed:
             book = self._book(t)
             was_live = already_stale or not book.stale
             book.mark_stale(reason)
+            self._doubted.add(t)
             if was_live and t in self._subscribed:
                 out.append(BookStale(t, book.stale_reason or reason, when))
         return out

@@ -17,6 +17,7 @@ a book across a hole.
 
 from __future__ import annotations
 
+import codecs
 import heapq
 import json
 import logging
@@ -49,6 +50,14 @@ class Record(NamedTuple):
     row: dict
     file: s.DataFile
     line: int
+
+
+def _record(ts_recv: str, code: int, row: dict, file: s.DataFile, line: int) -> Record:
+    return _new_tuple(Record, (ts_recv, code, row, file, line))  # NamedTuple's own __new__ is Python: slow
+
+
+_new_tuple: Any = tuple.__new__
+_DECODER = json.JSONDecoder()
 
 
 class ProblemKind(str, Enum):
@@ -157,7 +166,7 @@ class Recording:
             files = [f for f in session.files if (first is None or f.day >= first) and (last is None or f.day <= last)]
             if files:
                 streams.append(_session(files, frozenset(session.tickers), problems))
-        return heapq.merge(*streams, key=itemgetter(0))
+        return streams[0] if len(streams) == 1 else heapq.merge(*streams, key=itemgetter(0))
 
 
 def _names(tickers: Sequence[str]) -> str:
@@ -248,13 +257,13 @@ def _salvage(decomp: Any, chunk: bytes) -> Iterator[bytes]:
             yield data
 
 
-def _lines(df: s.DataFile, problems: list[Problem]) -> Iterator[tuple[int, bytes, bool]]:
-    """(line number, text, complete) for every line; the last may be incomplete (no newline).
-
-    Truncation is reported here; corruption raises RecordingError."""
+def _blocks(df: s.DataFile, problems: list[Problem]) -> Iterator[tuple[list[str], bool]]:
+    """The file's lines as text, a block per decompressed chunk: (complete lines, True), then at most one
+    ([incomplete last line], False).  Truncation is reported here; corruption raises RecordingError."""
     n = 0
-    tail = b""
+    tail = ""
     cut = False
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         fh = df.path.open("rb")
     except OSError as exc:
@@ -265,91 +274,99 @@ def _lines(df: s.DataFile, problems: list[Problem]) -> Iterator[tuple[int, bytes
                 if not data:
                     cut = True
                     continue
-                parts = (tail + data).split(b"\n")
-                tail = parts.pop()
-                for text in parts:
-                    n += 1
-                    yield n, text, True
+                lines = (tail + decoder.decode(data)).split("\n")
+                tail = lines.pop()
+                n += len(lines)
+                yield lines, True
         except _Damaged as exc:
             raise RecordingError(f"damaged after line {n} ({exc})", df.path) from None
+        except UnicodeDecodeError:
+            raise RecordingError(f"not UTF-8 text after line {n}", df.path) from None
     if cut:
         problems.append(Problem(ProblemKind.TRUNCATED_FILE, df.path, n + (1 if tail else 0),
                                 f"the file ends early (not closed by its recorder?); {n} complete lines used"))
     if tail:
-        yield n + 1, tail, False
-
-
-def _rows(df: s.DataFile, allowed: frozenset[str], problems: list[Problem]) -> Iterator[tuple[int, dict]]:
-    last_ts = ""
-    for n, text, complete in _lines(df, problems):
-        try:
-            row = json.loads(text)
-        except ValueError as exc:
-            if not complete:
-                problems.append(Problem(ProblemKind.TRUNCATED_LINE, df.path, n,
-                                        "the last line is cut off; it is left out, the lines before it are used"))
-                return
-            raise RecordingError(f"line {n} is not JSON ({exc})", df.path) from None
-        if not isinstance(row, dict):
-            raise RecordingError(f"line {n} is not a JSON object", df.path)
-        ts = row.get("ts_recv")
-        if not isinstance(ts, str) or len(ts) != 27 or ts < last_ts:
-            what = "has no ts_recv" if not isinstance(ts, str) else \
-                f"ts_recv {ts!r} is {'not a recording time' if len(ts) != 27 else 'before the line above'}"
-            raise RecordingError(f"line {n} {what}", df.path)
-        last_ts = ts
-        ticker = row.get("ticker")
-        if ticker is not None and ticker not in allowed and df.kind != s.LIFECYCLE:
-            raise RecordingError(f"line {n}: market {ticker!r} is not one of this session's "
-                                 f"({_names(sorted(allowed))}): files of different recordings mixed in one file?",
-                                 df.path)
-        yield n, row
+        yield [tail], False
 
 
 def _records(df: s.DataFile, allowed: frozenset[str], problems: list[Problem]) -> Iterator[Record]:
-    rows = _rows(df, allowed, problems)
-    if df.kind != s.BOOK:
-        code = KIND_CODE[df.kind]
-        for n, row in rows:
-            yield Record(row["ts_recv"], code, row, df, n)
-        return
-    for n, row in rows:
-        marker = row.get("marker")
-        if marker is None:
-            if row.get("is_snapshot") is True:
-                raise RecordingError(f"line {n}: a snapshot level without its snapshot header", df.path)
-            yield Record(row["ts_recv"], LEVEL, row, df, n)
-        elif marker == s.SNAPSHOT:
-            snap = _snapshot(df, n, row, rows)
-            if snap is None:
-                problems.append(Problem(ProblemKind.TRUNCATED_FILE, df.path, n, "the file ends inside this "
-                                        "snapshot; it is left out, the lines before it are used"))
-                return
-            yield snap
-        elif marker in s.MARKERS:
-            yield Record(row["ts_recv"], MARK, row, df, n)
-        else:
-            raise RecordingError(f"line {n}: unknown marker {str(marker)[:40]!r}; this version knows "
-                                 f"{', '.join(sorted(s.MARKERS))} (a newer recording? upgrade to replay it)", df.path)
+    """The file's rows, checked (see the module docstring), as Records; a snapshot's levels ride on its header."""
+    n = 0
+    last_ts = ""
+    decode = _DECODER.raw_decode
+    book, lifecycle = df.kind == s.BOOK, df.kind == s.LIFECYCLE
+    code = LEVEL if book else KIND_CODE[df.kind]
+    snap: dict | None = None  # a snapshot header still collecting its levels
+    for lines, complete in _blocks(df, problems):
+        for text in lines:
+            n += 1
+            try:
+                row, end = decode(text)
+            except ValueError as exc:
+                if not complete:
+                    problems.append(Problem(ProblemKind.TRUNCATED_LINE, df.path, n, "the last line is cut off; "
+                                            "it is left out, the lines before it are used"))
+                    break
+                raise RecordingError(f"line {n} is not JSON ({exc})", df.path) from None
+            if end != len(text) and text[end:].strip():
+                raise RecordingError(f"line {n} is not JSON (extra data after column {end})", df.path)
+            if type(row) is not dict:
+                raise RecordingError(f"line {n} is not a JSON object", df.path)
+            ts = row.get("ts_recv")
+            if type(ts) is not str or len(ts) != 27 or ts < last_ts:
+                raise RecordingError(f"line {n} {_bad_time(ts)}", df.path)
+            last_ts = ts
+            ticker = row.get("ticker")
+            if ticker is not None and ticker not in allowed and not lifecycle:
+                raise RecordingError(f"line {n}: market {ticker!r} is not one of this session's "
+                                     f"({_names(sorted(allowed))}): files of different recordings mixed in one "
+                                     "file?", df.path)
+            if not book:
+                yield _record(ts, code, row, df, n)
+            elif snap is not None:
+                if row.get("is_snapshot") is not True or ticker != snap["ticker"] or row.get("seq") != snap["seq"]:
+                    raise RecordingError(f"line {n}: the snapshot of line {snap['line']} has {snap['levels']} "
+                                         "levels but this line is not one of them", df.path)
+                snap["levels_rows"].append(row)
+                if len(snap["levels_rows"]) == snap["levels"]:
+                    yield _record(snap["ts_recv"], SNAP, snap, df, snap["line"])
+                    snap = None
+            elif "marker" not in row:
+                if row.get("is_snapshot") is True:
+                    raise RecordingError(f"line {n}: a snapshot level without its snapshot header", df.path)
+                yield _record(ts, LEVEL, row, df, n)
+            else:
+                snap = _marker(df, n, row)
+                if snap is not None and snap["levels"] == 0:
+                    yield _record(ts, SNAP, snap, df, n)
+                    snap = None
+                elif snap is None:
+                    yield _record(ts, MARK, row, df, n)
+    if snap is not None:
+        problems.append(Problem(ProblemKind.TRUNCATED_FILE, df.path, snap["line"], "the file ends inside this "
+                                "snapshot; it is left out, the lines before it are used"))
 
 
-def _snapshot(df: s.DataFile, n: int, head: dict, rows: Iterator[tuple[int, dict]]) -> Record | None:
-    count = head.get("levels")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise RecordingError(f"line {n}: snapshot header without a level count", df.path)
-    levels: list[dict[str, Any]] = []
-    for _ in range(count):
-        item = next(rows, None)
-        if item is None:
-            return None
-        m, row = item
-        if row.get("is_snapshot") is not True or row.get("ticker") != head.get("ticker") or \
-                row.get("seq") != head.get("seq"):
-            raise RecordingError(f"line {m}: snapshot of line {n} has {count} levels but this line is not one of "
-                                 "them", df.path)
-        levels.append(row)
-    head["levels_rows"] = levels
-    return Record(head["ts_recv"], SNAP, head, df, n)
+def _bad_time(ts: object) -> str:
+    if not isinstance(ts, str):
+        return "has no ts_recv"
+    return f"ts_recv {ts[:40]!r} is {'not a recording time' if len(ts) != 27 else 'before the line above'}"
+
+
+def _marker(df: s.DataFile, n: int, row: dict) -> dict | None:
+    """A snapshot header (made ready to collect its levels), or None for the other known markers."""
+    marker = row["marker"]
+    if marker == s.SNAPSHOT:
+        count = row.get("levels")
+        if type(count) is not int or count < 0:
+            raise RecordingError(f"line {n}: snapshot header without a level count", df.path)
+        row["levels_rows"] = []
+        row["line"] = n
+        return row
+    if marker not in s.MARKERS:
+        raise RecordingError(f"line {n}: unknown marker {str(marker)[:40]!r}; this version knows "
+                             f"{', '.join(sorted(s.MARKERS))} (a newer recording? upgrade to replay it)", df.path)
+    return None
 
 
 def _session(files: list[s.DataFile], allowed: frozenset[str], problems: list[Problem]) -> Iterator[Record]:
@@ -357,11 +374,11 @@ def _session(files: list[s.DataFile], allowed: frozenset[str], problems: list[Pr
     chains = [_chain([f for f in files if f.kind == kind], kind, allowed, problems)
               for kind in s.KINDS if any(f.kind == kind for f in files)]
     last: Record | None = None
-    for rec in heapq.merge(*chains, key=itemgetter(0)):
+    for rec in chains[0] if len(chains) == 1 else heapq.merge(*chains, key=itemgetter(0)):
         last = rec
         yield rec
     if last is not None:
-        yield Record(last.ts_recv, END, {"reason": "recording ended"}, last.file, last.line)
+        yield _record(last.ts_recv, END, {"reason": "recording ended"}, last.file, last.line)
 
 
 def _chain(files: list[s.DataFile], kind: str, allowed: frozenset[str], problems: list[Problem]
@@ -375,4 +392,4 @@ def _chain(files: list[s.DataFile], kind: str, allowed: frozenset[str], problems
             yield rec
         cut = any(p.path == df.path for p in problems[before:])
         if kind == s.BOOK and cut and i + 1 < len(files) and last is not None:
-            yield Record(last.ts_recv, LOST, {"reason": f"data lost at the end of {df.path.name}"}, df, last.line)
+            yield _record(last.ts_recv, LOST, {"reason": f"data lost at the end of {df.path.name}"}, df, last.line)

@@ -82,6 +82,8 @@ class Recorder(BookTap):
         self.counts = RecordCounts()
         self._clock = clock
         self._last: datetime | None = None
+        self._exch: datetime | None = None
+        self._exch_text = ""
         self._last_seq: dict[int, int] = {}
         feed.tap = self
 
@@ -112,7 +114,9 @@ class Recorder(BookTap):
     def book_delta(self, ticker: str, sid: int | None, seq: int | None, yes: bool, price: int, delta: int,
                    ts: datetime) -> None:
         when, recv = self._stamp()
-        self._write(s.BOOK, when, s.level_row(ticker, recv, sid, seq, yes, price, delta, False, s.fmt_ts(ts)))
+        if ts is not self._exch:  # the feed hands consecutive deltas of one millisecond the same datetime
+            self._exch, self._exch_text = ts, s.fmt_ts(ts)
+        self._write(s.BOOK, when, s.level_row(ticker, recv, sid, seq, yes, price, delta, False, self._exch_text))
         self._note_seq(sid, seq)
         self.counts.deltas += 1
         self.counts.levels += 1

@@ -68,9 +68,12 @@ def session_id(started: datetime, n: int = 1) -> str:
 # ----------------------------------------------------------------------------------- exact text
 def fmt_ts(ts: datetime) -> str:
     """Aware time -> `2026-11-05T12:00:00.123456Z` (always six fraction digits: the text sorts as the time does)."""
-    if ts.tzinfo is None:
+    offset = ts.utcoffset()
+    if offset is None:
         raise ValueError("naive datetime in a recording")
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if offset:
+        ts = ts.astimezone(timezone.utc)
+    return ts.isoformat(timespec="microseconds")[:26] + "Z"  # isoformat: several times faster than strftime
 
 
 def parse_ts(text: Any) -> datetime:

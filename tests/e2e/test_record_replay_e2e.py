@@ -25,7 +25,7 @@ import pytest
 from kalshi_trading.api.signer import Signer
 from kalshi_trading.config import load_private_key
 from kalshi_trading.marketdata.book import orderbook_units
-from kalshi_trading.marketdata.events import BookStale, BookUpdated, Resynced
+from kalshi_trading.marketdata.events import BookStale, BookUpdated, LifecycleEvent, LifecycleMsg, Resynced
 from kalshi_trading.marketdata.feed_ws import Backoff, WebSocketFeed
 from kalshi_trading.models import BookSide, TimeInForce
 from kalshi_trading.replay.feed import ReplayFeed
@@ -144,6 +144,8 @@ def test_replay_reproduces_the_simulators_book_at_every_sequence_number(server, 
         assert session.feed.update_subscription("orderbook_delta", "get_snapshot", tickers) is not None
         # the simulator answers the command in its own time: it must not move before it has
         session.wait(lambda k=k: session.recorder.counts.snapshots >= len(tickers) * (k + 2), "the checkpoint")
+    server.exchange.settle(tickers[0], "yes")  # lifecycle events (and the book emptied) are recorded too
+    session.wait(lambda: session.recorder.counts.lifecycle >= 2, "the settlement's lifecycle events")
     session.close()
     counts = session.recorder.counts
     assert counts.deltas > 100 and counts.trades > 5 and counts.stale == 0, counts  # a session worth checking
@@ -162,6 +164,9 @@ def test_replay_reproduces_the_simulators_book_at_every_sequence_number(server, 
                 assert again.books[event.ticker].levels_units() == expected[k - 1][event.ticker], (event, k)
             seen[event.ticker] = k + 1
     assert seen == {t: steps + 1 for t in tickers}
+    settled = [e for e in session.live if isinstance(e, LifecycleMsg)]
+    assert {e.event_type for e in settled} >= {LifecycleEvent.DETERMINED, LifecycleEvent.SETTLED}
+    assert feed.books[tickers[0]].levels_units() == ({}, {})  # settled: every resting order went
 
 
 def test_a_gap_and_a_dropped_connection_are_recorded_and_replayed_as_resyncs(server, tmp_path):

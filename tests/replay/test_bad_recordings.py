@@ -320,3 +320,13 @@ def test_a_missing_or_empty_directory(tmp_path, cli):
     refused(cli(str(tmp_path / "empty")), 3, "no recorded data")
     (tmp_path / "file").write_text("x")
     refused(cli(str(tmp_path / "file")), 3, "not a directory")
+
+
+def test_a_time_window_out_of_order_or_unreadable_is_refused(tmp_path, cli):
+    standard(tmp_path)
+    refused(cli(str(tmp_path), "-t", A, "--from", "2026-12-02", "--to", "2026-12-01"), 2,
+            "--from 2026-12-02 is after --to 2026-12-01")
+    refused(cli(str(tmp_path), "-t", A, "--from", "yesterday"), 2, "'yesterday' not understood")
+    window = cli(str(tmp_path), "-t", A, "--from", "2026-12-01T12:00:00.006Z", "--to", "2026-12-01T12:00:00.008Z",
+                 "--json")
+    assert window.exit_code == 0 and json.loads(window.stdout)["events"] == {"book": 1, "ticker": 1}

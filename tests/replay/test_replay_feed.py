@@ -200,3 +200,9 @@ def test_rows_round_trip_every_event_field():
     assert schema.lifecycle_event(json.loads(schema.dumps(schema.lifecycle_row(life, "x")))) == life
     assert schema.fmt_ts(at(0)) == "2026-12-01T12:00:00.000000Z" and schema.parse_ts("2026-12-01T12:00:00.000000Z") \
         == at(0)
+    from datetime import datetime, timezone
+
+    eastern = datetime(2026, 12, 1, 7, 0, 0, 5, tzinfo=timezone(timedelta(hours=-5)))
+    assert schema.fmt_ts(eastern) == "2026-12-01T12:00:00.000005Z"
+    with pytest.raises(ValueError, match="naive"):
+        schema.fmt_ts(datetime(2026, 12, 1))
