@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -96,7 +96,7 @@ class ReplayFeed:
         self._stats = FeedStats()
         self._start = None if start is None else s.fmt_ts(start)
         self._end = None if end is None else s.fmt_ts(end)
-        self._days = (start.date() if start else None, end.date() if end else None)
+        self._last_day = end.date() if end else None  # later files are not opened
         self._records: Iterator[Record] | None = None
         self._next: Record | None = None
         self._last_seq: dict[tuple[str, int | None], int] = {}
@@ -112,16 +112,13 @@ class ReplayFeed:
         """Open the recording and set the clock to its first receive time (if the clock has no time yet)."""
         if self._records is not None:
             return
-        self._records = self.recording.records(self.problems, self._days_wanted())
+        # files before the start's day are read too: a session that began earlier needs its snapshots
+        self._records = self.recording.records(self.problems, (None, self._last_day))
         self._next = next(self._records, None)
         if not self.clock.started:
             first = self._start or (self._next.ts_recv if self._next is not None else None)
             if first is not None:
                 self.clock.advance_text(first)
-
-    def _days_wanted(self) -> tuple[date | None, date | None]:
-        # files before the start day are still read when a session began earlier: its books need their snapshot
-        return (None, self._days[1])
 
     def stop(self) -> None:
         self.finished = True
@@ -277,12 +274,13 @@ class ReplayFeed:
         head = rec.row
         ticker = head["ticker"]
         out = self._sequence(rec, head["sid"], head["seq"], ticker) or []
-        yes: list[tuple[int, int]] = []
-        no: list[tuple[int, int]] = []
+        sides: dict[str, list[tuple[int, int]]] = {"yes": [], "no": []}
         for row in head["levels_rows"]:
-            size = fixed_to_units(row["size"], 2)
-            (yes if row["side"] == "yes" else no if row["side"] == "no" else _bad_side(row)).append(
-                (self._price(row["price"]), size))
+            side = sides.get(row["side"])
+            if side is None:
+                raise ValueError(f"side {row['side']!r}")
+            side.append((self._price(row["price"]), fixed_to_units(row["size"], 2)))
+        yes, no = sides["yes"], sides["no"]
         ts = s.parse_ts(head["ts"])
         book = self._book(ticker)
         if not book.stale:  # a checkpoint: the deltas must have led exactly here
@@ -395,7 +393,3 @@ class ReplayFeed:
     def _reset(self, session: str) -> None:
         for key in [k for k in self._last_seq if k[0] == session]:
             del self._last_seq[key]
-
-
-def _bad_side(row: dict) -> list:
-    raise ValueError(f"side {row.get('side')!r}")
