@@ -34,7 +34,7 @@ from kalshi_trading.marketdata.events import (
     Reconnected,
     Resynced,
 )
-from kalshi_trading.marketdata.feed import FeedStats
+from kalshi_trading.marketdata.feed import FeedStats, MarketFeed
 from kalshi_trading.replay import schema as s
 from kalshi_trading.replay.reader import (
     END, LEVEL, LIFE, LOST, MARK, SNAP, TICKER, TRADE, Problem, ProblemKind, Record, Recording,
@@ -393,3 +393,8 @@ class ReplayFeed:
     def _reset(self, session: str) -> None:
         for key in [k for k in self._last_seq if k[0] == session]:
             del self._last_seq[key]
+
+
+def as_market_feed(feed: ReplayFeed) -> MarketFeed:
+    """The replay feed where a `MarketFeed` is expected (mypy checks that it is one)."""
+    return feed
