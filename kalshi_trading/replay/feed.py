@@ -175,7 +175,10 @@ class ReplayFeed:
             out = delta(rec) if rec[1] == LEVEL else handle(rec)
             if out and (start is None or ts >= start):
                 advance(ts)
-                yield from out
+                if isinstance(out, BookUpdated):  # the hot path hands its one event over bare
+                    yield out
+                else:
+                    yield from out
         if horizon is not None and not self.finished:
             self.clock.advance_to(horizon)
 
@@ -222,8 +225,9 @@ class ReplayFeed:
             units = self._prices[text] = fixed_to_units(text, 4)
         return units
 
-    def _delta(self, rec: Record) -> list[FeedEvent]:
-        """A delta row: the hot path (one per book event), kept to a few dict look-ups."""
+    def _delta(self, rec: Record) -> BookUpdated | list[FeedEvent] | None:
+        """A delta row: the hot path (one per book event), kept to a few dict look-ups.  Its one `BookUpdated`
+        comes bare (no list); what else it may yield (a gap's `BookStale`s) in a list; None for nothing."""
         row = rec[2]
         stats = self._stats
         stats.messages += 1
@@ -256,7 +260,7 @@ class ReplayFeed:
                 ts = self._ts if text == self._ts_text else self._time(text)
                 book.updated = ts
                 book.record_mid(ts)
-                return [BookUpdated(ticker, ts)] if ticker in self._subscribed else []
+                return BookUpdated(ticker, ts) if ticker in self._subscribed else None
         except _BAD_ROW as exc:
             raise RecordingError(f"line {rec.line}: unreadable row ({exc})", rec.file.path) from None
         stats.dropped += 1
