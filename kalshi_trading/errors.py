@@ -46,6 +46,10 @@ class JournalError(StorageError):
     """The journal file is unusable (corrupt, foreign, or locked); it is never overwritten."""
 
 
+class RecordingError(StorageError):
+    """A market-data recording cannot be replayed (damaged file, unknown record, newer format): names file and line."""
+
+
 class RiskDenied(KalshiError):
     """A risk rule refused an order."""
 

@@ -261,6 +261,15 @@ class Candle:
 
 
 @dataclass(frozen=True)
+class HistoricalCutoff:
+    """Where the exchange's historical tier begins (`GET /historical/cutoff`): older data is served only there."""
+
+    market_settled: datetime  # markets settled before this (and their candles) live in /historical/markets
+    trades_created: datetime  # public trades and fills created before this live in /historical/trades, /fills
+    orders_updated: datetime
+
+
+@dataclass(frozen=True)
 class Balance:
     """Available cash and portfolio value, in dollars."""
 

@@ -17,6 +17,7 @@ RANK = {
     "config": 1,
     "api": 2, "store": 2,
     "marketdata": 3,  # the feed signs its handshake with api's signer and reads wire numbers with api.parse
+    "replay": 3.5,  # recorder and replay feed: on marketdata (its tap, events, books); marketdata never imports it
     "trading": 4,
     "auto": 5, "signals": 5, "ops": 5,
     "cli": 6,

@@ -28,6 +28,7 @@ from kalshi_trading.api.boundary import named as _named
 from kalshi_trading.api.boundary import optional as _opt
 from kalshi_trading.api.boundary import reads as _reads
 from kalshi_trading.api.boundary import segment as _seg
+from kalshi_trading.api.historical import HistoricalReads
 from kalshi_trading.api.ratelimit import RateLimiter
 from kalshi_trading.api.retry import RetryPolicy
 from kalshi_trading.api.signer import KalshiAuth, Signer
@@ -159,8 +160,8 @@ def order_body(req: OrderRequest, client_order_id: str) -> dict[str, Any]:
     return body
 
 
-class KalshiClient:
-    """Typed access to the Trade API v2."""
+class KalshiClient(HistoricalReads):
+    """Typed access to the Trade API v2 (the historical tier's reads come from `HistoricalReads`)."""
 
     def __init__(self, transport: Transport, *, env: str = "sim"):
         self.transport = transport

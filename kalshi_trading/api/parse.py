@@ -9,6 +9,7 @@ a `ResponseFormatError` naming the object and the field (the client adds the end
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Mapping
 
 from kalshi_trading.api.wire import (  # noqa: F401  (re-exported: callers read single values as parse.X)
@@ -46,6 +47,7 @@ from kalshi_trading.models import (
     EventPosition,
     ExchangeStatus,
     Fill,
+    HistoricalCutoff,
     Market,
     MarketPosition,
     MarketStatus,
@@ -244,11 +246,7 @@ def trade(d: Mapping) -> Trade:
     )
 
 
-def candle(d: Mapping) -> Candle:
-    obj = "Candle"
-    d = as_object(d, obj)
-    trades, yes_bid, yes_ask = (field_obj(d, k, obj) if d.get(k) is not None else {}
-                                for k in ("price", "yes_bid", "yes_ask"))
+def _end_period(d: Mapping, obj: str) -> datetime:
     end = d.get("end_period_ts")
     if end is None:
         raise fail(obj, "end_period_ts")
@@ -257,8 +255,16 @@ def candle(d: Mapping) -> Candle:
     end_period = timestamp(end)
     if end_period is None:  # timestamp() is None only for a missing value
         raise fail(obj, "end_period_ts")
+    return end_period
+
+
+def candle(d: Mapping) -> Candle:
+    obj = "Candle"
+    d = as_object(d, obj)
+    trades, yes_bid, yes_ask = (field_obj(d, k, obj) if d.get(k) is not None else {}
+                                for k in ("price", "yes_bid", "yes_ask"))
     return Candle(
-        end_period=end_period,
+        end_period=_end_period(d, obj),
         yes_bid_close=price(yes_bid, "close", obj, None),
         yes_ask_close=price(yes_ask, "close", obj, None),
         price_open=price(trades, "open", obj, None),
@@ -268,6 +274,53 @@ def candle(d: Mapping) -> Candle:
         volume=size(d, "volume", obj, ZERO),
         open_interest=size(d, "open_interest", obj, ZERO),
     )
+
+
+def _hist_price(d: Mapping, name: str, obj: str) -> Any:
+    """A historical candle's price: `name_dollars`, else the bare `name` as dollar text (the historical shape;
+    an integer there is read as legacy cents, the other reading)."""
+    value = d.get(f"{name}_dollars")
+    if value is None:
+        value = d.get(name)
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = number(value, obj, name) / 100
+    result = number(value, obj, name)
+    if not (ZERO <= result <= ONE):
+        raise ResponseFormatError(f"{obj} field {name!r} is {result}, outside $0..$1")
+    return result
+
+
+def historical_candle(d: Mapping) -> Candle:
+    """`MarketCandlestickHistorical`: as `candle`, with OHLC prices as bare dollar strings."""
+    obj = "MarketCandlestickHistorical"
+    d = as_object(d, obj)
+    trades, yes_bid, yes_ask = (field_obj(d, k, obj) if d.get(k) is not None else {}
+                                for k in ("price", "yes_bid", "yes_ask"))
+    return Candle(
+        end_period=_end_period(d, obj),
+        yes_bid_close=_hist_price(yes_bid, "close", obj),
+        yes_ask_close=_hist_price(yes_ask, "close", obj),
+        price_open=_hist_price(trades, "open", obj),
+        price_high=_hist_price(trades, "high", obj),
+        price_low=_hist_price(trades, "low", obj),
+        price_close=_hist_price(trades, "close", obj),
+        volume=size(d, "volume", obj, ZERO),
+        open_interest=size(d, "open_interest", obj, ZERO),
+    )
+
+
+def historical_cutoff(d: Mapping) -> HistoricalCutoff:
+    obj = "HistoricalCutoff"
+    d = as_object(d, obj)
+    found = {}
+    for name in ("market_settled_ts", "trades_created_ts", "orders_updated_ts"):
+        when = timestamp(d.get(name))
+        if when is None:
+            raise fail(obj, name)
+        found[name] = when
+    return HistoricalCutoff(found["market_settled_ts"], found["trades_created_ts"], found["orders_updated_ts"])
 
 
 def balance(d: Mapping) -> Balance:

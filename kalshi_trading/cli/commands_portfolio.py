@@ -130,8 +130,12 @@ def history(ctx: typer.Context,
             json_output: bool = JSON_OPTION) -> None:
     """Recent fills, settlements and order events from the journal, newest first (with the bot's strategy).
 
+    `kalshi history download` fetches the exchange's own trades and candles instead (see its --help).
+
     Example:  kalshi history --since 2026-11-01 -n 20
     """
+    if getattr(ctx, "invoked_subcommand", None):  # `kalshi history download ...`: the subcommand does the work
+        return
     start, end = parse_range(since, until)
     if limit <= 0:
         raise UsageError("-n must be positive")
@@ -258,6 +262,11 @@ def register(app: typer.Typer) -> None:
     app.command("positions")(positions)
     app.command("pnl")(pnl)
     app.command("sync")(sync)
-    app.command("history")(history)
+    history_app = typer.Typer()  # a group, so that `kalshi history download` can live under it
+    history_app.callback(invoke_without_command=True)(history)
+    from kalshi_trading.cli.commands_record import register_history
+
+    register_history(history_app)
+    app.add_typer(history_app, name="history")
     app.command("export-trades")(export_trades)
     app.command("logs")(logs)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
-from kalshi_trading.marketdata.book import BookDataError, LocalBook, snapshot_levels
+from kalshi_trading.marketdata.book import BookDataError, LocalBook, delta_fields, snapshot_levels
 from kalshi_trading.marketdata.events import (
     PARSERS,
     BookStale,
@@ -39,7 +39,7 @@ from kalshi_trading.errors import ResponseFormatError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MarketFeed", "FeedStats", "BookKeeper", "QueueFeed"]
+__all__ = ["MarketFeed", "FeedStats", "BookKeeper", "BookTap", "QueueFeed"]
 
 
 class MarketFeed(Protocol):
@@ -62,6 +62,21 @@ class MarketFeed(Protocol):
 
     @property
     def stats(self) -> "FeedStats": ...
+
+
+class BookTap(Protocol):
+    """Sees every sequenced book message as the feed received it, already parsed (prices and sizes in integer
+    sub-units, the exchange time), before the sequence check: `replay.Recorder` writes them down.  A message that
+    cannot be parsed is not tapped (the book goes stale, which the feed reports as a `BookStale`)."""
+
+    def book_snapshot(self, ticker: str, sid: int | None, seq: int | None, yes: list[tuple[int, int]],
+                      no: list[tuple[int, int]], ts: datetime) -> None: ...
+
+    def book_delta(self, ticker: str, sid: int | None, seq: int | None, yes: bool, price: int, delta: int,
+                   ts: datetime) -> None: ...
+
+    def book_seq(self, sid: int, seq: int) -> None:
+        """A command reply took (or reported past) the sid's last number: seq `seq` carried no book change."""
 
 
 @dataclass
@@ -106,6 +121,7 @@ class BookKeeper:
         self._pending: dict[str, tuple[float, bool]] = {}
         self._last_ms: int | None = None
         self._last_ts: datetime = utcnow()
+        self.tap: BookTap | None = None  # a recorder, when one listens
 
     def add(self, ticker: str) -> LocalBook:
         """A book for `ticker`, awaiting its first snapshot (asked again if none comes in time)."""
@@ -145,6 +161,8 @@ class BookKeeper:
         """A command reply (`ok`, `unsubscribed`) carrying the sid's seq: it may report the current
         number or take the next one (the reference does not say), so both are in order."""
         last = self._last_seq.get(sid)
+        if self.tap is not None and (last is None or seq > last):
+            self.tap.book_seq(sid, seq)
         if last is None or seq == last + 1:
             self._last_seq[sid] = seq
             return []
@@ -162,6 +180,9 @@ class BookKeeper:
         ticker = str(msg.get("market_ticker") or msg.get("ticker") or "")
         if sid is not None and ticker:  # every market of a sid starts with a snapshot on it
             self._sid_tickers.setdefault(sid, set()).add(ticker)
+        ts = ts_of(msg)  # once: a snapshot without a time is stamped now, and the tap must see that same time
+        if self.tap is not None:
+            self._tap_snapshot(sid, seq, ticker, msg, ts)
         events = self._sequence(sid, seq, ticker)
         book = self.books.get(ticker)
         if book is None:  # a market we no longer (or never) asked for
@@ -171,7 +192,23 @@ class BookKeeper:
         except (BookDataError, ValueError, TypeError, KeyError) as exc:
             log.warning("unreadable snapshot for %s: %s", ticker, exc)
             return events + self._stale([ticker], "unreadable snapshot")
-        return events + self.apply_snapshot(book, yes, no, ts_of(msg))
+        return events + self.apply_snapshot(book, yes, no, ts)
+
+    def _tap_snapshot(self, sid: int | None, seq: int | None, ticker: str, msg: Mapping, ts: datetime) -> None:
+        try:
+            yes, no = snapshot_levels(msg, "yes"), snapshot_levels(msg, "no")
+        except (BookDataError, ValueError, TypeError, KeyError):
+            return  # the book goes stale below; the recorder writes that down
+        if self.tap is not None:
+            self.tap.book_snapshot(ticker, sid, seq, yes, no, ts)
+
+    def _tap_delta(self, sid: int | None, seq: int | None, ticker: str, msg: Mapping) -> None:
+        try:
+            yes, price, delta = delta_fields(msg)
+        except (BookDataError, ValueError, TypeError, KeyError):
+            return
+        if self.tap is not None:
+            self.tap.book_delta(ticker, sid, seq, yes, price, delta, self._time(msg.get("ts_ms"), msg))
 
     def apply_snapshot(self, book: LocalBook, yes: Iterable[tuple[int, int]], no: Iterable[tuple[int, int]],
                        ts: datetime) -> list[FeedEvent]:
@@ -190,6 +227,8 @@ class BookKeeper:
 
     def on_delta(self, sid: int | None, seq: int | None, msg: Mapping) -> list[FeedEvent]:
         ticker = msg.get("market_ticker") or msg.get("ticker") or ""
+        if self.tap is not None:
+            self._tap_delta(sid, seq, ticker, msg)
         if sid is not None and seq is not None and self._last_seq.get(sid) == seq - 1:  # the usual case, inline
             self._last_seq[sid] = seq
         else:
@@ -316,6 +355,15 @@ class QueueFeed:
     @property
     def stats(self) -> FeedStats:
         return replace(self._stats)
+
+    @property
+    def tap(self) -> BookTap | None:
+        """Who sees every book message as received (see `BookTap`); set it before `start()`."""
+        return self._keeper.tap
+
+    @tap.setter
+    def tap(self, tap: BookTap | None) -> None:
+        self._keeper.tap = tap
 
     def _put(self, kind: str, payload: Any) -> None:
         self._queue.put((kind, payload))
