@@ -1,5 +1,5 @@
 """The simulated bitcoin index as a path: one sample a second for the last 20 minutes, and one-minute bars
-(open, high, low, close) for the last day.
+(open, high, low, close) for the last 25 hours.
 
 `KXBTC15M` settles on 60-second averages of it (`average`), its makers price on it with a lag (`price_at`),
 and the loopback copies of the outside exchanges quote around it (their candles are its minute bars).
@@ -15,7 +15,7 @@ from collections import deque
 SECOND_MS = 1000
 MINUTE_MS = 60_000
 SECONDS_KEPT = 1200  # 20 minutes: the current and the last 15-minute window's averages, and the makers' lag
-MINUTES_KEPT = 1440  # a day of one-minute bars (candles, 24-hour highs and lows)
+MINUTES_KEPT = 1500  # a day of one-minute bars and an hour more (24-hour statistics of a quote a while old)
 AVERAGE_MS = 60_000
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import socket
 import threading
 import time
@@ -110,7 +111,7 @@ class MarketConnection:
         self.lock = threading.Lock()  # the protocol and the fields below
         self.wake = threading.Event()
         self.subs: dict[str, int] = {}  # channel -> simulated second last pushed
-        self.awaiting: int | None = None  # id of the heartbeat not answered yet
+        self.pending: dict[int, float] = {}  # heartbeat id -> monotonic deadline for its answer
         self.closed = False
         self.heartbeats = 0
 
@@ -185,29 +186,29 @@ class MarketConnection:
     def _timer(self) -> None:
         params = self.params
         next_beat = time.monotonic() + params.heartbeat_s
-        deadline: float | None = None
         next_push = time.monotonic() + params.push_s
         while not self.closed:
             now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                with self.lock:
-                    missed = self.awaiting is not None
-                if missed:
-                    log.info("market stream: heartbeat not answered; disconnecting")
-                    self.close(1008, "heartbeat not answered")
-                    return
-                deadline = None
+            with self.lock:
+                missed = any(deadline <= now for deadline in self.pending.values())
+                soonest = min(self.pending.values(), default=None)
+            if missed:
+                log.info("market stream: heartbeat not answered; disconnecting")
+                self.close(1008, "heartbeat not answered")
+                return
             if now >= next_beat:
                 beat = int(time.time() * 1000)
                 with self.lock:
-                    self.awaiting = beat
+                    beat = max([beat, *(b + 1 for b in self.pending)])  # ids stay unique
+                    self.pending[beat] = now + params.heartbeat_timeout_s
                     self.heartbeats += 1
                 self.send({"id": beat, "method": "public/heartbeat", "code": 0})
-                deadline, next_beat = now + params.heartbeat_timeout_s, now + params.heartbeat_s
+                next_beat = now + params.heartbeat_s
+                soonest = min(soonest or math.inf, now + params.heartbeat_timeout_s)
             if now >= next_push:
                 self._push(only_new=True)
                 next_push = now + params.push_s
-            wait = min(t for t in (next_beat, next_push, deadline) if t is not None) - time.monotonic()
+            wait = min(next_beat, next_push, soonest or math.inf) - time.monotonic()
             self.wake.wait(max(0.0, wait))
 
     # ---- commands and pushes ---------------------------------------------------------------------------------
@@ -221,9 +222,9 @@ class MarketConnection:
             return self.send({"id": -1, "method": "", "code": BAD_REQUEST, "message": "BAD_REQUEST: not a request"})
         cid, method = body.get("id", -1), body["method"]
         if method == "public/respond-heartbeat":
-            with self.lock:
-                if cid == self.awaiting:
-                    self.awaiting = None
+            with self.lock:  # an answer covers its heartbeat and any older one
+                if cid in self.pending:
+                    self.pending = {b: d for b, d in self.pending.items() if b > cid}
             return None
         if method not in ("subscribe", "unsubscribe"):
             return self.send({"id": cid, "method": method, "code": BAD_REQUEST, "message": f"unknown method {method}"})
