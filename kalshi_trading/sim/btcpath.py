@@ -10,7 +10,9 @@ Floats are fine here: model quantities, never money (the routes render them with
 
 from __future__ import annotations
 
+import json
 from collections import deque
+from itertools import islice
 
 SECOND_MS = 1000
 MINUTE_MS = 60_000
@@ -25,6 +27,7 @@ class BtcPath:
     def __init__(self) -> None:
         self.seconds: deque[tuple[int, float]] = deque()
         self.minutes: deque[list] = deque()  # [minute start ms, open, high, low, close]
+        self._done: tuple[tuple[int, int] | None, str] = (None, "[]")  # finished bars as JSON, by (first, last)
 
     def __bool__(self) -> bool:
         return bool(self.seconds)
@@ -84,12 +87,21 @@ class BtcPath:
         return [list(b) for b in self.minutes if start_ms <= b[0] <= end_ms]
 
     def to_state(self) -> dict:
-        return {"seconds": [list(s) for s in self.seconds], "minutes": [list(b) for b in self.minutes]}
+        """A JSON-ready snapshot.  The finished minute bars never change, so their JSON text is made once a minute
+        (the store snapshots the exchange twice a second, and writing 1500 bars of floats each time is slow)."""
+        bars = self.minutes
+        done = len(bars) - 1
+        key = (bars[0][0], bars[done - 1][0]) if done > 0 else None
+        if key != self._done[0]:
+            self._done = (key, json.dumps(list(islice(bars, done)) if done > 0 else []))
+        return {"seconds": [list(s) for s in self.seconds], "finished_minutes": self._done[1],
+                "minute": list(bars[-1]) if bars else None}
 
     @classmethod
     def from_state(cls, data: dict | None) -> "BtcPath":
         path = cls()
         if data:
             path.seconds = deque((int(t), float(p)) for t, p in data.get("seconds", ()))
-            path.minutes = deque([int(b[0]), *map(float, b[1:])] for b in data.get("minutes", ()))
+            bars = json.loads(data.get("finished_minutes") or "[]") + ([data["minute"]] if data.get("minute") else [])
+            path.minutes = deque([int(b[0]), *map(float, b[1:])] for b in bars)
         return path

@@ -57,6 +57,7 @@ class SimExchange:
             self.world.backfill(self.sim_ms)
         self.feed: Feed | None = None  # the WebSocket feed while a server runs: lifecycle hooks and flushes
         self.extras = Extras()  # historical tier, API keys, subaccounts (store.load replaces it)
+        self.saved_events: tuple[tuple, str] | None = None  # store.dump's JSON of `events`, by (count, first, last)
 
     def _flush(self) -> None:
         """Hand what the last action changed to the WebSocket feed (caller holds the lock)."""
