@@ -5,6 +5,7 @@
 * KXHIGHNY: daily NYC high-temperature brackets, mutually exclusive `between` strikes plus two
   tails (tapered_deci_cent grid, fee type quadratic).
 * KXRAINNYC: a plain daily yes/no market "Rain in NYC today?" (deci_cent grid, quadratic).
+* KXBTC15M: bitcoin up or down every 15 minutes (`btc15m` builds its events; linear_cent, quadratic_with_maker_fees).
 
 Times are UTC milliseconds; tickers use US Eastern *standard* time (UTC-5) dates as Kalshi's do
 (daylight saving is ignored: a simulator simplification).
@@ -56,7 +57,7 @@ class Event:
     created_ms: int
     open_ms: int
     close_ms: int
-    kind: str  # btc | temp | rain (which underlying settles it)
+    kind: str  # btc | btc15m | temp | rain (which underlying settles it)
     market_tickers: tuple[str, ...] = field(default=())
 
     def to_state(self) -> dict:
@@ -82,6 +83,10 @@ SERIES = (
            "quadratic", "1", "deci_cent",
            ("National Weather Service", "https://www.weather.gov/wrh/climate?wfo=okx"),
            "https://kalshi.com/markets/kxrainnyc"),
+    Series("KXBTC15M", "fifteen_min", "Bitcoin price up or down in 15 minutes", "Crypto", ("BTC", "15 min"),
+           "quadratic_with_maker_fees", "1", "linear_cent",
+           ("CF Benchmarks", "https://www.cfbenchmarks.com/data/indices/BRTI"),
+           "https://kalshi.com/markets/kxbtc15m"),
 )
 SERIES_BY_TICKER = {s.ticker: s for s in SERIES}
 

@@ -11,7 +11,7 @@ import logging
 import math
 from typing import TYPE_CHECKING
 
-from kalshi_trading.sim import catalogue
+from kalshi_trading.sim import btc15m, catalogue
 from kalshi_trading.sim.candles import Candles
 from kalshi_trading.sim.catalogue import DETERMINE_DELAY_MS, Event
 from kalshi_trading.sim.clock import Clock, wall_ms
@@ -53,8 +53,11 @@ class SimExchange:
         self.participants_on = participants
         self.participants = Participants(self.engine, self.world)
         self.sim_ms = clock.now_ms() if sim_ms is None else sim_ms
+        if not self.world.path:  # a new world (or one saved before the path existed) gets a past
+            self.world.backfill(self.sim_ms)
         self.feed: Feed | None = None  # the WebSocket feed while a server runs: lifecycle hooks and flushes
         self.extras = Extras()  # historical tier, API keys, subaccounts (store.load replaces it)
+        self.saved_events: tuple[tuple, str] | None = None  # store.dump's JSON of `events`, by (count, first, last)
 
     def _flush(self) -> None:
         """Hand what the last action changed to the WebSocket feed (caller holds the lock)."""
@@ -104,7 +107,7 @@ class SimExchange:
 
     def _step(self, t: int) -> None:
         dt = (t - self.sim_ms) / 1000.0
-        self.world.evolve(dt)
+        self.world.advance(self.sim_ms, t)
         self.sim_ms = t
         self._lifecycle(t)
         self.engine.expire(t)
@@ -130,11 +133,11 @@ class SimExchange:
             nxt = self._next_boundary(self.sim_ms)
             if nxt is None or nxt > to:
                 break
-            self.world.evolve((nxt - self.sim_ms) / 1000.0)
+            self.world.advance(self.sim_ms, nxt)
             self.sim_ms = nxt
             self._lifecycle(nxt)
             self.engine.expire(nxt)
-        self.world.evolve((to - self.sim_ms) / 1000.0)
+        self.world.advance(self.sim_ms, to)
         self.sim_ms = to
         self.engine.expire(to)
         self._lifecycle(to)
@@ -157,7 +160,7 @@ class SimExchange:
         for market in list(engine.markets.values()):
             status = market.status
             if status == "initialized" and t >= market.open_ms:
-                self._set(market, "active", t)
+                self._activate(market, t)
                 status = "active"
             if status in ("active", "inactive") and t >= market.close_ms:
                 self.close(market, t)
@@ -171,6 +174,12 @@ class SimExchange:
                 self.finalize(market, t)
             elif status == "finalized" and settled is not None and t - settled > KEEP_FINALIZED_MS:
                 self._prune(market)
+
+    def _activate(self, market: Market, t: int) -> None:
+        """Open a market for trading (a KXBTC15M market fixes its price to beat first)."""
+        if market.underlying == btc15m.UNDERLYING:
+            btc15m.open_market(market, self.world.path)
+        self._set(market, "active", t)
 
     def _set(self, market: Market, status: str, t: int) -> None:
         market.status = status
@@ -259,6 +268,9 @@ class SimExchange:
             if f"KXRAINNYC-{day}" not in self.events and t >= close - 2 * catalogue.DAY_MS:
                 self.world.new_rain_event(f"KXRAINNYC-{day}")
                 self._add(*catalogue.rain_event(close), t)
+        for opens in btc15m.window_opens(t):  # the running window and the next one
+            if btc15m.event_ticker(opens + btc15m.WINDOW_MS) not in self.events:
+                self._add(*btc15m.event(opens), t)
 
     def _add(self, event: Event, markets: list[Market], t: int) -> None:
         self.events[event.event_ticker] = event
@@ -271,7 +283,7 @@ class SimExchange:
             if self.feed is not None:
                 self.feed.market_created(market, t)
             if t >= market.open_ms:
-                self._set(market, "active", t)
+                self._activate(market, t)
         log.debug("listed %s with %d markets", event.event_ticker, len(markets))
 
 

@@ -2,7 +2,8 @@
 
 `ThreadingHTTPServer`, HTTP/1.1 keep-alive with Content-Length, Nagle off.  One lock around the
 engine makes concurrent requests safe.  `GET /trade-api/ws/v2` upgrades to the WebSocket feed
-(`ws`, `feed`) on the same port.
+(`ws`, `feed`) on the same port.  `/ext/...` are the loopback copies of outside sources
+(`routes_outside`; their market WebSocket is `ext_ws`).
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from kalshi_trading.sim import routes_historical as hist
 from kalshi_trading.sim import routes_live as live
 from kalshi_trading.sim import routes_market as mk
 from kalshi_trading.sim import routes_misc as misc
+from kalshi_trading.sim import routes_outside as outside
 from kalshi_trading.sim import routes_portfolio as pf
 from kalshi_trading.sim import routes_sim as sim_routes
 from kalshi_trading.sim.access import authorize
 from kalshi_trading.sim.auth import Verifier
 from kalshi_trading.sim.errors import SimError
-from kalshi_trading.sim.faults import Faults, FaultSpec
+from kalshi_trading.sim.ext_ws import WS_PATH as MARKET_WS_PATH
+from kalshi_trading.sim.ext_ws import MarketSockets, MarketWsParams
+from kalshi_trading.sim.faults import Faults, FaultSpec, SourceFaultsTable
 from kalshi_trading.sim.feed import Feed
 from kalshi_trading.sim.params import Request
 from kalshi_trading.sim.ratelimit import CANCEL_COST, DEFAULT_COST, RateLimiter, RateLimits
@@ -118,8 +122,10 @@ class App:
     def __init__(self, exchange: SimExchange, store: Store | None = None,
                  limits: RateLimits | Literal[False] | None = None, faults: FaultSpec | None = None,
                  on_change: Callable[[], None] | None = None, ws_ping_interval: float = 10.0,
-                 ws_max_queue: int = 10_000, ws_limits: WsLimits | None = None):
-        """`limits`: the rate limits, None for the defaults, False for none."""
+                 ws_max_queue: int = 10_000, ws_limits: WsLimits | None = None,
+                 market_ws: MarketWsParams | None = None):
+        """`limits`: the rate limits, None for the defaults, False for none; `market_ws`: the timing of the
+        loopback Crypto.com market stream."""
         self.exchange = exchange
         self.store = store
         self.limits = limits or RateLimits()
@@ -127,6 +133,9 @@ class App:
         self.verifier = Verifier()
         self.faults = Faults(faults) if faults is not None and faults.http_active else None
         self.feed = Feed(exchange, faults)
+        # the outside sources' own faults (routes_outside), changeable while serving (routes_control)
+        self.source_faults = SourceFaultsTable(faults.ext if faults else (), faults.seed if faults else 0)
+        self.market_ws = MarketSockets(market_ws)
         self.ws_ping_interval = ws_ping_interval  # seconds between heartbeat pings; 0 = none
         self.ws_max_queue = ws_max_queue  # frames queued per connection before error 25
         self.ws_limits = ws_limits or WsLimits()  # connections per user, commands per connection
@@ -152,10 +161,13 @@ class Handler(BaseHTTPRequestHandler):
         log.debug("%s - " + fmt, self.address_string(), *args)
 
     def do_GET(self):
-        if self.path.split("?", 1)[0].rstrip("/") == WS_PATH:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if path in (WS_PATH, MARKET_WS_PATH):
             app: App = self.server.app
             with app.stats_lock:
                 app.requests += 1
+            if path == MARKET_WS_PATH:
+                return outside.serve_market_ws(self, app)
             return serve_websocket(self, app)
         self._serve("GET")
 
@@ -186,6 +198,8 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if url.path.startswith(outside.EXT_PREFIX):
+            return outside.serve(self, app, method, url.path, url.query)
         faults = app.faults if not url.path.startswith(PREFIX + ctl.PREFIX) else None  # control: never faulted
         if faults is not None:
             if faults.spec.latency:
@@ -260,9 +274,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body) -> None:
         data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+        self._send_raw(status, data, "application/json")
+
+    def _send_raw(self, status: int, data: bytes, content_type: str) -> None:
         self.send_response(status)
         if status != 204:
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if data:

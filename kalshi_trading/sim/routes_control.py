@@ -5,6 +5,10 @@ while `kalshi sim serve` holds the exchange:
     POST /trade-api/v2/sim/control/advance  {"seconds": 7200}
     POST /trade-api/v2/sim/control/settle   {"ticker": "...", "result": "yes" | "no" | "void"}
     POST /trade-api/v2/sim/control/reset    {"balance": "1000"}
+    GET  /trade-api/v2/sim/control/faults   the outside sources' faults, by source
+    POST /trade-api/v2/sim/control/faults   {"source": "kraken" | "*", "latency": 0.1, "status": 503, "rate": 1,
+                                             "garbage": 0, "drop": 0}  (replaces that source's faults)
+    DELETE /trade-api/v2/sim/control/faults {"source": "kraken"} clears one source; no body clears them all
 
 Every request carries the header `KALSHI-SIM-CONTROL-TOKEN` with the token the server wrote (mode 0600) into
 `<sim dir>/server.json`: whoever can read the simulator's files may control it, nobody else (401), however
@@ -19,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 
 from kalshi_trading.sim import control
 from kalshi_trading.sim.errors import SimError, bad_request, not_found
+from kalshi_trading.sim.faults import SourceFaults
 from kalshi_trading.sim.params import Request
 
 TOKEN_HEADER = "KALSHI-SIM-CONTROL-TOKEN"
@@ -69,9 +74,41 @@ def reset(server, req: Request):
                  "balance": str(balance)}
 
 
+def _source_faults(server) -> dict:
+    return {"sources": {name: spec.to_json() for name, spec in server.app.source_faults.settings().items()}}
+
+
+def faults(server, req: Request):
+    return 200, _source_faults(server)
+
+
+def set_faults(server, req: Request):
+    """Replace one source's faults (ValueError, answered 400, for an unknown source, kind or value)."""
+    source = req.field("source")
+    kinds = {k: v for k, v in req.body.items() if k != "source"} if isinstance(req.body, dict) else {}
+    if not isinstance(source, str):
+        raise bad_request("source must be a string", "invalid_parameters")
+    server.app.source_faults.set(source, SourceFaults.build(kinds))
+    return 200, _source_faults(server)
+
+
+def clear_faults(server, req: Request):
+    source = req.field("source", required=False)
+    if source is None:
+        server.app.source_faults.clear()
+    elif isinstance(source, str):
+        server.app.source_faults.set(source, None)
+    else:
+        raise bad_request("source must be a string", "invalid_parameters")
+    return 200, _source_faults(server)
+
+
 ROUTES = [
     ("GET", "/sim/control/status", status, "control"),
     ("POST", "/sim/control/advance", advance, "control"),
     ("POST", "/sim/control/settle", settle, "control"),
     ("POST", "/sim/control/reset", reset, "control"),
+    ("GET", "/sim/control/faults", faults, "control"),
+    ("POST", "/sim/control/faults", set_faults, "control"),
+    ("DELETE", "/sim/control/faults", clear_faults, "control"),
 ]

@@ -19,7 +19,8 @@ from kalshi_trading.sim.errors import bad_request, not_found
 from kalshi_trading.sim.params import Request, paginate
 from kalshi_trading.sim.routes_misc import stable_id
 
-TYPES = {"btc": "crypto_price", "temp": "weather_daily_high", "rain": "weather_daily_precipitation"}
+TYPES = {"btc": "crypto_price", "btc15m": "crypto_price", "temp": "weather_daily_high",
+         "rain": "weather_daily_precipitation"}
 CITY = "nyc"
 STATION = "KNYC"
 MINUTE_MS = 60_000
@@ -105,7 +106,7 @@ def events_with_milestones(app, req: Request):
 def _details(app, event) -> dict:
     ex = app.exchange
     now = ex.clock.now_ms()
-    if event.kind == "btc":
+    if event.kind in ("btc", "btc15m"):
         return {"index": "BRTI (simulated)", "price": round(ex.world.spot, 2), "ts_ms": now}
     day = f"KXHIGHNY-{catalogue.et_label(event.close_ms - catalogue.HOUR_MS, False)}"
     if event.kind == "temp":

@@ -18,7 +18,7 @@ from kalshi_trading.sim.params import Request, paginate
 NAMESPACE = uuid.UUID("6f1c5a52-2f7b-4d0e-9a51-5e3b1d7c0a11")
 MAX_EVENT_CANDLES = 5000
 TARGETS = (  # (name, type, details, series it settles) — the underlyings of the catalogue
-    ("Bitcoin", "crypto_asset", {"symbol": "BTC", "index": "CF Benchmarks BRTI (simulated)"}, ("KXBTCD",)),
+    ("Bitcoin", "crypto_asset", {"symbol": "BTC", "index": "CF Benchmarks BRTI (simulated)"}, ("KXBTCD", "KXBTC15M")),
     ("Central Park, New York", "weather_station", {"station_id": "KNYC", "city": "New York", "country": "US"},
      ("KXHIGHNY", "KXRAINNYC")),
 )

@@ -13,7 +13,7 @@ from kalshi_trading.sim.errors import not_found
 from kalshi_trading.sim.params import Request
 
 # series -> what the world simulates for it
-UNDERLYINGS = ("KXBTCD",)
+UNDERLYINGS = ("KXBTCD", "KXBTC15M")
 
 
 def underlying(app, req: Request):

@@ -26,6 +26,7 @@ from kalshi_trading.sim.records import Account
 
 if TYPE_CHECKING:  # imported when a server starts (the CLI's other commands never pay for them)
     from kalshi_trading.sim.clock import Clock
+    from kalshi_trading.sim.ext_ws import MarketWsParams
     from kalshi_trading.sim.faults import FaultSpec
     from kalshi_trading.sim.http import App, SimHTTPServer
     from kalshi_trading.sim.ratelimit import RateLimits
@@ -187,8 +188,10 @@ class SimServer:
     """The exchange served over loopback HTTP in daemon threads; saves on change and on stop."""
 
     def __init__(self, session: _Session, host: str, port: int, faults: FaultSpec | str | None,
-                 rate_limits: RateLimits | bool, participants: bool, ws_ping_interval: float = 10.0):
+                 rate_limits: RateLimits | bool, participants: bool, ws_ping_interval: float = 10.0,
+                 market_ws: MarketWsParams | None = None):
         self._session = session
+        self._market_ws = market_ws
         self._ws_ping_interval = ws_ping_interval
         self.exchange = session.exchange
         self._host, self._port = host, port
@@ -250,7 +253,8 @@ class SimServer:
         if not isinstance(faults, FaultSpec):
             faults = FaultSpec.parse(faults if faults is not None else os.environ.get("KALSHI_SIM_FAULTS"))
         app = self.app = App(self.exchange, self._session.store, limits or False, faults,
-                             on_change=self._dirty.set, ws_ping_interval=self._ws_ping_interval)
+                             on_change=self._dirty.set, ws_ping_interval=self._ws_ping_interval,
+                             market_ws=self._market_ws)
         app.control = self  # the /sim/control routes (see routes_control)
         if self.exchange.prime():  # two-sided books before the first request
             self._dirty.set()
@@ -333,6 +337,7 @@ class SimServer:
         _remove_server_file(self._session.dir)
         if self.app is not None:
             self.app.feed.shutdown()
+            self.app.market_ws.shutdown()
         if self._httpd is not None:
             # shutdown() waits for serve_forever's next poll; a dummy connection wakes it at once
             closer = threading.Thread(target=self._httpd.shutdown, daemon=True)
@@ -359,12 +364,13 @@ class SimServer:
 def start_embedded(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, seed: int | None = None,
                    speed: float = 1.0, faults: str | None = None, participants: bool = True,
                    rate_limits: RateLimits | bool = True, clock: Clock | None = None, ws_ping_interval: float = 10.0,
-                   balance: Decimal = DEFAULT_BALANCE) -> SimServer:
+                   balance: Decimal = DEFAULT_BALANCE, market_ws: MarketWsParams | None = None) -> SimServer:
     """Load (or create) the exchange under `data_dir` and serve it; `seed` applies to a new exchange.
 
     `rate_limits` may be True (generous defaults), False (off) or a `RateLimits`; `faults` a spec
     string (default: env KALSHI_SIM_FAULTS); `clock` an injected clock (tests); `ws_ping_interval`
-    the WebSocket heartbeat period in seconds; `balance` the demo account's cash when it is created.
+    the WebSocket heartbeat period in seconds; `balance` the demo account's cash when it is created;
+    `market_ws` the timing of the loopback Crypto.com market stream (heartbeats; `/ext` routes in routes_outside).
     """
     with _database_errors(sim_dir(data_dir)):
         session = _Session(data_dir, seed=seed, speed=speed, participants=participants, clock=clock)
@@ -373,7 +379,7 @@ def start_embedded(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, se
                 _demo(session, balance)
             if session.fresh:
                 session.save()  # so other processes see the new exchange at once
-            server = SimServer(session, host, port, faults, rate_limits, participants, ws_ping_interval)
+            server = SimServer(session, host, port, faults, rate_limits, participants, ws_ping_interval, market_ws)
             return server.start()
         except BaseException:
             session.close(save=False)

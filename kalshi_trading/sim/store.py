@@ -119,7 +119,7 @@ def dump(ex: SimExchange) -> dict[str, str]:
     return {
         "meta": json.dumps(meta),
         "world": json.dumps(ex.world.to_state()),
-        "events": json.dumps([e.to_state() for e in ex.events.values()]),
+        "events": _events_json(ex),
         "markets": json.dumps([m.to_state() for m in engine.markets.values()]),
         "accounts": json.dumps(accounts),
         "orders": json.dumps(orders),
@@ -127,6 +127,16 @@ def dump(ex: SimExchange) -> dict[str, str]:
         "groups": json.dumps([g.to_state() for g in engine.groups.values()]),
         **ex.extras.docs(),
     }
+
+
+def _events_json(ex: SimExchange) -> str:
+    """The events document, made again only when an event was listed or dropped (events are frozen, and a day
+    of 15-minute markets lists about a hundred of them, too many to serialise twice a second)."""
+    events = ex.events
+    key = (len(events), next(iter(events), None), next(reversed(events.keys()), None))
+    if ex.saved_events is None or ex.saved_events[0] != key:
+        ex.saved_events = (key, json.dumps([e.to_state() for e in events.values()]))
+    return ex.saved_events[1]
 
 
 def load(docs: dict[str, str], *, speed: float = 1.0, participants: bool = True, clock=None) -> SimExchange:

@@ -99,9 +99,11 @@ def test_milestones_and_live_data(server, alice):
     assert [d["milestone_id"] for d in batch] == [btc[0]["id"]]
     assert _get(alice, f"/live_data/events/{event}").json()["live_data"]["is_historical"] is False
     assert _get(alice, f"/live_data/milestone/{btc[0]['id']}/game_stats").json() == {}
-    listed = _get(alice, "/events", with_milestones="true", series_ticker="KXBTCD").json()
-    assert {m["id"] for m in listed["milestones"]} == {
-        m["id"] for m in _get(alice, "/milestones", limit=100, type="crypto_price").json()["milestones"]}
+    crypto = _get(alice, "/milestones", limit=100, type="crypto_price").json()["milestones"]
+    for series in ("KXBTCD", "KXBTC15M"):  # both settle on the bitcoin index
+        listed = _get(alice, "/events", with_milestones="true", series_ticker=series).json()
+        assert listed["milestones"] and {m["id"] for m in listed["milestones"]} == {
+            m["id"] for m in crypto if m["related_event_tickers"][0].startswith(series + "-")}
     assert "milestones" not in _get(alice, "/events").json()
 
 
@@ -125,7 +127,8 @@ def test_weather_index_peaks_at_the_simulated_high(server, alice):
 
 def test_search_targets_incentives_and_collections(server, alice):
     tags = _get(alice, "/search/tags_by_categories").json()["tags_by_categories"]
-    assert tags == {"Crypto": ["BTC", "Hourly"], "Climate and Weather": ["Weather", "Daily temperature", "Rain"]}
+    assert tags == {"Crypto": ["BTC", "Hourly", "15 min"],
+                    "Climate and Weather": ["Weather", "Daily temperature", "Rain"]}
     assert _get(alice, "/search/filters_by_sport").json() == {"filters_by_sports": {}, "sport_ordering": []}
     targets = _get(alice, "/structured_targets").json()
     assert [t["name"] for t in targets["structured_targets"]] == ["Bitcoin", "Central Park, New York"]

@@ -17,7 +17,7 @@ def _exchange(seed=1, participants=True):
 def test_catalogue_has_every_kind():
     ex = _exchange()
     series = {m.series_ticker for m in ex.engine.markets.values()}
-    assert series == {"KXBTCD", "KXHIGHNY", "KXRAINNYC"}
+    assert series == {"KXBTCD", "KXHIGHNY", "KXRAINNYC", "KXBTC15M"}
     statuses = {m.status for m in ex.engine.markets.values()}
     assert {"active", "initialized"} <= statuses
     btc = [m for m in ex.engine.markets.values() if m.series_ticker == "KXBTCD"]
@@ -52,7 +52,7 @@ def test_long_gap_rolls_forward_without_replaying():
     ex.advance(3 * 86_400)
     active = [m for m in ex.engine.markets.values() if m.status == "active"]
     assert active and set(ex.events) != first
-    assert {m.series_ticker for m in active} == {"KXBTCD", "KXHIGHNY", "KXRAINNYC"}
+    assert {m.series_ticker for m in active} == {"KXBTCD", "KXHIGHNY", "KXRAINNYC", "KXBTC15M"}
 
 
 def test_participants_quote_and_trade_deterministically():
