@@ -23,7 +23,8 @@ from tests.store.records import T0, FakeClient, fill
 D = Decimal
 V1_SCHEMA = SCHEMA.replace("extra TEXT NOT NULL DEFAULT '{}',\n    owner TEXT,", "extra TEXT NOT NULL DEFAULT '{}'") \
     .replace("  -- intents: the writing process (store.journal.IntentOwner as JSON)\n    deadline TEXT"
-             "  -- intents: after this time no one can still be sending the order\n", "")
+             "  -- intents: after this time no one can still be sending the order\n", "") \
+    .replace("csv_no TEXT NOT NULL,\n    strategy TEXT NOT NULL DEFAULT ''", "csv_no TEXT NOT NULL\n    --")
 
 
 def digest(path) -> str:
@@ -32,7 +33,7 @@ def digest(path) -> str:
 
 def make_v1(path) -> None:
     """A journal as version 1 of this program wrote it: an intent, an outcome and a fill."""
-    assert "owner" not in V1_SCHEMA and "deadline" not in V1_SCHEMA
+    assert "owner" not in V1_SCHEMA and "deadline" not in V1_SCHEMA and "strategy TEXT" not in V1_SCHEMA
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute("PRAGMA user_version = 1")
@@ -53,7 +54,7 @@ def test_version_1_is_migrated_in_place(tmp_path):
     path = tmp_path / "journal.sqlite"
     make_v1(path)
     with SqliteJournal.open(path) as j:
-        assert j._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert j._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert j._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         [old] = j.pending_intents()  # old-2: no outcome
         assert old.client_order_id == "old-2" and old.owner is None
@@ -62,6 +63,30 @@ def test_version_1_is_migrated_in_place(tmp_path):
         assert j.record_fills([fill(1)]) == 1
     with SqliteJournal.open(path) as j:  # opening a current file again changes nothing
         assert len(j.fills()) == 1
+
+
+def test_version_2_gains_the_strategy_of_each_fill(tmp_path):
+    """Version 2 kept no strategy on fills: the upgrade takes it from the orders' intents, into the rows and the
+    stored CSV pieces (quoted as csv.writer would), so both exports show it."""
+    path = tmp_path / "journal.sqlite"
+    with SqliteJournal.open(path) as j:
+        for cid, oid, tag in (("c1", "ord-1", "mm"), ("c3", "ord-3", 'a,"b"'), ("c2", "ord-2", None)):
+            j.record_intent(cid, "KXA", "bid", D("0.52"), D("10"), "good_till_canceled", "sim",
+                            extra={"strategy": tag} if tag else None)
+            j.record_outcome(cid, "accepted", order_id=oid, status="resting")
+        j.record_fills([fill(1), fill(2), fill(3)])
+        expected = list(j.trade_csv())
+    conn = sqlite3.connect(path, isolation_level=None)  # written back as version 2 had it
+    conn.execute("ALTER TABLE fills DROP COLUMN strategy")
+    for tail in (',mm\r\n', ',"a,""b"""\r\n', ',\r\n'):
+        conn.execute("UPDATE fills SET csv_yes = replace(csv_yes, ?, char(13, 10)), "
+                     "csv_no = replace(csv_no, ?, char(13, 10))", (tail, tail))
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    with SqliteJournal.open(path) as j:
+        assert j.schema_version() == SCHEMA_VERSION
+        assert [r.strategy for r in j.trade_rows()] == ["mm", "", 'a,"b"']
+        assert list(j.trade_csv()) == expected
 
 
 def test_newer_or_unknown_versions_are_refused_untouched(tmp_path):

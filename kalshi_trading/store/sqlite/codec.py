@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 # Column order of the fills table; `before` is filled in by the journal when it inserts.
 FILL_COLUMNS = (
     "fill_id", "order_id", "trade_id", "ticker", "outcome_side", "book_side", "count", "count_units", "yes_price",
-    "no_price", "fee", "is_taker", "created_time", "before", "csv_head", "csv_mid", "csv_yes", "csv_no",
+    "no_price", "fee", "is_taker", "created_time", "before", "csv_head", "csv_mid", "csv_yes", "csv_no", "strategy",
 )
 FILL_TIME, FILL_BEFORE = 12, 13
 FILL_SELECT = (
@@ -83,7 +83,7 @@ def _csv_field(text: str) -> str:
     return text
 
 
-def fill_row(f: Fill) -> FillRow:
+def fill_row(f: Fill, strategy: str = "") -> FillRow:
     """A fill as a journal row: exact TEXT columns plus its CSV line in pieces (`before` still None)."""
     y = price_to_units(f.yes_price)
     if not 0 <= y <= 10_000:
@@ -97,14 +97,16 @@ def fill_row(f: Fill) -> FillRow:
     if f.book_side not in ("bid", "ask"):
         raise MoneyError(f"fill {f.fill_id}: book_side {f.book_side!r} is neither bid nor ask")
     when, count, yes, no = iso(f.created_time), fixed(n, 2), fixed(y, 4), fixed(10_000 - y, 4)
+    tag = _csv_field(strategy)
     fee_text, taker = fixed(int(fee), 6), "true" if f.is_taker else "false"
     return [
         f.fill_id, f.order_id, f.trade_id, f.ticker, f.outcome_side, f.book_side, count,
         n if f.book_side == "bid" else -n, yes, no, fee_text, int(f.is_taker), when, None,
         f"{when},{_csv_field(f.fill_id)},{_csv_field(f.order_id)},{_csv_field(f.ticker)},",
         f",{count},{yes},{no},",
-        f"{yes},{fixed(y * n, 6)},{fee_text},{taker}{_LINE_END}",
-        f"{no},{fixed((10_000 - y) * n, 6)},{fee_text},{taker}{_LINE_END}",
+        f"{yes},{fixed(y * n, 6)},{fee_text},{taker},{tag}{_LINE_END}",
+        f"{no},{fixed((10_000 - y) * n, 6)},{fee_text},{taker},{tag}{_LINE_END}",
+        strategy,
     ]
 
 

@@ -72,46 +72,30 @@ FROM (SELECT fill_id, coalesce(SUM(count_units) OVER (ORDER BY created_time, fil
       FROM fills WHERE ticker = ?) AS w
 WHERE fills.fill_id = w.fill_id AND fills.before IS NOT w.b
 """
-# The trades export as CSV lines (store.journal.trade_csv): the stored pieces glued by the position before the fill;
-# the strategy column goes in before the line end the stored tail pieces carry (cut off the short tail: cheap).
+# The trades export as CSV lines (store.journal.trade_csv): the stored pieces glued by the position before the fill
+# (the tail pieces end with the strategy column and the line end).
 _TRADE_LINES = """
-{tags}SELECT csv_head || CASE WHEN count_units > 0
-    THEN (CASE WHEN before < 0 THEN 'no,sell' || csv_mid || substr(csv_no, 1, length(csv_no) - 2)
-          ELSE 'yes,buy' || csv_mid || substr(csv_yes, 1, length(csv_yes) - 2) END)
-    ELSE (CASE WHEN before > 0 THEN 'yes,sell' || csv_mid || substr(csv_yes, 1, length(csv_yes) - 2)
-          ELSE 'no,buy' || csv_mid || substr(csv_no, 1, length(csv_no) - 2) END) END
-    || {tail}
-FROM {source}{where} ORDER BY created_time, fill_id
+SELECT csv_head || CASE WHEN count_units > 0
+    THEN (CASE WHEN before < 0 THEN 'no,sell' || csv_mid || csv_no ELSE 'yes,buy' || csv_mid || csv_yes END)
+    ELSE (CASE WHEN before > 0 THEN 'yes,sell' || csv_mid || csv_yes ELSE 'no,buy' || csv_mid || csv_no END) END
+FROM fills{where} ORDER BY created_time, fill_id
 """
-# The line's tail: the strategy as a CSV field (quoted as csv.writer would when it holds a comma, a quote or a line
-# break) and the line end; a journal without tags ends every line with one literal.
-_STRATEGY_TAIL = """',' || CASE WHEN tags.strategy IS NULL THEN ''
-    WHEN tags.strategy GLOB '*[",' || char(10, 13) || ']*' THEN '"' || replace(tags.strategy, '"', '""') || '"'
-    ELSE tags.strategy END || char(13, 10)"""
 # The trades export as typed rows (store.journal.TradeRow): `label` 0 buys YES, 1 sells YES, 2 buys NO, 3 sells NO,
 # from the sign of the fill and the position before it; notional = the side's price units x count units (6 places).
 _TRADE_ROWS = """
-{tags}SELECT created_time, fill_id, order_id, ticker, CASE WHEN label < 2 THEN 'yes' ELSE 'no' END,
+SELECT created_time, fill_id, order_id, ticker, CASE WHEN label < 2 THEN 'yes' ELSE 'no' END,
        CASE WHEN label % 2 = 1 THEN 'sell' ELSE 'buy' END, count, yes_price, no_price, price,
        printf('%d.%06d', units / 1000000, units % 1000000), fee, CASE WHEN is_taker THEN 'true' ELSE 'false' END,
        strategy
 FROM (SELECT *, CASE WHEN label < 2 THEN yes_price ELSE no_price END AS price,
              abs(count_units) * CAST(replace(CASE WHEN label < 2 THEN yes_price ELSE no_price END, '.', '')
                                      AS INTEGER) AS units
-      FROM (SELECT created_time, fill_id, fills.order_id AS order_id, ticker, count, count_units, yes_price,
-                   no_price, fee, is_taker, {strategy} AS strategy,
+      FROM (SELECT created_time, fill_id, order_id, ticker, count, count_units, yes_price, no_price, fee,
+                   is_taker, strategy,
                    CASE WHEN count_units > 0 THEN (CASE WHEN before < 0 THEN 3 ELSE 0 END)
                         ELSE (CASE WHEN before > 0 THEN 1 ELSE 2 END) END AS label
-            FROM {source}{where} ORDER BY created_time, fill_id))
+            FROM fills{where} ORDER BY created_time, fill_id))
 """
-# The strategy of each order, from its intent's `extra` (the bot tags its intents); joined into the exports only
-# when some intent has a tag, so a journal of manual trades exports with one plain index scan.
-_TAGS = """WITH tags AS (
-    SELECT o.order_id AS order_id, max(json_extract(i.extra, '$.strategy')) AS strategy
-    FROM order_events o JOIN order_events i ON i.client_order_id = o.client_order_id AND i.kind = 'intent'
-    WHERE o.order_id IS NOT NULL AND json_extract(i.extra, '$.strategy') IS NOT NULL GROUP BY o.order_id)
-"""
-_ANY_TAG = "SELECT 1 FROM order_events WHERE kind = 'intent' AND json_extract(extra, '$.strategy') IS NOT NULL LIMIT 1"
 
 
 def _utc_now() -> datetime:
@@ -347,16 +331,34 @@ class SqliteJournal(OrderEventsMixin):
         tails: dict[str, tuple[tuple[str, str], int]] = {}
         newest, batch = "", []
         for f in fills:
-            batch.append(fill_row(f))
+            batch.append(f)
             if len(batch) >= _BATCH:
-                newest = max(newest, self._insert_fill_batch(batch, tails))
+                newest = max(newest, self._insert_fill_batch(self._rows(batch), tails))
                 batch = []
         if batch:
-            newest = max(newest, self._insert_fill_batch(batch, tails))
+            newest = max(newest, self._insert_fill_batch(self._rows(batch), tails))
         new = conn.total_changes - start
         for (ticker,) in conn.execute("SELECT DISTINCT ticker FROM fills WHERE before IS NULL").fetchall():
             conn.execute(_PLACE_SQL, (ticker,))  # a late (out-of-order) fill: recompute that ticker's positions
         return new, newest
+
+    def _rows(self, fills: list[Fill]) -> list[FillRow]:
+        """Fills as rows, each with the strategy that placed its order (fixed when the fill is journalled)."""
+        tags = self._order_tags({f.order_id for f in fills})
+        return [fill_row(f, tags.get(f.order_id, "")) for f in fills]
+
+    def _order_tags(self, order_ids: set[str]) -> dict[str, str]:
+        """order id -> the strategy tag of its intent, for the orders among `order_ids` that have one."""
+        wanted = sorted(order_ids)
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            found.update(self._conn.execute(
+                "SELECT o.order_id, json_extract(i.extra, '$.strategy') FROM order_events o "
+                "JOIN order_events i ON i.client_order_id = o.client_order_id AND i.kind = 'intent' "
+                f"WHERE o.order_id IN ({', '.join('?' * len(chunk))}) "
+                "AND json_extract(i.extra, '$.strategy') IS NOT NULL", chunk))
+        return found
 
     def _insert_fill_batch(self, rows: list[FillRow], tails: dict[str, tuple[tuple[str, str], int]]) -> str:
         # Fills newer than everything stored for their ticker (the usual case) get `before` from a running sum;
@@ -478,22 +480,14 @@ class SqliteJournal(OrderEventsMixin):
     ) -> Iterator[TradeRow]:
         """The fills as trades-export rows in time order, labelled inside SQLite (one ordered index scan)."""
         where, args = where_clause(since, until, ticker, "created_time")  # a naive time is refused here, at once
-        return itertools.chain.from_iterable(self._trade_chunks(self._export_sql(_TRADE_ROWS, where), args))
+        return itertools.chain.from_iterable(self._trade_chunks(_TRADE_ROWS.format(where=where), args))
 
     def trade_csv(
         self, since: datetime | None = None, until: datetime | None = None, ticker: str | None = None,
     ) -> Iterator[list[str]]:
         """The export rows as CSV lines glued inside SQLite from the stored pieces: no Python work per row."""
         where, args = where_clause(since, until, ticker, "created_time")
-        return self._chunks(self._export_sql(_TRADE_LINES, where), args, operator.itemgetter(0), 20_000)
-
-    @guarded
-    def _export_sql(self, template: str, where: str) -> str:
-        """An export query, joined to the orders' strategy tags only when the journal holds any."""
-        if self._conn.execute(_ANY_TAG).fetchone() is None:
-            return template.format(tags="", strategy="''", tail="',\r\n'", source="fills", where=where)
-        return template.format(tags=_TAGS, strategy="coalesce(tags.strategy, '')", tail=_STRATEGY_TAIL,
-                               source="fills LEFT JOIN tags ON tags.order_id = fills.order_id", where=where)
+        return self._chunks(_TRADE_LINES.format(where=where), args, operator.itemgetter(0), 20_000)
 
     def _trade_chunks(self, sql: str, args: list[str]) -> Iterator[list[TradeRow]]:
         """Rows in chunks: Python runs once per chunk, the rows are made in C (tuple.__new__ of the NamedTuple)."""

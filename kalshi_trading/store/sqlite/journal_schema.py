@@ -21,7 +21,7 @@ from kalshi_trading.errors import JournalError
 from kalshi_trading.store.journal import LEGACY_IN_FLIGHT_S
 
 APPLICATION_ID = 0x4B4A524E  # "KJRN": a kalshi journal
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 OLDEST_MIGRATABLE = 1
 # Each step takes a file from version n to n + 1 (run inside the migration's transaction).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -29,6 +29,17 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         # who wrote an old intent is unknown: it may be settled once it is older than any request could take
         f"UPDATE order_events SET deadline = strftime('%Y-%m-%dT%H:%M:%fZ', time, '+{LEGACY_IN_FLIGHT_S} seconds') "
         "WHERE kind = 'intent'"),
+    # the strategy that placed each fill's order (its intent's tag), kept on the fill and at the end of its CSV line
+    2: ("ALTER TABLE fills ADD COLUMN strategy TEXT NOT NULL DEFAULT ''",
+        "UPDATE fills SET strategy = t.strategy FROM ("
+        "SELECT o.order_id AS order_id, max(json_extract(i.extra, '$.strategy')) AS strategy FROM order_events o "
+        "JOIN order_events i ON i.client_order_id = o.client_order_id AND i.kind = 'intent' "
+        "WHERE o.order_id IS NOT NULL AND json_extract(i.extra, '$.strategy') IS NOT NULL GROUP BY o.order_id"
+        ") AS t WHERE fills.order_id = t.order_id",
+        "UPDATE fills SET csv_yes = substr(csv_yes, 1, length(csv_yes) - 2) || ',' || {field} || char(13, 10), "
+        "csv_no = substr(csv_no, 1, length(csv_no) - 2) || ',' || {field} || char(13, 10)".format(
+            field="(CASE WHEN strategy GLOB '*[\",' || char(10, 13) || ']*' "
+                  "THEN '\"' || replace(strategy, '\"', '\"\"') || '\"' ELSE strategy END)")),
 }
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -65,10 +76,11 @@ CREATE TABLE fills (
     is_taker INTEGER NOT NULL,
     created_time TEXT NOT NULL,  -- '' when unknown (sorts first)
     before INTEGER,  -- the ticker's position before this fill (count units); NULL until placed
-    csv_head TEXT NOT NULL,  -- this fill's trades-CSV line in pieces (csv_export._TRADE_LINE)
+    csv_head TEXT NOT NULL,  -- this fill's trades-CSV line in pieces (journal._TRADE_LINES), strategy included
     csv_mid TEXT NOT NULL,
     csv_yes TEXT NOT NULL,
-    csv_no TEXT NOT NULL
+    csv_no TEXT NOT NULL,
+    strategy TEXT NOT NULL DEFAULT ''  -- the strategy that placed the fill's order (its intent's), '' by hand
 );
 CREATE INDEX fills_time ON fills (created_time, fill_id);
 CREATE INDEX fills_ticker_time ON fills (ticker, created_time, fill_id);
