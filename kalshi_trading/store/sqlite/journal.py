@@ -47,7 +47,9 @@ from kalshi_trading.store.sqlite.codec import (
     FILL_BEFORE, FILL_COLUMNS, FILL_SELECT, FILL_TIME, FillRow, fill_from_row, fill_row, iso, parse_iso,
     parse_time, settlement_from_row, settlement_row,
 )
-from kalshi_trading.store.sqlite.journal_orders import OrderEventsMixin, clean_extra, limit_clause, where_clause
+from kalshi_trading.store.sqlite.journal_orders import (
+    TAGGED_KEY, OrderEventsMixin, clean_extra, limit_clause, where_clause,
+)
 from kalshi_trading.store.sqlite.journal_schema import (
     APPLICATION_ID, OLDEST_MIGRATABLE, SCHEMA, SCHEMA_VERSION, archive_copy, check_header, fsync_dir, guarded,
     migrate, unusable,
@@ -344,7 +346,7 @@ class SqliteJournal(OrderEventsMixin):
 
     def _rows(self, fills: list[Fill]) -> list[FillRow]:
         """Fills as rows, each with the strategy that placed its order (fixed when the fill is journalled)."""
-        tags = self._order_tags({f.order_id for f in fills})
+        tags = self._order_tags({f.order_id for f in fills}) if self._meta(TAGGED_KEY) else {}
         return [fill_row(f, tags.get(f.order_id, "")) for f in fills]
 
     def _order_tags(self, order_ids: set[str]) -> dict[str, str]:

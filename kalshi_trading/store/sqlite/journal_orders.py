@@ -77,6 +77,9 @@ def where_clause(since: datetime | None, until: datetime | None, ticker: str | N
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
+TAGGED_KEY = "journal.tagged"  # meta: some intent carries a strategy tag
+
+
 class OrderEventsMixin:
     """Order events of the SQLite journal (see the module docstring)."""
 
@@ -222,6 +225,8 @@ class OrderEventsMixin:
                 f"INSERT INTO order_events ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", row
             )
             event_id = cursor.lastrowid
+            if extra and extra.get("strategy"):  # fills look their order's strategy up only once one is tagged
+                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, '1')", (TAGGED_KEY,))
         return self._events("SELECT * FROM order_events WHERE id = ?", (event_id,))[0]
 
     @guarded

@@ -36,6 +36,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "JOIN order_events i ON i.client_order_id = o.client_order_id AND i.kind = 'intent' "
         "WHERE o.order_id IS NOT NULL AND json_extract(i.extra, '$.strategy') IS NOT NULL GROUP BY o.order_id"
         ") AS t WHERE fills.order_id = t.order_id",
+        "INSERT OR IGNORE INTO meta (key, value) SELECT 'journal.tagged', '1' FROM order_events "
+        "WHERE kind = 'intent' AND json_extract(extra, '$.strategy') IS NOT NULL LIMIT 1",
         "UPDATE fills SET csv_yes = substr(csv_yes, 1, length(csv_yes) - 2) || ',' || {field} || char(13, 10), "
         "csv_no = substr(csv_no, 1, length(csv_no) - 2) || ',' || {field} || char(13, 10)".format(
             field="(CASE WHEN strategy GLOB '*[\",' || char(10, 13) || ']*' "
