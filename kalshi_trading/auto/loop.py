@@ -5,8 +5,10 @@ for every market on a timer that is the floor): build a snapshot, ask the strate
 them against the working orders, pass every new or amended order through the risk engine, send (through the
 executor's journalled path), record.  A burst of book deltas is decided once, on the book it ends with, never
 on the half-applied books in between; a crossed or locked book (no exchange shows one: the view is mid-update)
-decides nothing.  `Pacing` holds back what must wait: a side whose post-only order crossed (until a newer book,
-then one tick less aggressive), and every order while the risk engine's order-rate window is full.
+decides nothing, nor does a book that does not show the bot's own last write yet, and a pass stops sending when the
+book moves under it (it is decided again on the newer book).  `Pacing` holds back what must wait: a side whose
+post-only order crossed (until a newer book, then one tick less aggressive), and every order while the risk
+engine's order-rate window is full.
 
 Fills from the feed update the ledger at once and reach the journal from their REST records within a
 flush interval; a periodic REST reconciliation catches anything the feed missed.  The `Ledger` owns the bot's
@@ -105,6 +107,7 @@ class BotLoop:
         self._seen: dict[str, int] = {}  # book events handled per market (which book a decision saw)
         self._pending: dict[str, Event] = {}  # markets with book/trade news not decided on yet -> latest event
         self._writes: dict[str, tuple[BookMark, float]] = {}  # market -> book seen at the bot's last write, when
+        self._stash: list[FeedEvent] = []  # feed events drained during a pass, handled at its end
 
     # --- inputs ---------------------------------------------------------------------------------------
     def book(self, ticker: str) -> BookView:
@@ -174,6 +177,9 @@ class BotLoop:
         if self.metrics.actions != before:
             self._writes[ticker] = (self.mark(ticker), self.wall())
         self.observe(ticker, now)
+        stash, self._stash = self._stash, []
+        for ev in stash:  # what the feed brought during the pass (its market's news: decided again)
+            self.handle(ev, defer=True)
         self.metrics.ticks += 1
         self.metrics.decision_latency.append(self._decide)
         self.metrics.tick_latency.append(time.perf_counter() - started)
@@ -203,6 +209,7 @@ class BotLoop:
         for a in actions:
             if a.kind == "keep":
                 continue
+            desc = a.describe()  # as decided, before the order record changes
             if a.kind == "cancel":
                 assert a.order is not None, "plan() gives every cancel its order"
                 self._cancel(a.order)
@@ -213,27 +220,34 @@ class BotLoop:
                 assert a.target is not None, "plan() gives every amend and place its target"
                 held = self._hold(a, now, mark)
                 if held is not None:
-                    done.append(held)
+                    done.append({**desc, **held})
                     continue
+                rejected = self.metrics.rejected
                 if a.kind == "amend":
                     assert a.order is not None, "plan() gives every amend its order"
                     self._amend(a.order, a.target, now, mark)
                 else:
                     self._place(a.target, a.ioc, now, mark)
+                if self.metrics.rejected != rejected:
+                    desc["rejected"] = "by the exchange"
             else:
                 continue  # keep
-            done.append(a.describe())
+            done.append(desc)
         return done
 
     def _hold(self, a: Action, now: datetime, mark: BookMark) -> dict | None:
-        """Why a place or amend is not sent now (None: send it): its side crossed on this very book, the
-        order-rate window is full, or the risk engine denies it.  A withheld order counts once however many
-        passes it stays withheld; a denied amend's order is cancelled (its old price is not wanted either)."""
+        """Why a place or amend is not sent now (None: send it): the book moved since the decision, its side
+        crossed on this very book, the order-rate window is full, or the risk engine denies it.  A withheld
+        order counts once however many passes it stays withheld; a denied amend's order is cancelled (its old
+        price is not wanted either)."""
         target = a.target
         assert target is not None, "only places and amends are held"
+        if self._book_moved(target.ticker, mark):
+            self.metrics.held_moved += 1
+            return {"held": "the book moved since the decision; deciding again on the newer one"}
         if self.pacing.blocked(target.ticker, target.book_side, mark):
             self.metrics.cross_waits += 1
-            return {**a.describe(), "held": "post-only cross on this book; waiting for a newer one"}
+            return {"held": "post-only cross on this book; waiting for a newer one"}
         if self.pacing.rate_waiting(now):
             self.metrics.rate_waits += 1
             rule, why = "rate_limit", f"waiting for the order-rate window to reopen at {self.pacing.rate_reopens}"
@@ -254,7 +268,16 @@ class BotLoop:
             self.state.log_event(now, "denied", f"[{rule}] {why}", {"target": describe_target(target)})
         if a.order is not None:  # the old price is no longer wanted either
             self._cancel(a.order)
-        return {**a.describe(), "denied": rule, "why": why}
+        return {"denied": rule, "why": why}
+
+    def _book_moved(self, ticker: str, mark: BookMark) -> bool:
+        """Whether the feed has brought news of `ticker`'s book since the decision `mark` (e.g. the exchange moved
+        on while the pass's first write was in flight): the rest of the pass is not sent.  What the feed brought
+        is kept, in order, for the end of the pass."""
+        drain = getattr(self.feed, "drain", None)
+        if drain is not None:
+            self._stash.extend(drain())
+        return any(isinstance(ev, (BookUpdated, Resynced, BookStale)) and ev.ticker == ticker for ev in self._stash)
 
     def observe(self, ticker: str, now: datetime) -> None:
         """Note for the report whether `ticker` has both quotes working, and whether the strategy's spread gate

@@ -92,6 +92,7 @@ class Metrics:
     denials_unique: int = 0  # withheld orders (a denial repeated for the same wanted order counts once)
     held_crossed: int = 0  # passes that decided nothing on a crossed or locked book
     held_echo: int = 0  # passes that waited for the book to show the bot's own last write
+    held_moved: int = 0  # sends not made because the book moved between the decision and the send
     cross_waits: int = 0  # sends held back until a newer book after a post-only cross
     rate_waits: int = 0  # sends held back until the order-rate window reopens
     book_events: int = 0  # book updates from the feed (coalesced: a market is decided once per burst)
@@ -189,6 +190,7 @@ class Metrics:
             "actions_per_fill": round(self.actions / self.fills, 2) if self.fills else None,
             "held_crossed_book": self.held_crossed,
             "held_for_own_write": self.held_echo,
+            "held_book_moved": self.held_moved,
             "cross_backoff_waits": self.cross_waits,
             "rate_limit_waits": self.rate_waits,
             "book_events": self.book_events,

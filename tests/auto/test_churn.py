@@ -303,6 +303,27 @@ def test_the_wait_for_the_bots_own_write_is_bounded(state):
     assert [c[0] for c in writes(ex)] == ["cancel", "cancel"]
 
 
+def test_when_the_book_moves_during_a_pass_the_rest_is_decided_again_on_the_newer_book(state):
+    """The exchange moves on while the bid is in flight (the others' ask comes down to 0.46): the ask, decided
+    on the old book at 0.49, would now cross.  It is not sent; the market is decided again on the newer book."""
+
+    class MovingExchange(FakeExchange):
+        def place(self, target, market, ioc):
+            placed = super().place(target, market, ioc)
+            if target.book_side is BID and feed.queue == []:
+                feed.arrive(levels([("0.41", 1), ("0.40", 10)], [("0.45", 10)]),
+                            levels([("0.41", 1), ("0.40", 10)], []), n=2)
+            return placed
+
+    feed = ScriptedFeed(book("0.40", "0.50"))
+    loop, ex, _, clock, wall = make(state, ex=MovingExchange(), feed=feed)
+    loop.tick(T, TimerEvent(clock.now()))
+    assert writes(ex) == [("place", "bid", D("0.41"), D(1))]  # the ask was held back
+    assert loop.metrics.held_moved == 1 and T in loop._pending
+    loop.decide_pending()
+    assert writes(ex)[1:] == [("place", "ask", D("0.44"), D(1))]  # one tick inside the newer 0.45
+
+
 # --- post-only crosses ----------------------------------------------------------------------------
 def test_a_crossing_placement_backs_off_one_tick_and_waits_for_a_newer_book(state):
     ex = CrossingExchange()
