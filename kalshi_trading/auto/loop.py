@@ -106,7 +106,8 @@ class BotLoop:
         self.pacing = Pacing()
         self._seen: dict[str, int] = {}  # book events handled per market (which book a decision saw)
         self._pending: dict[str, Event] = {}  # markets with book/trade news not decided on yet -> latest event
-        self._writes: dict[str, tuple[BookMark, float]] = {}  # market -> book seen at the bot's last write, when
+        # market -> (the book seen when the bot learned of a change the book must show first, wall time then)
+        self._unshown: dict[str, tuple[BookMark, float]] = {}
         self._stash: list[FeedEvent] = []  # feed events drained during a pass, handled at its end
 
     # --- inputs ---------------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ class BotLoop:
         before = self.metrics.actions
         done = self._execute(actions, now, self.mark(ticker))
         if self.metrics.actions != before:
-            self._writes[ticker] = (self.mark(ticker), self.wall())
+            self.await_book(ticker)
         self.observe(ticker, now)
         stash, self._stash = self._stash, []
         for ev in stash:  # what the feed brought during the pass (its market's news: decided again)
@@ -188,20 +189,25 @@ class BotLoop:
             "position": snap.position, "risk": self.risk.state.value}, [describe_target(t) for t in targets], done)
         return done
 
+    def await_book(self, ticker: str) -> None:
+        """The exchange changed `ticker`'s book in a way the bot knows of (its own write, a fill learned over
+        REST): decide on it again only once the book has moved on (for at most ECHO_WAIT wall seconds)."""
+        self._unshown[ticker] = (self.mark(ticker), self.wall())
+
     def _unsettled(self, ticker: str, book: BookView) -> str | None:
         """Why the book is not one to decide on yet (None: it is): it is crossed or locked (caught mid-update),
-        or it does not show the bot's own last write yet (its old orders would look like someone else's), for
-        at most ECHO_WAIT wall seconds."""
+        or it does not show a change the bot knows of yet (`await_book`: its own old orders would look like
+        someone else's, a quote that just filled would be re-placed through the order that took it)."""
         if crossed(book):
             self.metrics.held_crossed += 1
             return "crossed book"
-        write = self._writes.get(ticker)
-        if write is not None:
-            mark, at = write
+        unshown = self._unshown.get(ticker)
+        if unshown is not None:
+            mark, at = unshown
             if mark.same(self.mark(ticker)) and self.wall() - at < ECHO_WAIT:
                 self.metrics.held_echo += 1
-                return "the book does not show the last write yet"
-            del self._writes[ticker]
+                return "the book does not show the last write or fill yet"
+            del self._unshown[ticker]
         return None
 
     def _execute(self, actions: list[Action], now: datetime, mark: BookMark) -> list[dict]:
@@ -484,6 +490,7 @@ class BotLoop:
             for fill in result.new_fills:
                 self.metrics.fills += 1
                 self.metrics.on_fill(fill)
+            self._await_fills(result.new_fills)
             if result.changed:
                 self.update_risk()
         self._reconcile_soon = False
@@ -510,8 +517,14 @@ class BotLoop:
         for fill in result.new_fills:
             self.metrics.fills += 1
             self.metrics.on_fill(fill)
+        self._await_fills(result.new_fills)
         if result.new_fills:
             self.update_risk()
+
+    def _await_fills(self, fills: Iterable[BotFill]) -> None:
+        """Fills learned over REST before the feed showed them: their markets wait for the book to move on."""
+        for t in {f.ticker for f in fills if f.ticker in self.markets}:
+            self.await_book(t)
 
     def timer_pass(self) -> None:
         now = self.clock.now()

@@ -91,7 +91,7 @@ class Metrics:
     denials: int = 0  # raw: passes a wanted order was not sent for a risk rule (denied, or waiting for the rate)
     denials_unique: int = 0  # withheld orders (a denial repeated for the same wanted order counts once)
     held_crossed: int = 0  # passes that decided nothing on a crossed or locked book
-    held_echo: int = 0  # passes that waited for the book to show the bot's own last write
+    held_echo: int = 0  # passes that waited for the book to show the bot's own last write, or a REST fill
     held_moved: int = 0  # sends not made because the book moved between the decision and the send
     cross_waits: int = 0  # sends held back until a newer book after a post-only cross
     rate_waits: int = 0  # sends held back until the order-rate window reopens
@@ -189,7 +189,7 @@ class Metrics:
             "order_actions": self.actions,
             "actions_per_fill": round(self.actions / self.fills, 2) if self.fills else None,
             "held_crossed_book": self.held_crossed,
-            "held_for_own_write": self.held_echo,
+            "held_for_book_to_show": self.held_echo,
             "held_book_moved": self.held_moved,
             "cross_backoff_waits": self.cross_waits,
             "rate_limit_waits": self.rate_waits,

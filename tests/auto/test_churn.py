@@ -324,6 +324,30 @@ def test_when_the_book_moves_during_a_pass_the_rest_is_decided_again_on_the_newe
     assert writes(ex)[1:] == [("place", "ask", D("0.44"), D(1))]  # one tick inside the newer 0.45
 
 
+def test_a_fill_learned_over_rest_waits_for_the_book_to_show_it(state):
+    """Reconciliation finds the bid filled (the others' new ask took it, at a price the feed has not shown yet):
+    the bid is not re-placed on the old book, where it would cross that ask, but on the next one."""
+    loop, ex, feed, clock, wall = make(state)
+    loop.tick(T, TimerEvent(clock.now()))
+    feed.books[T] = showing_quotes()
+    loop.handle(BookUpdated(T, T0))
+    wall.t += 1
+    ex.calls.clear()
+    oid = next(o for o, r in loop.ledger.orders.items() if r.book_side is BID)
+    ex.orders.pop(oid)
+    ex.fills.append(test_loop.rest_fill("t1", oid, BID, "0.41", "1"))
+    ex.pos = {T: D(1)}
+    loop.reconcile()
+    assert loop.ledger.position(T) == 1 and oid not in loop.ledger.orders
+    loop.tick(T, TimerEvent(clock.now()))  # the old book still shows our filled bid: read as someone else's,
+    assert writes(ex) == [] and loop.metrics.held_echo == 1  # it would have had a bid placed at 0.42
+    # the ask that took it rests at 0.41, the others' bid has dropped to 0.38
+    feed.books[T] = levels([("0.38", 10)], [("0.41", 9), ("0.49", 1)])
+    loop.handle(BookUpdated(T, T0))
+    # long 1 now: the inventory skew takes the bid down a tick (0.38, not 0.39); the ask 0.40
+    assert writes(ex) == [("place", "bid", D("0.38"), D(1)), ("amend", "o2", D("0.40"), D(1))]
+
+
 # --- post-only crosses ----------------------------------------------------------------------------
 def test_a_crossing_placement_backs_off_one_tick_and_waits_for_a_newer_book(state):
     ex = CrossingExchange()
