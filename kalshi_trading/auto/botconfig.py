@@ -50,7 +50,7 @@ Global keys (top level):
   min_edge               dollars of value beyond price + taker fee to take            default 0.03
   reprice_tolerance      dollars; a working quote within this of its target price is
                          kept (its queue place is worth more than following the book
-                         tick by tick); 0 = re-price on every tick                    default 0.01
+                         tick by tick); 0 = re-price on every tick                    default 0.02
   min_size_change        contracts; a working quote short of its target size by less
                          than this is kept, not topped up (a smaller target decreases
                          it, keeping its queue place); 0 = always top up              default 1
@@ -94,7 +94,7 @@ class MarketConfig:
     quote_size: Decimal = Decimal(1)
     inventory_skew_factor: Decimal = Decimal("0.001")
     min_edge: Decimal = Decimal("0.03")
-    reprice_tolerance: Decimal = Decimal("0.01")
+    reprice_tolerance: Decimal = Decimal("0.02")
     min_size_change: Decimal = Decimal(1)
 
 

@@ -185,7 +185,7 @@ def test_tolerance_keys_parse_and_default():
                        "[markets.\"X\"]\nreprice_tolerance = \"0\"\nmin_size_change = 0\n", "toml")
     assert (cfg.defaults.reprice_tolerance, cfg.defaults.min_size_change) == (D("0.02"), D("0.5"))
     assert (cfg.market("X").reprice_tolerance, cfg.market("X").min_size_change) == (0, 0)
-    assert (MarketConfig().reprice_tolerance, MarketConfig().min_size_change) == (D("0.01"), D(1))
+    assert (MarketConfig().reprice_tolerance, MarketConfig().min_size_change) == (D("0.02"), D(1))
 
 
 @pytest.mark.parametrize("line", ["reprice_tolerance = -0.01", "reprice_tolerance = 1", "reprice_tolerance = inf",
