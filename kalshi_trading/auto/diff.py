@@ -10,6 +10,9 @@ Per market and side the wanted resting orders are matched to the working ones:
   exchange allows, else it is **cancelled** and a new order **placed**;
 - working orders nobody wants are cancelled, targets with no order left are placed.
 A target tagged ``take`` is sent immediate-or-cancel and never matched to a working order.
+Actions come in the order that never has one of the bot's quotes cross another: cancels, decreases, amends that
+move a quote away from the other side, then amends towards it and placements (when the market jumps up, the ask
+moves up out of the way before the bid follows), takes last.
 With both tolerances zero an order is kept only at exactly the target's price and size.
 """
 
@@ -112,4 +115,22 @@ def plan(targets: Sequence[TargetOrder], working: Iterable[OrderRecord], *, can_
                 actions.append(Action("place", None, t, "new"))
         cancels.extend(Action("cancel", o, None, "not wanted") for o in have)
     actions.extend(Action("place", None, t, "take") for t in targets if is_take(t))
-    return cancels + actions
+    return sorted(cancels + actions, key=_rank)
+
+
+def _rank(a: Action) -> int:
+    """Where an action goes in a plan (a stable sort keeps the order within a rank)."""
+    if a.kind == "cancel":
+        return 0
+    if a.kind in ("keep", "decrease"):
+        return 1
+    if a.kind == "amend" and a.order is not None and a.target is not None and moves_away(a.order, a.target):
+        return 2
+    return 4 if a.target is not None and is_take(a.target) else 3
+
+
+def moves_away(order: OrderRecord, target: TargetOrder) -> bool:
+    """The new price is further from the other side of the book (a bid down, an ask up)."""
+    if order.book_side is BookSide.BID:
+        return target.yes_price < order.yes_price
+    return target.yes_price > order.yes_price

@@ -47,7 +47,7 @@ from kalshi_trading.errors import ApiError, NotFoundError, RejectedError, Transi
 from kalshi_trading.marketdata.events import (BookStale, BookUpdated, Disconnected, FeedError, FeedEvent, FillMsg,
                                               LifecycleEvent, LifecycleMsg, PositionMsg, Reconnected, Resynced,
                                               TickerMsg, TradeMsg, UserOrderMsg)
-from kalshi_trading.models import OrderStatus
+from kalshi_trading.models import BookSide, OrderStatus
 from kalshi_trading.money import ZERO
 from kalshi_trading.trading.executor import OrderRef
 
@@ -254,6 +254,9 @@ class BotLoop:
         if self.pacing.blocked(target.ticker, target.book_side, mark):
             self.metrics.cross_waits += 1
             return {"held": "post-only cross on this book; waiting for a newer one"}
+        if not a.ioc and self._crosses_own(target):
+            self.metrics.held_self_cross += 1
+            return {"held": "it would cross the bot's own order on the other side (still there)"}
         if self.pacing.rate_waiting(now):
             self.metrics.rate_waits += 1
             rule, why = "rate_limit", f"waiting for the order-rate window to reopen at {self.pacing.rate_reopens}"
@@ -275,6 +278,16 @@ class BotLoop:
         if a.order is not None:  # the old price is no longer wanted either
             self._cancel(a.order)
         return {"denied": rule, "why": why}
+
+    def _crosses_own(self, target: TargetOrder) -> bool:
+        """A resting quote at this price would meet one of the bot's own working orders on the other side (one
+        that did not move out of the way: its amend was held or refused)."""
+        for o in self.ledger.orders.values():
+            if o.ticker == target.ticker and o.book_side is not target.book_side:
+                if (o.yes_price <= target.yes_price if target.book_side is BookSide.BID
+                        else o.yes_price >= target.yes_price):
+                    return True
+        return False
 
     def _book_moved(self, ticker: str, mark: BookMark) -> bool:
         """Whether the feed has brought news of `ticker`'s book since the decision `mark` (e.g. the exchange moved
@@ -311,6 +324,7 @@ class BotLoop:
             remaining = self.port.decrease(order, target.count)
         except NotFoundError:  # filled or cancelled meanwhile
             self.ledger.drop(order.order_id)
+            self.await_book(order.ticker)
             self._reconcile_soon = True
             return
         except ApiError as exc:
@@ -333,6 +347,7 @@ class BotLoop:
             placed = self.port.amend(order, target, info.market if info else None)
         except NotFoundError:  # filled or cancelled meanwhile: forget it, the next pass places afresh
             self.ledger.drop(order.order_id)
+            self.await_book(order.ticker)  # on a book that shows what took it
             self._reconcile_soon = True
             return
         except ApiError as exc:
@@ -407,8 +422,15 @@ class BotLoop:
         self.metrics.on_fill(fill)
         self.update_risk()
         if fill.ticker in self.markets:
+            self._news_of_orders(fill.ticker)
             self.observe(fill.ticker, self.clock.now())
         return True
+
+    def _news_of_orders(self, ticker: str) -> None:
+        """One of the bot's orders filled or went: unless book news came with it (the exchange sends the book's
+        deltas first), the book does not show it yet, so the market waits for the book to move on."""
+        if ticker not in self._pending:
+            self.await_book(ticker)
 
     def update_risk(self) -> list[StateChange]:
         changes = self.risk.update(self.risk_context())
@@ -613,6 +635,7 @@ class BotLoop:
             self._reconcile_soon = True  # the fills themselves come from the fill channel or REST
         if ev.status in (OrderStatus.CANCELED, OrderStatus.EXECUTED):
             self.ledger.drop(ev.order_id)
+            self._news_of_orders(ev.ticker)
             if ev.status is OrderStatus.CANCELED:
                 self.state.log_event(now, "order_cancelled", f"{ev.order_id} on {ev.ticker} was cancelled outside "
                                                              "the bot")

@@ -93,6 +93,7 @@ class Metrics:
     held_crossed: int = 0  # passes that decided nothing on a crossed or locked book
     held_echo: int = 0  # passes that waited for the book to show the bot's own last write, or a REST fill
     held_moved: int = 0  # sends not made because the book moved between the decision and the send
+    held_self_cross: int = 0  # sends not made because they would have crossed the bot's own other quote
     cross_waits: int = 0  # sends held back until a newer book after a post-only cross
     rate_waits: int = 0  # sends held back until the order-rate window reopens
     book_events: int = 0  # book updates from the feed (coalesced: a market is decided once per burst)
@@ -191,6 +192,7 @@ class Metrics:
             "held_crossed_book": self.held_crossed,
             "held_for_book_to_show": self.held_echo,
             "held_book_moved": self.held_moved,
+            "held_self_cross": self.held_self_cross,
             "cross_backoff_waits": self.cross_waits,
             "rate_limit_waits": self.rate_waits,
             "book_events": self.book_events,

@@ -174,6 +174,16 @@ def test_the_nearest_order_within_the_tolerance_is_the_one_kept():
     assert kinds(actions) == [("cancel", "far", "not wanted"), ("keep", "near", "close enough")]
 
 
+@pytest.mark.parametrize("bid, ask, first", [
+    ("0.46", "0.52", "ask"),  # the market jumps up: the ask moves up out of the way, then the bid follows
+    ("0.34", "0.42", "bid"),  # down: the bid first
+])
+def test_a_quote_moves_away_from_the_other_side_before_the_other_moves_towards_it(bid, ask, first):
+    working = [rec("b", BID, "0.41", "1"), rec("a", ASK, "0.45", "1")]
+    actions = plan([tgt(BID, bid, "1"), tgt(ASK, ask, "1")], working)
+    assert [a.target.book_side.value for a in actions if a.kind == "amend"][0] == first
+
+
 def test_beyond_the_tolerance_without_amend_it_is_cancel_then_place():
     actions = plan([tgt(BID, "0.45", "1")], [rec("a", BID, "0.41", "1")], can_amend=False)
     assert [(a.kind, a.reason) for a in actions] == [("cancel", "price"), ("place", "replace")]
@@ -244,7 +254,8 @@ def test_a_burst_of_deltas_is_decided_once_on_the_book_it_ends_with(state):
     feed.arrive(REQUOTED, HALFWAY, n=4)
     wall.t += 10
     loop.run(stop)
-    assert writes(ex) == [("amend", "o1", D("0.45"), D(1)), ("amend", "o2", D("0.53"), D(1))]  # never pulled
+    # re-priced once, the ask out of the way first; never pulled on the half book
+    assert writes(ex) == [("amend", "o2", D("0.53"), D(1)), ("amend", "o1", D("0.45"), D(1))]
     assert HALFWAY not in asked and REQUOTED in asked
     assert loop.metrics.book_events == 5
 
@@ -348,6 +359,25 @@ def test_a_fill_learned_over_rest_waits_for_the_book_to_show_it(state):
     assert writes(ex) == [("place", "bid", D("0.38"), D(1)), ("amend", "o2", D("0.40"), D(1))]
 
 
+def test_an_order_found_gone_by_its_amend_is_replaced_on_a_book_that_shows_what_took_it(state):
+    loop, ex, feed, clock, wall = make(state)
+    loop.tick(T, TimerEvent(clock.now()))
+    feed.books[T] = showing_quotes()
+    loop.handle(BookUpdated(T, T0))
+    wall.t += 1
+    ex.orders.pop("o1")  # the bid was taken while the amend was on its way
+    ex.calls.clear()
+    feed.books[T] = levels([("0.41", 1), ("0.44", 10)], [("0.49", 1), ("0.50", 10)])
+    loop.handle(BookUpdated(T, T0))
+    assert writes(ex) == []  # the amend found it gone (404): nothing placed on this book
+    assert "o1" not in loop.ledger.orders
+    loop.tick(T, TimerEvent(clock.now()))
+    assert writes(ex) == []
+    feed.books[T] = levels([("0.44", 10)], [("0.49", 1), ("0.50", 10)])
+    loop.handle(BookUpdated(T, T0))
+    assert writes(ex) == [("place", "bid", D("0.45"), D(1))]
+
+
 # --- post-only crosses ----------------------------------------------------------------------------
 def test_a_crossing_placement_backs_off_one_tick_and_waits_for_a_newer_book(state):
     ex = CrossingExchange()
@@ -387,6 +417,22 @@ def test_a_crossing_amend_keeps_the_order_where_it_rests(state):
     feed.books[T] = levels([("0.44", 10), ("0.41", 1)], [("0.54", 1), ("0.55", 10)])
     loop.handle(BookUpdated(T, T0))
     assert writes(ex) == [("amend", "o1", D("0.44"), D(1))]  # joins at 0.44: a tick behind the rejected 0.45
+
+
+def test_a_quote_that_would_cross_the_bots_own_other_quote_is_held(state):
+    """The ask could not move out of the way (its amend was refused): the bid does not follow into it."""
+    ex = CrossingExchange()
+    loop, _, feed, clock, wall = make(state, ex=ex, the_book=book("0.40", "0.46"))
+    loop.tick(T, TimerEvent(clock.now()))
+    assert writes(ex) == [("place", "bid", D("0.41"), D(1)), ("place", "ask", D("0.45"), D(1))]
+    ex.calls.clear()
+    ex.crossing = {D("0.54")}
+    wall.t += ECHO_WAIT
+    feed.books[T] = levels([("0.47", 10), ("0.41", 1)], [("0.55", 10)])  # a view that misses our ask
+    loop.handle(BookUpdated(T, T0))
+    assert writes(ex) == [("rejected", D("0.54"))]  # the bid at 0.48 would have met our ask at 0.45
+    assert loop.metrics.held_self_cross == 1
+    assert sorted(o.yes_price for o in loop.ledger.orders.values()) == [D("0.41"), D("0.45")]
 
 
 def test_back_off_never_makes_a_price_more_aggressive():

@@ -170,7 +170,7 @@ def test_plan_keeps_an_order_that_is_close_enough():
 def test_plan_amends_on_price_change_and_decreases_on_shrink():
     actions = plan([tgt(BID, "0.42", "5"), tgt(ASK, "0.49", "1")],
                    [rec("a", BID, "0.41", "5"), rec("b", ASK, "0.49", "4")], price_tolerance=D(0))
-    assert kinds(actions) == [("amend", "a", "price"), ("decrease", "b", "shrink")]
+    assert kinds(actions) == [("decrease", "b", "shrink"), ("amend", "a", "price")]
 
 
 def test_plan_without_amend_cancels_then_places():
