@@ -20,13 +20,14 @@ def run_demo(tmp_path, *args: str) -> dict:
 
 
 def test_seeded_demo_quotes_without_churn(tmp_path):
-    # x10, not the demo's x60: a post-only order crosses only when the simulated makers re-quote through it
-    # between the bot's last book and its order's arrival, which at x60 (a simulated second every 17 ms) happens
-    # to about one order entry in 300, a rejection a run of this length could not absorb under 2%
-    doc = run_demo(tmp_path, "--duration", "20", "--speed", "10", "--seed", "5")
+    doc = run_demo(tmp_path, "--duration", "30", "--seed", "5")  # 1,800 simulated seconds at x60
     m = doc["metrics"]
-    assert m["orders_placed"] > 0
-    assert m["orders_rejected_pct"] < 2  # exchange rejections (places and amends) per placement sent
+    placements = m["orders_placed"]
+    assert placements > 0
+    # Exchange rejections under 2% of placements.  One more is allowed: the simulator's world advances lazily (when
+    # a request or its 0.2-s pulse syncs it), so an order can replay a re-quote nobody could have seen, about one
+    # order entry in 250; the seeded 60-s runs of bench/bench_mm.py show the share itself.
+    assert m["orders_rejected"] <= 0.02 * placements + 1, m
     actions = m["orders_placed"] + m["orders_amended"] + m["orders_decreased"] + m["orders_cancelled"]
     assert actions == m["order_actions"]
     # at most 10 order actions per fill, with an allowance for the first quotes and the final cancels
