@@ -34,7 +34,7 @@ from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher
 from kalshi_trading.auto.diff import Action, describe_target, plan
 from kalshi_trading.auto.exchange import ExchangePort, is_post_only_cross
 from kalshi_trading.auto.ledger import BotFill, FillSource, Ledger, OrderRecord
-from kalshi_trading.auto.pacing import BookMark, Pacing
+from kalshi_trading.auto.pacing import BookMark, BookWatch, Pacing, crossed, crosses_own
 from kalshi_trading.auto.ports import Clock, FeedPort, MarketInfo, feed_fill, ticker_mid
 from kalshi_trading.auto.reconcile import bot_fill, catch_up_fills, reconcile
 from kalshi_trading.auto.report import Metrics
@@ -47,7 +47,7 @@ from kalshi_trading.errors import ApiError, NotFoundError, RejectedError, Transi
 from kalshi_trading.marketdata.events import (BookStale, BookUpdated, Disconnected, FeedError, FeedEvent, FillMsg,
                                               LifecycleEvent, LifecycleMsg, PositionMsg, Reconnected, Resynced,
                                               TickerMsg, TradeMsg, UserOrderMsg)
-from kalshi_trading.models import BookSide, OrderStatus
+from kalshi_trading.models import OrderStatus
 from kalshi_trading.money import ZERO
 from kalshi_trading.trading.executor import OrderRef
 
@@ -55,13 +55,6 @@ log = logging.getLogger(__name__)
 
 STALE_BOOK = SimpleBookView(stale=True)
 MAX_WAIT = 0.05  # wall seconds handed to feed.events() at a time
-ECHO_WAIT = 0.25  # wall seconds a market waits for the book to show the bot's own last write
-
-
-def crossed(book: BookView) -> bool:
-    """Best bid at or above best ask: no exchange shows such a book, so the view is caught mid-update."""
-    bid, ask = book.best_bid, book.best_ask
-    return bid is not None and ask is not None and bid >= ask
 
 
 class BotLoop:
@@ -104,10 +97,8 @@ class BotLoop:
         self.unjournalled: dict[str, datetime] = {}  # feed fills whose REST record is not journalled yet -> time
         self.started_at = clock.now()
         self.pacing = Pacing()
-        self._seen: dict[str, int] = {}  # book events handled per market (which book a decision saw)
+        self.watch = BookWatch(feed.books, wall)
         self._pending: dict[str, Event] = {}  # markets with book/trade news not decided on yet -> latest event
-        # market -> (the book seen when the bot learned of a change the book must show first, wall time then)
-        self._unshown: dict[str, tuple[BookMark, float]] = {}
         self._stash: list[FeedEvent] = []  # feed events drained during a pass, handled at its end
 
     # --- inputs ---------------------------------------------------------------------------------------
@@ -140,7 +131,7 @@ class BotLoop:
 
     def mark(self, ticker: str) -> BookMark:
         """The book a decision on `ticker` sees now."""
-        return BookMark(self._seen.get(ticker, 0), self.feed.books.get(ticker))
+        return self.watch.mark(ticker)
 
     def snapshot(self, ticker: str, now: datetime) -> MarketSnapshot:
         info = self.markets[ticker]
@@ -190,24 +181,20 @@ class BotLoop:
         return done
 
     def await_book(self, ticker: str) -> None:
-        """The exchange changed `ticker`'s book in a way the bot knows of (its own write, a fill learned over
-        REST): decide on it again only once the book has moved on (for at most ECHO_WAIT wall seconds)."""
-        self._unshown[ticker] = (self.mark(ticker), self.wall())
+        """The exchange changed `ticker`'s book in a way the bot knows of (its own write, a fill or a vanished
+        order learned before the feed showed it): decide on it again once the book has moved on."""
+        self.watch.expect(ticker)
 
     def _unsettled(self, ticker: str, book: BookView) -> str | None:
-        """Why the book is not one to decide on yet (None: it is): it is crossed or locked (caught mid-update),
-        or it does not show a change the bot knows of yet (`await_book`: its own old orders would look like
-        someone else's, a quote that just filled would be re-placed through the order that took it)."""
+        """Why the book is not one to decide on yet (None: it is): crossed or locked (caught mid-update), or not
+        showing a change the bot knows of (its own old orders would look like someone else's, a quote that just
+        filled would be re-placed through the order that took it)."""
         if crossed(book):
             self.metrics.held_crossed += 1
             return "crossed book"
-        unshown = self._unshown.get(ticker)
-        if unshown is not None:
-            mark, at = unshown
-            if mark.same(self.mark(ticker)) and self.wall() - at < ECHO_WAIT:
-                self.metrics.held_echo += 1
-                return "the book does not show the last write or fill yet"
-            del self._unshown[ticker]
+        if self.watch.waiting(ticker):
+            self.metrics.held_echo += 1
+            return "the book does not show the last write or fill yet"
         return None
 
     def _execute(self, actions: list[Action], now: datetime, mark: BookMark) -> list[dict]:
@@ -254,7 +241,7 @@ class BotLoop:
         if self.pacing.blocked(target.ticker, target.book_side, mark):
             self.metrics.cross_waits += 1
             return {"held": "post-only cross on this book; waiting for a newer one"}
-        if not a.ioc and self._crosses_own(target):
+        if not a.ioc and crosses_own(target, self.ledger.orders.values()):
             self.metrics.held_self_cross += 1
             return {"held": "it would cross the bot's own order on the other side (still there)"}
         if self.pacing.rate_waiting(now):
@@ -278,16 +265,6 @@ class BotLoop:
         if a.order is not None:  # the old price is no longer wanted either
             self._cancel(a.order)
         return {"denied": rule, "why": why}
-
-    def _crosses_own(self, target: TargetOrder) -> bool:
-        """A resting quote at this price would meet one of the bot's own working orders on the other side (one
-        that did not move out of the way: its amend was held or refused)."""
-        for o in self.ledger.orders.values():
-            if o.ticker == target.ticker and o.book_side is not target.book_side:
-                if (o.yes_price <= target.yes_price if target.book_side is BookSide.BID
-                        else o.yes_price >= target.yes_price):
-                    return True
-        return False
 
     def _book_moved(self, ticker: str, mark: BookMark) -> bool:
         """Whether the feed has brought news of `ticker`'s book since the decision `mark` (e.g. the exchange moved
@@ -577,7 +554,7 @@ class BotLoop:
         if ticker not in self.markets:
             return
         if book:
-            self._seen[ticker] = self._seen.get(ticker, 0) + 1
+            self.watch.saw(ticker)
             self.metrics.book_events += 1
         if defer:
             self._pending[ticker] = event

@@ -1,4 +1,9 @@
-"""What the loop holds back, and until when: post-only cross back-offs, the order-rate wait, withheld orders.
+"""What the loop holds back, and until when: unsettled books, post-only cross back-offs, the order-rate wait,
+withheld orders.
+
+- A book is decided on only when it is settled (`BookWatch`): not crossed or locked (no exchange shows such a
+  book: the view is caught mid-update), and showing what the bot knows happened (its own last write, a fill or
+  a vanished order it learned of before the feed showed it), for at most ECHO_WAIT wall seconds.
 
 - A post-only order (or amend) the exchange rejected as crossing proves the local book is behind the exchange.
   That side of that market sends nothing more until a newer book has arrived (`blocked`), and its next price is
@@ -15,12 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable
+from typing import Callable, Iterable, Mapping
 
+from kalshi_trading.auto.ledger import OrderRecord
 from kalshi_trading.auto.types import BookView, TargetOrder
 from kalshi_trading.models import BookSide
 from kalshi_trading.money import PriceGrid
 
+ECHO_WAIT = 0.25  # wall seconds a market waits for the book to show what the bot knows happened
 Side = tuple[str, BookSide]  # (ticker, side)
 Slot = tuple[str, BookSide, str]  # (ticker, side, tag): one wanted order
 
@@ -35,6 +42,53 @@ class BookMark:
 
     def same(self, other: "BookMark") -> bool:
         return self.seen == other.seen and self.book == other.book
+
+
+def crossed(book: BookView) -> bool:
+    """Best bid at or above best ask: no exchange shows such a book, so the view is caught mid-update."""
+    bid, ask = book.best_bid, book.best_ask
+    return bid is not None and ask is not None and bid >= ask
+
+
+def crosses_own(target: TargetOrder, orders: Iterable[OrderRecord]) -> bool:
+    """A resting quote at the target's price would meet one of the bot's own orders on the other side."""
+    for o in orders:
+        if o.ticker == target.ticker and o.book_side is not target.book_side:
+            if o.yes_price <= target.yes_price if target.book_side is BookSide.BID else o.yes_price >= target.yes_price:
+                return True
+    return False
+
+
+class BookWatch:
+    """Which book a decision sees (`mark`), and whether it shows what the bot knows happened (`expect`)."""
+
+    def __init__(self, books: Mapping[str, BookView], wall: Callable[[], float]):
+        self.books = books
+        self.wall = wall
+        self.seen: dict[str, int] = {}  # book events handled per market
+        self.expected: dict[str, tuple[BookMark, float]] = {}  # market -> (book then, wall time then)
+
+    def mark(self, ticker: str) -> BookMark:
+        return BookMark(self.seen.get(ticker, 0), self.books.get(ticker))
+
+    def saw(self, ticker: str) -> None:
+        """A book event for `ticker` was handled."""
+        self.seen[ticker] = self.seen.get(ticker, 0) + 1
+
+    def expect(self, ticker: str) -> None:
+        """The exchange changed `ticker`'s book in a way the bot knows of: wait for the book to move on."""
+        self.expected[ticker] = (self.mark(ticker), self.wall())
+
+    def waiting(self, ticker: str) -> bool:
+        """The book does not show the expected change yet (and ECHO_WAIT has not passed)."""
+        expected = self.expected.get(ticker)
+        if expected is None:
+            return False
+        mark, at = expected
+        if mark.same(self.mark(ticker)) and self.wall() - at < ECHO_WAIT:
+            return True
+        del self.expected[ticker]
+        return False
 
 
 @dataclass(frozen=True)

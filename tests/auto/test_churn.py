@@ -13,8 +13,8 @@ import pytest
 
 from kalshi_trading.auto.botconfig import BotConfig, MarketConfig, parse_config
 from kalshi_trading.auto.diff import plan
-from kalshi_trading.auto.loop import ECHO_WAIT, BotLoop, MarketInfo
-from kalshi_trading.auto.pacing import BookMark, Pacing, back_off
+from kalshi_trading.auto.loop import BotLoop, MarketInfo
+from kalshi_trading.auto.pacing import ECHO_WAIT, BookMark, Pacing, back_off
 from kalshi_trading.auto.report import Metrics, QuoteTime, build_report, render_text
 from kalshi_trading.auto.risk import RateLimitRule, RiskEngine
 from kalshi_trading.auto.strategies import MarketMaker
