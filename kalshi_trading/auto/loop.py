@@ -166,12 +166,12 @@ class BotLoop:
         self._decide += time.perf_counter() - started
         before = self.metrics.actions
         done = self._execute(actions, now, self.mark(ticker))
+        if self.metrics.actions != before:
+            self.await_book(ticker)
+        self.observe(ticker, now)
         stash, self._stash = self._stash, []
         for ev in stash:  # what the feed brought during the pass (its market's news: decided again)
             self.handle(ev, defer=True)
-        if self.metrics.actions != before:
-            self.await_book(ticker)  # the next decision waits for the book to show these writes
-        self.observe(ticker, now)
         self.metrics.ticks += 1
         self.metrics.decision_latency.append(self._decide)
         self.metrics.tick_latency.append(time.perf_counter() - started)
