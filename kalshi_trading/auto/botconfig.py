@@ -48,6 +48,12 @@ Global keys (top level):
   inventory_skew_factor  dollars both quotes move per contract held (long YES lowers
                          them, long NO raises them)                                   default 0.001
   min_edge               dollars of value beyond price + taker fee to take            default 0.03
+  reprice_tolerance      dollars; a working quote within this of its target price is
+                         kept (its queue place is worth more than following the book
+                         tick by tick); 0 = re-price on every tick                    default 0.02
+  min_size_change        contracts; a working quote short of its target size by less
+                         than this is kept, not topped up (a smaller target decreases
+                         it, keeping its queue place); 0 = always top up              default 1
 
 Money and counts are exact decimals: write 0.02 or "0.02".  Example:
 
@@ -88,6 +94,8 @@ class MarketConfig:
     quote_size: Decimal = Decimal(1)
     inventory_skew_factor: Decimal = Decimal("0.001")
     min_edge: Decimal = Decimal("0.03")
+    reprice_tolerance: Decimal = Decimal("0.02")
+    min_size_change: Decimal = Decimal(1)
 
 
 @dataclass(frozen=True)
@@ -215,7 +223,9 @@ def _market(data: Mapping[str, Any], base: MarketConfig, where: str) -> MarketCo
             changes[key] = _count(value, name, allow_zero=True)
         elif key == "quote_size":
             changes[key] = _count(value, name, allow_zero=False)
-        elif key in ("min_spread", "inventory_skew_factor", "min_edge"):
+        elif key == "min_size_change":
+            changes[key] = _count(value, name, allow_zero=True)
+        elif key in ("min_spread", "inventory_skew_factor", "min_edge", "reprice_tolerance"):
             changes[key] = _price_amount(value, name)
         else:
             raise _unknown(str(key), _MARKET_KEYS, name)

@@ -17,11 +17,20 @@ from typing import Callable, Iterable, Iterator, Protocol, Sequence
 from kalshi_trading.api.client import KalshiClient
 from kalshi_trading.auto.ledger import OrderRecord
 from kalshi_trading.auto.types import TargetOrder
-from kalshi_trading.errors import NotFoundError
+from kalshi_trading.errors import ApiError, NotFoundError, RejectedError
 from kalshi_trading.models import Action, BookSide, Fill, Market, Order, Side, TimeInForce
 from kalshi_trading.trading.executor import Executor, OrderRef
 
 log = logging.getLogger(__name__)
+
+
+def is_post_only_cross(exc: ApiError) -> bool:
+    """The exchange refused a post-only order (or amend) because it would have crossed the book: HTTP 400
+    `invalid_order` with details "post only cross" (reference section 7)."""
+    if not isinstance(exc, RejectedError):
+        return False
+    text = f"{exc.details or ''} {exc.message}".lower().replace("-", " ").replace("_", " ")
+    return "post only" in text and "cross" in text
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,16 @@
 """The bot's loop: events in, targets out, diffed against working orders, gated by risk, sent, recorded.
 
-Each pass over a market (on a book or trade event for it, and for every market on a timer that is the
-floor): build a snapshot, ask the strategy for targets, `diff.plan` them against the working orders,
-pass every new or amended order through the risk engine, send (through the executor's journalled path),
-record.  Fills from the feed update the ledger at once and reach the journal from their REST records within a
+Each pass over a market (once the loop has caught up with the feed after book or trade events for it, and
+for every market on a timer that is the floor): build a snapshot, ask the strategy for targets, `diff.plan`
+them against the working orders, pass every new or amended order through the risk engine, send (through the
+executor's journalled path), record.  A burst of book deltas is decided once, on the book it ends with, never
+on the half-applied books in between; a crossed or locked book (no exchange shows one: the view is mid-update)
+decides nothing, nor does a book that does not show the bot's own last write yet, and a pass stops sending when the
+book moves under it (it is decided again on the newer book).  `Pacing` holds back what must wait: a side whose
+post-only order crossed (until a newer book, then one tick less aggressive), and every order while the risk
+engine's order-rate window is full.
+
+Fills from the feed update the ledger at once and reach the journal from their REST records within a
 flush interval; a periodic REST reconciliation catches anything the feed missed.  The `Ledger` owns the bot's
 state and persists every change (through `BotState`); the loop only tells it what happened.  The configuration file
 is re-read when it changes (a bad edit is rejected, the last good configuration stays).  Breaching the
@@ -25,16 +32,17 @@ from typing import Callable, Iterable, Mapping
 
 from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher
 from kalshi_trading.auto.diff import Action, describe_target, plan
-from kalshi_trading.auto.exchange import ExchangePort
+from kalshi_trading.auto.exchange import ExchangePort, is_post_only_cross
 from kalshi_trading.auto.ledger import BotFill, FillSource, Ledger, OrderRecord
+from kalshi_trading.auto.pacing import BookMark, BookWatch, Pacing, crossed, crosses_own
 from kalshi_trading.auto.ports import Clock, FeedPort, MarketInfo, feed_fill, ticker_mid
 from kalshi_trading.auto.reconcile import bot_fill, catch_up_fills, reconcile
 from kalshi_trading.auto.report import Metrics
 from kalshi_trading.auto.risk import RiskEngine
 from kalshi_trading.auto.state import BotState
 from kalshi_trading.auto.types import (BookStaleEvent, BookUpdate, BookView, Event, MarketClosed, MarketSnapshot,
-                                       RiskContext, RiskState, SimpleBookView, StateChange, Strategy, TargetOrder,
-                                       TimerEvent, TradeEvent)
+                                       RiskContext, RiskState, SimpleBookView, SpreadGated, StateChange, Strategy,
+                                       TargetOrder, TimerEvent, TradeEvent)
 from kalshi_trading.errors import ApiError, NotFoundError, RejectedError, TransientError
 from kalshi_trading.marketdata.events import (BookStale, BookUpdated, Disconnected, FeedError, FeedEvent, FillMsg,
                                               LifecycleEvent, LifecycleMsg, PositionMsg, Reconnected, Resynced,
@@ -88,6 +96,10 @@ class BotLoop:
         self.quotes: dict[str, TickerMsg] = {}  # the latest `ticker` message per market (a mark when no book)
         self.unjournalled: dict[str, datetime] = {}  # feed fills whose REST record is not journalled yet -> time
         self.started_at = clock.now()
+        self.pacing = Pacing()
+        self.watch = BookWatch(feed.books, wall)
+        self._pending: dict[str, Event] = {}  # markets with book/trade news not decided on yet -> latest event
+        self._stash: list[FeedEvent] = []  # feed events drained during a pass, handled at its end
 
     # --- inputs ---------------------------------------------------------------------------------------
     def book(self, ticker: str) -> BookView:
@@ -117,6 +129,10 @@ class BotLoop:
             grids={t: m.grid for t, m in self.markets.items()},
         )
 
+    def mark(self, ticker: str) -> BookMark:
+        """The book a decision on `ticker` sees now."""
+        return self.watch.mark(ticker)
+
     def snapshot(self, ticker: str, now: datetime) -> MarketSnapshot:
         info = self.markets[ticker]
         return MarketSnapshot(
@@ -131,53 +147,142 @@ class BotLoop:
         started = time.perf_counter()
         self._decide = 0.0
         now = self.clock.now()
+        self._pending.pop(ticker, None)
         snap = self.snapshot(ticker, now)
         halted = self.risk.state is RiskState.HALTED or ticker in self.closed
-        targets = [] if halted else self.strategy.targets(event, snap)
+        book = snap.book
+        held = None if halted or book.stale else self._unsettled(ticker, book)
+        if held is not None:  # decide on the next book; change nothing meanwhile
+            self.observe(ticker, now)
+            self.state.log_decision(now, ticker, {"event": type(event).__name__, "bid": book.best_bid,
+                                                  "ask": book.best_ask, "held": held}, [], [])
+            return []
+        targets = [] if halted else self.pacing.clamp(self.strategy.targets(event, snap), snap.grid)
+        self.pacing.still_wanted(ticker, targets)
         working = [o for o in self.ledger.orders.values() if o.ticker == ticker]
-        actions = plan(targets, working, can_amend=self.can_amend)
+        cfg = snap.config
+        actions = plan(targets, working, can_amend=self.can_amend, price_tolerance=cfg.reprice_tolerance,
+                       min_size_change=cfg.min_size_change)
         self._decide += time.perf_counter() - started
-        done = self._execute(actions, now)
+        before = self.metrics.actions
+        done = self._execute(actions, now, self.mark(ticker))
+        if self.metrics.actions != before:
+            self.await_book(ticker)
+        self.observe(ticker, now)
+        stash, self._stash = self._stash, []
+        for ev in stash:  # what the feed brought during the pass (its market's news: decided again)
+            self.handle(ev, defer=True)
         self.metrics.ticks += 1
         self.metrics.decision_latency.append(self._decide)
         self.metrics.tick_latency.append(time.perf_counter() - started)
-        book = snap.book
         self.state.log_decision(now, ticker, {
             "event": type(event).__name__, "bid": book.best_bid, "ask": book.best_ask, "stale": book.stale,
             "position": snap.position, "risk": self.risk.state.value}, [describe_target(t) for t in targets], done)
         return done
 
-    def _execute(self, actions: list[Action], now: datetime) -> list[dict]:
+    def await_book(self, ticker: str) -> None:
+        """The exchange changed `ticker`'s book in a way the bot knows of (its own write, a fill or a vanished
+        order learned before the feed showed it): decide on it again once the book has moved on."""
+        self.watch.expect(ticker)
+
+    def _unsettled(self, ticker: str, book: BookView) -> str | None:
+        """Why the book is not one to decide on yet (None: it is): crossed or locked (caught mid-update), or not
+        showing a change the bot knows of (its own old orders would look like someone else's, a quote that just
+        filled would be re-placed through the order that took it)."""
+        if crossed(book):
+            self.metrics.held_crossed += 1
+            return "crossed book"
+        if self.watch.waiting(ticker):
+            self.metrics.held_echo += 1
+            return "the book does not show the last write or fill yet"
+        return None
+
+    def _execute(self, actions: list[Action], now: datetime, mark: BookMark) -> list[dict]:
         done = []
         for a in actions:
             if a.kind == "keep":
                 continue
+            desc = a.describe()  # as decided, before the order record changes
             if a.kind == "cancel":
                 assert a.order is not None, "plan() gives every cancel its order"
                 self._cancel(a.order)
+            elif a.kind == "decrease":
+                assert a.order is not None and a.target is not None, "plan() gives every decrease both"
+                self._decrease(a.order, a.target)
             elif a.kind in ("amend", "place"):
                 assert a.target is not None, "plan() gives every amend and place its target"
-                t0 = time.perf_counter()
-                exclude = (a.order.order_id,) if a.order is not None else ()
-                decision = self.risk.check(a.target, self.risk_context(exclude))
-                self._decide += time.perf_counter() - t0
-                if not decision.allowed:
-                    self.metrics.denials += 1
-                    self.state.log_event(now, "denied", f"[{decision.rule}] {decision.reason}",
-                                         {"target": describe_target(a.target)})
-                    if a.order is not None:  # the old price is no longer wanted either
-                        self._cancel(a.order)
-                    done.append({**a.describe(), "denied": decision.rule, "why": decision.reason})
+                held = self._hold(a, now, mark)
+                if held is not None:
+                    done.append({**desc, **held})
                     continue
+                rejected = self.metrics.rejected
                 if a.kind == "amend":
                     assert a.order is not None, "plan() gives every amend its order"
-                    self._amend(a.order, a.target, now)
+                    self._amend(a.order, a.target, now, mark)
                 else:
-                    self._place(a.target, a.ioc, now)
+                    self._place(a.target, a.ioc, now, mark)
+                if self.metrics.rejected != rejected:
+                    desc["rejected"] = "by the exchange"
             else:
                 continue  # keep
-            done.append(a.describe())
+            done.append(desc)
         return done
+
+    def _hold(self, a: Action, now: datetime, mark: BookMark) -> dict | None:
+        """Why a place or amend is not sent now (None: send it): the book moved since the decision, its side
+        crossed on this very book, the order-rate window is full, or the risk engine denies it.  A withheld
+        order counts once however many passes it stays withheld; a denied amend's order is cancelled (its old
+        price is not wanted either)."""
+        target = a.target
+        assert target is not None, "only places and amends are held"
+        if self._book_moved(target.ticker, mark):
+            self.metrics.held_moved += 1
+            return {"held": "the book moved since the decision; deciding again on the newer one"}
+        if self.pacing.blocked(target.ticker, target.book_side, mark):
+            self.metrics.cross_waits += 1
+            return {"held": "post-only cross on this book; waiting for a newer one"}
+        if not a.ioc and crosses_own(target, self.ledger.orders.values()):
+            self.metrics.held_self_cross += 1
+            return {"held": "it would cross the bot's own order on the other side (still there)"}
+        if self.pacing.rate_waiting(now):
+            self.metrics.rate_waits += 1
+            rule, why = "rate_limit", f"waiting for the order-rate window to reopen at {self.pacing.rate_reopens}"
+        else:
+            t0 = time.perf_counter()
+            exclude = (a.order.order_id,) if a.order is not None else ()
+            decision = self.risk.check(target, self.risk_context(exclude))
+            self._decide += time.perf_counter() - t0
+            if decision.allowed:
+                self.pacing.release(target)
+                return None
+            rule, why = decision.rule, decision.reason
+            if rule == "rate_limit":
+                self.pacing.wait_for_rate(self.risk.rate_limit_reopens_at())
+        self.metrics.denials += 1
+        if self.pacing.withhold(target, rule):
+            self.metrics.denials_unique += 1
+            self.state.log_event(now, "denied", f"[{rule}] {why}", {"target": describe_target(target)})
+        if a.order is not None:  # the old price is no longer wanted either
+            self._cancel(a.order)
+        return {"denied": rule, "why": why}
+
+    def _book_moved(self, ticker: str, mark: BookMark) -> bool:
+        """Whether the feed has brought news of `ticker`'s book since the decision `mark` (e.g. the exchange moved
+        on while the pass's first write was in flight): the rest of the pass is not sent.  What the feed brought
+        is kept, in order, for the end of the pass."""
+        drain = getattr(self.feed, "drain", None)
+        if drain is not None:
+            self._stash.extend(drain())
+        return any(isinstance(ev, (BookUpdated, Resynced, BookStale)) and ev.ticker == ticker for ev in self._stash)
+
+    def observe(self, ticker: str, now: datetime) -> None:
+        """Note for the report whether `ticker` has both quotes working, and whether the strategy's spread gate
+        is open (a closed market's gate is shut)."""
+        sides = {o.book_side for o in self.ledger.orders.values() if o.ticker == ticker}
+        gate = None
+        if isinstance(self.strategy, SpreadGated):
+            gate = ticker not in self.closed and self.strategy.gate_open(self.snapshot(ticker, now))
+        self.metrics.observe(ticker, now, len(sides) == 2, gate)
 
     def _cancel(self, order: OrderRecord) -> None:
         try:
@@ -190,25 +295,53 @@ class BotLoop:
         self.metrics.cancelled += 1
         self.ledger.cancelled(order.order_id)
 
-    def _amend(self, order: OrderRecord, target: TargetOrder, now: datetime) -> None:
+    def _decrease(self, order: OrderRecord, target: TargetOrder) -> None:
+        """Take the order down to the target's size; it keeps its price and queue position."""
+        try:
+            remaining = self.port.decrease(order, target.count)
+        except NotFoundError:  # filled or cancelled meanwhile
+            self.ledger.drop(order.order_id)
+            self.await_book(order.ticker)
+            self._reconcile_soon = True
+            return
+        except ApiError as exc:
+            self._api_error("decrease", exc)
+            self._cancel(order)
+            return
+        self.metrics.decreased += 1
+        self.ledger.decreased(order.order_id, remaining)
+
+    def _crossed(self, target: TargetOrder, mark: BookMark, now: datetime, exc: ApiError, what: str) -> None:
+        """A post-only order or amend would have crossed: the local book is behind the exchange."""
+        self.metrics.rejected += 1
+        self.metrics.rejected_cross += 1
+        self.pacing.crossed(target, target.yes_price, mark)
+        self.state.log_event(now, "rejected", f"{what}: {exc}", {"target": describe_target(target)})
+
+    def _amend(self, order: OrderRecord, target: TargetOrder, now: datetime, mark: BookMark) -> None:
         info = self.markets.get(order.ticker)
         try:
             placed = self.port.amend(order, target, info.market if info else None)
         except NotFoundError:  # filled or cancelled meanwhile: forget it, the next pass places afresh
             self.ledger.drop(order.order_id)
+            self.await_book(order.ticker)  # on a book that shows what took it
             self._reconcile_soon = True
             return
         except ApiError as exc:
+            if is_post_only_cross(exc):  # refused as a whole: the order rests at its old price
+                self._crossed(target, mark, now, exc, "amend")
+                return
             self._api_error("amend", exc)
             self._cancel(order)
             return
         self.metrics.amended += 1
+        self.pacing.rested(order.ticker, order.book_side)
         before = order.filled
         self.ledger.amended(order.order_id, target.yes_price, placed.filled, placed.remaining)
         if placed.filled > before:
             self._fetch_fills(order.order_id, now)
 
-    def _place(self, target: TargetOrder, ioc: bool, now: datetime) -> None:
+    def _place(self, target: TargetOrder, ioc: bool, now: datetime, mark: BookMark) -> None:
         info = self.markets.get(target.ticker)
         try:
             placed = self.port.place(target, info.market if info else None, ioc)
@@ -217,11 +350,16 @@ class BotLoop:
             self._reconcile_soon = True
             return
         except ApiError as exc:
+            self.metrics.place_rejected += 1
+            if is_post_only_cross(exc):
+                self._crossed(target, mark, now, exc, "place")
+                return
             self.metrics.rejected += 1
             self.state.log_event(now, "rejected", str(exc), {"target": describe_target(target)})
             return
         self.metrics.placed += 1
         if placed.remaining > 0 and placed.status == "resting":
+            self.pacing.rested(target.ticker, target.book_side)
             taken = max(target.count - placed.filled - placed.remaining, ZERO)  # e.g. self-trade prevention
             self.ledger.add_order(OrderRecord(placed.order_id, target.ticker, target.book_side, target.yes_price,
                                               target.count, taken, target.tag, placed.client_order_id))
@@ -260,7 +398,16 @@ class BotLoop:
         self.metrics.fills += 1
         self.metrics.on_fill(fill)
         self.update_risk()
+        if fill.ticker in self.markets:
+            self._news_of_orders(fill.ticker)
+            self.observe(fill.ticker, self.clock.now())
         return True
+
+    def _news_of_orders(self, ticker: str) -> None:
+        """One of the bot's orders filled or went: unless book news came with it (the exchange sends the book's
+        deltas first), the book does not show it yet, so the market waits for the book to move on."""
+        if ticker not in self._pending:
+            self.await_book(ticker)
 
     def update_risk(self) -> list[StateChange]:
         changes = self.risk.update(self.risk_context())
@@ -342,6 +489,7 @@ class BotLoop:
             for fill in result.new_fills:
                 self.metrics.fills += 1
                 self.metrics.on_fill(fill)
+            self._await_fills(result.new_fills)
             if result.changed:
                 self.update_risk()
         self._reconcile_soon = False
@@ -368,8 +516,14 @@ class BotLoop:
         for fill in result.new_fills:
             self.metrics.fills += 1
             self.metrics.on_fill(fill)
+        self._await_fills(result.new_fills)
         if result.new_fills:
             self.update_risk()
+
+    def _await_fills(self, fills: Iterable[BotFill]) -> None:
+        """Fills learned over REST before the feed showed them: their markets wait for the book to move on."""
+        for t in {f.ticker for f in fills if f.ticker in self.markets}:
+            self.await_book(t)
 
     def timer_pass(self) -> None:
         now = self.clock.now()
@@ -390,24 +544,41 @@ class BotLoop:
         rate = self.clock.rate
         return self.config.loop_interval_ms / 1000.0 / (rate if rate > 0.01 else 1.0)
 
-    def handle(self, ev: FeedEvent) -> None:
-        """Act on one feed event; an event type this loop does not know is a programming error."""
+    def decide_pending(self) -> None:
+        """Decide every market with book or trade news not decided on yet (once each, on its latest book)."""
+        while self._pending:
+            ticker, event = next(iter(self._pending.items()))
+            self.tick(ticker, event)  # removes it from _pending
+
+    def _news(self, ticker: str, event: Event, defer: bool, book: bool = True) -> None:
+        if ticker not in self.markets:
+            return
+        if book:
+            self.watch.saw(ticker)
+            self.metrics.book_events += 1
+        if defer:
+            self._pending[ticker] = event
+        else:
+            self.tick(ticker, event)
+
+    def handle(self, ev: FeedEvent, defer: bool = False) -> None:
+        """Act on one feed event; an event type this loop does not know is a programming error.
+
+        With `defer` (the run loop) a book update or trade only marks its market for `decide_pending`, so a
+        burst of deltas is decided once, on the book it ends with; without it the market is decided at once."""
         now = self.clock.now()
         match ev:
             case BookUpdated(ticker=t):
-                if t in self.markets:
-                    self.tick(t, BookUpdate(t, now))
+                self._news(t, BookUpdate(t, now), defer)
             case Resynced(ticker=t):
                 self.metrics.resyncs += 1
-                if t in self.markets:
-                    self.tick(t, BookUpdate(t, now))
+                self._news(t, BookUpdate(t, now), defer)
             case BookStale(ticker=t, reason=why):
                 self.metrics.stale_books += 1
-                if t in self.markets:  # the strategy sees a stale book and wants nothing: quotes come off
-                    self.tick(t, BookStaleEvent(t, why, now))
+                # the strategy sees a stale book and wants nothing: quotes come off at once
+                self._news(t, BookStaleEvent(t, why, now), False)
             case TradeMsg(ticker=t):
-                if t in self.markets:
-                    self.tick(t, TradeEvent(t, ev.yes_price, ev.count, ev.taker_book_side, ev.ts))
+                self._news(t, TradeEvent(t, ev.yes_price, ev.count, ev.taker_book_side, ev.ts), defer, book=False)
             case FillMsg():
                 fill = feed_fill(ev)
                 if fill is None:
@@ -441,6 +612,7 @@ class BotLoop:
             self._reconcile_soon = True  # the fills themselves come from the fill channel or REST
         if ev.status in (OrderStatus.CANCELED, OrderStatus.EXECUTED):
             self.ledger.drop(ev.order_id)
+            self._news_of_orders(ev.ticker)
             if ev.status is OrderStatus.CANCELED:
                 self.state.log_event(now, "order_cancelled", f"{ev.order_id} on {ev.ticker} was cancelled outside "
                                                              "the bot")
@@ -484,19 +656,34 @@ class BotLoop:
             if deadline is not None:
                 timeout = min(timeout, max(0.0, deadline - self.wall()))
             for ev in self.feed.events(timeout):
-                self.handle(ev)
+                self.handle(ev, defer=True)
+                self.catch_up()
+                self.decide_pending()
                 self.housekeeping(on_status, status_every)
                 if stop.is_set() or (deadline is not None and self.wall() >= deadline):
                     break
+            self.catch_up()
+            self.decide_pending()
             self.housekeeping(on_status, status_every)
         self.metrics.stopped(self.wall(), self.clock.now())
         self.journal_fills()
         self.state.flush()
 
+    def catch_up(self) -> None:
+        """Handle, without waiting, whatever the feed has received and not handed over yet, so the next decision
+        sees the newest book (book news only marks its market; `decide_pending` decides).  A feed without a
+        `drain()` hands everything over through `events()` alone."""
+        drain = getattr(self.feed, "drain", None)
+        if drain is None:
+            return
+        for ev in drain():
+            self.handle(ev, defer=True)
+
     def housekeeping(self, on_status: Callable[[], None] | None = None, status_every: float = 0.5) -> None:
         """Whatever is due: the timer pass, a config reload, a reconciliation, a log flush, a status line."""
         w = self.wall()
         if w >= self._next_timer:
+            self.catch_up()  # the timer pass decides every market: on the newest books
             self.timer_pass()
             interval = self.interval()
             # Catch up a pass that ran late (the timer keeps exchange time), unless far behind.

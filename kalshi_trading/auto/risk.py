@@ -202,6 +202,14 @@ class RateLimitRule:
     def record(self, now: datetime) -> None:
         self._sent.append(now)
 
+    def reopens_at(self, now: datetime, limit: int) -> datetime | None:
+        """When the window next admits an order under `limit` a minute (None: it admits one now)."""
+        self._prune(now)
+        if len(self._sent) < limit:
+            return None
+        # the (len - limit + 1)-th oldest must leave the window before there is room for one more
+        return self._sent[len(self._sent) - limit] + self.window
+
 
 @dataclass(frozen=True)
 class DecisionRecord:
@@ -311,6 +319,11 @@ class RiskEngine:
             log.info("risk denied %s %s %s @ %s [%s]: %s", order.ticker, order.book_side.value, order.count,
                      order.yes_price, decision.rule, decision.reason)
         return decision
+
+    def rate_limit_reopens_at(self) -> datetime | None:
+        """When the order-rate window next admits an order (None: now): a loop denied by `rate_limit` waits
+        until then instead of asking again on every pass."""
+        return self.rate_limit.reopens_at(self._clock(), self.config.max_orders_per_minute)
 
     def _evaluate(self, order: TargetOrder, ctx: RiskContext, now: datetime) -> Decision:
         if self._state is RiskState.HALTED:

@@ -235,6 +235,14 @@ class Strategy(Protocol):
     def targets(self, event: Event, snapshot: MarketSnapshot) -> list[TargetOrder]: ...
 
 
+@runtime_checkable
+class SpreadGated(Protocol):
+    """A quoting strategy that says when it wants to quote (its spread gate); the report measures quote uptime
+    over exactly that time."""
+
+    def gate_open(self, snapshot: MarketSnapshot) -> bool: ...
+
+
 # --- risk -----------------------------------------------------------------------------------------
 
 

@@ -162,18 +162,19 @@ def kinds(actions):
 
 
 def test_plan_keeps_an_order_that_is_close_enough():
-    # same price, a partial fill left 3 of 5: still worth its queue position
-    assert kinds(plan([tgt(BID, "0.41", "5")], [rec("a", BID, "0.41", "3", "2")])) == [("keep", "a", "close enough")]
+    # same price, a partial fill left 3 of 5, short by less than min_size_change: still worth its queue position
+    assert kinds(plan([tgt(BID, "0.41", "5")], [rec("a", BID, "0.41", "3", "2")],
+                      min_size_change=D(3))) == [("keep", "a", "close enough")]
 
 
-def test_plan_amends_on_price_change_and_on_shrink():
+def test_plan_amends_on_price_change_and_decreases_on_shrink():
     actions = plan([tgt(BID, "0.42", "5"), tgt(ASK, "0.49", "1")],
-                   [rec("a", BID, "0.41", "5"), rec("b", ASK, "0.49", "4")])
-    assert kinds(actions) == [("amend", "a", "price"), ("amend", "b", "shrink")]
+                   [rec("a", BID, "0.41", "5"), rec("b", ASK, "0.49", "4")], price_tolerance=D(0))
+    assert kinds(actions) == [("decrease", "b", "shrink"), ("amend", "a", "price")]
 
 
 def test_plan_without_amend_cancels_then_places():
-    actions = plan([tgt(BID, "0.42", "5")], [rec("a", BID, "0.41", "5")], can_amend=False)
+    actions = plan([tgt(BID, "0.42", "5")], [rec("a", BID, "0.41", "5")], can_amend=False, price_tolerance=D(0))
     assert [a.kind for a in actions] == ["cancel", "place"]
 
 

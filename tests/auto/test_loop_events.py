@@ -12,7 +12,7 @@ from kalshi_trading.marketdata import events as ev
 from kalshi_trading.marketdata.events import (BookStale, BookUpdated, Disconnected, FeedError, FillMsg,
                                               LifecycleEvent, LifecycleMsg, PositionMsg, Reconnected, Resynced,
                                               TickerMsg, TradeMsg, UserOrderMsg)
-from kalshi_trading.models import BookSide, OrderStatus, Side
+from kalshi_trading.models import BookSide, OrderStatus, PriceLevel, Side
 from tests.auto import test_loop
 from tests.auto.test_loop import T, T0, book, make_loop
 
@@ -69,6 +69,9 @@ def test_lifecycle_close_cancels_the_markets_orders_and_stops_quoting(state):
 
 def test_trade_keeps_the_takers_side(state):
     loop, ex, feed, _ = quoted(state)
+    feed.books[T] = SimpleBookView(bids=(PriceLevel(D("0.41"), D(1)), PriceLevel(D("0.40"), D(10))),
+                                   asks=(PriceLevel(D("0.49"), D(1)), PriceLevel(D("0.50"), D(10))))
+    loop.handle(BookUpdated(T, T0))  # the book shows the bot's quotes: decisions on it may go ahead
     seen = []
     inner = loop.strategy.targets
     loop.strategy.targets = lambda event, snap: seen.append(event) or inner(event, snap)  # type: ignore[method-assign]

@@ -17,8 +17,9 @@ MAX_SANE = Decimal("0.99")
 class MarketMaker:
     """Quotes both sides of a market.
 
-    - Quotes only when the others' spread (our own resting size taken out) is at least `min_spread`
-      and both sides have someone on them.
+    - Quotes only while its spread gate is open (`spread_gate`): an enabled market, a fresh (not stale)
+      and uncrossed book (best bid < best ask, our own orders included), someone else on both sides, and
+      the others' spread (our own resting size taken out) at least `min_spread`.
     - Prices: one tick inside the best bid and ask when that leaves bid < ask, else joining the best.
     - With a model (`fair_value`), the bid stays strictly below and the ask strictly above the
       (skewed) model value; without one, the fair value is the mid and only the inside rule applies.
@@ -35,13 +36,11 @@ class MarketMaker:
 
     def targets(self, event: Event, snapshot: MarketSnapshot) -> list[TargetOrder]:
         """The quotes wanted on `snapshot.ticker` after `event` (the event itself does not matter)."""
-        if not snapshot_ready(snapshot):
+        gate = self.spread_gate(snapshot)
+        if gate is None:
             return []
-        cfg, grid, book = snapshot.config, snapshot.grid, snapshot.book
-        bid = others_best(book, snapshot.working, BookSide.BID)
-        ask = others_best(book, snapshot.working, BookSide.ASK)
-        if bid is None or ask is None or ask - bid < cfg.min_spread:
-            return []
+        bid, ask = gate
+        cfg, grid = snapshot.config, snapshot.grid
         in_bid, in_ask = grid.next_above(bid), grid.next_below(ask)
         if in_bid is None or in_ask is None or in_bid >= in_ask:
             in_bid, in_ask = bid, ask
@@ -70,6 +69,24 @@ class MarketMaker:
             if size > 0:
                 out.append(target(snapshot, BookSide.ASK, ask_px, size, f"{self.name}:ask"))
         return out
+
+    @staticmethod
+    def spread_gate(snapshot: MarketSnapshot) -> tuple[Decimal, Decimal] | None:
+        """The others' best bid and ask while the gate is open (see the class docstring), else None."""
+        if not snapshot_ready(snapshot):
+            return None
+        book = snapshot.book
+        if book.best_bid is None or book.best_ask is None or book.best_bid >= book.best_ask:
+            return None  # one-sided, or a crossed/locked view no exchange shows: no quote on it
+        bid = others_best(book, snapshot.working, BookSide.BID)
+        ask = others_best(book, snapshot.working, BookSide.ASK)
+        if bid is None or ask is None or ask - bid < snapshot.config.min_spread:
+            return None
+        return bid, ask
+
+    def gate_open(self, snapshot: MarketSnapshot) -> bool:
+        """Whether the market maker wants to quote this market now (the time quote uptime is measured over)."""
+        return self.spread_gate(snapshot) is not None
 
     @staticmethod
     def _uncross(snapshot: MarketSnapshot, bid_px: Decimal | None, ask_px: Decimal | None):
