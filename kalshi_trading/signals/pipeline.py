@@ -83,6 +83,9 @@ class Pipeline:
     clock: Callable[[], datetime]
     holder: str = field(default_factory=holder_name)
     lease: Lease | None = None
+    # called as each cycle starts, before discovery (e.g. `live.OutsideData.prepare`: the outside sources are asked
+    # while discovery reads the exchange); it must not raise
+    prepare: Callable[[datetime], None] | None = None
 
     @property
     def lease_ttl(self) -> float:
@@ -113,10 +116,13 @@ class Pipeline:
         return result
 
     def _cycle(self, cycle_id: int, started: datetime) -> CycleResult:
+        if self.prepare is not None:
+            self.prepare(started)
         found = self.discoverer.discover(self.config.discovery, started)
         by_family = self._by_family(found)
         answers = self._collect(by_family, started)
-        health = tuple(h for answer in answers.values() for h in answer.health)
+        # families sharing outside sources (both bitcoin families) report the same rows: each is stored once
+        health = tuple(dict.fromkeys(h for answer in answers.values() for h in answer.health))
         for h in health:
             self.store.record_health(HealthRecord(cycle_id, h.source, h.status.value, h.at, h.latency_ms, h.reason))
         signals = self._signals(by_family, answers)

@@ -89,7 +89,8 @@ def test_a_pipeline_run_trades_and_every_read_command_shows_it(env, me, cheap): 
     run = invoke(env, "pipeline", "run", "--sim", "--once", "--json")
     summary = js(run)
     assert summary["cycles"] == 1 and summary["by_outcome"] == {"filled": 1} and summary["mode"] == "simulate"
-    assert "cycle 1 ok" in run.stderr and "sim-underlying:ok" in run.stderr  # the status line
+    # the status line: every outside source is the simulator's loopback copy, asked through the real collectors
+    assert "cycle 1 ok" in run.stderr and "coinbase:ok" in run.stderr and "open-meteo-ensemble:" in run.stderr
     assert list(me.iter_orders()) == []  # simulate sends nothing
 
     [sig] = [s for s in js(invoke(env, "signals", "--actionable", "--json"))["signals"]]
@@ -101,7 +102,10 @@ def test_a_pipeline_run_trades_and_every_read_command_shows_it(env, me, cheap): 
     assert report["fills"] == 1 and report["by_outcome"]["filled"] == 1 and report["calibration"]["signals"] == 0
     status = js(invoke(env, "pipeline", "status", "--json"))
     assert status["running"] is False and status["last_cycle"]["status"] == "ok"
-    assert {h["source"] for h in status["health"]} == {"sim-underlying", "open-meteo"}
+    assert {h["source"] for h in status["health"]} == {
+        "open-meteo-ensemble:ncep_gefs_seamless", "open-meteo-ensemble:ecmwf_ifs025_ensemble", "coinbase", "kraken",
+        "bitstamp", "cryptocom", "cryptocom-candles", "cryptocom-index"}
+    assert all(h["status"] == "ok" and h["latency_ms"] is not None for h in status["health"])
     for command in (["signals"], ["paper", "orders"], ["paper", "report", "--calibration"], ["pipeline", "status"]):
         shown = invoke(env, *command)
         assert shown.exit_code == 0 and "[SIM]" in shown.stdout, command

@@ -26,7 +26,7 @@ min_edge_bps = 250
 min_price = 0.07
 max_price = "0.93"
 order_size = 3
-signal_types = ["btcd", "weather-ensemble"]
+signal_types = ["btcd", "weather-ensemble-kde"]
 
 [discovery]
 series = ["KXBTCD", "kxhighny"]
@@ -39,7 +39,7 @@ words = ["bitcoin"]
 series = "KXBTCD"
 
 [models]
-weather = "weather-ensemble"
+weather = "weather-ensemble-kde"
 """
 
 
@@ -54,11 +54,11 @@ def test_a_full_file_reads_exactly(tmp_path):
     p = cfg.profile
     assert p.name == "conservative" and p.min_edge_bps == 250 and p.min_price == D("0.07")
     assert p.max_price == D("0.93") and p.order_size == D(3) and p.min_confidence == D("0.7")  # the rest: preset
-    assert p.signal_types == ("btcd", "weather-ensemble")
+    assert p.signal_types == ("btcd", "weather-ensemble-kde")
     assert (cfg.mode, cfg.bot_mode, cfg.interval_s) == (EngineMode.SIM, BotMode.DEMO_SAFE, 15.0)
     assert cfg.discovery.series == ("KXBTCD", "KXHIGHNY") and cfg.discovery.btc15m_next_margin_s == 90
     assert cfg.discovery.keywords == (KeywordGroup(("rain", "snow")), KeywordGroup(("bitcoin",), "KXBTCD"))
-    assert cfg.models[Family.WEATHER] == "weather-ensemble"
+    assert cfg.models[Family.WEATHER] == "weather-ensemble-kde"
 
 
 def test_json_works_too_and_an_empty_file_is_the_defaults(tmp_path):
@@ -99,7 +99,7 @@ def test_presets_are_ordered_by_appetite():
     ('[[discovery.keywords]]\nwords = [""]', "discovery.keywords[0].words"),
     # an unknown model, or one of another family
     ('[models]\nweather = "gpt"', "models.weather"),
-    ('[models]\nbtcd = "weather-ensemble"', "models.btcd"),
+    ('[models]\nbtcd = "weather-ensemble-kde"', "models.btcd"),
     ('[overrides]\nsignal_types = ["astrology"]', "overrides.signal_types"),
     # other values
     ('profile = "yolo"', "profile"),
