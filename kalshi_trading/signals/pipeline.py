@@ -123,10 +123,11 @@ class Pipeline:
         answers = self._collect(by_family, started)
         # families sharing outside sources (both bitcoin families) report the same rows: each is stored once
         health = tuple(dict.fromkeys(h for answer in answers.values() for h in answer.health))
-        for h in health:
-            self.store.record_health(HealthRecord(cycle_id, h.source, h.status.value, h.at, h.latency_ms, h.reason))
         signals = self._signals(by_family, answers)
-        pairs = [(s, self.store.record_signal(to_record(s, cycle_id))) for s in signals]
+        ids = self.store.record_cycle(  # one commit for the cycle's rows
+            [HealthRecord(cycle_id, h.source, h.status.value, h.at, h.latency_ms, h.reason) for h in health],
+            [to_record(s, cycle_id) for s in signals])
+        pairs = list(zip(signals, ids, strict=True))
         attempts = self.engine.run(pairs, cycle_id, found.tickers)
         status = CycleStatus.OK if all(h.status in _HEALTHY for h in health) else CycleStatus.DEGRADED
         return CycleResult(cycle_id, status, started, self.clock(), len(found.found), tuple(signals),
