@@ -94,7 +94,8 @@ class OutsideData:
         return future.result()
 
     def spot(self) -> Decimal | None:
-        """This cycle's bitcoin spot (the median of the venues), or None without a quorum (discovery's KXBTCD)."""
+        """The bitcoin spot (the median of the venues) of the latest prepared sample (this cycle's, when the pipeline
+        calls `prepare` as it starts), or None without a quorum: discovery's KXBTCD strike rule."""
         sample = self.sample()
         return sample.spot.spot if sample.spot is not None else None
 

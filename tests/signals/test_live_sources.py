@@ -5,6 +5,7 @@ fault costing only what it must, and a whole cycle storing each source's health 
 from __future__ import annotations
 
 import socket
+import time
 from datetime import datetime, timedelta
 from decimal import Decimal as D
 
@@ -172,3 +173,19 @@ def test_a_cycle_collects_once_and_stores_each_sources_health_once(sim, client, 
     assert len(names) == len(set(names)) == 8  # two weather models, four venues, candles, index: once each
     assert data.sample(result.started) is data.sample(result.started)  # one collection per cycle
     assert all(h.status == SourceStatus.OK.value for h in rows)
+
+
+def test_crypto_coms_pushed_ticker_joins_the_median_as_a_venue_that_is_not_core(sim, client, now):
+    data = outside_data(SourcesConfig(cryptocom_stream=True), now, sim_root=sim_root_of(sim.base_url))
+    try:
+        assert data.stream is not None and data.stream.url.startswith("ws://127.0.0.1:")
+        waited = 0.0
+        while data.stream.latest_quote() is None and waited < 15:  # the stream settles a second, then subscribes
+            time.sleep(0.1)
+            waited += 0.1
+        [market] = markets(client, "KXBTCD", now())
+        answer = LadderSource(data)([market], now())
+    finally:
+        data.close()
+    assert dict(answer.probabilities[market.ticker].inputs)["sources"] == ",".join(VENUES) + ",cryptocom-ws"
+    assert health(answer)["cryptocom-ws"] == ("ok", None)
