@@ -57,11 +57,12 @@ def _outside(app_ctx, cfg: PipelineConfig, clock, **parts):
     return data
 
 
-def _exchange_clock(client):
-    """The exchange's time (an accelerated simulator's too), safe to read from the collectors' threads."""
+def _exchange_clock(client, warmup: float = 0.25):
+    """The exchange's time (an accelerated simulator's too), safe to read from the collectors' threads; `warmup`
+    0 for a single reading (no rate measured)."""
     from kalshi_trading.auto.underlying import ExchangeClock
 
-    clock = ExchangeClock(client)
+    clock = ExchangeClock(client, warmup=warmup)
     lock = threading.Lock()
 
     def now() -> datetime:
@@ -104,7 +105,7 @@ def discover(
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     client = app_ctx.client
-    clock = _exchange_clock(client)
+    clock = _exchange_clock(client, warmup=0.0)
     spot = _outside(app_ctx, cfg, clock, weather=False, history=False).spot  # the KXBTCD strike rule's spot
     result = Discoverer(client, spot=spot).discover(wanted, clock())
     env = app_ctx.settings.env_label

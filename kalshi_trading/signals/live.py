@@ -209,11 +209,12 @@ class UpDownSource:
             if m.floor_strike is None or m.close_time is None:
                 continue  # the next contract before its open: no price to beat yet
             start = m.close_time - window
-            mean = window_average(self.samples, start, now) if now >= start else None
+            end = max(now, inputs.at)  # this cycle's sample is stamped when it arrived, a little after `now`
+            mean = window_average(self.samples, start, end) if now >= start else None
             p = updown_probability(inputs.spot, m.floor_strike, now, m.close_time, inputs.vol, window_mean=mean,
                                    sources=inputs.sources, params=self.params)
             if mean is not None:  # say what the closing average already holds
-                seen = sum(1 for at, _ in self.samples if start <= at <= now)
+                seen = sum(1 for at, _ in self.samples if start <= at <= end)
                 p = replace(p, inputs=p.inputs + (("window_mean", str(mean.quantize(CENT))),
                                                   ("window_samples", str(seen))))
             probabilities[m.ticker] = p
