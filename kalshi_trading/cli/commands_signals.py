@@ -11,12 +11,12 @@ import os
 import sys
 import threading
 from datetime import datetime, timezone
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from kalshi_trading.cli import ranges
 from kalshi_trading.cli.render import cents, count, echo, emit_json, env_badge, iso, style, table, usd
 from kalshi_trading.errors import UsageError
 
@@ -44,17 +44,32 @@ def _config(path: Optional[Path]) -> PipelineConfig:
     return load_pipeline_config(path) if path is not None else PipelineConfig()
 
 
-def _spot(client):
-    """The bitcoin spot for the KXBTCD strike rule: the simulator's, until the collectors are connected."""
-    from kalshi_trading.errors import NotFoundError
+def _outside(app_ctx, cfg: PipelineConfig, clock, **parts):
+    """The collectors of `cfg.sources` (in the sim environment the simulator's /ext copies), closed with the
+    command."""
+    from kalshi_trading.signals.live import outside_data
+    from kalshi_trading.signals.outside import sim_root_of
 
-    def spot() -> Optional[Decimal]:
-        try:
-            return client.get_sim_underlying("KXBTCD").price
-        except NotFoundError:  # a real exchange: no spot until the bitcoin collectors are connected
-            return None
+    client = app_ctx.client
+    sim_root = sim_root_of(client.base_url) if app_ctx.settings.env == "sim" else None
+    data = outside_data(cfg.sources, clock, sim_root=sim_root, **parts)
+    app_ctx.on_close(data.close)
+    return data
 
-    return spot
+
+def _exchange_clock(client, warmup: float = 0.25):
+    """The exchange's time (an accelerated simulator's too), safe to read from the collectors' threads; `warmup`
+    0 for a single reading (no rate measured)."""
+    from kalshi_trading.auto.underlying import ExchangeClock
+
+    clock = ExchangeClock(client, warmup=warmup)
+    lock = threading.Lock()
+
+    def now() -> datetime:
+        with lock:
+            return clock.now()
+
+    return now
 
 
 def _split(values: Optional[list[str]]) -> tuple[str, ...]:
@@ -83,13 +98,16 @@ def discover(
     from kalshi_trading.signals.discovery import Discoverer
 
     app_ctx = _app_ctx(ctx)
-    base = _config(config).discovery
+    cfg = _config(config)
+    base = cfg.discovery
     try:  # a bad flag is bad input (exit 2), named as the flag; a bad file stays a configuration error
         wanted = _discovery_flags(base, series, keywords, in_series, tickers, events)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     client = app_ctx.client
-    result = Discoverer(client, spot=_spot(client)).discover(wanted, datetime.now(timezone.utc))
+    clock = _exchange_clock(client, warmup=0.0)
+    spot = _outside(app_ctx, cfg, clock, weather=False, history=False).spot  # the KXBTCD strike rule's spot
+    result = Discoverer(client, spot=spot).discover(wanted, clock())
     env = app_ctx.settings.env_label
     if json_output:
         emit_json({"environment": env.lower(), "missing": list(result.missing), "notes": list(result.notes),
@@ -141,7 +159,13 @@ def pipeline_run(
     config: Optional[Path] = CONFIG_OPTION,
     duration: Optional[float] = typer.Option(None, "--duration", help="Stop after this many seconds."),
     interval: Optional[float] = typer.Option(None, "--interval", help="Seconds between cycles (default 30)."),
-    sim: bool = typer.Option(False, "--sim", help="Run on the simulator (refused when KALSHI_ENV is not sim)."),
+    sim: bool = typer.Option(False, "--sim", help="Run on the sim environment's simulator (<data dir>/sim), its "
+                                                 "outside sources included (refused when KALSHI_ENV is not sim)."),
+    speed: Optional[float] = typer.Option(None, "--speed", parser=ranges.number(*ranges.SPEED),
+                                          help="With --sim: simulated seconds per real second, 0.01 to 1000 "
+                                               "(default 1)."),
+    seed: Optional[int] = typer.Option(None, "--seed", parser=ranges.whole(*ranges.SEED),
+                                       help="With --sim: seed of the simulated exchange if it does not exist yet."),
     confirm_live_auto: bool = typer.Option(False, "--confirm-live-auto",
                                            help="With KALSHI_CONFIRM_LIVE_AUTO=yes: enter live_auto without a prompt."),
     json_output: bool = JSON_OPTION,
@@ -149,10 +173,11 @@ def pipeline_run(
     """Run the pipeline: each cycle discovers markets, collects, models, stores signals and paper-trades them.
 
     A status line per cycle goes to stderr.  Ctrl-C stops cleanly after the current cycle.  Only one pipeline
-    runs per store (a second is refused, exit 3).  live_auto asks for confirmation (or --confirm-live-auto with
-    KALSHI_CONFIRM_LIVE_AUTO=yes) and needs production keys.
+    runs per store (a second is refused, exit 3).  In the sim environment the outside sources are the
+    simulator's loopback copies (no network); --sim runs that simulator, at --speed.  live_auto asks for
+    confirmation (or --confirm-live-auto with KALSHI_CONFIRM_LIVE_AUTO=yes) and needs production keys.
 
-    Example:  kalshi pipeline run --sim --once --mode sim --profile aggressive
+    Example:  kalshi pipeline run --sim --duration 60 --speed 30 --interval 2
     """
     from kalshi_trading.signals.modes import confirm_live_auto as gate
     from kalshi_trading.signals.modes import parse_bot_mode, parse_engine_mode, resolve_modes
@@ -162,6 +187,8 @@ def pipeline_run(
     settings = app_ctx.settings
     if sim and settings.env != "sim":
         raise UsageError(f"--sim runs on the simulator, but KALSHI_ENV is {settings.env}; unset it or set it to sim")
+    if not sim and (speed is not None or seed is not None):
+        raise UsageError(f"{'--speed' if speed is not None else '--seed'} applies to the simulator: add --sim")
     if duration is not None and not 0 < duration <= 7 * 86_400:
         raise UsageError(f"--duration must be between 0 and {7 * 86_400} seconds, not {duration:g}")
     if interval is not None and not 1 <= interval <= 86_400:
@@ -178,6 +205,8 @@ def pipeline_run(
     ask = (lambda text: typer.prompt(text, default="", show_default=False)) if sys.stdin.isatty() else None
     gate(modes, has_prod_keys=bool(settings.api_key_id and settings.private_key_path), limits=cfg.profile.limits_text(),
          flag=confirm_live_auto, environ=os.environ, ask=ask)
+    if sim:
+        _use_sim(app_ctx, speed, seed)
     pipeline = _build_pipeline(app_ctx, cfg, modes.engine)
     if not json_output:
         echo(f"{env_badge(settings.env_label)} pipeline: bot mode {modes.bot.value}, engine {modes.engine.value}, "
@@ -197,6 +226,14 @@ def pipeline_run(
                      ", ".join(f"{o} {n}" for o, n in v.items() if n) or "-") for k, v in summary.items()], ["", ""]))
 
 
+def _use_sim(app_ctx, speed: Optional[float], seed: Optional[int]) -> None:
+    """Run the sim environment's exchange in this process at `speed` (or use the one another process serves)."""
+    server = app_ctx.use_simulator(app_ctx.settings.data_dir, speed=speed or 1.0, seed=seed)
+    if server is None and (speed is not None or seed is not None):
+        echo(style("the simulated exchange is served by another process (kalshi sim serve): running at its own "
+                   "speed; --speed and --seed do not apply", fg="yellow", err=True), err=True)
+
+
 def _outcomes(attempts) -> dict[str, int]:
     counts: dict[str, int] = {}
     for a in attempts:
@@ -207,8 +244,8 @@ def _outcomes(attempts) -> dict[str, int]:
 def _build_pipeline(app_ctx, cfg: PipelineConfig, engine_mode):
     from kalshi_trading.signals.discovery import Discoverer
     from kalshi_trading.signals.engine import Engine, ExecutorPlacer
+    from kalshi_trading.signals.live import build_sources
     from kalshi_trading.signals.pipeline import Pipeline
-    from kalshi_trading.signals.sources import sim_sources
     from kalshi_trading.trading.fees import FeeSchedule
 
     client = app_ctx.client
@@ -217,15 +254,11 @@ def _build_pipeline(app_ctx, cfg: PipelineConfig, engine_mode):
     if engine_mode.sends_orders:
         app_ctx.require_journal("the pipeline's orders")  # every order is journalled before it is sent
         placer = ExecutorPlacer(app_ctx.executor)
-
-    def clock() -> datetime:
-        return datetime.now(timezone.utc)
-
+    clock = _exchange_clock(client)
     engine = Engine(client, store, cfg.profile, engine_mode, placer=placer, clock=clock)
-    # THE SEAM: the real collectors and models replace sim_sources here (one SignalSource per family).
-    sources = sim_sources(client, cfg.models)
-    return Pipeline(Discoverer(client, spot=_spot(client)), store, cfg, engine, sources,
-                    FeeSchedule(client).for_market, clock)
+    data = _outside(app_ctx, cfg, clock)
+    return Pipeline(Discoverer(client, spot=data.spot), store, cfg, engine, build_sources(cfg.models, data),
+                    FeeSchedule(client).for_market, clock, prepare=data.prepare)
 
 
 def _run(pipeline, once: bool, duration: Optional[float]) -> list[CycleResult]:
@@ -367,7 +400,7 @@ def paper_report_cmd(ctx: typer.Context, since: Optional[str] = SINCE_OPTION,
     """
     from kalshi_trading.cli.parsing import parse_date
     from kalshi_trading.signals.report import calibration as calibrate
-    from kalshi_trading.signals.report import paper_report
+    from kalshi_trading.signals.report import calibration_by_family, paper_report
 
     app_ctx = _app_ctx(ctx)
     store = app_ctx.store.signals()
@@ -375,13 +408,15 @@ def paper_report_cmd(ctx: typer.Context, since: Optional[str] = SINCE_OPTION,
     attempts = store.attempts(since=start)
     signals = store.signals(since=start) if calibration else []
     tickers = {a.ticker for a in attempts if a.fill_count > 0} | {s.ticker for s in signals}
-    markets = dict(app_ctx.client.get_markets_by_tickers(sorted(tickers)).found) if tickers else {}
+    markets = _markets_now(app_ctx.client, tickers)
     report = paper_report(attempts, markets)
     cal = calibrate(signals, markets) if calibration else None
+    families = calibration_by_family(signals, markets) if calibration else {}
     env = app_ctx.settings.env_label
     if json_output:
         emit_json({"environment": env.lower(), **{k: v for k, v in dataclasses.asdict(report).items()
-                                                   if k != "rows"}, "calibration": cal})
+                                                   if k != "rows"}, "calibration": cal,
+                   "calibration_by_family": families})
         return
     echo(f"{env_badge(env)} paper report{' since ' + since if since else ''}")
     echo(table([("attempts", ", ".join(f"{o} {n}" for o, n in report.by_outcome.items())),
@@ -394,14 +429,33 @@ def paper_report_cmd(ctx: typer.Context, since: Optional[str] = SINCE_OPTION,
                 ("avg edge realized", "-" if report.avg_edge_realized_bps is None
                  else f"{report.avg_edge_realized_bps} bps")], ["", ""]))
     if cal is not None:
-        _render_calibration(cal)
+        _render_calibration(cal, "all families")
+        for family, one in families.items():
+            _render_calibration(one, family)
 
 
-def _render_calibration(cal) -> None:
+def _markets_now(client, tickers: set[str]) -> dict:
+    """The markets as they are now, from the live tier, or the historical one for those settled long ago."""
+    from kalshi_trading.errors import NotFoundError
+
+    if not tickers:
+        return {}
+    batch = client.get_markets_by_tickers(sorted(tickers))
+    markets = dict(batch.found)
+    for ticker in batch.unknown:
+        try:
+            markets[ticker] = client.get_historical_market(ticker)
+        except NotFoundError:
+            continue  # unknown to both tiers: neither marked nor scored
+    return markets
+
+
+def _render_calibration(cal, title: str) -> None:
     def num(x: Optional[float]) -> str:
         return "-" if x is None else f"{x:.4f}"
 
-    echo(f"calibration over {cal.signals} settled signal(s) ({cal.with_mid} with a market mid)")
+    echo(f"\ncalibration, {title}: {cal.signals} settled signal(s) on {cal.markets} market(s) ({cal.with_mid} "
+         "with a market mid)")
     echo(table([("Brier", num(cal.brier_model), num(cal.brier_market)),
                 ("log loss", num(cal.log_loss_model), num(cal.log_loss_market))], ["score", "model", "market mid"]))
     echo(table([(f"{b.lo:.1f}-{b.hi:.1f}", str(b.count), num(b.mean_forecast), num(b.observed)) for b in cal.bins],

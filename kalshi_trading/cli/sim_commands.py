@@ -109,7 +109,10 @@ def serve(
     speed: float = typer.Option(1.0, parser=ranges.number(*ranges.SPEED),
                                 help="Simulated seconds per wall second (0.01 to 1000)."),
     balance: str = typer.Option("1000", help="Starting balance in dollars of a new demo account (0 to 1000000000)."),
-    faults: Optional[str] = typer.Option(None, help="Fault injection, e.g. latency=0.05,error_after=0.1,seed=1."),
+    faults: Optional[str] = typer.Option(None, help="Fault injection, e.g. latency=0.05,error_after=0.1,seed=1; the "
+                                                    "outside sources under /ext have their own: ext.<source>.latency|"
+                                                    "status|rate|garbage|drop (ext.* for every source), e.g. "
+                                                    "ext.*.latency=0.1,ext.kraken.status=503."),
     show_key: bool = typer.Option(False, "--show-key",
                                   help="Print the demo key id and key file in full, to configure another client "
                                        "(they are masked otherwise)."),

@@ -83,6 +83,9 @@ class Pipeline:
     clock: Callable[[], datetime]
     holder: str = field(default_factory=holder_name)
     lease: Lease | None = None
+    # called as each cycle starts, before discovery (e.g. `live.OutsideData.prepare`: the outside sources are asked
+    # while discovery reads the exchange); it must not raise
+    prepare: Callable[[datetime], None] | None = None
 
     @property
     def lease_ttl(self) -> float:
@@ -113,14 +116,18 @@ class Pipeline:
         return result
 
     def _cycle(self, cycle_id: int, started: datetime) -> CycleResult:
+        if self.prepare is not None:
+            self.prepare(started)
         found = self.discoverer.discover(self.config.discovery, started)
         by_family = self._by_family(found)
         answers = self._collect(by_family, started)
-        health = tuple(h for answer in answers.values() for h in answer.health)
-        for h in health:
-            self.store.record_health(HealthRecord(cycle_id, h.source, h.status.value, h.at, h.latency_ms, h.reason))
+        # families sharing outside sources (both bitcoin families) report the same rows: each is stored once
+        health = tuple(dict.fromkeys(h for answer in answers.values() for h in answer.health))
         signals = self._signals(by_family, answers)
-        pairs = [(s, self.store.record_signal(to_record(s, cycle_id))) for s in signals]
+        ids = self.store.record_cycle(  # one commit for the cycle's rows
+            [HealthRecord(cycle_id, h.source, h.status.value, h.at, h.latency_ms, h.reason) for h in health],
+            [to_record(s, cycle_id) for s in signals])
+        pairs = list(zip(signals, ids, strict=True))
         attempts = self.engine.run(pairs, cycle_id, found.tickers)
         status = CycleStatus.OK if all(h.status in _HEALTHY for h in health) else CycleStatus.DEGRADED
         return CycleResult(cycle_id, status, started, self.clock(), len(found.found), tuple(signals),

@@ -24,8 +24,14 @@ btc15m_next_margin_s = 120
 words = ["bitcoin", "btc"]
 series = "KXBTCD"             # optional: search across every open market without it
 
-[models]
-weather = "weather-ensemble"
+[models]                      # the model per family (below: the defaults)
+weather = "weather-ensemble-kde"
+btc15m = "btc15m-asian-digital"
+btcd = "btcd-black-scholes"
+
+[sources]                     # base URLs and the collectors' choices: `signals/outside.py`
+kraken = "https://api.kraken.com"
+weather_models = ["ncep_gefs_seamless", "ecmwf_ifs025_ensemble"]
 ```
 """
 
@@ -43,14 +49,17 @@ from typing import Any, Mapping
 from kalshi_trading.errors import ConfigError
 from kalshi_trading.money import COUNT_STEP, ONE, ZERO
 from kalshi_trading.signals.discovery import SERIES_FAMILY, DiscoveryConfig, KeywordGroup
+from kalshi_trading.signals.models.btc import LADDER_MODEL, UPDOWN_MODEL
+from kalshi_trading.signals.models.weather import MODEL as WEATHER_MODEL
 from kalshi_trading.signals.modes import BotMode, EngineMode
+from kalshi_trading.signals.outside import SourcesConfig, parse_sources
 from kalshi_trading.signals.types import Family
 
-# model name -> the family it prices (the collectors' models register under these names)
+# model name -> the family it prices (`live.BUILDERS` builds each one's source from the collectors and models)
 MODELS: dict[str, Family] = {
-    "weather-ensemble": Family.WEATHER,
-    "btc15m-digital": Family.BTC15M,
-    "btcd-black-scholes": Family.BTCD,
+    WEATHER_MODEL: Family.WEATHER,      # weather-ensemble-kde
+    UPDOWN_MODEL: Family.BTC15M,        # btc15m-asian-digital
+    LADDER_MODEL: Family.BTCD,          # btcd-black-scholes
 }
 DEFAULT_MODELS: dict[Family, str] = {family: name for name, family in MODELS.items()}
 
@@ -107,10 +116,12 @@ class PipelineConfig:
     lease_ttl_s: float = 120.0
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     models: Mapping[Family, str] = field(default_factory=lambda: dict(DEFAULT_MODELS))
+    sources: SourcesConfig = field(default_factory=SourcesConfig)
     source: str = "<built-in defaults>"
 
 
-_TOP_KEYS = ("profile", "mode", "bot_mode", "interval_s", "lease_ttl_s", "overrides", "discovery", "models")
+_TOP_KEYS = ("profile", "mode", "bot_mode", "interval_s", "lease_ttl_s", "overrides", "discovery", "models",
+             "sources")
 _DISCOVERY_KEYS = ("series", "tickers", "events", "keywords", "btc15m_next_margin_s", "btcd_min_to_close_s")
 
 
@@ -285,7 +296,8 @@ def build_config(data: Mapping[str, Any], source: str = "<config>") -> PipelineC
     profile = profile_with(profile, _table(data.get("overrides", {}), "overrides"))
     changes: dict[str, Any] = {"profile": profile, "source": source,
                                "discovery": _discovery(_table(data.get("discovery", {}), "discovery")),
-                               "models": _models(_table(data.get("models", {}), "models"))}
+                               "models": _models(_table(data.get("models", {}), "models")),
+                               "sources": parse_sources(_table(data.get("sources", {}), "sources"))}
     if "mode" in data:
         changes["mode"] = _mode(data["mode"], "mode", EngineMode)
     if "bot_mode" in data:

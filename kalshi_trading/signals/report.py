@@ -10,7 +10,9 @@ Money is exact (Decimal).  Scores (Brier, log loss) are floats: they are statist
   contract (bps), averaged over settled fills.
 - Calibration: every stored signal of a market that settled yes or no (with a market mid for the market's scores):
   Brier = mean (p - y)^2, log loss = -mean(y log p + (1 - y) log(1 - p)), model against market mid; and a table of
-  10 bins of the model's probability (count, mean forecast, observed frequency).
+  10 bins of the model's probability (count, mean forecast, observed frequency); overall and per family
+  (`calibration_by_family`).  Every stored signal counts (a market evaluated in many cycles counts many times);
+  `markets` says how many settled markets they are about.
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ class CalibrationBin:
 @dataclass(frozen=True)
 class Calibration:
     signals: int                 # settled signals scored
+    markets: int                 # the settled markets they are about
     with_mid: int                # of which with a market mid (the market's scores use these)
     brier_model: float | None
     brier_market: float | None
@@ -137,10 +140,12 @@ def _log_loss(pairs: Sequence[tuple[float, int]]) -> float | None:
 def calibration(signals: Iterable[SignalRecord], markets: Mapping[str, Market], bins: int = 10) -> Calibration:
     """Scores of the stored signals whose markets settled yes or no, model against market mid."""
     scored: list[tuple[float, float | None, int]] = []
+    settled: set[str] = set()
     for s in signals:
         market = markets.get(s.ticker)
         if market is None or market.result not in ("yes", "no"):
             continue
+        settled.add(s.ticker)
         y = 1 if market.result == "yes" else 0
         scored.append((float(s.model_prob), float(s.market_mid) if s.market_mid is not None else None, y))
     with_mid = [(p, m, y) for p, m, y in scored if m is not None]
@@ -152,10 +157,19 @@ def calibration(signals: Iterable[SignalRecord], markets: Mapping[str, Market], 
                                     sum(p for p, _ in inside) / len(inside) if inside else None,
                                     sum(y for _, y in inside) / len(inside) if inside else None))
     return Calibration(
-        signals=len(scored), with_mid=len(with_mid),
+        signals=len(scored), markets=len(settled), with_mid=len(with_mid),
         brier_model=_brier([(p, y) for p, _, y in with_mid]),
         brier_market=_brier([(m, y) for _, m, y in with_mid if m is not None]),
         log_loss_model=_log_loss([(p, y) for p, _, y in with_mid]),
         log_loss_market=_log_loss([(m, y) for _, m, y in with_mid if m is not None]),
         bins=tuple(table),
     )
+
+
+def calibration_by_family(signals: Iterable[SignalRecord], markets: Mapping[str, Market],
+                          bins: int = 10) -> dict[str, Calibration]:
+    """`calibration` of each family's signals, by family name (in the order families first appear)."""
+    by_family: dict[str, list[SignalRecord]] = {}
+    for s in signals:
+        by_family.setdefault(s.family, []).append(s)
+    return {family: calibration(rows, markets, bins) for family, rows in by_family.items()}

@@ -1,26 +1,20 @@
 """Where probabilities come from: one `SignalSource` per family, and turning a probability into a `Signal`.
 
-THE SEAM.  A signal source is any callable `(markets, now) -> SourceAnswer`: it gets the family's discovered markets
-and answers a `Probability` per ticker it can price (or whole `Signal`s), with the health of every outside source it
+A signal source is any callable `(markets, now) -> SourceAnswer`: it gets the family's discovered markets and
+answers a `Probability` per ticker it can price (or whole `Signal`s), with the health of every outside source it
 asked.  The pipeline (`pipeline.py`) calls one per family and turns probabilities into signals with `evaluate`.
-The real collectors and models (Open-Meteo ensembles, the multi-exchange bitcoin spot, the 15-minute digital) plug
-in here as `sources[Family.WEATHER] = ...` etc.; until they are connected, `sim_sources` gives sources built from
-the simulator alone: the bitcoin families priced by the existing Black-Scholes (`auto.pricing.binary_value`) from
-the simulator's spot and volatility, and weather reported as not connected (a SKIPPED source, no signals).
+The real sources (the collectors and models of each family) are in `live.py`; `not_connected` stands for a family
+whose source is switched off.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Callable, Mapping, Protocol, Sequence
 
-from kalshi_trading.api.client import KalshiClient
-from kalshi_trading.pricing import binary_value, year_fraction
-from kalshi_trading.errors import ApiError
 from kalshi_trading.models import Market
 from kalshi_trading.money import ONE, ZERO, fill_fee
 from kalshi_trading.signals.types import (
@@ -85,60 +79,11 @@ def clip_probability(value: float) -> Decimal:
     return min(P_MAX, max(P_MIN, d))
 
 
-class SimBitcoinSource:
-    """Prices bitcoin markets by Black-Scholes from the simulator's spot and volatility (`/sim/underlying`).
-
-    A stand-in until the multi-exchange collectors and the 15-minute model are connected; its failure is a FAILED
-    source for the cycle, never an error."""
-
-    def __init__(self, client: KalshiClient, model: str, *, confidence: Decimal = Decimal("0.6")):
-        self.client = client
-        self.model = model
-        self.confidence = confidence
-
-    def __call__(self, markets: Sequence[Market], now: datetime) -> SourceAnswer:
-        started = time.monotonic()
-        try:
-            quote = self.client.get_sim_underlying("KXBTCD")
-        except ApiError as exc:
-            return SourceAnswer(health=(SourceHealth("sim-underlying", SourceStatus.FAILED, now,
-                                                     reason=str(exc)[:200]),))
-        latency = int((time.monotonic() - started) * 1000)
-        health = SourceHealth("sim-underlying", SourceStatus.OK, now, latency_ms=latency)
-        vol = float(quote.volatility) if quote.volatility is not None else 0.5
-        probabilities: dict[str, Probability] = {}
-        for m in markets:
-            if m.close_time is None:
-                continue
-            value = binary_value(m.strike_type, float(quote.price),
-                                 float(m.floor_strike) if m.floor_strike is not None else None,
-                                 float(m.cap_strike) if m.cap_strike is not None else None,
-                                 year_fraction(quote.ts, m.close_time), vol)
-            if value is not None:
-                probabilities[m.ticker] = Probability(
-                    clip_probability(value), self.confidence, self.model,
-                    (("spot", str(quote.price)), ("volatility", f"{vol:g}"), ("sources", "sim-underlying")))
-        return SourceAnswer(probabilities, health=(health,))
-
-
 def not_connected(name: str) -> SignalSource:
-    """A source for a family whose collectors are not connected yet: no signals, a SKIPPED health row."""
+    """A source for a family that is switched off: no signals, a SKIPPED health row."""
 
     def answer(markets: Sequence[Market], now: datetime) -> SourceAnswer:
         return SourceAnswer(health=(SourceHealth(name, SourceStatus.SKIPPED, now,
-                                                 reason="collector not connected yet"),))
+                                                 reason="source switched off"),))
 
     return answer
-
-
-SIM_MODEL = "sim-black-scholes"
-
-
-def sim_sources(client: KalshiClient, models: Mapping[Family, str]) -> dict[Family, SignalSource]:
-    """The sources `kalshi pipeline run` uses until the real collectors and models are connected (`models`, the
-    configured model per family, is what the real sources will be chosen by)."""
-    return {
-        Family.WEATHER: not_connected("open-meteo"),
-        Family.BTC15M: SimBitcoinSource(client, SIM_MODEL),
-        Family.BTCD: SimBitcoinSource(client, SIM_MODEL),
-    }

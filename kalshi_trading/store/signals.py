@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, Sequence
 
 from kalshi_trading.errors import StorageError
 from kalshi_trading.money import ZERO
@@ -177,6 +177,11 @@ class SignalStore(Protocol):
                      attempts: int, error: str | None = None) -> None: ...
 
     def record_health(self, health: HealthRecord) -> None: ...
+
+    def record_cycle(self, health: Sequence[HealthRecord], signals: Sequence[SignalRecord]) -> list[int]:
+        """One cycle's health rows and signals together, all or none (one commit instead of one a row); the
+        signals' ids, in order."""
+        ...
 
     def health(self, cycle_id: int) -> list[HealthRecord]:
         """The sources' health in one cycle, in the order recorded."""

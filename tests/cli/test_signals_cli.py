@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from kalshi_trading.cli.main import app
 from kalshi_trading.models import BookSide, OrderRequest
 from kalshi_trading.signals.discovery import Discoverer, DiscoveryConfig
+from kalshi_trading.sim.faults import SourceFaults
 from kalshi_trading.store.sqlite.signals import SqliteSignalStore
 from tests.cli.test_commands import env  # noqa: F401  (fixture: a sim user whose exchange is the fixture's)
 from tests.e2e.conftest import client_for
@@ -89,7 +90,8 @@ def test_a_pipeline_run_trades_and_every_read_command_shows_it(env, me, cheap): 
     run = invoke(env, "pipeline", "run", "--sim", "--once", "--json")
     summary = js(run)
     assert summary["cycles"] == 1 and summary["by_outcome"] == {"filled": 1} and summary["mode"] == "simulate"
-    assert "cycle 1 ok" in run.stderr and "sim-underlying:ok" in run.stderr  # the status line
+    # the status line: every outside source is the simulator's loopback copy, asked through the real collectors
+    assert "cycle 1 ok" in run.stderr and "coinbase:ok" in run.stderr and "open-meteo-ensemble:" in run.stderr
     assert list(me.iter_orders()) == []  # simulate sends nothing
 
     [sig] = [s for s in js(invoke(env, "signals", "--actionable", "--json"))["signals"]]
@@ -101,7 +103,10 @@ def test_a_pipeline_run_trades_and_every_read_command_shows_it(env, me, cheap): 
     assert report["fills"] == 1 and report["by_outcome"]["filled"] == 1 and report["calibration"]["signals"] == 0
     status = js(invoke(env, "pipeline", "status", "--json"))
     assert status["running"] is False and status["last_cycle"]["status"] == "ok"
-    assert {h["source"] for h in status["health"]} == {"sim-underlying", "open-meteo"}
+    assert {h["source"] for h in status["health"]} == {
+        "open-meteo-ensemble:ncep_gefs_seamless", "open-meteo-ensemble:ecmwf_ifs025_ensemble", "coinbase", "kraken",
+        "bitstamp", "cryptocom", "cryptocom-candles", "cryptocom-index"}
+    assert all(h["status"] == "ok" and h["latency_ms"] is not None for h in status["health"])
     for command in (["signals"], ["paper", "orders"], ["paper", "report", "--calibration"], ["pipeline", "status"]):
         shown = invoke(env, *command)
         assert shown.exit_code == 0 and "[SIM]" in shown.stdout, command
@@ -120,6 +125,11 @@ def test_a_pipeline_run_trades_and_every_read_command_shows_it(env, me, cheap): 
     ("[[discovery.keywords]]\nwords = []", "discovery.keywords[0].words"),
     ('[models]\nweather = "crystal-ball"', "models.weather"),
     ("speed = 3", "speed"),
+    ('[sources]\nkraken = "ftp://kraken.example"', "sources.kraken"),
+    ("[sources]\nquorum = 9", "sources.quorum"),
+    ('[sources]\nweather_models = ["crystal_ball"]', "sources.weather_models"),
+    ('[sources]\nbitcoin = ["binance"]', "sources.bitcoin"),
+    ('[sources]\ncoinbase_pro = "https://x"', "sources.coinbase_pro"),
 ])
 def test_a_bad_config_is_exit_3_naming_the_key(env, tmp_path, text, key):  # noqa: F811
     path = tmp_path / "pipeline.toml"
@@ -137,9 +147,47 @@ def test_a_bad_config_is_exit_3_naming_the_key(env, tmp_path, text, key):  # noq
     (["--duration", "-1"], 2, "--duration"),
     (["--interval", "0"], 2, "--interval"),
     (["--config", "missing.toml"], 3, "cannot read"),
+    (["--speed", "10"], 2, "--sim"),            # the simulator's speed and seed need --sim
+    (["--seed", "4"], 2, "--sim"),
 ])
 def test_pipeline_run_refusals(env, args, code, says):  # noqa: F811
     assert says in one_line_error(invoke(env, "pipeline", "run", "--once", *args), code)
+
+
+@pytest.mark.parametrize("args, says", [(["--speed", "0"], "--speed"), (["--speed", "fast"], "--speed"),
+                                        (["--speed", "1001"], "--speed"), (["--seed", "-1"], "--seed")])
+def test_the_simulators_speed_and_seed_are_checked_while_parsing(env, args, says):  # noqa: F811
+    result = invoke(env, "pipeline", "run", "--sim", "--once", *args)
+    assert result.exit_code == 2 and says in result.output and "Traceback" not in result.output
+
+
+def test_pipeline_status_shows_each_sources_health_and_why_one_failed(env, sim):  # noqa: F811
+    sim.app.source_faults.set("kraken", SourceFaults.build({"status": 503}))
+    sim.app.source_faults.set("open-meteo-ensemble", SourceFaults.build({"garbage": 1}))
+    run = js(invoke(env, "pipeline", "run", "--once", "--json"))
+    assert run["cycles"] == 1 and run["failed_cycles"] == 0 and run["signals"] == 9  # the forecast API stood in
+    status = js(invoke(env, "pipeline", "status", "--json"))
+    assert status["last_cycle"]["status"] == "degraded"
+    rows = {h["source"]: h for h in status["health"]}
+    assert rows["kraken"]["status"] == "failed" and "HTTP 503" in rows["kraken"]["reason"]
+    assert rows["open-meteo-ensemble:ncep_gefs_seamless"]["status"] == "garbage"
+    assert rows["open-meteo:gfs_seamless"]["status"] == "ok" and rows["coinbase"]["status"] == "ok"
+    shown = invoke(env, "pipeline", "status").stdout
+    assert "degraded" in shown and "kraken" in shown and "HTTP 503" in shown
+
+
+def test_the_report_scores_markets_settled_long_ago_from_the_historical_tier(env, me, cheap, sim):  # noqa: F811
+    js(invoke(env, "pipeline", "run", "--once", "--json"))
+    sim.exchange.advance(3 * 86_400)  # everything closed, settled and moved to the historical tier
+    assert me.get_markets_by_tickers([cheap]).unknown == (cheap,)
+    report = js(invoke(env, "paper", "report", "--calibration", "--json"))
+    assert report["fills"] == 1 and report["pnl_marked"] == "0"  # settled, so nothing left to mark
+    cal = report["calibration"]
+    assert cal["markets"] == 9 and cal["signals"] == 9  # every market of the cycle, found and scored
+    assert set(report["calibration_by_family"]) == {"weather", "btc15m", "btcd"}
+    assert report["calibration_by_family"]["weather"]["markets"] == 7
+    text = invoke(env, "paper", "report", "--calibration").stdout
+    assert "calibration, all families" in text and "calibration, weather" in text and "0.9-1.0" in text
 
 
 def test_sim_flag_outside_the_sim_environment_is_a_usage_error(env, sim):  # noqa: F811

@@ -12,6 +12,8 @@ from kalshi_trading.signals.discovery import KeywordGroup
 from kalshi_trading.signals.modes import (
     CONFIRM_VARIABLE, BotMode, EngineMode, confirm_live_auto, parse_bot_mode, parse_engine_mode, resolve_modes,
 )
+from kalshi_trading.signals.outside import parse_sources as load_sources
+from kalshi_trading.signals.outside import sim_root_of
 from kalshi_trading.signals.profiles import PRESETS, load_pipeline_config
 from kalshi_trading.signals.types import Family
 
@@ -26,7 +28,7 @@ min_edge_bps = 250
 min_price = 0.07
 max_price = "0.93"
 order_size = 3
-signal_types = ["btcd", "weather-ensemble"]
+signal_types = ["btcd", "weather-ensemble-kde"]
 
 [discovery]
 series = ["KXBTCD", "kxhighny"]
@@ -39,7 +41,16 @@ words = ["bitcoin"]
 series = "KXBTCD"
 
 [models]
-weather = "weather-ensemble"
+weather = "weather-ensemble-kde"
+
+[sources]
+kraken = "http://127.0.0.1:8080/ext/kraken/"
+cryptocom-ws = "ws://127.0.0.1:8080/ext/cryptocom"
+weather_models = ["gfs_seamless"]
+bitcoin = ["coinbase", "kraken", "cryptocom"]
+quorum = 1
+timeout_s = 2.5
+cryptocom_stream = true
 """
 
 
@@ -54,11 +65,30 @@ def test_a_full_file_reads_exactly(tmp_path):
     p = cfg.profile
     assert p.name == "conservative" and p.min_edge_bps == 250 and p.min_price == D("0.07")
     assert p.max_price == D("0.93") and p.order_size == D(3) and p.min_confidence == D("0.7")  # the rest: preset
-    assert p.signal_types == ("btcd", "weather-ensemble")
+    assert p.signal_types == ("btcd", "weather-ensemble-kde")
     assert (cfg.mode, cfg.bot_mode, cfg.interval_s) == (EngineMode.SIM, BotMode.DEMO_SAFE, 15.0)
     assert cfg.discovery.series == ("KXBTCD", "KXHIGHNY") and cfg.discovery.btc15m_next_margin_s == 90
     assert cfg.discovery.keywords == (KeywordGroup(("rain", "snow")), KeywordGroup(("bitcoin",), "KXBTCD"))
-    assert cfg.models[Family.WEATHER] == "weather-ensemble"
+    assert cfg.models[Family.WEATHER] == "weather-ensemble-kde"
+    src = cfg.sources
+    assert src.urls == {"kraken": "http://127.0.0.1:8080/ext/kraken", "cryptocom-ws": "ws://127.0.0.1:8080/ext/cryptocom"}
+    assert (src.weather_models, src.bitcoin, src.quorum, src.timeout_s, src.cryptocom_stream) == (
+        ("gfs_seamless",), ("coinbase", "kraken", "cryptocom"), 1, 2.5, True)
+
+
+def test_source_urls_production_simulator_or_as_written():
+    src = load_sources({"kraken": "https://kraken.example/proxy"})
+    sim = "http://127.0.0.1:5000"
+    assert src.base("kraken") == src.base("kraken", sim) == "https://kraken.example/proxy"  # written: always
+    assert src.base("coinbase") == "https://api.exchange.coinbase.com"  # the production default
+    assert src.base("coinbase", sim) == "http://127.0.0.1:5000/ext/coinbase"  # the simulator's copy
+    assert src.base("cryptocom-ws", sim) == "ws://127.0.0.1:5000/ext/cryptocom"
+    assert sim_root_of("http://127.0.0.1:5000/trade-api/v2") == sim
+    collectors = src.collector_config(sim)
+    assert collectors.weather is not None and collectors.weather.ensemble_base == f"{sim}/ext/open-meteo-ensemble"
+    assert [(t.name, t.core) for t in collectors.spot.sources] == [
+        ("coinbase", True), ("kraken", True), ("bitstamp", True), ("cryptocom", False)]
+    assert collectors.history is not None and collectors.history.base_url == f"{sim}/ext/cryptocom"
 
 
 def test_json_works_too_and_an_empty_file_is_the_defaults(tmp_path):
@@ -99,8 +129,27 @@ def test_presets_are_ordered_by_appetite():
     ('[[discovery.keywords]]\nwords = [""]', "discovery.keywords[0].words"),
     # an unknown model, or one of another family
     ('[models]\nweather = "gpt"', "models.weather"),
-    ('[models]\nbtcd = "weather-ensemble"', "models.btcd"),
+    ('[models]\nbtcd = "weather-ensemble-kde"', "models.btcd"),
     ('[overrides]\nsignal_types = ["astrology"]', "overrides.signal_types"),
+    # the outside sources
+    ('[sources]\nkrakken = "https://x"', "sources.krakken"),
+    ('[sources]\nkraken = "ftp://kraken.example"', "sources.kraken"),
+    ('[sources]\nkraken = "kraken.example"', "sources.kraken"),
+    ('[sources]\nkraken = "https://x/y?pair=1"', "sources.kraken"),
+    ('[sources]\ncryptocom-ws = "https://stream.example"', "sources.cryptocom-ws"),
+    ("[sources]\ncoinbase = 5", "sources.coinbase"),
+    ('[sources]\nweather_models = ["crystal_ball"]', "sources.weather_models"),
+    ("[sources]\nweather_models = []", "sources.weather_models"),
+    ('[sources]\nweather_models = ["gfs_seamless", "gfs_seamless"]', "sources.weather_models"),
+    ('[sources]\nbitcoin = ["binance"]', "sources.bitcoin"),
+    ('[sources]\nbitcoin = ["cryptocom"]', "sources.quorum"),  # no core venue left for the quorum
+    ("[sources]\nquorum = 0", "sources.quorum"),
+    ("[sources]\nquorum = 1.5", "sources.quorum"),
+    ("[sources]\nquorum = 4", "sources.quorum"),
+    ("[sources]\ntimeout_s = 0", "sources.timeout_s"),
+    ('[sources]\ntimeout_s = "fast"', "sources.timeout_s"),
+    ('[sources]\ncryptocom_stream = "yes"', "sources.cryptocom_stream"),
+    ("sources = 3", "sources"),
     # other values
     ('profile = "yolo"', "profile"),
     ('mode = "paper"', "mode"),

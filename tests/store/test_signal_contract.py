@@ -134,6 +134,27 @@ def test_a_signal_links_to_its_attempts_and_cycle(signals):
     assert (a.signal_id, a.cycle_id) == (sid, cycle)
 
 
+def test_a_cycles_health_and_signals_are_recorded_together(signals):
+    cycle = signals.begin_cycle(T0, mode="simulate", profile="balanced")
+    ids = signals.record_cycle([HealthRecord(cycle, "coinbase", "ok", T0, 80),
+                                HealthRecord(cycle, "kraken", "garbage", T0, 12, "result is not an object")],
+                               [signal(ticker="A-1", cycle_id=cycle), signal(ticker="B-1", cycle_id=cycle)])
+    assert [s.id for s in signals.signals()] == ids and [s.ticker for s in signals.signals()] == ["A-1", "B-1"]
+    assert [(h.source, h.status) for h in signals.health(cycle)] == [("coinbase", "ok"), ("kraken", "garbage")]
+    assert signals.record_cycle([], []) == []
+    sid = signals.record_signal(signal(ticker="C-1"))  # and the store goes on as before
+    assert sid not in ids and len(signals.signals()) == 3
+
+
+def test_a_cycle_that_cannot_be_recorded_whole_records_nothing(signals):
+    cycle = signals.begin_cycle(T0, mode="simulate", profile="balanced")
+    broken = replace(signal(ticker="B-1"), ticker=None)  # a store refuses a signal without a ticker
+    with pytest.raises(StorageError):
+        signals.record_cycle([HealthRecord(cycle, "coinbase", "ok", T0, 80)], [signal(ticker="A-1"), broken])
+    assert signals.signals() == [] and signals.health(cycle) == []
+    assert signals.record_cycle([], [signal(ticker="A-1")]) and len(signals.signals()) == 1
+
+
 def test_cycles_begin_finish_and_health(signals):
     first = signals.begin_cycle(T0, mode="simulate", profile="balanced")
     signals.record_health(HealthRecord(first, "coinbase", "ok", T0, 120))

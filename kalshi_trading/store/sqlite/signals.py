@@ -16,7 +16,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from kalshi_trading.errors import StorageError, UsageError
 from kalshi_trading.store.signals import (
@@ -187,6 +187,18 @@ class SqliteSignalStore:
         self._insert("health", ("cycle_id", "source", "status", "at", "latency_ms", "reason"),
                      (health.cycle_id, health.source, health.status, iso(health.at), health.latency_ms,
                       health.reason))
+
+    def record_cycle(self, health: Sequence[HealthRecord], signals: Sequence[SignalRecord]) -> list[int]:
+        self._run("BEGIN IMMEDIATE")
+        try:
+            for row in health:
+                self.record_health(row)
+            ids = [self.record_signal(signal) for signal in signals]
+        except BaseException:
+            self._run("ROLLBACK")
+            raise
+        self._run("COMMIT")
+        return ids
 
     # -- reads ---------------------------------------------------------------------------------------------------
 
