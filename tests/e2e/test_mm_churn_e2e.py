@@ -7,7 +7,7 @@ import json
 
 from typer.testing import CliRunner
 
-from kalshi_trading.auto.state import BotState
+from tests.auto.states import open_state
 from kalshi_trading.cli.main import app
 
 
@@ -48,7 +48,7 @@ def test_rate_limited_orders_are_withheld_and_counted_once(tmp_path):
     assert m["risk_denials_unique"] >= 1
     assert m["risk_denials"] > m["risk_denials_unique"]  # repeated passes over the same withheld orders...
     assert m["rate_limit_waits"] > 0  # ...spent waiting for the window, not asking the engine again
-    with BotState.open(tmp_path / "data" / "sim" / "bot.sqlite") as state:
+    with open_state(tmp_path / "data" / "sim") as state:
         denied = state.events(1000, kinds=["denied"])
         assert len(denied) == m["risk_denials_unique"]  # one log line per withheld order
         assert all("[rate_limit]" in e["message"] for e in denied)
