@@ -16,7 +16,7 @@ import typer
 
 from kalshi_trading.cli import ranges
 from kalshi_trading.cli.render import echo, emit_json, env_badge, style
-from kalshi_trading.errors import UsageError
+from kalshi_trading.errors import StrategyHalted, UsageError
 
 AUTO_HELP = """Run a trading bot (market maker or model edge taker) behind the risk engine.
 
@@ -29,8 +29,14 @@ tagged with the strategy.  Without --sim the same loop trades the exchange of yo
 or prod; prod asks for confirmation unless --yes).  Ctrl-C, SIGTERM or `kalshi auto kill` cancel every
 order of the bot before it exits.
 
+A strategy of your own plugs in without editing the package: --strategy package.module:Class (a module
+installed or in the current directory), or the name an installed package declares in the
+`kalshi_trading.strategies` entry-point group.  A strategy that raises is stopped: the bot cancels its orders,
+logs the traceback to errors.log, halts and exits 5.
+
 Example:  kalshi auto --sim
 Example:  kalshi auto --sim --strategy edge --duration 60 --speed 120 --json
+Example:  kalshi auto --sim --strategy join_touch:JoinTouch --duration 5
 Example:  kalshi auto --markets TICKER1,TICKER2 --config bot.toml
 """
 
@@ -109,23 +115,25 @@ def _open_feed(kind: str, app_ctx, client, tickers, wait: float = 5.0):
     return PollingFeed(client, interval=0.25), "poll (REST; WebSocket unavailable)"
 
 
-def _strategy(name: str, client, underlying: Optional[Path]):
-    from kalshi_trading.auto.strategies import EdgeTaker, MarketMaker
+def _strategy(spec: str, client, underlying: Optional[Path]):
+    """The strategy `spec` names (built-in, installed entry point or package.module:Class; see
+    `auto.strategies.registry`), and the underlying source it took, if any (the market pick reuses it)."""
+    from kalshi_trading.auto.strategies.registry import StrategyContext, resolve_strategy
 
-    if name == "mm":
-        return MarketMaker(), None
-    if name != "edge":
-        raise UsageError(f"--strategy must be mm or edge, not {name!r}")
-    if underlying is not None:
-        from kalshi_trading.auto.pricing import CsvUnderlying
+    def source():
+        if underlying is not None:
+            from kalshi_trading.auto.pricing import CsvUnderlying
 
-        recorded = CsvUnderlying(underlying)
-        return EdgeTaker(recorded), recorded
-    from kalshi_trading.auto.underlying import SimSpotUnderlying
+            return CsvUnderlying(underlying)
+        from kalshi_trading.auto.underlying import SimSpotUnderlying
 
-    spot = SimSpotUnderlying(client)
-    spot.poll()  # a real exchange answers 404 here: a ConfigError telling the user to pass --underlying
-    return EdgeTaker(spot), spot
+        spot = SimSpotUnderlying(client)
+        spot.poll()  # a real exchange answers 404 here: a ConfigError telling the user to pass --underlying
+        return spot
+
+    context = StrategyContext(underlying=source)
+    strategy = resolve_strategy(spec, context)
+    return strategy, context.taken
 
 
 class StatusLine:
@@ -177,8 +185,10 @@ def auto(
     sim: bool = typer.Option(False, "--sim", help="Trade the sim environment's simulated exchange (its journal "
                                                  "records everything), its clock accelerated by --speed while "
                                                  "the bot runs."),
-    strategy: Optional[str] = typer.Option(None, "--strategy", help="mm (market maker) or edge (model edge "
-                                                                    "taker); default: the config's, else mm."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="mm (market maker), edge (model edge "
+                                                                    "taker), an installed strategy's name, or "
+                                                                    "package.module:Class (your own; see the "
+                                                                    "README); default: the config's, else mm."),
     markets: Optional[str] = typer.Option(None, "--markets", help="Comma-separated tickers (default: the "
                                                                   "config's markets; with --sim: picked)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Bot configuration (TOML/JSON), reloaded when "
@@ -318,6 +328,9 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
         echo(render_text(report))
         if plot_file is not None:
             echo(f"chart saved to {plot_file}")
+    if run.failure is not None:
+        raise StrategyHalted(f"{run.failure.reason()}. The bot cancelled its orders and is HALTED: fix the "
+                             "strategy, then `kalshi auto resume`")
     if run.loop is not None and run.loop.risk.state.value == "halted":
         echo(style("the bot is HALTED; `kalshi auto resume` lets it trade again", fg="red", bold=True, err=True),
              err=True)
