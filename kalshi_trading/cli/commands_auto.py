@@ -316,6 +316,9 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
                 restore()
     report = run.report()
     report["shutdown_cancelled"] = cancelled
+    edge = _edge_section(run, client, state)
+    if edge is not None:
+        report["edge"] = edge
     if plot_file is not None:
         from kalshi_trading.auto.report import plot
 
@@ -326,6 +329,10 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
         from kalshi_trading.auto.report import render_text
 
         echo(render_text(report))
+        if edge is not None:
+            from kalshi_trading.auto.edge_report import render_edge
+
+            echo(render_edge(edge))
         if plot_file is not None:
             echo(f"chart saved to {plot_file}")
     if run.failure is not None:
@@ -334,6 +341,27 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
     if run.loop is not None and run.loop.risk.state.value == "halted":
         echo(style("the bot is HALTED; `kalshi auto resume` lets it trade again", fg="red", bold=True, err=True),
              err=True)
+
+
+def _edge_section(run, client, state) -> Optional[dict]:
+    """The edge taker's own report (predicted edge at entry against what each contract made), or None for any
+    other strategy; a market that settled during the run is valued at its result, else at its mark."""
+    from kalshi_trading.auto.edge_report import edge_report, settlement_values
+    from kalshi_trading.auto.strategies import EdgeTaker
+    from kalshi_trading.errors import ApiError
+
+    taker = run.strategy.inner if run.strategy is not None else None
+    if not isinstance(taker, EdgeTaker) or run.loop is None:
+        return None
+    markets = []
+    for ticker in sorted({d.ticker for d in taker.decisions.values()}):
+        try:
+            markets.append(client.get_market(ticker))
+        except ApiError as exc:  # valued at its mark instead
+            echo(style(f"could not read {ticker} for the edge report ({exc}); valued at its mark", fg="yellow",
+                       err=True), err=True)
+    return edge_report(taker.decisions, state.fills(), run.loop.marks(), settlement_values(markets),
+                       started=run.metrics.ex_start)
 
 
 SIM_BOT = typer.Option(False, "--sim", help="The sim environment's bot (that of `auto --sim`).")
