@@ -64,11 +64,11 @@ class RestExchange:
                  client_order_ids: Callable[[], str] | None = None, strategy: str | None = None,
                  on_placed: Callable[[TargetOrder, str], None] | None = None):
         self.client = client
-        self.on_placed = on_placed  # told (target, order id) after each placement the exchange accepted
         self.executor = executor
         self.post_only = post_only
         self.client_order_ids = client_order_ids  # the bot's tagged ids (see reconcile.order_tag)
         self.strategy = strategy  # kept with each placement's intent: the journal tags the bot's fills with it
+        self.on_placed = on_placed  # told (target, order id) after each placement the exchange accepted
 
     def place(self, target: TargetOrder, market: Market | None, ioc: bool) -> Placed:
         action = Action.BUY if target.book_side is BookSide.BID else Action.SELL

@@ -104,11 +104,11 @@ def test_the_readme_strategy_runs_in_kalshi_auto_sim(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))  # the strategy's module is found in the current directory
     monkeypatch.delitem(sys.modules, "join_touch", raising=False)
-    env = {"KALSHI_DATA_DIR": str(tmp_path / "data"), "KALSHI_LOG_DIR": str(tmp_path / "logs"), "KALSHI_ENV": "sim",
+    sim_env = {"KALSHI_DATA_DIR": str(tmp_path / "data"), "KALSHI_LOG_DIR": str(tmp_path / "logs"), "KALSHI_ENV": "sim",
            "KALSHI_API_BASE": "", "KALSHI_API_KEY_ID": "", "KALSHI_PRIVATE_KEY_PATH": "", "NO_COLOR": "1"}
     outputs = []
     for line in commands:
-        result = CliRunner().invoke(app, shlex.split(line)[1:], env=env)
+        result = CliRunner().invoke(app, shlex.split(line)[1:], env=sim_env)
         assert result.exit_code == 0, f"{line}\n{result.output}"
         outputs.append(result.stdout)
     assert "strategy join on" in outputs[0]
