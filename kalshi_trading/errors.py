@@ -59,6 +59,15 @@ class RiskDenied(KalshiError):
         super().__init__(f"denied by {rule}: {reason}")
 
 
+class StrategyHalted(RiskDenied):
+    """The bot's strategy failed while deciding: the bot cancelled its orders and halted (a risk halt: exit 5)."""
+
+    def __init__(self, reason: str):
+        self.rule = "strategy"
+        self.reason = reason
+        KalshiError.__init__(self, reason)
+
+
 class ApiError(KalshiError):
     """Something the exchange, or the way to it, answered.  Parsed once into fields."""
 

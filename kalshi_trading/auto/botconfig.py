@@ -12,6 +12,7 @@ import difflib
 import json
 import logging
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -25,13 +26,17 @@ from kalshi_trading.money import COUNT_STEP, ONE, ZERO
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = ("mm", "edge")
+STRATEGIES = ("mm", "edge")  # the built-in strategies; others are installed or imported (auto.strategies.registry)
+STRATEGY_ENTRY_POINTS = "kalshi_trading.strategies"  # the entry-point group installed strategies declare
+RESERVED_STRATEGIES = {"signals": "the signal pipeline is not a loop strategy: run it with `kalshi pipeline run` "
+                                  "(`kalshi pipeline run --sim --once` to try it)"}
+_STRATEGY_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 SCHEMA_DOC = '''\
 Bot configuration (`kalshi auto --config bot.toml`; JSON works too, by extension `.json`).
 
 Global keys (top level):
-  strategy               "mm" (market maker) or "edge" (model edge taker)            default "mm"
+  strategy               "mm", "edge", an installed strategy or "pkg.module:Class"  default "mm"
   trading_enabled        false = send no orders at all (kill switch)                  default true
   max_total_exposure     dollars at risk across all markets: sum |position| x price
                          at risk + cost of working orders                             default 50
@@ -232,16 +237,47 @@ def _market(data: Mapping[str, Any], base: MarketConfig, where: str) -> MarketCo
     return replace(base, **changes)
 
 
+def installed_strategies() -> list[str]:
+    """The names installed packages declare in the `kalshi_trading.strategies` entry-point group."""
+    from importlib import metadata
+
+    return sorted({ep.name for ep in metadata.entry_points(group=STRATEGY_ENTRY_POINTS)})
+
+
+def strategy_spec_problem(spec: str) -> str | None:
+    """Why `spec` cannot name a strategy, judged without importing anything; None when it may (a built-in, an
+    installed name, or something of the form package.module:Class, which is imported only when the bot starts)."""
+    key = spec.strip().lower()
+    if not key:
+        return "it is empty"
+    if key in RESERVED_STRATEGIES:
+        return RESERVED_STRATEGIES[key]
+    if key in STRATEGIES:
+        return None
+    if ":" in spec:
+        module, _, attr = spec.strip().partition(":")
+        if _STRATEGY_PATH.fullmatch(module) and _STRATEGY_PATH.fullmatch(attr):
+            return None
+        return "it is not of the form package.module:Class"
+    installed = installed_strategies()
+    if spec.strip() in installed:
+        return None
+    return (f"no such strategy (built-in: {', '.join(STRATEGIES)}; installed: {', '.join(installed) or 'none'}); "
+            "to load your own, give package.module:Class")
+
+
 def _build(data: Mapping[str, Any], source: str) -> BotConfig:
     data = _table(data, "the file")
     base = BotConfig()
     changes: dict[str, Any] = {"source": source}
     for key, value in data.items():
-        if key == "strategy":
-            if value not in STRATEGIES:
-                raise ConfigError(f"{value!r} is not a strategy", variable="strategy",
-                                  fix=f"use one of {', '.join(repr(s) for s in STRATEGIES)}")
-            changes[key] = value
+        if key == "strategy":  # a built-in, an installed name or a module path: resolved when the bot starts
+            problem = strategy_spec_problem(value) if isinstance(value, str) else "not a string"
+            if problem is not None:
+                raise ConfigError(f"{value!r} is not a strategy: {problem}", variable="strategy",
+                                  fix=f"use one of {', '.join(repr(s) for s in STRATEGIES)}, an installed "
+                                      "strategy's name or \"package.module:Class\"")
+            changes[key] = value.strip()
         elif key == "trading_enabled":
             changes[key] = _bool(value, key)
         elif key in ("max_total_exposure", "max_daily_loss"):

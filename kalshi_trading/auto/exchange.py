@@ -70,12 +70,14 @@ class RestExchange:
     """`ExchangePort` over HTTP: writes through the executor, reads through the client."""
 
     def __init__(self, client: KalshiClient, executor: Executor, *, post_only: bool = True,
-                 client_order_ids: Callable[[], str] | None = None, strategy: str | None = None):
+                 client_order_ids: Callable[[], str] | None = None, strategy: str | None = None,
+                 on_placed: Callable[[TargetOrder, str], None] | None = None):
         self.client = client
         self.executor = executor
         self.post_only = post_only
         self.client_order_ids = client_order_ids  # the bot's tagged ids (see reconcile.order_tag)
         self.strategy = strategy  # kept with each placement's intent: the journal tags the bot's fills with it
+        self.on_placed = on_placed  # told (target, order id) after each placement the exchange accepted
 
     def place(self, target: TargetOrder, market: Market | None, ioc: bool) -> Placed:
         action = Action.BUY if target.book_side is BookSide.BID else Action.SELL
@@ -84,6 +86,8 @@ class RestExchange:
             time_in_force=TimeInForce.IOC if ioc else TimeInForce.GTC,
             post_only=self.post_only and not ioc, market=market,
             client_order_id=self.client_order_ids() if self.client_order_ids else None, strategy=self.strategy)
+        if self.on_placed is not None:
+            self.on_placed(target, result.order_id)
         return Placed(result.order_id, result.client_order_id, result.fill_count, result.remaining_count,
                       result.status)
 

@@ -30,6 +30,7 @@ from kalshi_trading.auto.reconcile import ReconcileResult, new_client_order_id, 
 from kalshi_trading.auto.report import Metrics, build_report
 from kalshi_trading.auto.risk import RiskEngine
 from kalshi_trading.auto.state import BotState
+from kalshi_trading.auto.strategies.guard import GuardedStrategy, StrategyFailure
 from kalshi_trading.auto.types import RiskState, Strategy
 from kalshi_trading.errors import ApiError, RiskDenied, UsageError
 from kalshi_trading.models import Order
@@ -140,6 +141,9 @@ class BotRun:
         self.loop: BotLoop | None = None
         self.startup: ReconcileResult | None = None
         self.shutdown_cancelled = 0
+        self.strategy: GuardedStrategy | None = None  # the setup's strategy behind its fence (prepare)
+        self.failure: StrategyFailure | None = None  # why the strategy was stopped, if it was
+        self._stop: threading.Event | None = None
 
     def prepare(self, allow_halted: bool = False) -> BotLoop:
         s = self.setup
@@ -151,8 +155,9 @@ class BotRun:
         ledger.roll_day(s.clock.now())
         markets = market_infos(s.client, s.executor, s.tickers)
         tag = order_tag(s.state.bot_id())
+        self.strategy = GuardedStrategy(s.strategy, on_failure=self._strategy_failed)
         port = RestExchange(s.client, s.executor, client_order_ids=lambda: new_client_order_id(tag),
-                            strategy=s.strategy.name)
+                            strategy=s.strategy.name, on_placed=self.strategy.placed)
         started = s.clock.now()
         self.startup = reconcile_start(port, ledger, s.state, markets, s.clock.now, on_unknown=s.on_start,
                                        tag=tag, recent_orders=self._last_run_orders(), marks=_market_marks(markets))
@@ -160,7 +165,7 @@ class BotRun:
         s.state.put("env", s.env)
         s.state.put(RUN_STARTED, started.isoformat())
         ledger.prune(s.clock.now())
-        self.loop = BotLoop(strategy=s.strategy, risk=risk, ledger=ledger, state=s.state, port=port, feed=s.feed,
+        self.loop = BotLoop(strategy=self.strategy, risk=risk, ledger=ledger, state=s.state, port=port, feed=s.feed,
                             markets=markets, clock=s.clock, config=s.config, watcher=s.watcher,
                             metrics=self.metrics, reconcile_every=s.reconcile_every, on_alert=s.on_alert)
         return self.loop
@@ -178,8 +183,21 @@ class BotRun:
             on_status: Callable[[], None] | None = None) -> None:
         loop = self.loop or self.prepare()
         deadline = None if duration is None else time.monotonic() + duration
+        self._stop = stop
         self.setup.feed.start()
         loop.run(stop, deadline, on_status)
+
+    def _strategy_failed(self, failure: StrategyFailure) -> None:
+        """The strategy raised while deciding (before any write of that pass): halt with the reason (the
+        loop cancels every order of the bot) and end the run."""
+        self.failure = failure
+        loop = self.loop
+        if loop is not None:
+            change = loop.risk.halt(failure.reason())
+            if change is not None:
+                loop.on_state_change(change)
+        if self._stop is not None:
+            self._stop.set()
 
     def shutdown(self, reason: str) -> int:
         """Cancel every order of the bot, journal its last fills and persist; safe to call after any failure."""

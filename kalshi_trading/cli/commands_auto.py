@@ -16,7 +16,7 @@ import typer
 
 from kalshi_trading.cli import ranges
 from kalshi_trading.cli.render import echo, emit_json, env_badge, style
-from kalshi_trading.errors import UsageError
+from kalshi_trading.errors import StrategyHalted, UsageError
 
 AUTO_HELP = """Run a trading bot (market maker or model edge taker) behind the risk engine.
 
@@ -29,8 +29,14 @@ tagged with the strategy.  Without --sim the same loop trades the exchange of yo
 or prod; prod asks for confirmation unless --yes).  Ctrl-C, SIGTERM or `kalshi auto kill` cancel every
 order of the bot before it exits.
 
+A strategy of your own plugs in without editing the package: --strategy package.module:Class (a module
+installed or in the current directory), or the name an installed package declares in the
+`kalshi_trading.strategies` entry-point group.  A strategy that raises is stopped: the bot cancels its orders,
+logs the traceback to errors.log, halts and exits 5.
+
 Example:  kalshi auto --sim
 Example:  kalshi auto --sim --strategy edge --duration 60 --speed 120 --json
+Example:  kalshi auto --sim --strategy join_touch:JoinTouch --duration 5
 Example:  kalshi auto --markets TICKER1,TICKER2 --config bot.toml
 """
 
@@ -109,23 +115,25 @@ def _open_feed(kind: str, app_ctx, client, tickers, wait: float = 5.0):
     return PollingFeed(client, interval=0.25), "poll (REST; WebSocket unavailable)"
 
 
-def _strategy(name: str, client, underlying: Optional[Path]):
-    from kalshi_trading.auto.strategies import EdgeTaker, MarketMaker
+def _strategy(spec: str, client, underlying: Optional[Path]):
+    """The strategy `spec` names (built-in, installed entry point or package.module:Class; see
+    `auto.strategies.registry`), and the underlying source it took, if any (the market pick reuses it)."""
+    from kalshi_trading.auto.strategies.registry import StrategyContext, resolve_strategy
 
-    if name == "mm":
-        return MarketMaker(), None
-    if name != "edge":
-        raise UsageError(f"--strategy must be mm or edge, not {name!r}")
-    if underlying is not None:
-        from kalshi_trading.auto.pricing import CsvUnderlying
+    def source():
+        if underlying is not None:
+            from kalshi_trading.auto.pricing import CsvUnderlying
 
-        recorded = CsvUnderlying(underlying)
-        return EdgeTaker(recorded), recorded
-    from kalshi_trading.auto.underlying import SimSpotUnderlying
+            return CsvUnderlying(underlying)
+        from kalshi_trading.auto.underlying import SimSpotUnderlying
 
-    spot = SimSpotUnderlying(client)
-    spot.poll()  # a real exchange answers 404 here: a ConfigError telling the user to pass --underlying
-    return EdgeTaker(spot), spot
+        spot = SimSpotUnderlying(client)
+        spot.poll()  # a real exchange answers 404 here: a ConfigError telling the user to pass --underlying
+        return spot
+
+    context = StrategyContext(underlying=source)
+    strategy = resolve_strategy(spec, context)
+    return strategy, context.taken
 
 
 class StatusLine:
@@ -177,8 +185,10 @@ def auto(
     sim: bool = typer.Option(False, "--sim", help="Trade the sim environment's simulated exchange (its journal "
                                                  "records everything), its clock accelerated by --speed while "
                                                  "the bot runs."),
-    strategy: Optional[str] = typer.Option(None, "--strategy", help="mm (market maker) or edge (model edge "
-                                                                    "taker); default: the config's, else mm."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="mm (market maker), edge (model edge "
+                                                                    "taker), an installed strategy's name, or "
+                                                                    "package.module:Class (your own; see the "
+                                                                    "README); default: the config's, else mm."),
     markets: Optional[str] = typer.Option(None, "--markets", help="Comma-separated tickers (default: the "
                                                                   "config's markets; with --sim: picked)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Bot configuration (TOML/JSON), reloaded when "
@@ -306,6 +316,9 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
                 restore()
     report = run.report()
     report["shutdown_cancelled"] = cancelled
+    edge = _edge_section(run, client, state)
+    if edge is not None:
+        report["edge"] = edge
     if plot_file is not None:
         from kalshi_trading.auto.report import plot
 
@@ -316,11 +329,39 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
         from kalshi_trading.auto.report import render_text
 
         echo(render_text(report))
+        if edge is not None:
+            from kalshi_trading.auto.edge_report import render_edge
+
+            echo(render_edge(edge))
         if plot_file is not None:
             echo(f"chart saved to {plot_file}")
+    if run.failure is not None:
+        raise StrategyHalted(f"{run.failure.reason()}. The bot cancelled its orders and is HALTED: fix the "
+                             "strategy, then `kalshi auto resume`")
     if run.loop is not None and run.loop.risk.state.value == "halted":
         echo(style("the bot is HALTED; `kalshi auto resume` lets it trade again", fg="red", bold=True, err=True),
              err=True)
+
+
+def _edge_section(run, client, state) -> Optional[dict]:
+    """The edge taker's own report (predicted edge at entry against what each contract made), or None for any
+    other strategy; a market that settled during the run is valued at its result, else at its mark."""
+    from kalshi_trading.auto.edge_report import edge_report, settlement_values
+    from kalshi_trading.auto.strategies import EdgeTaker
+    from kalshi_trading.errors import ApiError
+
+    taker = run.strategy.inner if run.strategy is not None else None
+    if not isinstance(taker, EdgeTaker) or run.loop is None:
+        return None
+    markets = []
+    for ticker in sorted({d.ticker for d in taker.decisions.values()}):
+        try:
+            markets.append(client.get_market(ticker))
+        except ApiError as exc:  # valued at its mark instead
+            echo(style(f"could not read {ticker} for the edge report ({exc}); valued at its mark", fg="yellow",
+                       err=True), err=True)
+    return edge_report(taker.decisions, state.fills(), run.loop.marks(), settlement_values(markets),
+                       started=run.metrics.ex_start)
 
 
 SIM_BOT = typer.Option(False, "--sim", help="The sim environment's bot (that of `auto --sim`).")

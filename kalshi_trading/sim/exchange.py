@@ -190,7 +190,7 @@ class SimExchange:
 
     def close(self, market: Market, t: int) -> None:
         self.engine.sweep_market(market.ticker)
-        self.participants.quoted.pop(market.ticker, None)
+        self.participants.forget(market.ticker)
         self._set(market, "closed", t)
 
     def determine(self, market: Market, result: str, t: int) -> None:

@@ -89,3 +89,29 @@ def test_readme_reference_names_every_command():
         lines = [line for line in text.splitlines() if f"kalshi {name}" in line]
         for sub in getattr(command, "commands", {}) or {}:
             assert any(sub in line for line in lines), (name, sub)
+
+
+def test_the_readme_strategy_runs_in_kalshi_auto_sim(tmp_path, monkeypatch):
+    """The README's worked strategy, saved as the file it names, runs with the commands under it."""
+    import sys
+
+    after = README.read_text().split("<!-- readme-strategy", 1)[1]
+    code = after.split("```python", 1)[1].split("```", 1)[0]
+    commands = [line.strip() for line in after.split("```sh", 1)[1].split("```", 1)[0].splitlines()
+                if line.strip().startswith("kalshi ")]
+    assert 15 <= len(code.strip().splitlines()) <= 25 and commands[0].startswith("kalshi auto --sim --strategy")
+    (tmp_path / "join_touch.py").write_text(code)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the strategy's module is found in the current directory
+    monkeypatch.delitem(sys.modules, "join_touch", raising=False)
+    sim_env = {"KALSHI_DATA_DIR": str(tmp_path / "data"), "KALSHI_LOG_DIR": str(tmp_path / "logs"), "KALSHI_ENV": "sim",
+           "KALSHI_API_BASE": "", "KALSHI_API_KEY_ID": "", "KALSHI_PRIVATE_KEY_PATH": "", "NO_COLOR": "1"}
+    outputs = []
+    for line in commands:
+        result = CliRunner().invoke(app, shlex.split(line)[1:], env=sim_env)
+        assert result.exit_code == 0, f"{line}\n{result.output}"
+        outputs.append(result.stdout)
+    assert "strategy join on" in outputs[0]
+    placed = int(re.search(r"orders placed (\d+)", outputs[0]).group(1))
+    assert placed >= 1  # it quoted
+    assert "join" in outputs[1]  # the journal shows the bot's orders tagged with the strategy's name

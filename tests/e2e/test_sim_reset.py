@@ -53,23 +53,29 @@ def sync(run) -> int:
 
 
 def test_trade_sync_reset_trade_sync(run, tmp_path):
+    # (the makers show a few contracts at the touch: an order may fill at more than one price, one fill each)
     first = buy(run, "2")
-    assert sync(run) == 1
+    first_fills = sync(run)
+    assert first_fills >= 1
     result = run("sim", "reset", "--yes")
     assert result.exit_code == 0, result.output
     second = buy(run, "3")
-    assert sync(run) == 1  # the reset exchange's fill is new, not mistaken for the old one
+    second_fills = sync(run)
+    assert second_fills >= 1  # the reset exchange's fills are new, not mistaken for the old ones
     journal_dir = tmp_path / "data" / "sim"
     [archive] = sorted(journal_dir.glob("journal-archived-*.sqlite"))
     with SqliteJournal.open(archive) as old, SqliteJournal.open(journal_dir / "journal.sqlite") as new:
         old_fills, new_fills = old.fills(), new.fills()
-    assert [f.order_id for f in old_fills] == [first["order_id"]] and old_fills[0].count == D(2)
-    assert [f.order_id for f in new_fills] == [second["order_id"]] and new_fills[0].count == D(3)
+    assert [f.order_id for f in old_fills] == [first["order_id"]] * first_fills
+    assert sum(f.count for f in old_fills) == D(2)
+    assert [f.order_id for f in new_fills] == [second["order_id"]] * second_fills
+    assert sum(f.count for f in new_fills) == D(3)
     assert first["order_id"][:24] != second["order_id"][:24]  # a new id space
     out = tmp_path / "trades.csv"
     assert run("export-trades", str(out)).exit_code == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert [(r["order_id"], r["count"], r["action"]) for r in rows] == [(second["order_id"], "3.00", "buy")]
+    assert {(r["order_id"], r["action"]) for r in rows} == {(second["order_id"], "buy")}
+    assert sum(D(r["count"]) for r in rows) == D(3) and len(rows) == second_fills
     pnl = json.loads(run("pnl", "--json").stdout)
     assert pnl["discrepancies"] == []  # the journal agrees with the exchange
     assert D(pnl["fees_paid"]) == D(second["fees"]) and D(pnl["realized_pnl"]) == 0

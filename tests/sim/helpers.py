@@ -32,3 +32,24 @@ def make_engine(*markets: Market, accounts=(("a", 1000),), clock=None) -> tuple[
     for name, dollars in accounts:
         out[name] = engine.add_account(Account(name, "u-" + name, "k-" + name, "", int(dollars * 1_000_000)))
     return engine, out
+
+
+def assert_makers_straddle(ex, market) -> int:
+    """Every background maker's quotes on `market` straddle the fair value it quoted around (its own view: the
+    index as it lagged behind, its own volatility), and that view is within its threshold of where it stands now.
+    Returns how many makers quote the market."""
+    from kalshi_trading.sim.makers import maker_fair
+
+    book = ex.engine.books[market.ticker]
+    quoting = 0
+    for maker in ex.participants.makers:
+        mine = [o for o in book.live_orders() if o.account is maker.account]
+        if not mine:
+            continue
+        quoting += 1
+        quoted, _ = maker.quoted[market.ticker]
+        now = maker_fair(ex.world, market, maker.profile, ex.sim_ms)
+        assert abs(now - quoted) <= maker.profile.threshold, (maker.profile, quoted, now)
+        assert all(o.price / 10_000 < quoted for o in mine if o.side == "bid"), (maker.profile, quoted, mine)
+        assert all(o.price / 10_000 > quoted for o in mine if o.side == "ask"), (maker.profile, quoted, mine)
+    return quoting
