@@ -36,6 +36,7 @@ from kalshi_trading.auto.exchange import ExchangePort, is_post_only_cross
 from kalshi_trading.auto.ledger import BotFill, FillSource, Ledger, OrderRecord
 from kalshi_trading.auto.pacing import BookMark, BookWatch, Pacing, crossed, crosses_own
 from kalshi_trading.auto.ports import Clock, FeedPort, MarketInfo, feed_fill, ticker_mid
+from kalshi_trading.auto.strategies.guard import GuardedStrategy
 from kalshi_trading.auto.reconcile import bot_fill, catch_up_fills, reconcile
 from kalshi_trading.auto.report import Metrics
 from kalshi_trading.auto.risk import RiskEngine
@@ -280,7 +281,10 @@ class BotLoop:
         is open (a closed market's gate is shut)."""
         sides = {o.book_side for o in self.ledger.orders.values() if o.ticker == ticker}
         gate = None
-        if isinstance(self.strategy, SpreadGated):
+        if isinstance(self.strategy, GuardedStrategy):  # what `kalshi auto` runs: the strategy behind its guard
+            inner = self.strategy.inner_gate_open(self.snapshot(ticker, now))
+            gate = None if inner is None else ticker not in self.closed and inner
+        elif isinstance(self.strategy, SpreadGated):
             gate = ticker not in self.closed and self.strategy.gate_open(self.snapshot(ticker, now))
         self.metrics.observe(ticker, now, len(sides) == 2, gate)
 

@@ -17,6 +17,7 @@ from kalshi_trading.auto.loop import BotLoop, MarketInfo
 from kalshi_trading.auto.pacing import ECHO_WAIT, BookMark, Pacing, back_off
 from kalshi_trading.auto.report import Metrics, QuoteTime, build_report, render_text
 from kalshi_trading.auto.risk import RateLimitRule, RiskEngine
+from kalshi_trading.auto.strategies.guard import GuardedStrategy
 from kalshi_trading.auto.strategies import MarketMaker
 from kalshi_trading.auto.types import SimpleBookView, TimerEvent, WorkingOrder
 from kalshi_trading.errors import ConfigError, RejectedError
@@ -114,12 +115,12 @@ class CrossingExchange(FakeExchange):
         return super().amend(order, target, market)
 
 
-def make(state, config: BotConfig | None = None, the_book=None, ex=None, feed=None):
+def make(state, config: BotConfig | None = None, the_book=None, ex=None, feed=None, strategy=None):
     clock, wall = ManualClock(), Wall()
     config = config or BotConfig()
     ex = ex or FakeExchange()
     feed = feed or test_loop.FakeFeed(the_book or book("0.40", "0.50"))
-    loop = BotLoop(strategy=MarketMaker(), risk=RiskEngine(config, clock.now), ledger=state.load_ledger(),
+    loop = BotLoop(strategy=strategy or MarketMaker(), risk=RiskEngine(config, clock.now), ledger=state.load_ledger(),
                    state=state, port=ex, feed=feed, markets={T: MarketInfo(T, CENT)}, clock=clock, config=config,
                    wall=wall)
     return loop, ex, feed, clock, wall
@@ -520,8 +521,10 @@ def test_quote_time_counts_each_interval_in_the_state_seen_at_its_start():
     assert q.uptime == 25 / 40 and q.gate_uptime == 25 / 30 and q.gate_share == 30 / 40
 
 
-def test_uptime_is_measured_over_the_time_the_gate_is_open(state):
-    loop, ex, feed, clock, wall = make(state)
+@pytest.mark.parametrize("guarded", [False, True], ids=["bare", "behind-the-guard"])
+def test_uptime_is_measured_over_the_time_the_gate_is_open(state, guarded):
+    # `kalshi auto` runs every strategy behind its guard: the gate is measured through it too
+    loop, ex, feed, clock, wall = make(state, strategy=GuardedStrategy(MarketMaker()) if guarded else None)
     loop.tick(T, TimerEvent(clock.now()))  # gate open, quoted
     clock.advance(10)
     wall.t += 1

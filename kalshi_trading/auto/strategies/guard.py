@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable
 
-from kalshi_trading.auto.types import Event, MarketSnapshot, Strategy, TargetOrder
+from kalshi_trading.auto.types import Event, MarketSnapshot, SpreadGated, Strategy, TargetOrder
 from kalshi_trading.models import BookSide
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,17 @@ class GuardedStrategy:
                 self._fail(exc, snapshot.ticker, snapshot.now, "targets")
         self._tell()
         return []
+
+    def inner_gate_open(self, snapshot: MarketSnapshot) -> bool | None:
+        """Whether the strategy inside has its spread gate open (None: it has no gate, or it failed), so the report
+        measures quote uptime over the gate behind the fence too."""
+        if self.failure is not None or not isinstance(self.inner, SpreadGated):
+            return None
+        try:
+            return bool(self.inner.gate_open(snapshot))
+        except Exception as exc:  # noqa: BLE001 - the user's code: a failing gate stops the strategy like targets
+            self._fail(exc, snapshot.ticker, snapshot.now, "gate_open")
+            return None
 
     def placed(self, target: TargetOrder, order_id: str) -> None:
         """Pass the exchange's id of an order the loop sent to a strategy that wants it (an optional
