@@ -146,6 +146,8 @@ def run_backtest(spec: BacktestSpec) -> BacktestRun:
         loop.journal_fills(final=True)
         positions = ledger.positions()
         state.flush()
+    if feed.events_seen == 0:
+        raise UsageError(f"nothing was recorded in {spec.data} between the times asked for")
     run = BacktestRun(spec, tickers, markets, loop, exchange, tape, feed, replay, final_marks(replay, tickers),
                       positions, started, clock.now(), time.perf_counter() - wall, time.process_time() - cpu)
     run.problems = problems_of(run)
