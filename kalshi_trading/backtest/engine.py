@@ -5,9 +5,10 @@
 
 What differs from live trading is only what the loop is given (design.md: "only the exchange port, the feed and the
 clock differ"): the replay clock (recorded receive time), the `BacktestFeed` (the replay feed with the simulated
-exchange in step) and the `SimulatedExchange` as the exchange port; the bot's state lives in a scratch store
-(`scratch.py`).  The loop's timers run on recorded time: a timer pass every `loop_interval_ms` of it, a
-reconciliation every 5 recorded seconds.  At the end of the recording every order is cancelled, as at a bot's stop.
+exchange in step) and the `SimulatedExchange` as the exchange port.  The bot's state lives in a scratch store
+(`scratch.py`) and the loop keeps no decision log.  The loop's timers run on recorded time: a timer pass every
+`loop_interval_ms` of it, a reconciliation every 5 recorded seconds.  At the end of the recording every order is
+cancelled, as at a bot's stop.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def run_backtest(spec: BacktestSpec) -> BacktestRun:
         loop = BotLoop(strategy=strategy, risk=risk, ledger=ledger, state=state, port=exchange, feed=feed,
                        markets=markets, clock=clock, config=config, metrics=Metrics(),
                        wall=lambda: (micros(clock.now()) - origin) / 1e6, reconcile_every=RECONCILE_EVERY,
-                       reload_every=FLUSH_EVERY, flush_every=FLUSH_EVERY)
+                       reload_every=FLUSH_EVERY, flush_every=FLUSH_EVERY, decision_log=False)
         loop.run(done)
         loop.cancel_all("the recording ended")
         loop.journal_fills(final=True)

@@ -69,6 +69,8 @@ class MarketStream:
         self.seq = 0
         self.trades = 0
         self.deltas = 0
+        self.ops: list[tuple] | None = None  # with `keep_ops()`: what happened, to replay it elsewhere
+        self.initial: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
         for m in self.markets:
             mid = self.rng.randint(35, 65) * CENT
             for k in range(1, 9):
@@ -78,10 +80,19 @@ class MarketStream:
             self.seq += 1
             self.rec.book_snapshot(m.ticker, 1, self.seq, sorted(m.yes.items()), sorted(m.no.items()), self.clock.now)
 
+    def keep_ops(self) -> "MarketStream":
+        """Keep each event as an operation too: ("add", ticker, yes, price, size) for a size change (negative: a
+        cancel), ("trade", ticker, taker buys YES, YES price, size) for a trade (its book change not listed)."""
+        self.ops = []
+        self.initial = {m.ticker: (dict(m.yes), dict(m.no)) for m in self.markets}  # the first snapshots
+        return self
+
     def _tick(self) -> None:
         self.clock.now += timedelta(microseconds=max(1, int(self.rng.expovariate(1 / self.gap_us))))
 
-    def _delta(self, m: Market, yes: bool, price: int, change: int) -> None:
+    def _delta(self, m: Market, yes: bool, price: int, change: int, traded: bool = False) -> None:
+        if self.ops is not None and not traded:
+            self.ops.append(("add", m.ticker, yes, price, change))
         levels = m.yes if yes else m.no
         size = levels.get(price, 0) + change
         if size > 0:
@@ -139,7 +150,9 @@ class MarketStream:
         best = max(levels)
         size = min(levels[best], self.rng.randint(1, 8) * 100)
         yes_price = ONE - best if buy else best
-        self._delta(m, not buy, best, -size)
+        self._delta(m, not buy, best, -size, traded=True)
+        if self.ops is not None:
+            self.ops.append(("trade", m.ticker, buy, yes_price, size))
         self._tick()
         self.trades += 1
         self.rec.handle(TradeMsg(m.ticker, f"syn-{self.trades}", Decimal(yes_price) / ONE, Decimal(size) / 100,
@@ -164,9 +177,11 @@ class MarketStream:
 
 
 def write_market(directory: Path, events: int, *, markets: int = 1, seed: int = 16, gap_us: int = 50_000,
-                 trade_share: float = 0.08, settle: str | None = None) -> MarketStream:
+                 trade_share: float = 0.08, settle: str | None = None, keep_ops: bool = False) -> MarketStream:
     """A closed recording of `events` book and trade events over `markets` synthetic markets."""
     stream = MarketStream(directory, tickers_for(markets), seed=seed, gap_us=gap_us, trade_share=trade_share)
+    if keep_ops:
+        stream.keep_ops()
     stream.run(events)
     if settle is not None:
         for m in stream.markets:
