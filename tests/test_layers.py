@@ -20,6 +20,7 @@ RANK = {
     "replay": 3.5,  # recorder and replay feed: on marketdata (its tap, events, books); marketdata never imports it
     "trading": 4,
     "auto": 5, "signals": 5, "ops": 5,
+    "backtest": 5,  # the bot's loop on a recording: auto's loop, replay's feed, an in-process exchange port
     "cli": 6,
 }
 DOMAIN = {"money", "models", "errors", "ids", "pricing", "__init__"}

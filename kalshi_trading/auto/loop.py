@@ -66,7 +66,7 @@ class BotLoop:
                  config: BotConfig, watcher: ConfigWatcher | None = None, metrics: Metrics | None = None,
                  wall: Callable[[], float] = time.monotonic, can_amend: bool = True,
                  reconcile_every: float = 5.0, reload_every: float = 1.0, flush_every: float = 1.0,
-                 on_alert: Callable[[str, str], None] | None = None):
+                 on_alert: Callable[[str, str], None] | None = None, decision_log: bool = True):
         self.strategy = strategy
         self.risk = risk
         self.ledger = ledger
@@ -85,6 +85,7 @@ class BotLoop:
         self.reload_every = reload_every
         self.flush_every = flush_every
         self.on_alert = on_alert or (lambda level, message: None)
+        self.decision_log = decision_log  # every pass into the state's decision log (a backtest's is thrown away)
         self._suspects: dict = {}
         self._next_timer = 0.0
         self._next_reconcile = 0.0
@@ -176,6 +177,8 @@ class BotLoop:
         self.metrics.ticks += 1
         self.metrics.decision_latency.append(self._decide)
         self.metrics.tick_latency.append(time.perf_counter() - started)
+        if not self.decision_log:
+            return done
         self.state.log_decision(now, ticker, {
             "event": type(event).__name__, "bid": book.best_bid, "ask": book.best_ask, "stale": book.stale,
             "position": snap.position, "risk": self.risk.state.value}, [describe_target(t) for t in targets], done)

@@ -222,6 +222,8 @@ COMMANDS: tuple[Entry, ...] = (
           "Record markets' order books, trades, tickers and lifecycle events for replay."),
     Entry("replay", "commands_record",
           "Replay a recording through the replay feed: what it holds, its checkpoints, gaps and problems."),
+    Entry("backtest", "commands_backtest",
+          "Replay a recording through the bot's own loop against a queue-aware simulated exchange, and report."),
     Entry("auto", "commands_auto",
           "Run a trading bot (market maker or model edge taker) behind the risk engine."),
     Entry("discover", "commands_signals",

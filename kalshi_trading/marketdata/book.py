@@ -88,14 +88,38 @@ def count_units(value: Any) -> int:
     return value_to_units(value, COUNT_PLACES)
 
 
+_DECIMALS: tuple[dict[int, Decimal], dict[int, Decimal]] = ({}, {})  # units -> Decimal (prices, sizes): immutable
+_DECIMALS_MAX = 100_000
+
+
 def units_price(units: int) -> Decimal:
     """1/10,000 $ units to a Decimal with 4 places ("0.5600")."""
-    return Decimal(units).scaleb(-PRICE_PLACES)
+    d = _DECIMALS[0].get(units)
+    if d is None:
+        d = Decimal(units).scaleb(-PRICE_PLACES)
+        if len(_DECIMALS[0]) < _DECIMALS_MAX:
+            _DECIMALS[0][units] = d
+    return d
 
 
 def units_count(units: int) -> Decimal:
     """1/100 contract units to a Decimal with 2 places ("10.00")."""
-    return Decimal(units).scaleb(-COUNT_PLACES)
+    d = _DECIMALS[1].get(units)
+    if d is None:
+        d = Decimal(units).scaleb(-COUNT_PLACES)
+        if len(_DECIMALS[1]) < _DECIMALS_MAX:
+            _DECIMALS[1][units] = d
+    return d
+
+
+def _best_first(levels: dict[int, int], best: int, n: int | None) -> list[int]:
+    """The `n` highest prices of a side (all of them when `n` is None), highest first; the best alone without
+    sorting the side."""
+    if n is None or n >= len(levels):
+        return sorted(levels, reverse=True)
+    if n == 1:
+        return [best]
+    return sorted(levels, reverse=True)[:n]
 
 
 def snapshot_levels(msg: Mapping, side: str) -> list[tuple[int, int]]:
@@ -351,6 +375,15 @@ class LocalBook:
         """Best YES ask in units (0 = none).  Not guarded by `stale`: check it yourself."""
         return ONE_DOLLAR - self._best_no if self._best_no else 0
 
+    def size_at(self, yes: bool, price: int) -> int:
+        """Size units resting at `price` units on one side (YES bids, or NO bids at NO prices); 0 when none.
+        Not guarded by `stale`: check it yourself (a backtest's queue model reads its levels here)."""
+        return (self._yes if yes else self._no).get(price, 0)
+
+    def size_through(self, yes: bool, price: int) -> int:
+        """Size units resting on one side at `price` or better (bids at or above it).  Not guarded by `stale`."""
+        return sum(s for p, s in (self._yes if yes else self._no).items() if p >= price)
+
     def levels_units(self) -> tuple[dict[int, int], dict[int, int]]:
         """Copies of (YES bids, NO bids) in units, whatever the staleness (tests, diagnostics)."""
         return dict(self._yes), dict(self._no)
@@ -388,15 +421,16 @@ class LocalBook:
         """YES bids, best (highest) first; empty when stale."""
         if not self._live:
             return ()
-        prices = sorted(self._yes, reverse=True)[:n]
-        return tuple(PriceLevel(units_price(p), units_count(self._yes[p])) for p in prices)
+        levels = self._yes
+        return tuple(PriceLevel(units_price(p), units_count(levels[p])) for p in _best_first(levels, self._best_yes, n))
 
     def yes_asks(self, n: int | None = None) -> tuple[PriceLevel, ...]:
         """NO bids seen as YES asks at 1 - price, best (lowest) first; empty when stale."""
         if not self._live:
             return ()
-        prices = sorted(self._no, reverse=True)[:n]
-        return tuple(PriceLevel(units_price(ONE_DOLLAR - p), units_count(self._no[p])) for p in prices)
+        levels = self._no
+        return tuple(PriceLevel(units_price(ONE_DOLLAR - p), units_count(levels[p]))
+                     for p in _best_first(levels, self._best_no, n))
 
     def depth(self, n: int) -> tuple[tuple[PriceLevel, ...], tuple[PriceLevel, ...]]:
         """Up to `n` levels a side: (YES bids best-first, YES asks best-first)."""

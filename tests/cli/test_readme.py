@@ -18,9 +18,12 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def readme_examples() -> list[str]:
-    text = README.read_text()
-    block = text.split("<!-- readme-examples", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
-    return [line.strip() for line in block.strip().splitlines() if line.strip().startswith("kalshi ")]
+    """Every `kalshi` line of every block marked `<!-- readme-examples`, in the README's order."""
+    lines = []
+    for part in README.read_text().split("<!-- readme-examples")[1:]:
+        block = part.split("```sh", 1)[1].split("```", 1)[0]
+        lines += [line.strip() for line in block.strip().splitlines() if line.strip().startswith("kalshi ")]
+    return lines
 
 
 def test_readme_has_the_two_commands_and_ci_runs_the_second():
