@@ -218,17 +218,17 @@ class SimulatedExchange:
                       RESTING if o.status in (RESTING, PENDING) else o.status)
 
     def decrease(self, order: OrderRecord, reduce_to: Decimal) -> Decimal:
-        """Reduce the remaining size at once (keeps the queue place); returns the remaining size."""
+        """Reduce the remaining size (an amend to less at the same price: it keeps its place); after the latency."""
         o = self._known(order.order_id)
         to = _units(reduce_to, COUNT_UNITS) or 0
-        if o.status == RESTING and to < o.remaining:
-            o.remaining = to
-            if o.resting is not None:
-                o.resting.remaining = to
-            if to == 0:
-                self._finish(o, CANCELED)
-        o.ack_total = o.filled + to
-        return _count(o.remaining)
+        total = o.filled + min(to, max(o.ack_total - o.filled, 0))
+        if total <= o.filled:
+            self.cancel(order)
+            return Decimal(0)
+        o.ack_total = total
+        if not self._send("amend", o, (o.ack_price, total)):
+            self._arrive_amend(o, o.ack_price, total)
+        return _count(total - o.filled)
 
     def cancel(self, order: OrderRecord) -> Decimal:
         """Cancel one order (it leaves the book after the latency); an order already gone counts as cancelled."""

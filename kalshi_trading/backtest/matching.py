@@ -1,8 +1,8 @@
 """The queue-aware matching model of a backtest: where our orders stand in a recorded book, and what fills them.
 
 Everything is in integer units (prices 1/10,000 $, sizes 1/100 contract, times microseconds) and reads the replayed
-`LocalBook`.  The recording is of a market *without* our orders, so our order never changes the recorded book: it
-stands in a queue we estimate.
+`LocalBook`.  Our orders never change the recorded book: each stands in a queue we estimate.  (A recording made
+while a bot of ours traded holds that bot's orders too; they count as anyone else's.)
 
 * **Joining**: an order reaches the book after the latency (the exchange model, `exchange.py`, schedules that) and
   joins behind every contract resting at its price then (`ahead` = the recorded level's size at arrival).

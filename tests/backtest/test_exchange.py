@@ -155,3 +155,19 @@ def test_orders_off_the_grid_or_of_a_bad_size_are_refused_like_the_exchange(pric
     with pytest.raises(RejectedError) as caught:
         m.place(BookSide.BID, price, count)
     assert caught.value.code == code and m.ex.orders == {}
+
+
+def test_a_decrease_keeps_the_queue_place_and_to_nothing_is_a_cancel():
+    m = Market(latency_ms=50)
+    placed = m.place(BookSide.BID, "0.40", "4")
+    m.at(50)  # 10 ahead of it
+    rec = record(placed, BookSide.BID, "0.40", "4")
+    assert m.ex.decrease(rec, D(1)) == D(1)
+    m.at(100)
+    m.sell("0.40", "12")  # 10 ahead, then the 1 it kept: its place did not move
+    assert [f.count for f in m.fills()] == [D(1)]
+    other = m.place(BookSide.ASK, "0.43", "2")
+    m.at(150)
+    assert m.ex.decrease(record(other, BookSide.ASK, "0.43", "2"), D(0)) == D(0)
+    m.at(200)
+    assert m.ex.resting_orders() == []
