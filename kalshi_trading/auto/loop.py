@@ -37,7 +37,7 @@ from kalshi_trading.auto.ledger import BotFill, FillSource, Ledger, OrderRecord
 from kalshi_trading.auto.pacing import BookMark, BookWatch, Pacing, crossed, crosses_own
 from kalshi_trading.auto.ports import Clock, FeedPort, MarketInfo, feed_fill, ticker_mid
 from kalshi_trading.auto.strategies.guard import GuardedStrategy
-from kalshi_trading.auto.reconcile import bot_fill, catch_up_fills, reconcile
+from kalshi_trading.auto.reconcile import ReconcileResult, bot_fill, catch_up_fills, reconcile
 from kalshi_trading.auto.report import Metrics
 from kalshi_trading.auto.risk import RiskEngine
 from kalshi_trading.auto.state import BotState
@@ -491,12 +491,7 @@ class BotLoop:
         except ApiError as exc:
             self._api_error("reconcile", exc)
         else:
-            for key in result.journalled:
-                self.unjournalled.pop(key, None)
-            for fill in result.new_fills:
-                self.metrics.fills += 1
-                self.metrics.on_fill(fill)
-            self._await_fills(result.new_fills)
+            self._took(result)
             if result.changed:
                 self.update_risk()
         self._reconcile_soon = False
@@ -518,14 +513,19 @@ class BotLoop:
         except ApiError as exc:
             self._api_error("journal fills", exc)
             return
+        self._took(result)
+        if result.new_fills:
+            self.update_risk()
+
+    def _took(self, result: ReconcileResult) -> None:
+        """What a fetch of fills brought: their journal records settle pending feed fills; new ones are counted and
+        awaited in the book."""
         for key in result.journalled:
             self.unjournalled.pop(key, None)
         for fill in result.new_fills:
             self.metrics.fills += 1
             self.metrics.on_fill(fill)
         self._await_fills(result.new_fills)
-        if result.new_fills:
-            self.update_risk()
 
     def _await_fills(self, fills: Iterable[BotFill]) -> None:
         """Fills learned over REST before the feed showed them: their markets wait for the book to move on."""
