@@ -59,6 +59,9 @@ Global keys (top level):
   min_size_change        contracts; a working quote short of its target size by less
                          than this is kept, not topped up (a smaller target decreases
                          it, keeping its queue place); 0 = always top up              default 1
+  hold_in_narrow_spread  true: while the others' spread is under min_spread, resting
+                         quotes no better than their best are kept (queue place), not
+                         cancelled; false: every quote comes off                      default true
 
 Money and counts are exact decimals: write 0.02 or "0.02".  Example:
 
@@ -101,6 +104,7 @@ class MarketConfig:
     min_edge: Decimal = Decimal("0.03")
     reprice_tolerance: Decimal = Decimal("0.02")
     min_size_change: Decimal = Decimal(1)
+    hold_in_narrow_spread: bool = True
 
 
 @dataclass(frozen=True)
@@ -222,7 +226,7 @@ def _market(data: Mapping[str, Any], base: MarketConfig, where: str) -> MarketCo
     changes: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{where}.{key}"
-        if key == "enabled":
+        if key in ("enabled", "hold_in_narrow_spread"):
             changes[key] = _bool(value, name)
         elif key in ("max_inventory_yes", "max_inventory_no"):
             changes[key] = _count(value, name, allow_zero=True)

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BALANCE = Decimal("1000")
 SAVE_EVERY_S = 0.5
-PULSE_S = 0.2
+PULSE_S = 0.2  # wall seconds between background syncs at most...
+PULSE_STEPS = 1  # ...and at most this many simulation steps: at x60 the world moves every 1/60 s, not in bursts
 
 
 class SimBusy(KalshiError):
@@ -273,7 +274,7 @@ class SimServer:
         """Advance the simulation in the background and save when something changed."""
         last_saved = self.exchange.engine.version
         last_save_at = time.monotonic()
-        while not self._stopping.wait(PULSE_S):
+        while not self._stopping.wait(self.pulse_interval()):
             try:
                 self.exchange.sync()
                 if self.exchange.engine.version != last_saved and time.monotonic() - last_save_at >= SAVE_EVERY_S:
@@ -282,6 +283,15 @@ class SimServer:
                     self._session.save()
             except Exception:  # the pulse must not die silently; log and keep serving
                 log.exception("simulator pulse failed")
+
+    def pulse_interval(self) -> float:
+        """Wall seconds between background syncs: PULSE_S, or less on a fast clock, so that the world (the makers'
+        repricing) is published as it happens and not in bursts a bot would see only after its next order had
+        already met them (at x60 a 0.2-s pulse would be 12 simulated seconds)."""
+        from kalshi_trading.sim.exchange import STEP_MS
+
+        speed = getattr(self.exchange.clock, "speed", 1.0)
+        return min(PULSE_S, PULSE_STEPS * STEP_MS / 1000.0 / max(speed, 1e-9))
 
     def save(self) -> None:
         self._session.save()

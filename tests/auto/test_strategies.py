@@ -69,6 +69,32 @@ def test_min_spread_respected():
     assert mm.targets(EV, snap("0.40", "0.45", cfg=MarketConfig(min_spread=D("0.05")))) != []
 
 
+def test_resting_quotes_behind_the_touch_are_held_while_the_spread_is_narrow():
+    # The others narrowed to 0.44 / 0.45 (under min_spread): nothing new goes up, but our bid at 0.42 and ask at
+    # 0.47 (behind their best) keep their queue places instead of being cancelled and placed again.
+    book = SimpleBookView((PriceLevel(D("0.44"), D(5)), PriceLevel(D("0.42"), D(3))),
+                          (PriceLevel(D("0.45"), D(5)), PriceLevel(D("0.47"), D(3))))
+    working = [WorkingOrder("b", "KX-T", BookSide.BID, D("0.42"), D(3)),
+               WorkingOrder("a", "KX-T", BookSide.ASK, D("0.47"), D(3))]
+    mm = MarketMaker()
+    assert mm.targets(EV, snap(book=book, working=working)) == [
+        TargetOrder("KX-T", BookSide.BID, D("0.42"), D(3), "mm:bid"),
+        TargetOrder("KX-T", BookSide.ASK, D("0.47"), D(3), "mm:ask")]
+    # cut to the inventory room left (long 9 of 10: one more YES may be bought)
+    held = mm.targets(EV, snap(book=book, working=working, position=D(9)))
+    assert [(t.book_side, t.count) for t in held] == [(BookSide.BID, D(1)), (BookSide.ASK, D(3))]
+    # a quote better than the others' best (our bid alone above their 0.44) is not held: it comes off
+    ahead = SimpleBookView((PriceLevel(D("0.445"), D(3)), PriceLevel(D("0.44"), D(5))),
+                           (PriceLevel(D("0.45"), D(5)),))
+    mine = [WorkingOrder("b", "KX-T", BookSide.BID, D("0.445"), D(3))]
+    assert mm.targets(EV, snap(book=ahead, working=mine, grid=GRIDS["deci_cent"])) == []
+    # switched off, or the book stale: every quote comes off
+    off = MarketConfig(min_spread=D("0.02"), quote_size=D(3), hold_in_narrow_spread=False)
+    assert mm.targets(EV, snap(book=book, working=working, cfg=off)) == []
+    stale = SimpleBookView(book.depth(5)[0], book.depth(5)[1], stale=True)
+    assert mm.targets(EV, snap(book=stale, working=working)) == []
+
+
 def test_no_quotes_on_stale_disabled_or_one_sided_books():
     mm = MarketMaker()
     assert mm.targets(EV, snap(stale=True)) == []

@@ -88,19 +88,24 @@ def test_bot_off_backtest_places_nothing_and_its_book_matches_every_checkpoint(s
 
 
 def drain(loop, feed, ticker: str) -> None:
-    """The bot handles everything its feed has, up to a fresh snapshot it asked for (so nothing is left behind)."""
+    """The bot handles everything its feed has, up to a fresh snapshot it asked for (so nothing is left behind).
+
+    The feed's own count tells when the snapshot arrived: the loop itself drains the feed while it sends (what
+    comes in mid-pass is handled at the pass's end), so the snapshot's event need not pass through this helper."""
     deadline = time.monotonic() + WAIT
+    before = feed.stats.snapshots
     while feed.update_subscription("orderbook_delta", "get_snapshot", [ticker]) is None:  # not subscribed yet
         assert time.monotonic() < deadline, "timed out waiting for the bot's subscription"
         for ev in feed.events(0.05):
             loop.handle(ev)
     while True:
         assert time.monotonic() < deadline, "timed out waiting for the bot's snapshot"
-        done = False
+        arrived = feed.stats.snapshots > before
+        handled = 0
         for ev in feed.events(0.05):
             loop.handle(ev)
-            done = done or (isinstance(ev, BookUpdated) and ev.snapshot)
-        if done:
+            handled += 1
+        if arrived and handled == 0:  # the snapshot was in, and nothing came after it unhandled
             return
 
 

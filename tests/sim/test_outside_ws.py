@@ -5,6 +5,7 @@ source's faults at the handshake.  A bare `websockets` client."""
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 
 import pytest
@@ -125,6 +126,10 @@ def test_unanswered_heartbeat_disconnects(serve, answer):
             while True:
                 _recv(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    # the server unregisters the connection once its handler returns, just after the close frame went out
+    deadline = time.monotonic() + 5
+    while srv.app.market_ws.count() and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert srv.app.market_ws.count() == 0
 
 

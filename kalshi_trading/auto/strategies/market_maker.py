@@ -28,6 +28,11 @@ class MarketMaker:
     - Size: `quote_size`, cut to the room left under `max_inventory_yes` (bids) / `max_inventory_no` (asks).
     - Never a bid at or above the book's best ask, nor an ask at or below its best bid (our own
       orders included), never outside $0.01-$0.99.
+    - While the gate is shut only because the others' spread is narrower than `min_spread` (a fresh,
+      uncrossed, two-sided book) and `hold_in_narrow_spread` is on, resting quotes no better than the
+      others' best on their side are held as they are (`held_quotes`): no new quote goes up, but none is
+      cancelled only to be placed again at the back of the queue when the spread reopens a moment later
+      (with makers that reprice one after another, the touch narrows and widens many times a minute).
     """
 
     def __init__(self, fair_value: Callable[[MarketSnapshot], Decimal | None] | None = None, name: str = "mm"):
@@ -38,7 +43,7 @@ class MarketMaker:
         """The quotes wanted on `snapshot.ticker` after `event` (the event itself does not matter)."""
         gate = self.spread_gate(snapshot)
         if gate is None:
-            return []
+            return self.held_quotes(snapshot)
         bid, ask = gate
         cfg, grid = snapshot.config, snapshot.grid
         in_bid, in_ask = grid.next_above(bid), grid.next_below(ask)
@@ -83,6 +88,34 @@ class MarketMaker:
         if bid is None or ask is None or ask - bid < snapshot.config.min_spread:
             return None
         return bid, ask
+
+    def held_quotes(self, snapshot: MarketSnapshot) -> list[TargetOrder]:
+        """The resting quotes kept while the others' spread is too narrow to quote into (see the class docstring):
+        a bid at or below the others' best bid, an ask at or above their best ask, each cut to the inventory room
+        left.  Empty when the gate is shut for any other reason (stale, crossed or one-sided book, a disabled
+        market) or when holding is switched off."""
+        cfg = snapshot.config
+        if not cfg.hold_in_narrow_spread or not snapshot.working or not snapshot_ready(snapshot):
+            return []
+        book = snapshot.book
+        if book.best_bid is None or book.best_ask is None or book.best_bid >= book.best_ask:
+            return []
+        bid = others_best(book, snapshot.working, BookSide.BID)
+        ask = others_best(book, snapshot.working, BookSide.ASK)
+        if bid is None or ask is None:
+            return []
+        out: list[TargetOrder] = []
+        for w in snapshot.working:
+            if w.book_side is BookSide.BID and w.yes_price <= bid:
+                room = room_to_buy_yes(snapshot.position, cfg.max_inventory_yes)
+            elif w.book_side is BookSide.ASK and w.yes_price >= ask:
+                room = room_to_sell_yes(snapshot.position, cfg.max_inventory_no)
+            else:
+                continue
+            size = floor_count(min(w.remaining, room))
+            if size > 0:
+                out.append(target(snapshot, w.book_side, w.yes_price, size, f"{self.name}:{w.book_side.value}"))
+        return out
 
     def gate_open(self, snapshot: MarketSnapshot) -> bool:
         """Whether the market maker wants to quote this market now (the time quote uptime is measured over)."""
