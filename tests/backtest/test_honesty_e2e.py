@@ -20,7 +20,6 @@ from kalshi_trading.backtest.matching import QueueModel
 from kalshi_trading.backtest.report import build_report
 from kalshi_trading.backtest.sweep import config_document
 from kalshi_trading.config import load_private_key
-from kalshi_trading.marketdata.events import BookUpdated
 from kalshi_trading.marketdata.feed_ws import Backoff, WebSocketFeed
 from kalshi_trading.models import BookSide, TimeInForce
 from kalshi_trading.replay.reader import Recording
