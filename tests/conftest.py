@@ -58,3 +58,16 @@ def pytest_collection_modifyitems(config, items):
         if (SERVER_FIXTURES & set(getattr(item, "fixturenames", ())) or path.parent.name in E2E_DIRS
                 or path.stem in E2E_MODULES or path.stem.startswith("test_ws_")):
             item.add_marker(pytest.mark.e2e)
+
+
+# --- store servers: a backend's tests skip on a machine without its server, never in CI -------------------------
+SERVER_SKIP = "store server unavailable:"  # the start of every skip reason for want of PostgreSQL or DynamoDB
+
+
+def require_store_server(what: str, why: str) -> None:
+    """Skip the calling test because `what` (PostgreSQL, DynamoDB) cannot run here (`why`); CI, which sets
+    KALSHI_REQUIRE_STORE_SERVERS=1 (`.ci/run`), fails instead: it must run every backend."""
+    message = f"{SERVER_SKIP} {what}: {why}"
+    if os.environ.get("KALSHI_REQUIRE_STORE_SERVERS") == "1":
+        pytest.fail(f"{message} (CI must run this backend's tests)", pytrace=False)
+    pytest.skip(message)

@@ -5,8 +5,9 @@
     state = store.bot_state()                                   # a BotStore (store/botstate.py)
 
 `journal.py` is the trade journal's interface and contract, `botstate.py` the bot state's, `base.py` what a store
-is, `url.py` the KALSHI_STORE URL.  Adapters live in subpackages (`sqlite/` today); `open_store` picks one by the
-URL's scheme and imports only that one.  No SQL (or any database call) outside an adapter.
+is, `url.py` the KALSHI_STORE URL.  Adapters live in subpackages (`sqlite/`, `postgres/`, `dynamodb/`);
+`open_store` picks one by the URL's scheme and imports only that one (and its driver: psycopg, boto3).  No SQL
+(or any database call) outside an adapter.
 """
 
 from __future__ import annotations
@@ -33,6 +34,17 @@ def open_store(url: str | StoreURL, *, env: str, clock: Callable[[], datetime] |
 
         return SqliteStore(parsed, env=env, clock=clock)
     raise AssertionError(f"no adapter for {parsed.masked}")  # parse_store_url refuses every other backend
+
+
+def _require(module: str, extra: str, url: StoreURL) -> None:
+    """The backend's driver is installed, or a ConfigError saying which extra brings it."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        from kalshi_trading.errors import ConfigError
+
+        raise ConfigError(f"{url.masked}: this backend needs the {module} package, which is not installed",
+                          "KALSHI_STORE", f"pip install 'kalshi-trading[{extra}]'")
 
 
 def memory_journal() -> TradeJournal:

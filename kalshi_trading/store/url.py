@@ -3,9 +3,15 @@
     sqlite:///var/lib/kalshi/prod/      a directory (absolute; `sqlite:////var/...` means the same)
     sqlite://data/prod/                 a directory relative to the working directory (`~` is the home directory)
 
+    postgresql://user@host:port/db      PostgreSQL (libpq's URI: `?sslmode=...` and the PG* environment
+    postgresql://                       variables fill in what the URL leaves out; `postgres://` too)
+    dynamodb://us-east-1?endpoint=http://127.0.0.1:8000&prefix=kalshi_
+                                        DynamoDB in a region (boto3's usual credential chain); `endpoint` only
+                                        for a local server, `prefix` (default `kalshi_`) starts every table name
+
 Everything after `sqlite://` is the directory's path, taken literally (no percent-decoding, no query): any path
 can be written.  The default is `sqlite://<data dir>/<env>/` (`config.Settings.store_url_text`).
-`postgresql://` and `dynamodb://` are recognised and refused as not supported yet.  A URL is shown only masked
+A URL is shown only masked
 (`masked`): a password, or a query value whose name looks like a secret, becomes `***`; the URL as written is
 never printed or logged.
 """
@@ -28,13 +34,18 @@ _SECRET_QUERY = re.compile(r"([?&;][^=&;#]*(?:password|secret|token|key|credenti
                            re.IGNORECASE)
 
 
+DEFAULT_PREFIX = "kalshi_"
+_PREFIX = re.compile(r"[A-Za-z0-9_.-]{0,64}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+|local")
+
+
 class Backend(StrEnum):
     SQLITE = "sqlite"
     POSTGRESQL = "postgresql"
     DYNAMODB = "dynamodb"
 
 
-_SUPPORTED = frozenset({Backend.SQLITE})
+_SUPPORTED = frozenset({Backend.SQLITE})  # an adapter adds its backend here
 _NAMES = {Backend.SQLITE: "SQLite", Backend.POSTGRESQL: "PostgreSQL", Backend.DYNAMODB: "DynamoDB"}
 _ALIASES = {"sqlite": Backend.SQLITE, "sqlite3": Backend.SQLITE, "postgresql": Backend.POSTGRESQL,
             "postgres": Backend.POSTGRESQL, "postgresql+psycopg": Backend.POSTGRESQL,
@@ -49,6 +60,14 @@ class StoreURL:
     masked: str
     directory: Path | None = None  # sqlite: the directory holding the files
     text: str = field(default="", repr=False, compare=False)
+    region: str | None = None  # dynamodb: the AWS region
+    endpoint: str | None = None  # dynamodb: a local server's URL (None: AWS's own endpoint for the region)
+    prefix: str = DEFAULT_PREFIX  # dynamodb: the start of every table name
+
+    @property
+    def conninfo(self) -> str:
+        """postgresql: what libpq connects with (the URL as written: it may hold a password; never show it)."""
+        return self.text
 
     def __str__(self) -> str:
         return self.masked
@@ -82,11 +101,54 @@ def parse_store_url(text: str, cwd: Path | None = None) -> StoreURL:
     backend = _ALIASES.get(match.group(1).lower())
     if backend is None:
         raise ConfigError(f"unknown storage backend {match.group(1)!r} in {shown!r}", VARIABLE,
-                          "use sqlite:// (postgresql:// and dynamodb:// are planned)")
+                          "use sqlite://, postgresql:// or dynamodb://")
     if backend not in _SUPPORTED:
-        raise ConfigError(f"{shown}: {_NAMES[backend]} storage is not supported yet (only sqlite:// today)",
-                          VARIABLE, _FIX)
-    return StoreURL(backend, shown, _sqlite_directory(text[match.end():], shown, cwd), text)
+        raise ConfigError(f"{shown}: {_NAMES[backend]} storage is not supported yet", VARIABLE, _FIX)
+    rest = text[match.end():]
+    if backend is Backend.POSTGRESQL:
+        return _postgresql(text, rest, shown)
+    if backend is Backend.DYNAMODB:
+        return _dynamodb(text, rest, shown)
+    return StoreURL(backend, shown, _sqlite_directory(rest, shown, cwd), text)
+
+
+def _postgresql(text: str, rest: str, shown: str) -> StoreURL:
+    """libpq parses the URI itself (when it connects); here only what it would reject for sure."""
+    if rest != rest.strip() or any(ch.isspace() for ch in rest):
+        raise ConfigError(f"{shown!r} has spaces in it", VARIABLE, "write postgresql://user@host:port/database")
+    return StoreURL(Backend.POSTGRESQL, shown, None, "postgresql://" + rest)
+
+
+def _dynamodb(text: str, rest: str, shown: str) -> StoreURL:
+    from urllib.parse import parse_qs, urlsplit
+
+    fix = "write dynamodb://REGION (e.g. dynamodb://us-east-1?prefix=kalshi_, or add &endpoint=http://127.0.0.1:8000)"
+    parts = urlsplit("dynamodb://" + rest)
+    region = parts.hostname or ""
+    if parts.path not in ("", "/") or parts.username or parts.password or parts.port or parts.fragment:
+        raise ConfigError(f"{shown!r}: a DynamoDB URL is the region and a query, nothing else", VARIABLE, fix)
+    if not _REGION.fullmatch(region):
+        raise ConfigError(f"{shown!r} names no AWS region", VARIABLE, fix)
+    try:
+        query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise ConfigError(f"{shown!r} has a malformed query", VARIABLE, fix) from None
+    unknown = sorted(set(query) - {"endpoint", "prefix"})
+    if unknown:
+        raise ConfigError(f"{shown!r}: unknown parameter {unknown[0]!r} (credentials come from boto3's chain: "
+                          "AWS_ACCESS_KEY_ID, ~/.aws, an instance role)", VARIABLE, fix)
+    if any(len(v) != 1 for v in query.values()):
+        raise ConfigError(f"{shown!r} repeats a parameter", VARIABLE, fix)
+    endpoint = query.get("endpoint", [None])[0]
+    if endpoint is not None:
+        ep = urlsplit(endpoint)
+        if ep.scheme not in ("http", "https") or not ep.hostname:
+            raise ConfigError(f"{shown!r}: the endpoint {endpoint!r} is not an http(s) URL", VARIABLE, fix)
+    prefix = query.get("prefix", [DEFAULT_PREFIX])[0]
+    if not _PREFIX.fullmatch(prefix):
+        raise ConfigError(f"{shown!r}: the prefix {prefix!r} is not a table-name start (letters, digits, _ . -)",
+                          VARIABLE, fix)
+    return StoreURL(Backend.DYNAMODB, shown, None, text, region=region, endpoint=endpoint, prefix=prefix)
 
 
 def _sqlite_directory(rest: str, shown: str, cwd: Path | None) -> Path:
