@@ -52,6 +52,7 @@ class SimExchange:
         self.engine.on_trade = self.candles.trade
         self.participants_on = participants
         self.participants = Participants(self.engine, self.world)
+        self.flaky_venue = True  # one outside bitcoin venue is now and then stale or failing (sim/outside_btc)
         self.sim_ms = clock.now_ms() if sim_ms is None else sim_ms
         if not self.world.path:  # a new world (or one saved before the path existed) gets a past
             self.world.backfill(self.sim_ms)

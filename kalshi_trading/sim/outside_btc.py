@@ -92,6 +92,12 @@ def condition(seed: int, venue: str, now_ms: int) -> str:
     return FAILING if roll < FLAKY_FAIL else STALE if roll < FLAKY_FAIL + FLAKY_STALE else OK
 
 
+def venue_state(ex: SimExchange, venue: str, now_ms: int) -> str:
+    """`condition` of the venue in this exchange: always OK when its flaky venue is switched off (tests of other
+    things, `start_embedded(flaky_venue=False)`)."""
+    return condition(ex.world.seed, venue, now_ms) if ex.flaky_venue else OK
+
+
 def basis(seed: int, venue: str) -> float:
     return BASIS_SD * noise.gauss(seed, "basis", venue)
 
@@ -116,7 +122,7 @@ def quote_at(ex: SimExchange, venue_name: str, t_ms: int) -> Quote:
 def quote(ex: SimExchange, venue_name: str) -> Quote:
     """The venue's quote now, as its fault model has it: stale (old), or OutsideError 503 when failing."""
     now = ex.clock.now_ms()
-    state = condition(ex.world.seed, venue_name, now)
+    state = venue_state(ex, venue_name, now)
     if state == FAILING:
         raise OutsideError(503, None)
     if state == STALE:

@@ -74,7 +74,7 @@ def _int(method: str, query: Query, name: str, default: int, lowest: int, highes
 
 def check_up(ex: SimExchange) -> None:
     """Raise the venue's 503 while it is failing (every method of a failing venue fails)."""
-    if btc.condition(ex.world.seed, VENUE, ex.clock.now_ms()) == btc.FAILING:
+    if btc.venue_state(ex, VENUE, ex.clock.now_ms()) == btc.FAILING:
         raise OutsideError(503, None)
 
 

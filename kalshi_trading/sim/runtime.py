@@ -374,16 +374,20 @@ class SimServer:
 def start_embedded(data_dir: Path, *, host: str = "127.0.0.1", port: int = 0, seed: int | None = None,
                    speed: float = 1.0, faults: str | None = None, participants: bool = True,
                    rate_limits: RateLimits | bool = True, clock: Clock | None = None, ws_ping_interval: float = 10.0,
-                   balance: Decimal = DEFAULT_BALANCE, market_ws: MarketWsParams | None = None) -> SimServer:
+                   balance: Decimal = DEFAULT_BALANCE, market_ws: MarketWsParams | None = None,
+                   flaky_venue: bool = True) -> SimServer:
     """Load (or create) the exchange under `data_dir` and serve it; `seed` applies to a new exchange.
 
     `rate_limits` may be True (generous defaults), False (off) or a `RateLimits`; `faults` a spec
     string (default: env KALSHI_SIM_FAULTS); `clock` an injected clock (tests); `ws_ping_interval`
     the WebSocket heartbeat period in seconds; `balance` the demo account's cash when it is created;
-    `market_ws` the timing of the loopback Crypto.com market stream (heartbeats; `/ext` routes in routes_outside).
+    `market_ws` the timing of the loopback Crypto.com market stream (heartbeats; `/ext` routes in routes_outside);
+    `flaky_venue=False` keeps every outside bitcoin venue well (by default one is now and then stale or failing, by
+    the seed and the time: a test of something else would otherwise fail at some times of day).
     """
     with _database_errors(sim_dir(data_dir)):
         session = _Session(data_dir, seed=seed, speed=speed, participants=participants, clock=clock)
+        session.exchange.flaky_venue = flaky_venue
         try:
             if not session.extra.get("demo"):
                 _demo(session, balance)

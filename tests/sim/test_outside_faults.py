@@ -58,9 +58,10 @@ def _control(srv, method: str, body: dict | None = None, token: str | None = Non
 def serve(tmp_path):
     started = []
 
-    def start(seed: int = 7, faults: str | None = None, at: int = T0, name: str = "a"):
+    def start(seed: int = 7, faults: str | None = None, at: int = T0, name: str = "a", flaky_venue: bool = True):
         clock = ManualClock(at)
-        srv = start_embedded(tmp_path / name, seed=seed, participants=False, clock=clock, faults=faults)
+        srv = start_embedded(tmp_path / name, seed=seed, participants=False, clock=clock, faults=faults,
+                             flaky_venue=flaky_venue)
         srv.clock = clock
         started.append(srv)
         return srv
@@ -214,6 +215,18 @@ def test_one_venue_now_and_then_fails_or_goes_stale(serve, seed):
         assert int(second["timestamp"]) * 1000 == stale - outside_btc.STALE_BY_MS
     later.exchange.advance(100)
     assert [_get(later, s).json() for s in ("coinbase", "cryptocom")] != fresh  # the others move on
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_the_flaky_venue_switched_off_answers_in_its_failing_and_stale_blocks(serve, seed):
+    venue = outside_btc.flaky_venue(seed)
+    failing, stale = _block(seed, outside_btc.FAILING), _block(seed, outside_btc.STALE)
+    calm = serve(seed=seed, at=failing + 30_000, flaky_venue=False)
+    assert _get(calm, venue).status_code == 200
+    frozen = serve(seed=seed, at=stale + 10_000, name="b", flaky_venue=False)
+    first = _get(frozen, venue).json()
+    frozen.exchange.advance(100)
+    assert _get(frozen, venue).json() != first  # not frozen: it moves with the others
 
 
 def test_same_seed_same_bodies_and_requests_never_move_the_market(serve):
