@@ -6,6 +6,7 @@ variable and the fix.  Nothing here talks to the network.
 
 from __future__ import annotations
 
+import difflib
 import io
 import logging
 import os
@@ -14,7 +15,7 @@ import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from kalshi_trading.errors import ConfigError
@@ -211,6 +212,33 @@ def _refuse_control_characters(path: Path, text: str) -> None:
                 )
 
 
+# Every setting read from the environment or `.env` (one place: a name not here is reported as unknown).
+KNOWN_VARIABLES = (
+    "KALSHI_ENV", "KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY_PATH", "KALSHI_PRIVATE_KEY_PASSWORD", "KALSHI_API_BASE",
+    "KALSHI_WS_BASE", "KALSHI_DATA_DIR", "KALSHI_LOG_DIR", "KALSHI_LOG_LEVEL", "KALSHI_LOG_RETENTION_DAYS",
+    "KALSHI_RATE_TIER", "KALSHI_CONNECT_TIMEOUT", "KALSHI_READ_TIMEOUT", "KALSHI_STORE", "KALSHI_SIM_FAULTS",
+    "KALSHI_CONFIRM_LIVE_AUTO",
+    "KALSHI_REQUIRE_STORE_SERVERS",  # the test suite's: fail, not skip, a store test whose server is missing (CI)
+)
+
+
+def unknown_variables(names: Iterable[str], where: str) -> list[str]:
+    """A warning for each name that looks meant for us but is not a setting (a lower-case or misspelt KALSHI_
+    name): it would otherwise be ignored without a word."""
+    out = []
+    for name in names:
+        if name in KNOWN_VARIABLES or not name.upper().startswith("KALSHI_"):
+            continue
+        if name.upper() in KNOWN_VARIABLES:
+            out.append(f"{name} in {where} is ignored: setting names are upper case (write {name.upper()})")
+            continue
+        tails = [known[len("KALSHI_"):] for known in KNOWN_VARIABLES]  # the shared prefix would match anything
+        close = difflib.get_close_matches(name.upper()[len("KALSHI_"):], tails, n=1)
+        hint = f"did you mean KALSHI_{close[0]}?" if close else "see .env.example for the settings"
+        out.append(f"{name} in {where} is not a setting and is ignored; {hint}")
+    return out
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     env_file: Path | str | None = None,
@@ -237,6 +265,9 @@ def load_settings(
         return value.strip() if value not in (None, "") else None
 
     warnings: list[str] = []
+    if used_file is not None:
+        warnings += unknown_variables(file_values, used_file.name)
+    warnings += unknown_variables(environ, "the environment")
     env = _environment(environ.get("KALSHI_ENV") or file_values.get("KALSHI_ENV") or "sim")
 
     key_id = get("KALSHI_API_KEY_ID")

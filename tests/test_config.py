@@ -281,3 +281,16 @@ def test_numeric_settings_at_the_ends_of_their_range(tmp_path):
     high = settings(tmp_path, KALSHI_LOG_RETENTION_DAYS="3650")
     assert (low.read_timeout, low.connect_timeout, low.log_retention_days) == (0.1, 300, 1)
     assert high.log_retention_days == 3650
+
+
+def test_lower_case_and_misspelt_settings_are_reported_not_silently_ignored(tmp_path):
+    (tmp_path / ".env").write_text("kalshi_env=prod\nKALSHI_LOG_LEVLE=DEBUG\nKALSHI_NOTHING_LIKE=1\nOTHER=x\n")
+    s = load_settings({"kalshi_data_dir": "/x", "PATH": "/bin"}, cwd=tmp_path)
+    assert s.env == "sim"  # the lower-case name did not switch to production...
+    assert s.warnings == (  # ...and the user is told why
+        "kalshi_env in .env is ignored: setting names are upper case (write KALSHI_ENV)",
+        "KALSHI_LOG_LEVLE in .env is not a setting and is ignored; did you mean KALSHI_LOG_LEVEL?",
+        "KALSHI_NOTHING_LIKE in .env is not a setting and is ignored; see .env.example for the settings",
+        "kalshi_data_dir in the environment is ignored: setting names are upper case (write KALSHI_DATA_DIR)",
+    )
+    assert load_settings({"KALSHI_ENV": "sim"}, cwd=tmp_path / "none").warnings == ()
