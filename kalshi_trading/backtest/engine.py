@@ -65,6 +65,7 @@ class BacktestSpec:
     markets: Mapping[str, MarketInfo] = field(default_factory=dict)
     underlying: Path | None = None
     label: Mapping[str, str] = field(default_factory=dict)  # a sweep's values for this run
+    exchange_time: bool = False  # replay on the exchange's clock (a simulator recorded faster than life)
 
     def bot_config(self) -> BotConfig:
         return BotConfig.from_mapping(self.config, source="backtest configuration")
@@ -121,7 +122,7 @@ def run_backtest(spec: BacktestSpec) -> BacktestRun:
     markets = {t: spec.markets.get(t) or default_info(t) for t in tickers}
     strategy = strategy_for(spec, markets)
     clock = ReplayClock()
-    replay = ReplayFeed(recording, clock, start=spec.start, end=spec.end)
+    replay = ReplayFeed(recording, clock, start=spec.start, end=spec.end, exchange_time=spec.exchange_time)
     replay.subscribe(tickers)
     tape = Tape(replay.books, tickers)
     exchange = SimulatedExchange(replay.books, clock, markets, queue=spec.queue, latency=spec.latency,

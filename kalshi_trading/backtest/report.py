@@ -118,6 +118,7 @@ def build_report(run: BacktestRun) -> dict[str, Any]:
             "data": str(spec.data), "strategy": spec.strategy, "markets": run.tickers,
             "queue_model": spec.queue.value, "optimistic": spec.queue.optimistic, "queue_rule": QUEUE_HOW[spec.queue],
             "latency_ms": round(spec.latency.total_seconds() * 1000, 3),
+            "clock": "exchange" if spec.exchange_time else "receive",
             "fees": {t: f"{i.fee_type} x{i.fee_multiplier}" for t, i in run.markets.items()},
             "grids": {t: grid_name(i) for t, i in run.markets.items()},
             "from": _iso(start), "to": _iso(end), "recorded_seconds": round((end - start) / 1e6, 3),
@@ -171,7 +172,7 @@ def render_text(report: dict[str, Any]) -> str:
     b, p, f, o, a = report["backtest"], report["pnl"], report["fills"], report["orders"], report["adverse_selection"]
     model = b["queue_model"] + (" (OPTIMISTIC: touch fills)" if b["optimistic"] else "")
     head = [("strategy", b["strategy"]), ("markets", ", ".join(b["markets"])), ("queue model", model),
-            ("latency", f"{b['latency_ms']:g} ms"),
+            ("latency", f"{b['latency_ms']:g} ms"), ("clock", f"{b['clock']} time"),
             ("recorded", f"{b['from']} to {b['to']} ({b['recorded_seconds']} s)"),
             ("events replayed", b["events"]),
             ("P&L realized / unrealized", f"${p['realized']} / ${p['unrealized']} (at the last mid)"),

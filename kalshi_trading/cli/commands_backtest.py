@@ -31,6 +31,9 @@ def backtest(
     queue: str = typer.Option("conservative", "--queue", help="conservative (fills only from trades through the "
                               "queue), probabilistic (also cancels ahead pro rata, a crossing book), or touch "
                               "(OPTIMISTIC: fills when the price is touched)."),
+    clock: str = typer.Option("receive", "--clock", help="receive (the recorded receive times, default) or "
+                              "exchange (the exchange's own clock, fitted while recording: for a simulator served "
+                              "faster than life, whose receive times compress its hours into minutes)."),
     since: Optional[str] = typer.Option(None, "--from", help="From this time (2026-11-21 or ISO-8601)."),
     until: Optional[str] = typer.Option(None, "--to", help="Up to this time, inclusive."),
     tickers: Optional[List[str]] = typer.Option(None, "--ticker", "-t", help="Only these markets (repeatable); "
@@ -73,6 +76,8 @@ def backtest(
         _require("matplotlib", "plot", "--plot")
     sweeps = parse_sweeps(sweep or [])
     lat, model = parse_latency(latency), parse_queue(queue)
+    if clock not in ("receive", "exchange"):
+        raise UsageError(f"--clock must be receive or exchange, not {clock!r}")
     start, end = _range(since, until)
     cfg = load_config(config) if config is not None else None
     doc = config_document(cfg) if cfg is not None else {}
@@ -80,7 +85,7 @@ def backtest(
     recording = Recording(data)
     wanted = tuple(recording.check_markets(tickers) if tickers else recording.markets)
     spec = BacktestSpec(data, name, doc, lat, model, start, end, wanted, market_infos(wanted, market_info),
-                        underlying)
+                        underlying, exchange_time=clock == "exchange")
     if sweeps:
         _sweep(spec, sweeps, json_output)
         return

@@ -124,7 +124,7 @@ def record(
         restore()
         feed.stop()
         progress.end()
-        writer.close(datetime.now(timezone.utc), recorder.counts.as_dict())
+        writer.close(datetime.now(timezone.utc), recorder.counts.as_dict(), recorder.clock_fit())
     _summary(app_ctx, writer, wanted, recorder.counts, time.monotonic() - started, json_output)
 
 

@@ -84,8 +84,9 @@ class ReplayFeed:
     """`MarketFeed` over a recording directory (see the module docstring)."""
 
     def __init__(self, recording: Recording | str | Path, clock: ReplayClock | None = None, *,
-                 start: datetime | None = None, end: datetime | None = None):
+                 start: datetime | None = None, end: datetime | None = None, exchange_time: bool = False):
         self.recording = recording if isinstance(recording, Recording) else Recording(recording)
+        self.exchange_time = exchange_time  # replay on the exchange's clock (`Recording.records`), not receive time
         self.clock = clock or ReplayClock()
         self.books: dict[str, LocalBook] = {}  # the subscribed markets' books
         self.problems: list[Problem] = []
@@ -113,7 +114,7 @@ class ReplayFeed:
         if self._records is not None:
             return
         # files before the start's day are read too: a session that began earlier needs its snapshots
-        self._records = self.recording.records(self.problems, (None, self._last_day))
+        self._records = self.recording.records(self.problems, (None, self._last_day), self.exchange_time)
         self._next = next(self._records, None)
         if not self.clock.started:
             first = self._start or (self._next.ts_recv if self._next is not None else None)

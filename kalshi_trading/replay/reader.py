@@ -27,7 +27,7 @@ from datetime import date
 from enum import Enum
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from kalshi_trading.errors import RecordingError, UsageError
 from kalshi_trading.replay import schema as s
@@ -93,6 +93,7 @@ class Session:
     environment: str = ""
     source: str = ""
     files: tuple[s.DataFile, ...] = field(default=())
+    clock: s.ClockFit | None = None  # how the exchange's time ran against the receive time (newer manifests)
 
 
 class Recording:
@@ -125,7 +126,8 @@ class Recording:
         self.sessions = {ident: Session(ident, tuple(doc["tickers"]), doc.get("started") or "", doc.get("stopped"),
                                         str(doc.get("environment") or ""), str(doc.get("source") or ""),
                                         tuple(sorted((f for f in files if f.session == ident),
-                                                     key=lambda f: (f.day, f.kind))))
+                                                     key=lambda f: (f.day, f.kind))),
+                                        s.ClockFit.from_manifest(doc.get("clock")))
                          for ident, doc in sorted(manifests.items())}
         self.files = tuple(files)
 
@@ -157,16 +159,30 @@ class Recording:
             raise UsageError(f"no recording of {_names(missing)} in {self.path} (it holds {_names(self.markets)})")
         return wanted
 
-    def records(self, problems: list[Problem], days: tuple[date | None, date | None] = (None, None)
-                ) -> Iterator[Record]:
-        """Every row of every session in receive-time order (see the module docstring)."""
-        first, last = days
+    def records(self, problems: list[Problem], days: tuple[date | None, date | None] = (None, None),
+                exchange_time: bool = False) -> Iterator[Record]:
+        """Every row of every session in receive-time order (see the module docstring).  With `exchange_time`
+        each session's receive times are mapped onto the exchange's clock by the session's `ClockFit` (a session
+        without one is a UsageError), and `days` are ignored (they are receive days)."""
+        first, last = days if not exchange_time else (None, None)
         streams = []
         for session in self.sessions.values():
             files = [f for f in session.files if (first is None or f.day >= first) and (last is None or f.day <= last)]
-            if files:
-                streams.append(_session(files, frozenset(session.tickers), problems))
+            if not files:
+                continue
+            stream = _session(files, frozenset(session.tickers), problems)
+            if exchange_time:
+                if session.clock is None:
+                    raise UsageError(f"session {session.ident} of {self.path} has no exchange clock in its manifest "
+                                     "(recorded by an older version, or too short to tell): replay it on receive time")
+                stream = _mapped(stream, session.clock.mapper())
+            streams.append(stream)
         return streams[0] if len(streams) == 1 else heapq.merge(*streams, key=itemgetter(0))
+
+
+def _mapped(stream: Iterator[Record], to_exchange: Callable[[str], str]) -> Iterator[Record]:
+    for rec in stream:
+        yield _record(to_exchange(rec.ts_recv), rec.code, rec.row, rec.file, rec.line)
 
 
 def _names(tickers: Sequence[str]) -> str:

@@ -85,7 +85,18 @@ class Recorder(BookTap):
         self._exch: datetime | None = None
         self._exch_text = ""
         self._last_seq: dict[int, int] = {}
+        self._first_pair: tuple[datetime, datetime] | None = None  # (receive, exchange) of the first stamped message
+        self._last_pair: tuple[datetime, datetime] | None = None  # ... and of the last
         feed.tap = self
+
+    def clock_fit(self) -> s.ClockFit | None:
+        """How the exchange's time ran against the receive time over the session (None: too little to tell)."""
+        return s.fit_clock(self._first_pair, self._last_pair)
+
+    def _pair(self, when: datetime, exch: datetime) -> None:
+        if self._first_pair is None:
+            self._first_pair = (when, exch)
+        self._last_pair = (when, exch)
 
     # ---------------------------------------------------------------- stamping
     def _stamp(self) -> tuple[datetime, str]:
@@ -116,6 +127,7 @@ class Recorder(BookTap):
         when, recv = self._stamp()
         if ts is not self._exch:  # the feed hands consecutive deltas of one millisecond the same datetime
             self._exch, self._exch_text = ts, s.fmt_ts(ts)
+            self._pair(when, ts)
         self._write(s.BOOK, when, s.level_row(ticker, recv, sid, seq, yes, price, delta, False, self._exch_text))
         self._note_seq(sid, seq)
         self.counts.deltas += 1
@@ -140,6 +152,7 @@ class Recorder(BookTap):
         if isinstance(event, TradeMsg):
             when, recv = self._stamp()
             self._write(s.TRADES, when, s.trade_row(event, recv))
+            self._pair(when, event.ts)
             self.counts.trades += 1
         elif isinstance(event, TickerMsg):
             when, recv = self._stamp()

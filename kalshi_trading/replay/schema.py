@@ -10,12 +10,13 @@ written from integer sub-units (`marketdata.book`) so they round-trip exactly.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from kalshi_trading.marketdata.book import COUNT_PLACES, PRICE_PLACES
 from kalshi_trading.marketdata.events import LifecycleEvent, LifecycleMsg, TickerMsg, TradeMsg, wire_enum
@@ -74,6 +75,53 @@ def fmt_ts(ts: datetime) -> str:
     if offset:
         ts = ts.astimezone(timezone.utc)
     return ts.isoformat(timespec="microseconds")[:26] + "Z"  # isoformat: several times faster than strftime
+
+
+@dataclass(frozen=True)
+class ClockFit:
+    """How a session's exchange time ran against its receive time: `exchange = exch + (receive - recv) x rate`,
+    fitted by the recorder from the first and last exchange-stamped message (a simulator served at x60 has a rate
+    near 60; a real exchange near 1).  Kept in the manifest as `clock`; `kalshi backtest --clock exchange` replays
+    on it."""
+
+    rate: float
+    recv: str
+    exch: str
+
+    def as_manifest(self) -> dict[str, str]:
+        return {"exchange_per_receive": repr(self.rate), "receive": self.recv, "exchange": self.exch}
+
+    @classmethod
+    def from_manifest(cls, doc: Any) -> "ClockFit | None":
+        """The fit a manifest holds, or None (none recorded, or not readable)."""
+        if not isinstance(doc, dict):
+            return None
+        try:
+            rate = float(doc["exchange_per_receive"])
+            parse_ts(doc["receive"]), parse_ts(doc["exchange"])
+        except (KeyError, TypeError, ValueError, RowError):
+            return None
+        return cls(rate, doc["receive"], doc["exchange"]) if math.isfinite(rate) and rate > 0 else None
+
+    def mapper(self) -> Callable[[str], str]:
+        """receive-time text -> exchange-time text (order kept: the map only stretches and shifts)."""
+        recv, exch, rate = parse_ts(self.recv), parse_ts(self.exch), self.rate
+
+        def to_exchange(text: str) -> str:
+            return fmt_ts(exch + (parse_ts(text) - recv) * rate)
+
+        return to_exchange
+
+
+def fit_clock(first: tuple[datetime, datetime] | None, last: tuple[datetime, datetime] | None) -> ClockFit | None:
+    """The `ClockFit` through two (receive, exchange) pairs at least a second of receive time apart, else None."""
+    if first is None or last is None:
+        return None
+    span = (last[0] - first[0]).total_seconds()
+    moved = (last[1] - first[1]).total_seconds()
+    if span < 1.0 or moved <= 0:
+        return None
+    return ClockFit(moved / span, fmt_ts(first[0]), fmt_ts(first[1]))
 
 
 def parse_ts(text: Any) -> datetime:

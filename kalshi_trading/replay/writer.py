@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Mapping, Sequence
 
 from kalshi_trading.errors import StorageError
-from kalshi_trading.replay.schema import FORMAT, VERSION, data_name, fmt_ts, manifest_name, session_id
+from kalshi_trading.replay.schema import FORMAT, VERSION, ClockFit, data_name, fmt_ts, manifest_name, session_id
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +139,9 @@ class SessionWriter:
                 pass  # a file removed under us: reported by the writes that follow
         return total
 
-    def close(self, stopped: datetime, counts: Mapping[str, int]) -> None:
-        """Finish every file and record the stop in the manifest (safe to call twice)."""
+    def close(self, stopped: datetime, counts: Mapping[str, int], clock: ClockFit | None = None) -> None:
+        """Finish every file and record the stop (and `clock`, how the exchange's time ran against the receive
+        time, when known) in the manifest (safe to call twice)."""
         if self.closed:
             return
         self.closed = True
@@ -149,6 +150,8 @@ class SessionWriter:
             self._finish(item)
         self.manifest["stopped"] = fmt_ts(stopped)
         self.manifest["counts"] = dict(counts)
+        if clock is not None:
+            self.manifest["clock"] = clock.as_manifest()
         path = self.directory / manifest_name(self.session)
         tmp = path.with_name(path.name + ".tmp")
         try:

@@ -98,7 +98,7 @@ class Session:
         self.stop.set()
         self.thread.join(WAIT)
         self.feed.stop()
-        self.writer.close(datetime.now(timezone.utc), self.recorder.counts.as_dict())
+        self.writer.close(datetime.now(timezone.utc), self.recorder.counts.as_dict(), self.recorder.clock_fit())
 
 
 def trade_a_little(rng: random.Random, bob, tickers: list[str]) -> None:
