@@ -15,7 +15,11 @@ Runs the real CLI in a subprocess (its own data directory, a fresh simulated exc
   net P&L                       realized + unrealized - fees, dollars
 
 `--rev none` (or a revision git cannot export) prints the figures the issue measured before the fix instead of
-running the old code.  The simulator is driven by the wall clock, so two runs of the same seed differ in detail.
+running the old code.  `--replay` adds the replay of the same seeded world: `kalshi sim serve` at the same seed and
+speed, `kalshi record` of the market the bot picks (the strike nearest the money on the event it would trade) for
+the same duration, then `kalshi backtest --clock exchange` of this tree's market maker on it, once per queue model
+(conservative and probabilistic); uptime there is over the whole recording, not the gate-open time.
+The simulator is driven by the wall clock, so two runs of the same seed differ in detail.
 
 Usage:  python bench/bench_mm.py [--duration 60] [--seed 7] [--rev cd9c6a9] [--speed 60]
 """
@@ -102,12 +106,66 @@ def before_row() -> list:
             f"{actions / b['fills']:.0f}", f"- ({b['uptime']:.0%})", "-"]
 
 
+def cli(env: dict, cwd: str, *args: str, timeout: float = 600) -> str:
+    out = subprocess.run([sys.executable, "-m", "kalshi_trading", *args], env=env, cwd=cwd, capture_output=True,
+                         text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise SystemExit(f"kalshi {' '.join(args)} failed ({out.returncode}): {out.stderr[-2000:]}")
+    return out.stdout
+
+
+def replay_rows(args: argparse.Namespace) -> list[list]:
+    """Record the seeded world for the run's duration, then backtest this tree's market maker on it."""
+    import time
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "KALSHI_DATA_DIR": os.path.join(tmp, "data"), "KALSHI_LOG_DIR": os.path.join(tmp, "logs"),
+               "KALSHI_ENV": "sim", "PYTHONPATH": str(ROOT)}
+        for name in ("KALSHI_API_BASE", "KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY_PATH", "KALSHI_WS_BASE"):
+            env.pop(name, None)
+        server = subprocess.Popen([sys.executable, "-m", "kalshi_trading", "sim", "serve", "--speed", str(args.speed),
+                                   "--seed", str(args.seed)], env=env, cwd=tmp, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    listed = json.loads(cli(env, tmp, "markets", "--series", "KXBTCD", "--json", timeout=30))
+                    break
+                except SystemExit:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+            markets = listed if isinstance(listed, list) else listed["markets"]
+            last = max(m["close_time"] for m in markets)
+            ladder = [m for m in markets if m["close_time"] == last]
+            ticker = min(ladder, key=lambda m: abs(Decimal(m.get("yes_bid") or 0) - Decimal("0.5")))["ticker"]
+            cli(env, tmp, "record", ticker, "--duration", str(args.duration), "--snapshot-every", "10", "--out",
+                os.path.join(tmp, "rec"), timeout=args.duration + 120)
+        finally:
+            server.terminate()
+            server.wait(30)
+        rows = []
+        for queue in ("conservative", "probabilistic"):
+            doc = json.loads(cli(env, tmp, "backtest", "--data", os.path.join(tmp, "rec"), "--clock", "exchange",
+                                 "--queue", queue, "--json"))
+            o, f = doc["orders"], doc["fills"]
+            per_fill = f"{o['actions_per_fill']:.1f}" if o["actions_per_fill"] is not None else "-"
+            sent = o["placed"] + o["rejected"]
+            rows.append([f"replay, {queue}", o["placed"], o["amended"], o["cancelled"],
+                         f"{o['rejected']} ({100 * o['rejected'] / sent if sent else 0:.1f}%)",
+                         f"-/{o['risk_denials']}", f["count"], per_fill,
+                         f"- ({pct(doc['quote_uptime']['share'])})", f"{Decimal(doc['pnl']['net']):+.4f}"])
+        return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=60.0, help="wall seconds per run (x speed simulated)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--speed", type=float, default=60.0)
     ap.add_argument("--rev", default=BASELINE, help="the old code's revision, or 'none'")
+    ap.add_argument("--replay", action="store_true", help="also record the seeded world and backtest on it")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,6 +175,8 @@ def main() -> None:
         else:
             rows.append(before_row())
         rows.append(row("new (this tree)", run(ROOT, args)))
+    if args.replay:
+        rows += replay_rows(args)
     print(f"kalshi auto --sim --duration {args.duration:g} --seed {args.seed} --speed {args.speed:g} "
           f"({args.duration * args.speed:g} simulated s), market maker, demo configuration")
     print(tabulate(rows, headers=HEADERS, disable_numparse=True))
