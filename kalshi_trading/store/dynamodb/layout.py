@@ -118,7 +118,7 @@ def _wait_active(db: Dynamo, table: str, sleep: Callable[[float], None]) -> None
     while True:
         try:
             status = db.call("describe_table", allow=("ResourceNotFoundException",),
-                             TableName=table)["Table"].get("TableStatus")
+                             TableName=table).get("Table", {}).get("TableStatus")
         except Declined:
             status = "CREATING"  # eventually consistent: a table just created may not be described yet
         if status == "ACTIVE":

@@ -11,6 +11,7 @@ carry a user and password).
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import time
@@ -139,9 +140,12 @@ def pad(number: int) -> str:
 
 def make_client(url: StoreURL, *, attempts: int = 4, timeout: float = 10.0) -> Any:
     """A DynamoDB client for the URL's region (and local endpoint, when it names one), credentials from boto3's
-    usual chain.  botocore retries throttling and dropped connections (standard mode) before we see them."""
-    config = Config(retries={"max_attempts": attempts, "mode": "standard"}, connect_timeout=min(timeout, 3.0),
-                    read_timeout=timeout, tcp_keepalive=True)
+    usual chain.  botocore retries throttling, server errors and dropped connections (standard mode, `attempts`
+    tries, or AWS_MAX_ATTEMPTS) before we see them."""
+    retries: dict[str, Any] = {"mode": "standard"}
+    if "AWS_MAX_ATTEMPTS" not in os.environ:  # boto3's own setting wins where it is given
+        retries["max_attempts"] = attempts
+    config = Config(retries=retries, connect_timeout=min(timeout, 3.0), read_timeout=timeout, tcp_keepalive=True)
     session = boto3.session.Session()
     kwargs: dict[str, Any] = {"region_name": url.region, "config": config}
     if url.endpoint is not None:
@@ -196,7 +200,6 @@ class Dynamo:
         StorageError (one line, the URL masked)."""
         try:
             response: dict[str, Any] = getattr(self.client, op)(**kwargs)
-            return response
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in allow:
@@ -205,6 +208,11 @@ class Dynamo:
             what = explain(exc)
         except BotoCoreError as exc:
             what = explain(exc)
+        else:
+            kind = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("content-type", "")
+            if "json" in kind:
+                return response
+            what = f"the endpoint answered something that is not DynamoDB (content type {kind[:40] or 'none'!r})"
         log.warning("DynamoDB %s failed: %s", op, what)
         raise self.fail(what) from None
 
@@ -268,7 +276,8 @@ class Dynamo:
     def counter(self, name: str, count: int = 1) -> int:
         """Add `count` to the store's counter `name` (in `meta`); the new value (ids from it never repeat)."""
         new = self.update("meta", {"name": S("counters")}, "ADD #c :n", {":n": N(count)}, names={"#c": name})
-        assert new is not None
+        if not new or name not in new:
+            raise self.fail(f"the counter {name} did not come back from an update")
         return int(new[name]["N"])
 
     # -- many items
