@@ -37,7 +37,7 @@ import itertools
 import json
 import logging
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from kalshi_trading.errors import JournalError
 from kalshi_trading.models import Fill, Settlement
@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 _CURSORS = {SyncCursor.FILLS: "c_fills", SyncCursor.SETTLEMENTS: "c_settlements"}
 _LABELS = ("yes,buy", "yes,sell", "no,buy", "no,sell")
 _JOURNAL = {"name": S("journal")}
+# what an export reads of each trade-log item (less to send than the whole item)
+_CSV_ATTRIBUTES = ("t", "f", "tk", "u", "h", "m", "y", "no")
+_ROW_ATTRIBUTES = ("t", "f", "o", "tk", "u", "yp", "fee", "taker", "st")
 
 
 def _by_time(items: Iterable[Item], newest_first: bool = False) -> Iterator[list[Item]]:
@@ -140,14 +143,16 @@ class DynamoJournal(OrderEventsMixin):
                                   ticker_attribute=ticker_attribute, ticker=ticker)
 
     def _ranged_texts(self, table: str, pk_name: str, kind: str, days_attribute: str, low: str | None,
-                      high: str | None, newest_first: bool, *, ticker_attribute: str,
-                      ticker: str | None) -> Iterator[Item]:
+                      high: str | None, newest_first: bool, *, ticker_attribute: str, ticker: str | None,
+                      attributes: Sequence[str] = ()) -> Iterator[Item]:
         if low is not None and high is not None and low >= high:
             return
         days = sorted(strings(self._meta(), days_attribute), reverse=newest_first)
-        extra: dict[str, Any] = {}
+        names = {f"#a{i}": name for i, name in enumerate(attributes)}
+        extra: dict[str, Any] = dict(projection=", ".join(names), names=names) if attributes else {}
         if ticker is not None:
-            extra = dict(filter_expression="#tk = :tk", values={":tk": S(ticker)}, names={"#tk": ticker_attribute})
+            extra.update(filter_expression="#tk = :tk", values={":tk": S(ticker)},
+                         names={**names, "#tk": ticker_attribute})
         for day in days:
             if (low is not None and day < low[:10]) or (high is not None and day > high[:10]):
                 continue
@@ -322,23 +327,23 @@ class DynamoJournal(OrderEventsMixin):
         self, since: datetime | None = None, until: datetime | None = None, ticker: str | None = None,
     ) -> Iterator[TradeRow]:
         """The fills as trades-export rows in time order, labelled by the position before each."""
-        labelled = self._labelled(since, until, ticker)  # a naive time is refused here, at once
+        labelled = self._labelled(since, until, ticker, _ROW_ATTRIBUTES)  # a naive time is refused here, at once
         return (_trade_row(item, label) for item, label in labelled)
 
     def trade_csv(
         self, since: datetime | None = None, until: datetime | None = None, ticker: str | None = None,
     ) -> Iterator[list[str]]:
         """The export rows as CSV lines glued from the stored pieces, in chunks."""
-        labelled = self._labelled(since, until, ticker)
+        labelled = self._labelled(since, until, ticker, _CSV_ATTRIBUTES)
         lines = (item["h"]["S"] + _LABELS[label] + item["m"]["S"] + (item["y"]["S"] if label < 2 else item["no"]["S"])
                  for item, label in labelled)
         return _chunks(lines, 10_000)
 
-    def _labelled(self, since: datetime | None, until: datetime | None,
-                  ticker: str | None) -> Iterator[tuple[Item, int]]:
+    def _labelled(self, since: datetime | None, until: datetime | None, ticker: str | None,
+                  attributes: Sequence[str]) -> Iterator[tuple[Item, int]]:
         low, high = (iso(since) if since else None), (iso(until) if until else None)
         items = self._ranged_texts("trades", "day", "", "d_fills", None, high, False, ticker_attribute="tk",
-                                   ticker=ticker)
+                                   ticker=ticker, attributes=attributes)
         return self._label_items(items, low)
 
     @staticmethod

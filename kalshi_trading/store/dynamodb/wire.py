@@ -172,7 +172,7 @@ def explain(exc: BaseException) -> str:
         if code == "ResourceNotFoundException":
             return f"a table of this store is missing ({message})"
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return f"DynamoDB error {code}{f' (HTTP {status})' if status else ''}: {message}"
+        return f"DynamoDB error {code}{f' (HTTP {status})' if status else ''}{f': {message}' if message else ''}"
     if isinstance(exc, BotoCoreError):
         first = " ".join(str(exc).split())[:200]
         return f"DynamoDB client error {type(exc).__name__}: {_USERINFO.sub('//***@', first)}"
