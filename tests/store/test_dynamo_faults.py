@@ -200,13 +200,14 @@ def test_a_write_interrupted_between_the_trade_log_and_the_fill_ids_is_completed
     proxy = FaultyEndpoint(rule, server.endpoint).start()
     try:
         journal = stores(proxy.url("halfway_")).journal()
+        synced = [fill(i) for i in range(30)]  # a sync's batch: BatchWriteItem, the trade log first
         with pytest.raises(JournalError):
-            journal.record_fills([fill(1), fill(2)], advance_cursor=True)
+            journal.record_fills(synced, advance_cursor=True)
         assert journal.sync_cursor(SyncCursor.FILLS) is None  # not acknowledged: the sync starts again
         proxy.rule = lambda op, body: None
-        assert journal.record_fills([fill(1), fill(2), fill(3)], advance_cursor=True) == 3
-        assert [f.fill_id for f in journal.fills()] == ["fill-1", "fill-2", "fill-3"]  # each once
-        assert len(list(journal.trade_rows())) == 3
+        assert journal.record_fills(synced + [fill(30)], advance_cursor=True) == 31
+        assert [f.fill_id for f in journal.fills()] == [f"fill-{i}" for i in range(31)]  # each once
+        assert len(list(journal.trade_rows())) == 31
     finally:
         proxy.stop()
 
@@ -243,11 +244,13 @@ def test_tables_of_a_newer_schema_are_refused_and_left_untouched(server, stores)
     assert client.get_item(TableName=table, Key={"name": {"S": "schema"}}, ConsistentRead=True)["Item"] == before
 
 
-def test_a_repeated_fill_is_a_no_op_from_another_process(server, stores):
+@pytest.mark.parametrize("size", [3, 40])  # one conditional transaction; a sync's batches
+def test_a_repeated_fill_is_a_no_op_from_another_process(server, stores, size):
     url = server.url()
     first, second = stores(url).journal(), stores(url).journal()
-    assert first.record_fills([fill(1)]) == 1
-    assert second.record_fills([fill(1), fill(2)]) == 1
+    fills = [fill(i) for i in range(size)]
+    assert first.record_fills(fills[1::2]) == len(fills[1::2])
+    assert second.record_fills(fills) == len(fills[::2])  # another process: only the ones it lacked
     with pytest.raises(JournalError, match="fill-1"):
-        second.record_fills([replace(fill(1), count=D(3))])
-    assert [f.fill_id for f in first.fills()] == ["fill-1", "fill-2"]
+        second.record_fills([fill(size + 1), replace(fill(1), count=D(3))])
+    assert first.fills() == fills and second.record_fills(fills) == 0

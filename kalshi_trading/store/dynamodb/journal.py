@@ -15,12 +15,15 @@ Where each record lives (tables `{prefix}{env}_...`; `{g}` is the journal's gene
                                    those dates, in order; nothing is ever scanned)
               name=counters        the ids of events and errors (atomic ADD)
 
-Fills.  `record_fills` reads the batch's fill-id items (BatchGetItem, 100 a call): a known id with other facts
-refuses the whole batch before anything is written; the new fills' trade-log items are then written
-(BatchWriteItem, 25 a call, unprocessed items retried with backoff), and their fill-id items after them, so a
-fill whose id item exists is always in the trade log; an interruption leaves trade-log items that the next
-`record_fills` of the same fills writes again, identically.  A repeated fill is a no-op.  The sync cursor moves
-last (a conditional update that only moves it forward), so an interrupted sync starts again from the same point.
+Fills.  A few fills (up to 12, as the executor records them when they arrive) are one TransactWriteItems: each
+fill-id item put on the condition `attribute_not_exists`, with its trade-log item; a failed condition names the
+fills already held, which are compared and left out (a repeated fill is a conditional-write no-op).  A sync's
+batch reads its fill-id items first (BatchGetItem, 100 a call): a known id with other facts refuses the whole
+batch before anything is written; the new fills' trade-log items are then written (BatchWriteItem, 25 a call,
+unprocessed items retried with backoff), and their fill-id items after them, so a fill whose id item exists is
+always in the trade log; an interruption leaves trade-log items that the next `record_fills` of the same fills
+writes again, identically.  The sync cursor moves last (a conditional update that only moves it forward), so an
+interrupted sync starts again from the same point.
 
 Exports.  The trade log is read date by date in (time, fill id) order, and each fill is labelled by its ticker's
 position before it (a running sum in integer units from the first fill on: positions need the whole history,
@@ -47,7 +50,9 @@ from kalshi_trading.store.dynamodb.codec import (
 )
 from kalshi_trading.store.dynamodb.journal_orders import OrderEventsMixin, check_limit
 from kalshi_trading.store.dynamodb.layout import read_layout
-from kalshi_trading.store.dynamodb.wire import Dynamo, Item, N, S, flag, integer, num, s, strings, text
+from kalshi_trading.store.dynamodb.wire import (
+    TRANSACTION, Declined, Dynamo, Item, N, S, flag, integer, num, put, s, strings, text,
+)
 from kalshi_trading.store.journal import ErrorEntry, HistoryEntry, HistoryKind, SyncCursor, TradeJournal, TradeRow
 from kalshi_trading.store.sqlite.codec import fixed, parse_iso, parse_time
 from kalshi_trading.store.sqlite.journal_orders import clean_extra
@@ -198,7 +203,11 @@ class DynamoJournal(OrderEventsMixin):
 
     def record_fills(self, fills: Iterable[Fill], *, advance_cursor: bool = False) -> int:
         """Store fills (the same fill again changes nothing); returns how many were new.  A different fill under
-        a known id refuses the batch before anything is written."""
+        a known id refuses the batch before anything is written.
+
+        A few fills (up to 12: the executor's as they arrive) are one transaction of conditional puts, so a
+        repeated fill is a conditional-write no-op; a sync's batch is checked with BatchGetItem and written with
+        BatchWriteItem (see the module docstring)."""
         batch: dict[str, tuple[Fill, str]] = {}
         newest = ""
         for f in fills:
@@ -207,19 +216,28 @@ class DynamoJournal(OrderEventsMixin):
             if f.fill_id in batch and batch[f.fill_id][1] != facts:
                 raise self._different_fill(f.fill_id)
             batch[f.fill_id] = (f, facts)
-        keys = [{"fill_id": S(self._g + fill_id)} for fill_id in batch]
-        known = self.db.batch_get("fill_ids", keys, projection="fill_id, facts")
-        for item in known:
+        if 2 * len(batch) <= TRANSACTION:
+            new = self._write_few(batch)
+        else:
+            self._drop_known(batch, [text(item, "fill_id")[len(self._g):] for item in self.db.batch_get(
+                "fill_ids", [{"fill_id": S(self._g + fill_id)} for fill_id in batch], projection="fill_id")])
+            new = len(batch)
+            if batch:
+                self._write_many([f for f, _ in batch.values()])
+        if advance_cursor:
+            self._advance_cursor(SyncCursor.FILLS, newest)
+        return new
+
+    def _drop_known(self, batch: dict[str, tuple[Fill, str]], known: Iterable[str]) -> None:
+        """Take the fills the journal holds out of `batch`; one it holds with other facts refuses the batch."""
+        ids = sorted(set(known))
+        stored = self.db.batch_get("fill_ids", [{"fill_id": S(self._g + i)} for i in ids], projection="fill_id, facts")
+        for item in stored:
             fill_id = text(item, "fill_id")[len(self._g):]
             if text(item, "facts") != batch[fill_id][1]:
                 raise self._different_fill(fill_id)
-        for item in known:
-            del batch[text(item, "fill_id")[len(self._g):]]
-        if batch:
-            self._write_fills([f for f, _ in batch.values()])
-        if advance_cursor:
-            self._advance_cursor(SyncCursor.FILLS, newest)
-        return len(batch)
+        for fill_id in ids:
+            batch.pop(fill_id, None)
 
     def _different_fill(self, fill_id: str) -> JournalError:
         return JournalError(
@@ -227,11 +245,36 @@ class DynamoJournal(OrderEventsMixin):
             "exchange was reset, or this journal belongs to another exchange or account); nothing was stored: "
             "start a new journal (another KALSHI_STORE prefix) and sync again")
 
-    def _write_fills(self, fills: list[Fill]) -> None:
-        meta = self._meta()
-        tags = self._order_tags({f.order_id for f in fills}) if flag(meta, "tagged") else {}
+    def _items(self, fills: list[Fill]) -> list[tuple[Item, Item]]:
+        """Trade-log and fill-id items, each fill tagged with its order's strategy; their dates noted."""
+        tags = self._order_tags({f.order_id for f in fills}) if flag(self._meta(), "tagged") else {}
         items = [fill_item(f, tags.get(f.order_id, ""), self._g) for f in fills]
         self._note_days("d_fills", (text(trade, "day")[len(self._g):] for trade, _ in items))
+        return items
+
+    def _write_few(self, batch: dict[str, tuple[Fill, str]]) -> int:
+        """One transaction: each fill's id item on the condition that it is not there, and its trade-log item.
+        A condition that fails names the known fills: they are checked and left out, and the rest tried again."""
+        items = dict(zip(batch, self._items([f for f, _ in batch.values()]), strict=True))
+        names = {"#id": "fill_id"}
+        while items:
+            ids = list(items)
+            actions = [action for i in ids for action in (
+                put(self.db.table("fill_ids"), items[i][1], "attribute_not_exists(#id)", names=names),
+                put(self.db.table("trades"), items[i][0]))]
+            try:
+                self.db.transact(actions)
+                return len(ids)
+            except Declined as declined:
+                failed = [ids[n // 2] for n, r in enumerate(declined.reasons) if r == "ConditionalCheckFailed"]
+                self._drop_known(batch, failed or ids)  # no reasons given: look them all up
+                if not set(items) - set(batch):
+                    raise self.db.fail("a fill transaction was refused for no reason the journal can see") from None
+                items = {i: item for i, item in items.items() if i in batch}
+        return 0
+
+    def _write_many(self, fills: list[Fill]) -> None:
+        items = self._items(fills)
         self.db.batch_write("trades", puts=[trade for trade, _ in items])
         self.db.batch_write("fill_ids", puts=[guard for _, guard in items])  # after: the fill is there
 
