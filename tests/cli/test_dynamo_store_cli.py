@@ -115,3 +115,18 @@ def test_dynamodb_tables_of_a_newer_schema_are_exit_3(env, sim, dynamo):
         result = run(env, *args, KALSHI_STORE=dynamo)
         assert result.exit_code == 3, (args, result.output)
         assert "newer than this program" in result.output and "Traceback" not in result.output
+
+
+def test_the_bot_runs_on_dynamodb_and_its_state_is_read_back(env, sim, other, dynamo):
+    t = cent_market(sim)
+    rest(other, t, BookSide.BID, 50, "0.40")
+    rest(other, t, BookSide.ASK, 50, "0.60")
+    result = run(env, "auto", "--markets", t, "--feed", "poll", "--duration", "4", "--json", "--yes",
+                 KALSHI_STORE=dynamo)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout[result.stdout.index("{"):])["markets"][0]["ticker"] == t
+    out = run(env, "auto", "status", "--json", KALSHI_STORE=dynamo).stdout
+    status = json.loads(out[out.index("{"):])
+    assert "dynamodb://" in status["state_file"] and status["markets"] == [t] and status["risk_state"] == "active"
+    assert [e["kind"] for e in status["events"]] == ["cancel_all"] and status["working_orders"] == []
+    assert json.loads(run(env, "orders", "--json").stdout)["orders"] == []  # the clean exit cancelled the quotes
