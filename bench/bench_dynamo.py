@@ -130,7 +130,11 @@ def main() -> None:
             same = (workdir / "sqlite.csv").read_bytes() == (workdir / "dynamodb (moto).csv").read_bytes()
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
     print(f"{args.trades:,} fills over {args.tickers:,} tickers; median of {args.runs} runs; "
           f"{args.bot_fills} bot fills (p50/p99 of each write); exports identical: {same}")
     print(tabulate(rows, headers=["backend", "case", "rows", "time", "rate"]))
