@@ -3,6 +3,7 @@ ConfigError naming the variable, and no password or secret query value ever in w
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from kalshi_trading.config import load_settings
 from kalshi_trading.errors import ConfigError
 from kalshi_trading.store import open_store
 from kalshi_trading.store.url import Backend, mask_url, parse_store_url
+from tests.conftest import require_store_server
 
 SECRET = "s3cr/et@x"
 
@@ -86,6 +88,8 @@ def test_dynamodb_urls(text, region, endpoint, prefix):
     url = parse_store_url(text)
     assert (url.backend, url.region, url.endpoint, url.prefix) == (Backend.DYNAMODB, region, endpoint, prefix)
     assert url.masked == text and url.directory is None
+    if importlib.util.find_spec("boto3") is None:
+        require_store_server("DynamoDB", "boto3 is not installed")
     store = open_store(text, env="demo")  # nothing is contacted until a part is used
     assert store.url == url and f"{prefix}demo_*" in store.journal_location
 
