@@ -21,11 +21,13 @@ from kalshi_trading.store.journal import (
     NOT_PLACED, EventKind, HistoryKind, IntentOwner, SyncCursor, TradeRow, render_csv,
 )
 from kalshi_trading.trading.csv_export import TRADE_COLUMNS
+from tests.store.dynamo_server import dynamo_url
 from tests.store.records import D, T0, fill, settlement
 
 # adapter name -> a fresh store URL for one test (given pytest's tmp_path)
 ADAPTERS: dict[str, Callable[[object], str]] = {
     "sqlite": lambda tmp: f"sqlite://{tmp}/store/",
+    "dynamodb": dynamo_url,
 }
 OWNER = IntentOwner("host-a", "boot-1", 4026531836, 4242, 123456)
 
@@ -97,10 +99,20 @@ def test_the_schema_version_is_recorded_and_survives_reopening(stores):
     assert again.schema_version() == version and [e.client_order_id for e in again.pending_intents()] == ["c1"]
 
 
+def environments_kept_apart(stores) -> None:
+    """Opening the demo store's URL for prod is refused (SQLite: one directory holds one environment), or opens
+    prod's own, empty records (DynamoDB: tables `{prefix}{env}_...`): never demo's."""
+    try:
+        prod = stores("prod").journal()
+    except JournalError as refused:
+        assert "demo environment" in str(refused)
+    else:
+        assert prod.order_events() == [] and prod.location != stores("demo").journal().location
+
+
 def test_a_store_holds_one_environment(stores):
     intent(stores("demo").journal(), "c1", env="demo")
-    with pytest.raises(JournalError, match="demo environment"):
-        stores("prod").journal()
+    environments_kept_apart(stores)
     assert [e.client_order_id for e in stores("demo").journal().pending_intents()] == ["c1"]
 
 
@@ -123,8 +135,8 @@ def test_the_environment_outlives_an_archive(stores):
     journal = stores("demo").journal()
     journal.bind_exchange("exchange-a")
     journal.bind_exchange("exchange-b")
-    with pytest.raises(JournalError, match="demo environment"):
-        stores("prod").journal()
+    intent(journal, "c1", env="demo")
+    environments_kept_apart(stores)
 
 
 # -- order intents and events -------------------------------------------------------------------------------------

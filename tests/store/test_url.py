@@ -3,6 +3,7 @@ ConfigError naming the variable, and no password or secret query value ever in w
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from kalshi_trading.config import load_settings
 from kalshi_trading.errors import ConfigError
 from kalshi_trading.store import open_store
 from kalshi_trading.store.url import Backend, mask_url, parse_store_url
+from tests.conftest import require_store_server
 
 SECRET = "s3cr/et@x"
 
@@ -49,7 +51,7 @@ def test_masking_hides_passwords_and_secret_values(text, shown):
 
 @pytest.mark.parametrize("text,words", [
     (f"postgresql://bob:{SECRET}@db/kalshi", "PostgreSQL storage is not supported yet"),
-    (f"dynamodb://us-east-1/kalshi?secret_key={SECRET}", "DynamoDB storage is not supported yet"),
+    (f"dynamodb://us-east-1/kalshi?secret_key={SECRET}", "a DynamoDB URL is the region and a query"),
     ("mysql://db/kalshi", "unknown storage backend"),
     ("/var/lib/kalshi", "not a store URL"),
     ("sqlite:/var/lib/kalshi", "not a store URL"),
@@ -72,3 +74,51 @@ def test_settings_default_and_repr(tmp_path):
     assert parse_store_url(s.store_url_text).directory == tmp_path / "sim"
     secret = load_settings({"KALSHI_STORE": f"postgresql://bob:{SECRET}@db/k"}, cwd=tmp_path)
     assert secret.store_url_text.startswith("postgresql://") and "s3cr" not in repr(secret)
+
+
+@pytest.mark.parametrize("text,region,endpoint,prefix", [
+    ("dynamodb://us-east-1", "us-east-1", None, "kalshi_"),
+    ("dynamodb://eu-west-2/?prefix=bots_", "eu-west-2", None, "bots_"),
+    ("DynamoDB://ap-southeast-2?prefix=", "ap-southeast-2", None, ""),
+    ("dynamodb://local?endpoint=http://127.0.0.1:8000&prefix=k.t-1_", "local", "http://127.0.0.1:8000", "k.t-1_"),
+    ("dynamodb://us-gov-west-1?prefix=x_&endpoint=https://dynamodb.us-gov-west-1.amazonaws.com", "us-gov-west-1",
+     "https://dynamodb.us-gov-west-1.amazonaws.com", "x_"),
+])
+def test_dynamodb_urls(text, region, endpoint, prefix):
+    url = parse_store_url(text)
+    assert (url.backend, url.region, url.endpoint, url.prefix) == (Backend.DYNAMODB, region, endpoint, prefix)
+    assert url.masked == text and url.directory is None
+    if importlib.util.find_spec("boto3") is None:
+        require_store_server("DynamoDB", "boto3 is not installed")
+    store = open_store(text, env="demo")  # nothing is contacted until a part is used
+    assert store.url == url and f"{prefix}demo_*" in store.journal_location
+
+
+@pytest.mark.parametrize("text,words", [
+    ("dynamodb://", "names no AWS region"),
+    ("dynamodb://useast1", "names no AWS region"),
+    ("dynamodb://us_east_1", "names no AWS region"),
+    ("dynamodb://us-east-1:8000", "the region and a query, nothing else"),
+    ("dynamodb://us-east-1/tables", "the region and a query, nothing else"),
+    ("dynamodb://bob@us-east-1", "the region and a query, nothing else"),
+    (f"dynamodb://bob:{SECRET}@us-east-1", "the region and a query, nothing else"),
+    ("dynamodb://us-east-1?table=fills", "unknown parameter 'table'"),
+    ("dynamodb://us-east-1?region=eu-west-1", "unknown parameter 'region'"),
+    (f"dynamodb://us-east-1?aws_secret_access_key={SECRET}", "credentials come from boto3's chain"),
+    (f"dynamodb://us-east-1?endpoint=http://127.0.0.1:8000&session_token={SECRET}", "unknown parameter"),
+    ("dynamodb://local?endpoint=ftp://127.0.0.1:8000", "is not an http(s) URL"),
+    ("dynamodb://local?endpoint=127.0.0.1:8000", "is not an http(s) URL"),
+    ("dynamodb://local?endpoint=file:///tmp/db", "is not an http(s) URL"),
+    ("dynamodb://local?endpoint=http://", "is not an http(s) URL"),
+    ("dynamodb://us-east-1?prefix=a&prefix=b", "repeats a parameter"),
+    ("dynamodb://us-east-1?prefix=a b", "is not a table-name start"),
+    ("dynamodb://us-east-1?prefix=t\u00e4", "is not a table-name start"),
+    ("dynamodb://us-east-1?prefix=" + "p" * 65, "is not a table-name start"),
+    ("dynamodb://us-east-1?prefix", "malformed query"),
+    ("dynamodb://us-east-1?endpoint=http://127.0.0.1:8000#x", "the region and a query, nothing else"),
+])
+def test_dynamodb_refusals_name_the_variable_and_never_the_secret(text, words):
+    with pytest.raises(ConfigError) as caught:
+        open_store(text, env="sim")
+    message = str(caught.value)
+    assert caught.value.variable == "KALSHI_STORE" and words in message and "s3cr" not in message
