@@ -31,13 +31,17 @@ from kalshi_trading.errors import StorageError, UsageError
 @dataclass(frozen=True)
 class LeaseHolder:
     """Who holds a lease: a process named so that a reused pid is not mistaken for it (host, boot, pid and the
-    time it started), and what it is (`name`, e.g. `bot east`)."""
+    time it started; on Linux also its pid namespace and start time in clock ticks, by which a process on the same
+    machine can tell that the holder is gone), and what it is (`name`, e.g. `bot east`).  Every field is kept
+    exactly; two holders are the same when every field is equal."""
 
     name: str
     host: str
     pid: int
     boot_id: str
     started: datetime
+    pid_ns: int | None = None
+    start_ticks: int | None = None
 
     def __str__(self) -> str:
         return f"{self.name} (pid {self.pid} on {self.host}, started {self.started.isoformat(timespec='seconds')})"

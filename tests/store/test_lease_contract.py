@@ -20,9 +20,9 @@ ADAPTERS: dict[str, Callable[[object], str]] = {
     "sqlite": lambda tmp: f"sqlite://{tmp}/store/",
 }
 T0 = datetime(2026, 11, 21, 16, 0, 0, 123456, tzinfo=timezone.utc)
-ALICE = LeaseHolder("bot a", "host-1", 101, "boot-1", T0 - timedelta(hours=1))
-BOB = LeaseHolder("bot b", "host-2", 202, "boot-2", T0 - timedelta(hours=2))
-ALICE_REBORN = LeaseHolder("bot a", "host-1", 101, "boot-1", T0)  # the same pid, a later process
+ALICE = LeaseHolder("bot a", "host-1", 101, "boot-1", T0 - timedelta(hours=1), 4026531836, 987654321)
+BOB = LeaseHolder("bot b", "host-2", 202, "boot-2", T0 - timedelta(hours=2))  # no /proc there: no ns, no ticks
+ALICE_REBORN = LeaseHolder("bot a", "host-1", 101, "boot-1", T0, 4026531836, 987654400)  # the pid, reused
 
 
 @pytest.fixture(params=sorted(ADAPTERS))
@@ -55,6 +55,9 @@ def test_a_free_lease_is_taken_and_comes_back_exactly(leases):
     assert lease.acquired == T0 and lease.expires == T0 + timedelta(seconds=30)
     assert leases.holders() == [lease]
     assert leases.holders()[0].holder.started == ALICE.started and leases.holders()[0].expires.tzinfo is not None
+    assert (lease.holder.pid_ns, lease.holder.start_ticks) == (4026531836, 987654321)
+    [bobs] = leases.acquire(["market/KXB-2"], BOB, now=T0, ttl_seconds=30)
+    assert leases.holders()[1] == bobs and bobs.holder.pid_ns is None and bobs.holder.start_ticks is None
 
 
 def test_a_held_lease_is_refused_naming_the_holder_and_the_expiry(opened):

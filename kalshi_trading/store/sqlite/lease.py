@@ -18,17 +18,18 @@ from kalshi_trading.store.sqlite.smallfile import FileKind, SmallFile
 KIND = FileKind("lease file", application_id=0x4B4C5345, version=1, schema="""
 CREATE TABLE leases (
     name TEXT PRIMARY KEY, holder_name TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
-    boot_id TEXT NOT NULL, started TEXT NOT NULL, acquired TEXT NOT NULL, expires TEXT NOT NULL
+    boot_id TEXT NOT NULL, started TEXT NOT NULL, pid_ns INTEGER, start_ticks INTEGER, acquired TEXT NOT NULL,
+    expires TEXT NOT NULL
 );;
 """)  # "KLSE": kalshi leases
 
-_COLUMNS = "name, holder_name, host, pid, boot_id, started, acquired, expires"
+_COLUMNS = "name, holder_name, host, pid, boot_id, started, pid_ns, start_ticks, acquired, expires"
 
 
 def _lease(row: Sequence[Any]) -> Lease:
-    name, holder_name, host, pid, boot_id, started, acquired, expires = row
-    return Lease(name, LeaseHolder(holder_name, host, int(pid), boot_id, parse_time(started)), parse_time(acquired),
-                 parse_time(expires))
+    name, holder_name, host, pid, boot_id, started, pid_ns, start_ticks, acquired, expires = row
+    holder = LeaseHolder(holder_name, host, int(pid), boot_id, parse_time(started), pid_ns, start_ticks)
+    return Lease(name, holder, parse_time(acquired), parse_time(expires))
 
 
 class SqliteLeases:
@@ -43,9 +44,9 @@ class SqliteLeases:
 
     def _write(self, lease: Lease) -> None:
         h = lease.holder
-        self.file.run(f"INSERT OR REPLACE INTO leases ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                      (lease.name, h.name, h.host, h.pid, h.boot_id, iso(h.started), iso(lease.acquired),
-                       iso(lease.expires)))
+        self.file.run(f"INSERT OR REPLACE INTO leases ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      (lease.name, h.name, h.host, h.pid, h.boot_id, iso(h.started), h.pid_ns, h.start_ticks,
+                       iso(lease.acquired), iso(lease.expires)))
 
     def acquire(self, names: Sequence[str], holder: LeaseHolder, *, now: datetime,
                 ttl_seconds: float) -> list[Lease]:
