@@ -208,7 +208,11 @@ def _int(value: Any, key: str, lo: int, hi: int) -> int:
 
 def _count(value: Any, key: str, allow_zero: bool) -> Decimal:
     d = _decimal(value, key, "a contract count")
-    if d < 0 or (d == 0 and not allow_zero) or d % COUNT_STEP != 0:
+    try:
+        off_grid = d % COUNT_STEP != 0
+    except ArithmeticError:  # too large to divide exactly (1e400): no count of contracts anyway
+        off_grid = True
+    if d < 0 or (d == 0 and not allow_zero) or off_grid:
         least = "0 or more" if allow_zero else "more than 0"
         raise ConfigError(f"{d} is not a valid contract count", variable=key,
                           fix=f"use {least}, in steps of 0.01")

@@ -409,8 +409,9 @@ def resume_cmd(ctx: typer.Context, sim: bool = SIM_BOT, bot: str = BOT_NAME) -> 
 @auto_app.command("kill")
 def kill_cmd(ctx: typer.Context, sim: bool = SIM_BOT, bot: str = BOT_NAME,
              json_output: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
-    """Stop the running bot (SIGTERM: it cancels all its orders); if it is gone, cancel its orders here (on a
-    market another bot has taken over meanwhile, only its own).
+    """Stop the running bot (SIGTERM: it cancels all its orders); if it is gone, cancel its orders here.
+
+    On a market another bot has taken over meanwhile, only this bot's own orders are cancelled.
 
     Example:  kalshi auto kill
     Example:  kalshi auto kill --bot east
@@ -441,8 +442,9 @@ def status_cmd(ctx: typer.Context,
                method: str = typer.Option("avg", "--method", help="P&L by avg (average cost, the exchange's "
                                                                    "method) or fifo lots."),
                json_output: bool = typer.Option(False, "--json", help="Print as one JSON document.")) -> None:
-    """Show the bot's saved state: running or not, risk state, positions, working orders, recent events, and the
-    store's market leases (which bot trades which market, until when).
+    """Show the bot's saved state: running or not, risk state, positions, working orders, recent events.
+
+    Also the store's leases: which bot trades which market, until when.
 
     Example:  kalshi auto status --json
     Example:  kalshi auto status --bot east
