@@ -55,3 +55,13 @@ def test_bad_bot_names_are_refused(stores, name):
     with pytest.raises(UsageError):
         check_bot_name(name)
     assert stores().bots() == []
+
+
+def test_keys_lists_what_was_written_and_never_the_adapters_own(stores):
+    state = stores().bot_state(bot="east")
+    assert state.keys() == []
+    state.put("risk", {"state": "active"})
+    state.put("bot_id", "e1")
+    state.put("markets", None)  # written, even as null
+    assert stores().bot_state(bot="east").keys() == ["bot_id", "markets", "risk"]
+    assert stores().bot_state(bot="west").keys() == []
