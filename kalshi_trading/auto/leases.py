@@ -103,6 +103,12 @@ class MarketLeases:
         log.info("leased %s until %s", ", ".join(self.expires), min(self.expires.values()).isoformat())
         return taken
 
+    def holds(self, ticker: str) -> bool:
+        """Whether this bot certainly still holds `ticker`'s lease now (by its own clock, no store read): a loop
+        that stalled past the expiry renews before it sends anything there."""
+        expires = self.expires.get(market_lease(ticker))
+        return expires is not None and self._clock() < expires
+
     def renew(self) -> dict[str, str]:
         """Renew every lease held; returns the markets given up, each with why (the caller stops trading them)."""
         now = self._clock()

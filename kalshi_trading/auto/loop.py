@@ -243,6 +243,9 @@ class BotLoop:
         price is not wanted either)."""
         target = a.target
         assert target is not None, "only places and amends are held"
+        if self.leases is not None and not self.leases.holds(target.ticker):
+            self._next_lease = 0.0  # renewed (or given up) by the next housekeeping, before anything is sent
+            return {"held": "the market's lease may have lapsed (the bot stalled?); renewing it before sending"}
         if self._book_moved(target.ticker, mark):
             self.metrics.held_moved += 1
             return {"held": "the book moved since the decision; deciding again on the newer one"}
@@ -712,8 +715,13 @@ class BotLoop:
             self.handle(ev, defer=True)
 
     def housekeeping(self, on_status: Callable[[], None] | None = None, status_every: float = 0.5) -> None:
-        """Whatever is due: the timer pass, a config reload, a reconciliation, a log flush, a status line."""
+        """Whatever is due: the leases' renewal (first: a market lost is not decided again), the timer pass, a
+        config reload, a reconciliation, a log flush, a status line."""
         w = self.wall()
+        if self.leases is not None and w >= self._next_lease:
+            for ticker, why in self.leases.renew().items():
+                self.drop_market(ticker, why)
+            self._next_lease = w + self.leases.every
         if w >= self._next_timer:
             self.catch_up()  # the timer pass decides every market: on the newest books
             self.timer_pass()
@@ -725,10 +733,6 @@ class BotLoop:
         if w >= self._next_reload:
             self.reload_config()
             self._next_reload = w + self.reload_every
-        if self.leases is not None and w >= self._next_lease:
-            for ticker, why in self.leases.renew().items():
-                self.drop_market(ticker, why)
-            self._next_lease = w + self.leases.every
         if self._reconcile_soon or w >= self._next_reconcile:
             self.reconcile()
             self._next_reconcile = w + self.reconcile_every

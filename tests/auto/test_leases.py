@@ -174,3 +174,26 @@ def test_the_loop_gives_a_lost_market_up_and_leaves_the_new_holders_orders_alone
     loop.reconcile()
     assert loop.cancel_all("stopped") == 0  # nor the final cancel-all
     assert set(ex.orders) == {"theirs-1"}
+
+
+def test_a_loop_that_stalled_past_its_lease_sends_nothing_before_renewing(state, store):
+    loop, ex, feed, _ = make_loop(state)
+    clock = Clock()
+    loop.wall = lambda: (clock.t - T0).total_seconds()  # the loop's wall clock moves with the lease clock
+    loop.leases = bot(store, "east", [T], clock, ttl=3)
+    loop.leases.acquire()
+    clock.t += timedelta(seconds=5)  # stalled past the expiry (SIGSTOP, a long GC...)
+    done = loop.tick(T, TimerEvent(loop.clock.now()))
+    assert ex.orders == {} and done and all("lease may have lapsed" in d["held"] for d in done)
+    assert loop._next_lease == 0.0
+    loop.housekeeping()  # renews first: nobody took it, so the bot goes on
+    assert loop.leases.holds(T) and T in loop.markets
+    loop.watch.saw(T)
+    loop.tick(T, TimerEvent(loop.clock.now()))
+    assert len(ex.orders) == 2
+    clock.t += timedelta(seconds=5)  # stalled again, and this time another bot took the market
+    store.leases().acquire([market_lease(T)], ELSEWHERE, now=clock.t, ttl_seconds=30)
+    loop.watch.saw(T)
+    loop.tick(T, TimerEvent(loop.clock.now()))  # nothing sent
+    loop.housekeeping()
+    assert T not in loop.markets and ex.orders == {}  # given up: its own quotes cancelled
