@@ -205,7 +205,7 @@ def test_two_bots_share_a_store_refuse_each_others_markets_and_take_over_a_dead_
 
     # clean stops: each cancels its own orders and releases its leases
     results = {name: bots.stop(name) for name in ("b", "c", "d")}
-    for name, (code, out, err) in results.items():
+    for name, (code, _out, err) in results.items():
         assert code == 0, (name, err[-3000:])
     assert "no longer traded by this bot" in results["b"][2]
     report_b = json.loads(results["b"][1])
