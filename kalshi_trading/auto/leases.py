@@ -57,6 +57,13 @@ def holder_gone(holder: LeaseHolder) -> bool:
                                 holder.start_ticks)) is Liveness.GONE
 
 
+def foreign_markets(store: LeaseStore, bot: str, now: datetime | None = None) -> frozenset[str]:
+    """Markets whose lease a bot other than `bot` holds now (their orders and positions are that bot's)."""
+    now = now or utc_now()
+    return frozenset(lease.name[len(MARKET_PREFIX):] for lease in store.holders(MARKET_PREFIX)
+                     if lease.holder.name != f"bot {bot}" and not lease.expired(now))
+
+
 class MarketLeases:
     """The leases of one bot run over its markets (see the module docstring)."""
 

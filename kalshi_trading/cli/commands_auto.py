@@ -417,6 +417,7 @@ def kill_cmd(ctx: typer.Context, sim: bool = SIM_BOT, bot: str = BOT_NAME,
     Example:  kalshi auto kill --bot east
     """
     from kalshi_trading.auto.exchange import RestExchange
+    from kalshi_trading.auto.leases import foreign_markets
     from kalshi_trading.auto.runner import kill, pid_alive, read_pid
 
     _bot(bot)
@@ -426,7 +427,7 @@ def kill_cmd(ctx: typer.Context, sim: bool = SIM_BOT, bot: str = BOT_NAME,
         _use_auto_sim(app_ctx, 1.0, None, quiet=True)
     # cancels go through the executor: journalled
     result = kill(state_dir, app_ctx.bot_state(bot), lambda: RestExchange(app_ctx.client, app_ctx.executor),
-                  bot=bot, foreign=_foreign_markets(app_ctx, bot))
+                  bot=bot, foreign=foreign_markets(app_ctx.store.leases(), bot))
     if json_output:
         emit_json(result)
     elif result["signalled"] and result["exited"]:
@@ -482,14 +483,6 @@ def _bot(name: str) -> str:
 
     return check_bot_name(name)
 
-
-def _foreign_markets(app_ctx, bot: str) -> frozenset[str]:
-    """Markets whose lease another bot holds now (their orders are that bot's, not this one's to cancel)."""
-    from kalshi_trading.auto.leases import MARKET_PREFIX, utc_now
-
-    now = utc_now()
-    return frozenset(lease.name[len(MARKET_PREFIX):] for lease in app_ctx.store.leases().holders(MARKET_PREFIX)
-                     if lease.holder.name != f"bot {bot}" and not lease.expired(now))
 
 
 def _state_dir(ctx: typer.Context, sim: bool) -> Path:

@@ -197,3 +197,21 @@ def test_a_loop_that_stalled_past_its_lease_sends_nothing_before_renewing(state,
     loop.tick(T, TimerEvent(loop.clock.now()))  # nothing sent
     loop.housekeeping()
     assert T not in loop.markets and ex.orders == {}  # given up: its own quotes cancelled
+
+
+def test_kill_of_a_dead_bot_leaves_a_market_another_bot_took_over_alone(state, store, tmp_path):
+    from kalshi_trading.auto.leases import foreign_markets
+    from kalshi_trading.auto.reconcile import order_tag
+    from kalshi_trading.auto.runner import kill
+    from tests.auto.test_loop import FakeExchange
+
+    ex = FakeExchange()
+    mine = Order("mine-1", order_tag(state.bot_id()) + "x", T, "yes", "bid", "resting", D("0.41"), D(0), D(1), D(1))
+    theirs = Order("theirs-1", "kbot-west-1", T, "yes", "ask", "resting", D("0.59"), D(0), D(1), D(1))
+    ex.orders = {"mine-1": mine, "theirs-1": theirs}
+    state.put("markets", [T])  # the dead bot's last markets
+    store.leases().acquire([market_lease(T)], ELSEWHERE, now=datetime.now(timezone.utc), ttl_seconds=60)
+    foreign = foreign_markets(store.leases(), "east")
+    assert foreign == {T} and foreign_markets(store.leases(), "west") == frozenset()
+    result = kill(tmp_path / "nobot", state, lambda: ex, bot="east", foreign=foreign)
+    assert result["cancelled_here"] == 1 and set(ex.orders) == {"theirs-1"}  # its own tagged order only
