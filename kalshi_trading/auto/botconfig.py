@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
 from kalshi_trading.errors import ConfigError
 from kalshi_trading.money import COUNT_STEP, ONE, ZERO
@@ -43,6 +43,10 @@ Global keys (top level):
   max_daily_loss         dollars; realized today + unrealized <= -this halts the bot  default 10
   loop_interval_ms       milliseconds between loop passes (10 .. 3600000)             default 1000
   max_orders_per_minute  new orders allowed in any sliding 60 s window (>= 1)        default 30
+  lease_ttl_seconds      seconds a bot's lease on its markets lasts unless renewed
+                         (2 .. 3600); a crashed bot's markets are free after this     default 30
+  store_reload_passes    loop passes between full reloads of the store's runtime
+                         configuration (1 .. 100000); a new version reloads at once   default 20
 
 [defaults] applies to every market; a [markets."TICKER"] table overrides only the keys it names:
   enabled                trade this market                                            default true
@@ -62,6 +66,8 @@ Global keys (top level):
   hold_in_narrow_spread  true: while the others' spread is under min_spread, resting
                          quotes no better than their best are kept (queue place), not
                          cancelled; false: every quote comes off                      default true
+  toxicity               0 .. 1: how toxic the market's flow is, for strategies that
+                         read it (the built-in ones do not); unset by default         default none
 
 Money and counts are exact decimals: write 0.02 or "0.02".  Example:
 
@@ -105,6 +111,7 @@ class MarketConfig:
     reprice_tolerance: Decimal = Decimal("0.02")
     min_size_change: Decimal = Decimal(1)
     hold_in_narrow_spread: bool = True
+    toxicity: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,8 @@ class BotConfig:
     max_daily_loss: Decimal = Decimal(10)
     loop_interval_ms: int = 1000
     max_orders_per_minute: int = 30
+    lease_ttl_seconds: int = 30
+    store_reload_passes: int = 20
     defaults: MarketConfig = MarketConfig()
     markets: Mapping[str, MarketConfig] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     source: str = field(default="<built-in defaults>", compare=False)
@@ -147,8 +156,12 @@ class BotConfig:
 # --- validation -----------------------------------------------------------------------------------
 
 _GLOBAL_KEYS = ("strategy", "trading_enabled", "max_total_exposure", "max_daily_loss",
-                "loop_interval_ms", "max_orders_per_minute", "defaults", "markets")
+                "loop_interval_ms", "max_orders_per_minute", "lease_ttl_seconds", "store_reload_passes",
+                "defaults", "markets")
 _MARKET_KEYS = tuple(f.name for f in fields(MarketConfig))
+GLOBAL_KEYS = _GLOBAL_KEYS[:-2]  # the global settings (not the tables)
+MARKET_KEYS = _MARKET_KEYS
+BOOL_KEYS = frozenset({"trading_enabled", "enabled", "hold_in_narrow_spread"})  # true or false
 
 
 def _unknown(key: str, allowed: tuple[str, ...], where: str) -> ConfigError:
@@ -195,7 +208,11 @@ def _int(value: Any, key: str, lo: int, hi: int) -> int:
 
 def _count(value: Any, key: str, allow_zero: bool) -> Decimal:
     d = _decimal(value, key, "a contract count")
-    if d < 0 or (d == 0 and not allow_zero) or d % COUNT_STEP != 0:
+    try:
+        off_grid = d % COUNT_STEP != 0
+    except ArithmeticError:  # too large to divide exactly (1e400): no count of contracts anyway
+        off_grid = True
+    if d < 0 or (d == 0 and not allow_zero) or off_grid:
         least = "0 or more" if allow_zero else "more than 0"
         raise ConfigError(f"{d} is not a valid contract count", variable=key,
                           fix=f"use {least}, in steps of 0.01")
@@ -216,6 +233,15 @@ def _positive_money(value: Any, key: str) -> Decimal:
     return d
 
 
+def _score(value: Any, key: str) -> Decimal | None:
+    if value is None:
+        return None
+    d = _decimal(value, key, "a score")
+    if not ZERO <= d <= ONE:
+        raise ConfigError(f"{d} is outside 0 <= x <= 1", variable=key, fix="use a score from 0 to 1, e.g. 0.25")
+    return d
+
+
 def _table(value: Any, key: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{value!r} is not a table", variable=key, fix=f"write it as a [{key}] table")
@@ -226,7 +252,7 @@ def _market(data: Mapping[str, Any], base: MarketConfig, where: str) -> MarketCo
     changes: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{where}.{key}"
-        if key in ("enabled", "hold_in_narrow_spread"):
+        if key in BOOL_KEYS:
             changes[key] = _bool(value, name)
         elif key in ("max_inventory_yes", "max_inventory_no"):
             changes[key] = _count(value, name, allow_zero=True)
@@ -236,6 +262,8 @@ def _market(data: Mapping[str, Any], base: MarketConfig, where: str) -> MarketCo
             changes[key] = _count(value, name, allow_zero=True)
         elif key in ("min_spread", "inventory_skew_factor", "min_edge", "reprice_tolerance"):
             changes[key] = _price_amount(value, name)
+        elif key == "toxicity":
+            changes[key] = _score(value, name)
         else:
             raise _unknown(str(key), _MARKET_KEYS, name)
     return replace(base, **changes)
@@ -270,36 +298,79 @@ def strategy_spec_problem(spec: str) -> str | None:
             "to load your own, give package.module:Class")
 
 
+def _global(key: str, value: Any) -> Any:
+    """One global setting, validated (the rule for each key lives here only)."""
+    if key == "strategy":  # a built-in, an installed name or a module path: resolved when the bot starts
+        problem = strategy_spec_problem(value) if isinstance(value, str) else "not a string"
+        if problem is not None:
+            raise ConfigError(f"{value!r} is not a strategy: {problem}", variable="strategy",
+                              fix=f"use one of {', '.join(repr(s) for s in STRATEGIES)}, an installed "
+                                  "strategy's name or \"package.module:Class\"")
+        return value.strip()
+    if key == "trading_enabled":
+        return _bool(value, key)
+    if key in ("max_total_exposure", "max_daily_loss"):
+        return _positive_money(value, key)
+    if key == "loop_interval_ms":
+        return _int(value, key, 10, 3_600_000)
+    if key == "max_orders_per_minute":
+        return _int(value, key, 1, 100_000)
+    if key == "lease_ttl_seconds":
+        return _int(value, key, 2, 3600)
+    if key == "store_reload_passes":
+        return _int(value, key, 1, 100_000)
+    raise _unknown(str(key), _GLOBAL_KEYS, key)
+
+
+def _ticker_table(ticker: Any, table: Any) -> tuple[str, Mapping[str, Any]]:
+    where = f'markets."{ticker}"'
+    if not isinstance(ticker, str) or not ticker.strip() or ticker != ticker.strip():
+        raise ConfigError(f"{ticker!r} is not a market ticker", variable=where, fix="name the market by its ticker")
+    return where, _table(table, where)
+
+
 def _build(data: Mapping[str, Any], source: str) -> BotConfig:
     data = _table(data, "the file")
     base = BotConfig()
     changes: dict[str, Any] = {"source": source}
     for key, value in data.items():
-        if key == "strategy":  # a built-in, an installed name or a module path: resolved when the bot starts
-            problem = strategy_spec_problem(value) if isinstance(value, str) else "not a string"
-            if problem is not None:
-                raise ConfigError(f"{value!r} is not a strategy: {problem}", variable="strategy",
-                                  fix=f"use one of {', '.join(repr(s) for s in STRATEGIES)}, an installed "
-                                      "strategy's name or \"package.module:Class\"")
-            changes[key] = value.strip()
-        elif key == "trading_enabled":
-            changes[key] = _bool(value, key)
-        elif key in ("max_total_exposure", "max_daily_loss"):
-            changes[key] = _positive_money(value, key)
-        elif key == "loop_interval_ms":
-            changes[key] = _int(value, key, 10, 3_600_000)
-        elif key == "max_orders_per_minute":
-            changes[key] = _int(value, key, 1, 100_000)
-        elif key not in ("defaults", "markets"):
-            raise _unknown(str(key), _GLOBAL_KEYS, key)
+        if key not in ("defaults", "markets"):
+            changes[key] = _global(key, value)
     defaults = _market(_table(data.get("defaults", {}), "defaults"), base.defaults, "defaults")
     markets: dict[str, MarketConfig] = {}
     for ticker, table in _table(data.get("markets", {}), "markets").items():
-        where = f'markets."{ticker}"'
-        if not isinstance(ticker, str) or not ticker.strip() or ticker != ticker.strip():
-            raise ConfigError(f"{ticker!r} is not a market ticker", variable=where, fix="name the market by its ticker")
-        markets[ticker] = _market(_table(table, where), defaults, where)
+        where, values = _ticker_table(ticker, table)
+        markets[ticker] = _market(values, defaults, where)
     return replace(base, defaults=defaults, markets=MappingProxyType(markets), **changes)
+
+
+def overlay(base: BotConfig, global_values: Mapping[str, Any], markets: Mapping[str, Mapping[str, Any]],
+            source: str) -> BotConfig:
+    """`base` with these settings over it, each validated by the file's rules: global ones replace base's, a
+    market's go over its table in base (or base's defaults).  A ConfigError names the first bad one."""
+    for name in ("defaults", "markets"):
+        if name in global_values:
+            raise _unknown(name, GLOBAL_KEYS, "global")
+    changes = {key: _global(key, value) for key, value in global_values.items()}
+    merged = dict(base.markets)
+    for ticker, table in markets.items():
+        where, values = _ticker_table(ticker, table)
+        merged[ticker] = _market(values, base.market(ticker), where)
+    return replace(base, markets=MappingProxyType(merged), source=source, **changes)
+
+
+def typed_value(key: str, text: str) -> Any:
+    """A setting written as text (a command line's key=value, a store's record) as a file would hold it: true or
+    false for the switches, a Decimal for numbers, else the text itself (the rules then say what is wrong)."""
+    if key in BOOL_KEYS:
+        low = text.strip().lower()
+        return low == "true" if low in ("true", "false") else text
+    if key == "strategy":
+        return text
+    try:
+        return Decimal(text.strip())
+    except ArithmeticError:
+        return text
 
 
 def parse_config(text: str, fmt: str, source: str = "<config>") -> BotConfig:
@@ -357,6 +428,19 @@ class ReloadResult:
     changed: bool
     error: ConfigError | None
     at: datetime
+
+
+class Reloader(Protocol):
+    """What the loop polls for a new configuration: a file (`ConfigWatcher`), the store (`auto.runtime_config`)."""
+
+    @property
+    def path(self) -> object:
+        """Where the configuration comes from, for messages."""
+        ...
+
+    def poll(self) -> ReloadResult:
+        """Check once; never raises a configuration error into the loop (the result carries it)."""
+        ...
 
 
 class ConfigWatcher:

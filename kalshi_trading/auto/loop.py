@@ -30,9 +30,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Callable, Iterable, Mapping
 
-from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher
+from kalshi_trading.auto.botconfig import BotConfig, Reloader
 from kalshi_trading.auto.diff import Action, describe_target, plan
 from kalshi_trading.auto.exchange import ExchangePort, is_post_only_cross
+from kalshi_trading.auto.leases import MarketLeases
 from kalshi_trading.auto.ledger import BotFill, FillSource, Ledger, OrderRecord
 from kalshi_trading.auto.pacing import BookMark, BookWatch, Pacing, crossed, crosses_own
 from kalshi_trading.auto.ports import Clock, FeedPort, MarketInfo, feed_fill, ticker_mid
@@ -63,10 +64,11 @@ class BotLoop:
 
     def __init__(self, *, strategy: Strategy, risk: RiskEngine, ledger: Ledger, state: BotState,
                  port: ExchangePort, feed: FeedPort, markets: Mapping[str, MarketInfo], clock: Clock,
-                 config: BotConfig, watcher: ConfigWatcher | None = None, metrics: Metrics | None = None,
+                 config: BotConfig, watcher: Reloader | None = None, metrics: Metrics | None = None,
                  wall: Callable[[], float] = time.monotonic, can_amend: bool = True,
                  reconcile_every: float = 5.0, reload_every: float = 1.0, flush_every: float = 1.0,
-                 on_alert: Callable[[str, str], None] | None = None, decision_log: bool = True):
+                 on_alert: Callable[[str, str], None] | None = None, decision_log: bool = True,
+                 leases: MarketLeases | None = None):
         self.strategy = strategy
         self.risk = risk
         self.ledger = ledger
@@ -86,6 +88,8 @@ class BotLoop:
         self.flush_every = flush_every
         self.on_alert = on_alert or (lambda level, message: None)
         self.decision_log = decision_log  # every pass into the state's decision log (a backtest's is thrown away)
+        self.leases = leases  # the run's market leases, renewed by the housekeeping (None: no store leases)
+        self._next_lease = 0.0
         self._suspects: dict = {}
         self._next_timer = 0.0
         self._next_reconcile = 0.0
@@ -239,6 +243,9 @@ class BotLoop:
         price is not wanted either)."""
         target = a.target
         assert target is not None, "only places and amends are held"
+        if self.leases is not None and not self.leases.holds(target.ticker):
+            self._next_lease = 0.0  # renewed (or given up) by the next housekeeping, before anything is sent
+            return {"held": "the market's lease may have lapsed (the bot stalled?); renewing it before sending"}
         if self._book_moved(target.ticker, mark):
             self.metrics.held_moved += 1
             return {"held": "the book moved since the decision; deciding again on the newer one"}
@@ -484,10 +491,30 @@ class BotLoop:
             self.state.log_event(result.at, "config_reloaded", f"configuration reloaded from {self.watcher.path}")
             self.on_alert("config", f"configuration reloaded from {self.watcher.path}")
 
+    def drop_market(self, ticker: str, why: str) -> None:
+        """Stop trading `ticker` for the rest of the run (its lease was lost: another bot trades it now): cancel the
+        bot's own orders there and forget the market, so that no pass, reconciliation or final cancel-all of this
+        bot touches it again (an order whose cancel failed stays the bot's, cancelled again at the stop)."""
+        if ticker not in self.markets:
+            return
+        mine = [o for o in self.ledger.orders.values() if o.ticker == ticker]
+        for order in mine:
+            self._cancel(order)
+        del self.markets[ticker]
+        self.tickers = tuple(self.markets)
+        self._pending.pop(ticker, None)
+        left = len([o for o in self.ledger.orders.values() if o.ticker == ticker])
+        msg = f"{ticker}: no longer traded by this bot: {why}; {len(mine) - left} of its orders there cancelled"
+        log.error(msg)
+        self.state.log_event(self.clock.now(), "market_dropped", msg, {"ticker": ticker})
+        self.metrics.risk_events.append({"ts": self.clock.now(), "kind": "market_dropped", "message": msg})
+        self.on_alert("lease", msg)
+
     def reconcile(self) -> None:
         try:
             result = reconcile(self.port, self.ledger, self.state, self.tickers, self.clock.now,
-                               suspects=self._suspects, marks=self.marks())
+                               suspects=self._suspects, marks=self.marks(),
+                               foreign=self.leases.foreign if self.leases is not None else ())
         except ApiError as exc:
             self._api_error("reconcile", exc)
         else:
@@ -655,6 +682,7 @@ class BotLoop:
         self._next_reload = w + self.reload_every
         self._next_flush = w + self.flush_every
         self._next_status = w
+        self._next_lease = w + (self.leases.every if self.leases is not None else 0.0)
         self.metrics.started(w, self.clock.now())
         while not stop.is_set() and (deadline is None or self.wall() < deadline):
             # Short waits: a feed's events() may restart its wait whenever anything (even nothing it
@@ -687,8 +715,13 @@ class BotLoop:
             self.handle(ev, defer=True)
 
     def housekeeping(self, on_status: Callable[[], None] | None = None, status_every: float = 0.5) -> None:
-        """Whatever is due: the timer pass, a config reload, a reconciliation, a log flush, a status line."""
+        """Whatever is due: the leases' renewal (first: a market lost is not decided again), the timer pass, a
+        config reload, a reconciliation, a log flush, a status line."""
         w = self.wall()
+        if self.leases is not None and w >= self._next_lease:
+            for ticker, why in self.leases.renew().items():
+                self.drop_market(ticker, why)
+            self._next_lease = w + self.leases.every
         if w >= self._next_timer:
             self.catch_up()  # the timer pass decides every market: on the newest books
             self.timer_pass()

@@ -104,17 +104,19 @@ def record_from_order(o: Order, tag: str = "adopted") -> OrderRecord:
 def reconcile(port: ExchangePort, ledger: Ledger, state: BotState, tickers: Iterable[str],
               now: Callable[[], datetime], *, on_unknown: str = "cancel", source: FillSource = FillSource.REST,
               fills_only_on_tickers: bool = True, suspects: dict[str, tuple[Decimal, Decimal]] | None = None,
-              marks: Mapping[str, Decimal] | None = None) -> ReconcileResult:
+              marks: Mapping[str, Decimal] | None = None, foreign: Collection[str] = ()) -> ReconcileResult:
     """Bring `ledger` (which persists what changes) in line with the exchange for the bot's `tickers`.
 
     `suspects` (periodic runs): a position differing from the exchange's is corrected only when the
     same difference was already seen by the previous run, so a fill landing between the reads does not
     cause a false correction.  At start (`None`) differences are corrected at once.  `marks`: prices for
-    adjustments on markets with no fill in this run.  `state` takes the reconciliation event.
+    adjustments on markets with no fill in this run.  `foreign`: markets another bot sharing the account
+    trades now (their position is that bot's: never corrected here).  `state` takes the reconciliation event.
     """
     ts = now()
     result = _reconcile(port, ledger, set(tickers), ts, on_unknown=on_unknown, source=source,
-                        fills_only_on_tickers=fills_only_on_tickers, suspects=suspects, marks=marks or {})
+                        fills_only_on_tickers=fills_only_on_tickers, suspects=suspects, marks=marks or {},
+                        foreign=foreign)
     _record(state, ts, result)
     return result
 
@@ -122,7 +124,7 @@ def reconcile(port: ExchangePort, ledger: Ledger, state: BotState, tickers: Iter
 def _reconcile(port: ExchangePort, ledger: Ledger, tickers: set[str], ts: datetime, *,
                on_unknown: str, source: FillSource = FillSource.REST, fills_only_on_tickers: bool = True,
                suspects: dict[str, tuple[Decimal, Decimal]] | None = None, bot_orders: Collection[str] = (),
-               marks: Mapping[str, Decimal]) -> ReconcileResult:
+               marks: Mapping[str, Decimal], foreign: Collection[str] = ()) -> ReconcileResult:
     """`reconcile` without the event; `bot_orders`: ids of the bot's orders its ledger does not hold
     (their fills count wherever they are)."""
     if on_unknown not in ON_START:
@@ -131,7 +133,7 @@ def _reconcile(port: ExchangePort, ledger: Ledger, tickers: set[str], ts: dateti
     fills = _fills(port, ledger, tickers, ts, result, since=ledger.last_fill_ts, source=source,
                    fills_only_on_tickers=fills_only_on_tickers, bot_orders=bot_orders)
     _orders(port, ledger, tickers, result, on_unknown)
-    _positions(port, ledger, tickers, ts, result, fills, suspects, marks)
+    _positions(port, ledger, tickers, ts, result, fills, suspects, marks, foreign)
     return result
 
 
@@ -186,13 +188,14 @@ def _orders(port: ExchangePort, ledger: Ledger, tickers: set[str], result: Recon
 
 def _positions(port: ExchangePort, ledger: Ledger, tickers: set[str], ts: datetime, result: ReconcileResult,
                fills: list[Fill], suspects: dict[str, tuple[Decimal, Decimal]] | None,
-               marks: Mapping[str, Decimal]) -> None:
-    """Step 3: a position differing from the exchange's is forced to it by an explicit adjustment."""
+               marks: Mapping[str, Decimal], foreign: Collection[str] = ()) -> None:
+    """Step 3: a position differing from the exchange's is forced to it by an explicit adjustment (not on a
+    market another bot trades: the account's position there is that bot's)."""
     exchange = port.positions()
     seen_before = dict(suspects) if suspects is not None else None
     if suspects is not None:
         suspects.clear()
-    for t in sorted(tickers | set(ledger.tickers())):
+    for t in sorted(tickers | (set(ledger.tickers()) - set(foreign))):
         theirs = exchange.get(t, ZERO)
         ours = ledger.position(t)
         if ours == theirs:
@@ -227,8 +230,8 @@ def _last_price(fills: list[Fill], ticker: str) -> Decimal | None:
 
 def reconcile_start(port: ExchangePort, ledger: Ledger, state: BotState, tickers: Iterable[str],
                     now: Callable[[], datetime], *, on_unknown: str = "cancel", tag: str = "",
-                    recent_orders: Iterable[Order] = (), marks: Mapping[str, Decimal] | None = None
-                    ) -> ReconcileResult:
+                    recent_orders: Iterable[Order] = (), marks: Mapping[str, Decimal] | None = None,
+                    foreign: Collection[str] = ()) -> ReconcileResult:
     """The start-up reconciliation: over every market the bot has orders on, not only this run's.
 
     1. The bot's resting orders on markets this run does not trade (known to its state, or carrying
@@ -243,7 +246,7 @@ def reconcile_start(port: ExchangePort, ledger: Ledger, state: BotState, tickers
     retired_ids = {oid for ids in retired.values() for oid in ids}
     bot_orders = retired_ids | {o.order_id for o in recent_orders if tagged(o, tag)}
     result = _reconcile(port, ledger, tickers, ts, on_unknown=on_unknown, source=FillSource.STARTUP,
-                        bot_orders=bot_orders, marks=marks or {})
+                        bot_orders=bot_orders, marks=marks or {}, foreign=foreign)
     result.dropped = [oid for oid in result.dropped if oid not in retired_ids]
     result.retired = retired
     result.untraded = {t: str(pos) for t in ledger.tickers() if t not in tickers and (pos := ledger.position(t))}

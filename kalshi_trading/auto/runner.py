@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable
 
-from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher
+from kalshi_trading.auto.botconfig import BotConfig, Reloader
 from kalshi_trading.auto.exchange import ExchangePort, RestExchange
+from kalshi_trading.auto.leases import MarketLeases
 from kalshi_trading.auto.loop import BotLoop
 from kalshi_trading.auto.ports import Clock, FeedPort, MarketInfo
 from kalshi_trading.auto.reconcile import ReconcileResult, new_client_order_id, order_tag, reconcile_start, tagged
@@ -43,18 +44,20 @@ if TYPE_CHECKING:  # types only: the bot takes them from its caller
 log = logging.getLogger(__name__)
 
 PID_FILE = "bot.pid"
+DEFAULT_BOT = "default"  # the bot of `kalshi auto` without --bot (store.base.DEFAULT_BOT)
 RUN_STARTED = "run_started"  # state key: exchange time the last run's trading began
 ORDER_HISTORY_MARGIN = timedelta(minutes=5)  # clock leeway when listing the orders of the last run
 
 
 # --- PID file -------------------------------------------------------------------------------------
-def pid_path(state_dir: Path) -> Path:
-    return Path(state_dir) / PID_FILE
+def pid_path(state_dir: Path, bot: str = DEFAULT_BOT) -> Path:
+    """The PID file of the bot named `bot` (the default bot's is `bot.pid`, another's `bot-<name>.pid`)."""
+    return Path(state_dir) / (PID_FILE if bot == DEFAULT_BOT else f"bot-{bot}.pid")
 
 
-def read_pid(state_dir: Path) -> int | None:
+def read_pid(state_dir: Path, bot: str = DEFAULT_BOT) -> int | None:
     try:
-        return int(pid_path(state_dir).read_text().strip())
+        return int(pid_path(state_dir, bot).read_text().strip())
     except (OSError, ValueError):
         return None
 
@@ -74,19 +77,22 @@ def pid_alive(pid: int | None) -> bool:
 class PidFile:
     """Claims the state directory for this process; refuses if another live bot holds it."""
 
-    def __init__(self, state_dir: Path):
-        self.path = pid_path(state_dir)
+    def __init__(self, state_dir: Path, bot: str = DEFAULT_BOT):
+        self.path = pid_path(state_dir, bot)
+        self.bot = bot
 
     def __enter__(self) -> "PidFile":
-        other = read_pid(self.path.parent)
+        other = read_pid(self.path.parent, self.bot)
         if other and other != os.getpid() and pid_alive(other):
-            raise UsageError(f"a bot is already running here (pid {other}); stop it with `kalshi auto kill`")
+            named = "" if self.bot == DEFAULT_BOT else f" --bot {self.bot}"
+            raise UsageError(f"bot {self.bot!r} is already running here (pid {other}); stop it with `kalshi auto "
+                             f"kill{named}`, or run another bot with --bot NAME")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(f"{os.getpid()}\n")
         return self
 
     def __exit__(self, *exc) -> None:
-        if read_pid(self.path.parent) == os.getpid():
+        if read_pid(self.path.parent, self.bot) == os.getpid():
             try:
                 self.path.unlink()
             except OSError:
@@ -108,7 +114,8 @@ class BotSetup:
     feed: FeedPort
     feed_name: str = "ws"
     env: str = "SIM"
-    watcher: ConfigWatcher | None = None
+    watcher: Reloader | None = None
+    leases: MarketLeases | None = None  # taken before the start-up reconciliation, released at the stop
     on_start: str = "cancel"
     reconcile_every: float = 5.0
     on_alert: Callable[[str, str], None] = field(default=lambda level, message: None)
@@ -151,6 +158,9 @@ class BotRun:
         if risk.state is RiskState.HALTED and not allow_halted:
             raise RiskDenied("state", f"the bot is HALTED since {risk.since.isoformat()}: {risk.reason}. "
                                       "A person must run `kalshi auto resume` before it trades again")
+        if s.leases is not None:  # before anything touches an order on these markets
+            s.leases.on_bot_lost = self._bot_lease_lost
+            s.leases.acquire()
         ledger = s.state.load_ledger()
         ledger.roll_day(s.clock.now())
         markets = market_infos(s.client, s.executor, s.tickers)
@@ -160,14 +170,16 @@ class BotRun:
                             strategy=s.strategy.name, on_placed=self.strategy.placed)
         started = s.clock.now()
         self.startup = reconcile_start(port, ledger, s.state, markets, s.clock.now, on_unknown=s.on_start,
-                                       tag=tag, recent_orders=self._last_run_orders(), marks=_market_marks(markets))
+                                       tag=tag, recent_orders=self._last_run_orders(), marks=_market_marks(markets),
+                                       foreign=s.leases.foreign if s.leases is not None else ())
         s.state.put("markets", list(markets))
         s.state.put("env", s.env)
         s.state.put(RUN_STARTED, started.isoformat())
         ledger.prune(s.clock.now())
         self.loop = BotLoop(strategy=self.strategy, risk=risk, ledger=ledger, state=s.state, port=port, feed=s.feed,
                             markets=markets, clock=s.clock, config=s.config, watcher=s.watcher,
-                            metrics=self.metrics, reconcile_every=s.reconcile_every, on_alert=s.on_alert)
+                            metrics=self.metrics, reconcile_every=s.reconcile_every, on_alert=s.on_alert,
+                            leases=s.leases)
         return self.loop
 
     def _last_run_orders(self) -> Iterable[Order]:
@@ -199,8 +211,16 @@ class BotRun:
         if self._stop is not None:
             self._stop.set()
 
+    def _bot_lease_lost(self, why: str) -> None:
+        """Another process runs as this bot now: stop (every order of this run is cancelled on the way out)."""
+        log.critical("%s: stopping the bot", why)
+        self.setup.on_alert("halt", f"{why}: another process runs as this bot; stopping")
+        if self._stop is not None:
+            self._stop.set()
+
     def shutdown(self, reason: str) -> int:
-        """Cancel every order of the bot, journal its last fills and persist; safe to call after any failure."""
+        """Cancel every order of the bot, journal its last fills and persist, then release the leases; safe to call
+        after any failure."""
         loop = self.loop
         try:
             if loop is not None:
@@ -211,7 +231,11 @@ class BotRun:
             try:
                 self.setup.feed.stop()
             finally:
-                self.setup.state.flush()
+                try:
+                    self.setup.state.flush()
+                finally:
+                    if self.setup.leases is not None:
+                        self.setup.leases.release()
         return self.shutdown_cancelled
 
     def report(self) -> dict[str, Any]:
@@ -275,18 +299,20 @@ def resume(state: BotState, config: BotConfig, clock: Clock, who: str = "operato
 
 
 def kill(state_dir: Path, state: BotState, port_factory: Callable[[], ExchangePort] | None, *,
-         wait: float = 20.0, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
-    """Stop a running bot (SIGTERM; it cancels its orders); if it is gone, cancel its known orders here."""
-    pid = read_pid(state_dir)
+         wait: float = 20.0, sleep: Callable[[float], None] = time.sleep, bot: str = DEFAULT_BOT,
+         foreign: Collection[str] = ()) -> dict[str, Any]:
+    """Stop a running bot (SIGTERM; it cancels its orders); if it is gone, cancel its known orders here (on its
+    markets, but on those another bot holds now (`foreign`) only its own: tagged or known)."""
+    pid = read_pid(state_dir, bot)
     result: dict[str, Any] = {"pid": pid, "signalled": False, "exited": False, "cancelled_here": 0}
     if pid is not None and pid_alive(pid) and pid != os.getpid():
         os.kill(pid, signal.SIGTERM)
         result["signalled"] = True
         waited = 0.0
-        while waited < wait and pid_alive(pid) and read_pid(state_dir) == pid:
+        while waited < wait and pid_alive(pid) and read_pid(state_dir, bot) == pid:
             sleep(0.1)
             waited += 0.1
-        result["exited"] = not pid_alive(pid) or read_pid(state_dir) != pid
+        result["exited"] = not pid_alive(pid) or read_pid(state_dir, bot) != pid
         if result["exited"]:
             return result
     if port_factory is None:
@@ -298,7 +324,7 @@ def kill(state_dir: Path, state: BotState, port_factory: Callable[[], ExchangePo
     tag = order_tag(state.bot_id())
     try:
         for o in port.resting_orders(None):  # on its markets, and its tagged orders on any market
-            if o.ticker in markets or tagged(o, tag):
+            if (o.ticker in markets and o.ticker not in foreign) or tagged(o, tag):
                 refs.setdefault(o.order_id, OrderRef.of(o))
     except ApiError as exc:
         log.warning("could not list resting orders: %s", exc)
@@ -307,9 +333,9 @@ def kill(state_dir: Path, state: BotState, port_factory: Callable[[], ExchangePo
     ledger.clear_orders()
     state.log_event(datetime_now(), "kill", f"kalshi auto kill: {len(refs)} orders cancelled via the API "
                                             f"(bot process {'gone' if not result['signalled'] else 'not exiting'})")
-    if read_pid(state_dir) == pid and not pid_alive(pid):
+    if read_pid(state_dir, bot) == pid and not pid_alive(pid):
         try:
-            pid_path(state_dir).unlink()
+            pid_path(state_dir, bot).unlink()
         except OSError:
             pass
     return result
@@ -321,14 +347,15 @@ def datetime_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def status(state_dir: Path, state: BotState, method: str = "avg") -> dict[str, Any]:
+def status(state_dir: Path, state: BotState, method: str = "avg", bot: str = DEFAULT_BOT) -> dict[str, Any]:
     """What the state file says: running or not, risk state, positions, P&L (by `method`), working orders,
     recent events."""
-    pid = read_pid(state_dir)
+    pid = read_pid(state_dir, bot)
     ledger = state.load_ledger(method)
     ledger.roll_day(datetime_now())
     risk = state.risk_state() or {"state": "active", "reason": "never run", "since": None}
     return {
+        "bot": bot,
         "running": pid_alive(pid),
         "pid": pid if pid_alive(pid) else None,
         "env": state.get("env"),

@@ -29,6 +29,13 @@ tagged with the strategy.  Without --sim the same loop trades the exchange of yo
 or prod; prod asks for confirmation unless --yes).  Ctrl-C, SIGTERM or `kalshi auto kill` cancel every
 order of the bot before it exits.
 
+Several bots may share one store (and one exchange account), each trading its own markets: give each a name
+with --bot (its own state, PID file and lease).  A bot leases every market it trades; another bot asking for one
+of them is refused (exit 3) naming the holder and the expiry.  A crashed bot's leases lapse after
+lease_ttl_seconds, and another may then take its markets over (its start-up reconciliation adopts or cancels the
+dead bot's orders there, per --on-start).  Per-market and global settings written to the store
+(`kalshi config market set`) override the --config file's and are reloaded while the bot runs.
+
 A strategy of your own plugs in without editing the package: --strategy package.module:Class (a module
 installed or in the current directory), or the name an installed package declares in the
 `kalshi_trading.strategies` entry-point group.  A strategy that raises is stopped: the bot cancels its orders,
@@ -38,6 +45,7 @@ Example:  kalshi auto --sim
 Example:  kalshi auto --sim --strategy edge --duration 60 --speed 120 --json
 Example:  kalshi auto --sim --strategy join_touch:JoinTouch --duration 5
 Example:  kalshi auto --markets TICKER1,TICKER2 --config bot.toml
+Example:  kalshi auto --bot east --markets TICKER1 --config bot.toml
 """
 
 auto_app = typer.Typer(help=AUTO_HELP, no_args_is_help=False, invoke_without_command=True)
@@ -215,6 +223,8 @@ def auto(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (needed for prod without "
                                                         "a terminal)."),
     help_config: bool = typer.Option(False, "--help-config", help="Show the configuration file format."),
+    bot: str = typer.Option("default", "--bot", help="This bot's name (a-z, 0-9, _ -): its own state, PID file "
+                                                     "and leases, so several bots share a store."),
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
@@ -233,14 +243,17 @@ def auto(
         except ImportError:
             echo("error: --plot needs matplotlib: pip install 'kalshi-trading[plot]'", err=True)
             raise typer.Exit(2) from None
+    _bot(bot)
     _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, underlying, feed_kind, interval_ms,
-         json_output, plot_file, yes)
+         json_output, plot_file, yes, bot)
 
 
 def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, underlying, feed_kind, interval_ms,
-         json_output, plot_file, yes) -> None:
+         json_output, plot_file, yes, bot) -> None:
     from kalshi_trading.auto.botconfig import BotConfig, ConfigWatcher
+    from kalshi_trading.auto.leases import MarketLeases, current_holder
     from kalshi_trading.auto.runner import BotRun, BotSetup, PidFile, install_stop_signals
+    from kalshi_trading.auto.runtime_config import StoreConfigWatcher
     from kalshi_trading.auto.underlying import ExchangeClock, WallClock
 
     app_ctx = _app_ctx(ctx)
@@ -270,6 +283,11 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
         cfg = dataclasses.replace(cfg, loop_interval_ms=interval_ms or DEMO_INTERVAL_MS)
         if watcher is not None:
             watcher.override(cfg)  # stays in force until the file changes
+    # the store's runtime configuration over the file (or the defaults); --interval-ms over both
+    reloader = StoreConfigWatcher(app_ctx.store.runtime_config(), WallClock().now, base=cfg, file=watcher,
+                                  pinned={"loop_interval_ms": interval_ms} if interval_ms is not None else None,
+                                  location=app_ctx.store.url.masked)
+    cfg = reloader.config
     client = app_ctx.client
     app_ctx.require_journal("the bot")  # every order it places is journalled first
     executor = app_ctx.executor
@@ -287,14 +305,17 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
         raise UsageError("name the markets to trade: --markets T1,T2 or [markets.\"T\"] tables in --config")
     clock = ExchangeClock(client)
     state_dir = s.env_data_dir
-    state = app_ctx.bot_state()  # closed (its decision log flushed) with the store
+    state = app_ctx.bot_state(bot)  # closed (its decision log flushed) with the store
+    leases = MarketLeases(app_ctx.store.leases(), current_holder(bot), bot, tickers,
+                          ttl=lambda: reloader.config.lease_ttl_seconds)
     feed, feed_name = _open_feed(feed_kind, app_ctx, client, tickers)
     setup = BotSetup(client=client, executor=executor, state=state, strategy=strat, config=cfg, tickers=tickers,
-                     clock=clock, feed=feed, feed_name=feed_name, env=s.env_label, watcher=watcher,
-                     on_start=on_start, on_alert=_alert)
+                     clock=clock, feed=feed, feed_name=feed_name, env=s.env_label, watcher=reloader,
+                     on_start=on_start, on_alert=_alert, leases=leases)
     run = BotRun(setup)
+    reloader.passes = lambda: run.metrics.timer_passes
     stop = threading.Event()
-    with PidFile(state_dir):
+    with PidFile(state_dir, bot):
         restore = install_stop_signals(stop)
         try:
             run.prepare()
@@ -365,39 +386,48 @@ def _edge_section(run, client, state) -> Optional[dict]:
 
 
 SIM_BOT = typer.Option(False, "--sim", help="The sim environment's bot (that of `auto --sim`).")
+BOT_NAME = typer.Option("default", "--bot", help="Which bot (its --bot name).")
 
 
 @auto_app.command("resume")
-def resume_cmd(ctx: typer.Context, sim: bool = SIM_BOT) -> None:
+def resume_cmd(ctx: typer.Context, sim: bool = SIM_BOT, bot: str = BOT_NAME) -> None:
     """Let a halted bot trade again (a person's decision; the running bot picks it up within a second).
 
     Example:  kalshi auto resume
+    Example:  kalshi auto resume --bot east
     """
     from kalshi_trading.auto.botconfig import BotConfig
     from kalshi_trading.auto.runner import resume
     from kalshi_trading.auto.underlying import WallClock
 
+    _bot(bot)
     _state_dir(ctx, sim)  # with --sim: the sim environment's store
-    old, new = resume(_app_ctx(ctx).bot_state(), BotConfig.default(), WallClock())
+    old, new = resume(_app_ctx(ctx).bot_state(bot), BotConfig.default(), WallClock())
     echo(f"risk state {old} -> {new}")
 
 
 @auto_app.command("kill")
-def kill_cmd(ctx: typer.Context, sim: bool = SIM_BOT,
+def kill_cmd(ctx: typer.Context, sim: bool = SIM_BOT, bot: str = BOT_NAME,
              json_output: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
     """Stop the running bot (SIGTERM: it cancels all its orders); if it is gone, cancel its orders here.
 
+    On a market another bot has taken over meanwhile, only this bot's own orders are cancelled.
+
     Example:  kalshi auto kill
+    Example:  kalshi auto kill --bot east
     """
     from kalshi_trading.auto.exchange import RestExchange
+    from kalshi_trading.auto.leases import foreign_markets
     from kalshi_trading.auto.runner import kill, pid_alive, read_pid
 
+    _bot(bot)
     app_ctx = _app_ctx(ctx)
     state_dir = _state_dir(ctx, sim)
-    if sim and not pid_alive(read_pid(state_dir)):
+    if sim and not pid_alive(read_pid(state_dir, bot)):
         _use_auto_sim(app_ctx, 1.0, None, quiet=True)
     # cancels go through the executor: journalled
-    result = kill(state_dir, app_ctx.bot_state(), lambda: RestExchange(app_ctx.client, app_ctx.executor))
+    result = kill(state_dir, app_ctx.bot_state(bot), lambda: RestExchange(app_ctx.client, app_ctx.executor),
+                  bot=bot, foreign=foreign_markets(app_ctx.store.leases(), bot))
     if json_output:
         emit_json(result)
     elif result["signalled"] and result["exited"]:
@@ -409,25 +439,33 @@ def kill_cmd(ctx: typer.Context, sim: bool = SIM_BOT,
 @auto_app.command("status")
 def status_cmd(ctx: typer.Context,
                sim: bool = SIM_BOT,
+               bot: str = BOT_NAME,
                method: str = typer.Option("avg", "--method", help="P&L by avg (average cost, the exchange's "
                                                                    "method) or fifo lots."),
                json_output: bool = typer.Option(False, "--json", help="Print as one JSON document.")) -> None:
     """Show the bot's saved state: running or not, risk state, positions, working orders, recent events.
 
+    Also the store's leases: which bot trades which market, until when.
+
     Example:  kalshi auto status --json
+    Example:  kalshi auto status --bot east
     """
     from kalshi_trading.auto.runner import status
 
     if method not in ("avg", "fifo"):
         raise UsageError("--method must be avg or fifo")
+    _bot(bot)
     state_dir = _state_dir(ctx, sim)
-    doc = status(state_dir, _app_ctx(ctx).bot_state(), method)
+    app_ctx = _app_ctx(ctx)
+    doc = status(state_dir, app_ctx.bot_state(bot), method, bot)
+    doc["leases"] = [{"name": lease.name, "holder": str(lease.holder), "expires": lease.expires.isoformat()}
+                     for lease in app_ctx.store.leases().holders()]
     if json_output:
         emit_json(doc)
         return
     run = f"running (pid {doc['pid']})" if doc["running"] else "not running"
     risk = doc["risk_state"] or "active"
-    echo(f"bot {run}; env {doc['env'] or '-'}; markets {', '.join(doc['markets']) or '-'}")
+    echo(f"bot {bot} {run}; env {doc['env'] or '-'}; markets {', '.join(doc['markets']) or '-'}")
     colour = {"halted": "red", "reducing": "yellow"}.get(risk)
     echo(f"risk {style(risk.upper(), fg=colour, bold=True)}: {doc['risk_reason']} (since {doc['risk_since']})")
     echo(f"positions {doc['positions'] or '-'}; realized {doc['realized_pnl']} ({method}) fees {doc['fees']}")
@@ -435,6 +473,16 @@ def status_cmd(ctx: typer.Context,
         echo(f"  working {o['ticker']} {o['side']} {o['yes_price']} x {o['remaining']} ({o['order_id']})")
     for e in doc["events"]:
         echo(f"  {e['ts']} {e['kind']}: {e['message']}")
+    for lease in doc["leases"]:
+        echo(f"  lease {lease['name']}: {lease['holder']} until {lease['expires']}")
+
+
+def _bot(name: str) -> str:
+    """--bot's value checked (a usage error, exit 2, names the rule)."""
+    from kalshi_trading.store.base import check_bot_name
+
+    return check_bot_name(name)
+
 
 
 def _state_dir(ctx: typer.Context, sim: bool) -> Path:

@@ -1,4 +1,5 @@
-"""`kalshi config check`, `kalshi exchange status`, `kalshi balance`: thin commands over the client."""
+"""`kalshi config check`, `kalshi exchange status`, `kalshi balance`: thin commands over the client (`kalshi config
+market|global` live in `commands_config`)."""
 
 from __future__ import annotations
 
@@ -135,6 +136,9 @@ def balance(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    from kalshi_trading.cli.commands_config import register_config
+
+    register_config(config_app)  # `kalshi config market|global`: the store's runtime configuration
     app.add_typer(config_app, name="config")
     app.add_typer(exchange_app, name="exchange")
     app.command("balance")(balance)

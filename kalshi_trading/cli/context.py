@@ -283,13 +283,14 @@ class AppContext:
         self._closers.append(empty.close)
         return Portfolio(self.client, empty, self.settings.env), False
 
-    def bot_state(self) -> BotState:
-        """The bot's state in this environment's store (opened, created or upgraded now; closed with the store).
+    def bot_state(self, bot: str = "default") -> BotState:
+        """The state of the bot named `bot` in this environment's store (opened, created or upgraded now; closed
+        with the store).
 
         Raises JournalError/StorageError (exit 3) naming the location when it cannot be used."""
         from kalshi_trading.auto.state import BotState
 
-        return BotState(self.store.bot_state())
+        return BotState(self.store.bot_state(bot=bot))
 
     def use_sim_environment(self, data_dir: Path, *, rate_tier: str | None = None) -> None:
         """Settings become the sim environment with `data_dir` as data directory, its records (journal and bot

@@ -13,7 +13,8 @@ The contract, in words (each point has a contract test):
 - Values.  A `BotFill`, `StoredOrder`, `CarriedState` or `CarriedStats` comes back equal to what was written
   (Decimal by value: `1.10` may come back as `1.1`; times equal and UTC-aware).  A naive datetime is a `UsageError`.
 - Key/value.  `put` stores a JSON value (None, bool, int, str, lists and string-keyed dicts of them) under a key;
-  `get` returns it, or None for a key never written.  Keys in `RESERVED_KEYS` belong to the adapter.
+  `get` returns it, or None for a key never written; `keys` lists the keys written.  Keys in `RESERVED_KEYS`
+  belong to the adapter (never listed).
 - Fills (and position adjustments) are unique by `key`: writing a known key again stores nothing (the first stays)
   and returns False (its `ends_order` still ends that order).  Each stored fill gets a sequence number
   (`StoredFill.seq`): strictly increasing in the order the fills were written, never reused within one store,
@@ -212,6 +213,10 @@ class BotStore(Protocol):
 
     def put(self, key: str, value: Json) -> None:
         """Store a JSON value under `key` (committed at once)."""
+        ...
+
+    def keys(self) -> list[str]:
+        """Every key written (not the adapter's own `RESERVED_KEYS`), sorted: what a copy of the state copies."""
         ...
 
     # -- fills and adjustments, in the order they were applied

@@ -1,5 +1,6 @@
-"""The SQLite adapter: one directory per environment, the trade journal in `journal.sqlite` inside it and the bot
-state in `bot.sqlite`."""
+"""The SQLite adapter: one directory per environment, the trade journal in `journal.sqlite` inside it, the bot
+state in `bot.sqlite` (a named bot's in `bot-<name>.sqlite`), the signals in `signals.sqlite`, the runtime
+configuration in `runtime.sqlite` and the leases in `leases.sqlite`."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from kalshi_trading.errors import JournalError, StorageError
-from kalshi_trading.store.base import StoreStatus
+from kalshi_trading.errors import JournalError, StorageError, UsageError
+from kalshi_trading.store.base import DEFAULT_BOT, StoreStatus, check_bot_name
 from kalshi_trading.store.botstate import BotStore, LogBounds
 from kalshi_trading.store.journal import TradeJournal
+from kalshi_trading.store.lease import LeaseStore
+from kalshi_trading.store.runtime import RuntimeConfigStore
 from kalshi_trading.store.signals import SignalStore
 from kalshi_trading.store.sqlite.botstate import SqliteBotState
 from kalshi_trading.store.sqlite.journal import SqliteJournal
@@ -23,6 +26,16 @@ log = logging.getLogger(__name__)
 JOURNAL_FILE = "journal.sqlite"
 SIGNALS_FILE = "signals.sqlite"
 BOT_STATE_FILE = "bot.sqlite"
+RUNTIME_FILE = "runtime.sqlite"
+LEASES_FILE = "leases.sqlite"
+
+
+def _is_bot_name(name: str) -> bool:
+    try:
+        check_bot_name(name)
+    except UsageError:
+        return False
+    return True
 
 
 def _utc_now() -> datetime:
@@ -40,7 +53,9 @@ class SqliteStore:
         self._clock = clock or _utc_now
         self._journal: SqliteJournal | None = None
         self._signals: SignalStore | None = None
-        self._bot_state: SqliteBotState | None = None
+        self._bot_states: dict[str, SqliteBotState] = {}
+        self._runtime: RuntimeConfigStore | None = None
+        self._leases: LeaseStore | None = None
 
     @property
     def url(self) -> StoreURL:
@@ -79,11 +94,45 @@ class SqliteStore:
     def bot_state_path(self) -> Path:
         return self.directory / BOT_STATE_FILE
 
-    def bot_state(self, bounds: LogBounds | None = None) -> BotStore:
-        if self._bot_state is None or self._bot_state.closed:
+    def bot_state_file(self, bot: str) -> Path:
+        """The file of the bot named `bot` (the default bot's is `bot.sqlite`)."""
+        name = check_bot_name(bot)
+        return self.bot_state_path if name == DEFAULT_BOT else self.directory / f"bot-{name}.sqlite"
+
+    def bot_state(self, bounds: LogBounds | None = None, *, bot: str = DEFAULT_BOT) -> BotStore:
+        state = self._bot_states.get(bot)
+        if state is None or state.closed:
+            path = self.bot_state_file(bot)
             self._make_directory()
-            self._bot_state = SqliteBotState.open(self.bot_state_path, bounds)
-        return self._bot_state
+            state = self._bot_states[bot] = SqliteBotState.open(path, bounds)
+        return state
+
+    def bots(self) -> list[str]:
+        names = {DEFAULT_BOT} if self.bot_state_path.is_file() else set()
+        if self.directory.is_dir():
+            for path in self.directory.glob("bot-*.sqlite"):
+                name = path.name[len("bot-"):-len(".sqlite")]
+                if name != DEFAULT_BOT and path.is_file() and _is_bot_name(name):
+                    names.add(name)
+        return sorted(names)
+
+    def runtime_config(self) -> RuntimeConfigStore:
+        """The runtime configuration (`runtime.sqlite`; created by the first write)."""
+        if self._runtime is None:
+            from kalshi_trading.store.sqlite.runtime import SqliteRuntimeConfig
+
+            self._make_directory()
+            self._runtime = SqliteRuntimeConfig(self.directory / RUNTIME_FILE)
+        return self._runtime
+
+    def leases(self) -> LeaseStore:
+        """The leases (`leases.sqlite`; created by the first lease taken)."""
+        if self._leases is None:
+            from kalshi_trading.store.sqlite.lease import SqliteLeases
+
+            self._make_directory()
+            self._leases = SqliteLeases(self.directory / LEASES_FILE)
+        return self._leases
 
     def _make_directory(self) -> None:
         try:
@@ -122,16 +171,19 @@ class SqliteStore:
         return None
 
     def close(self) -> None:
-        bot_state, self._bot_state = self._bot_state, None
-        signals, self._signals = self._signals, None
+        """Close everything open; every part is closed even when one fails."""
+        closers = [state.close for state in self._bot_states.values()]
+        closers += [part.close for part in (self._runtime, self._leases, self._signals) if part is not None]
+        if self._journal is not None:
+            closers.append(self._journal.close)
+        self._bot_states, self._runtime, self._leases, self._signals, self._journal = {}, None, None, None, None
+        _close_all(closers)
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    """Call every closer in turn, each even when one before it failed (that failure propagates)."""
+    if closers:
         try:
-            if bot_state is not None:
-                bot_state.close()
+            closers[0]()
         finally:
-            try:
-                if signals is not None:
-                    signals.close()
-            finally:
-                if self._journal is not None:
-                    self._journal.close()
-                    self._journal = None
+            _close_all(closers[1:])

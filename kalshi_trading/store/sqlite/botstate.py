@@ -139,6 +139,10 @@ class SqliteBotState:
         row = self._query("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def keys(self) -> list[str]:
+        rows = self._query("SELECT key FROM kv ORDER BY key").fetchall()
+        return [r[0] for r in rows if r[0] not in RESERVED_KEYS]
+
     def put(self, key: str, value: Json) -> None:
         if key in RESERVED_KEYS:
             raise ValueError(f"bot state key {key!r} belongs to the store")
