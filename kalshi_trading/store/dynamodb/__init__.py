@@ -4,14 +4,25 @@ boto3's usual credential chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PRO
 role); `endpoint` only for a local server (moto, dynalite), otherwise AWS's own endpoint for the region.  Tables
 are `{prefix}{env}_{name}`, so sim, demo and prod never mix; they are created on first use (`layout.py`).
 
-Which query uses which key (no Scan anywhere; every read is a GetItem, a BatchGetItem or a Query of one partition,
-read consistently; the details are in each module's docstring):
+Which query uses which key (no Scan on a hot path; every read is a GetItem, a BatchGetItem or a Query of one
+partition, read consistently, but for the two Scans named below; the details are in each module's docstring):
 
     what                                      table       key
     ----------------------------------------  ----------  ----------------------------------------------------
-    bot key/value (`positions`, `risk_state`,  state       name = the key (GetItem / PutItem)
-      `global_config`, the bot id, ...)
-    per-market configuration                  markets     ticker (the runtime configuration's table)
+    default bot key/value (`risk`, the bot    state       name = the key (GetItem / PutItem; its `keys()`, for a
+      id, `markets`, ...)                                 copy only: a Scan of the names)
+    runtime configuration: version (polled),  state       name = config_version (GetItem), global_config
+      global record
+    per-market configuration                  markets     ticker (a write: one TransactWriteItems with the
+                                                          version; a reload: a Scan of this table, which holds
+                                                          nothing else, only when the version moved or every N
+                                                          loops)
+    leases (`market/...`, `bot/...`)          bot         pk = lease, sk = the lease's name (acquire: BatchGet +
+                                                          one conditional TransactWriteItems; holders: Query)
+    bot names (`Store.bots()`)                meta        name = bots (a string set, added to at each open)
+    a named bot's state                       bot, ...    as the default bot's below, every pk, decision day and
+                                                          counter prefixed `b#{name}#`; its key/value in
+                                                          bot pk = b#{name}#kv, sk = the key (Query)
     journal fills by time (`fills`, exports,  trades      day = g{n}#UTC date (one Query a date, the dates from
       `history`)                                          a day set in meta), sk = time#order_id#fill_id
     is this fill known? (`record_fills`)      fill_ids    fill_id (BatchGetItem, 100 a call)
@@ -26,7 +37,7 @@ read consistently; the details are in each module's docstring):
     working orders / carried state / events   bot         pk = order / carry#{v}, stats#{v} / event
     decision log                              decisions   day = UTC date, sk = timestamp#id
     signals / attempts by time                signals     pk = sig#{date} / att#{date}, sk = at#id
-    cycles, health, leases                    signals     pk = cyc / h#{cycle} / lease#{name}
+    signal cycles, health, pipeline leases    signals     pk = cyc / h#{cycle} / lease#{name}
     schema version, counters, day sets        meta        name = schema / counters / journal, g{n}, bot, signals
 
 Money and counts are DynamoDB numbers read back as exact `Decimal` (never float); the signal store keeps its
