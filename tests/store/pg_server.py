@@ -129,12 +129,12 @@ class Cluster:
             cursor = conn.execute(sql)
             return cursor.fetchall() if cursor.description else []
 
-    def create_database(self) -> str:
+    def create_database(self, owner: str = SUPERUSER) -> str:
         """A new empty database; databases made by earlier calls are dropped but for the newest few."""
         name = f"t{os.getpid()}_{next(self._names)}"
         while len(self._made) >= _KEEP:
             self.execute(f'DROP DATABASE IF EXISTS "{self._made.pop(0)}" WITH (FORCE)')
-        self.execute(f'CREATE DATABASE "{name}"')
+        self.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
         self._made.append(name)
         return name
 

@@ -26,9 +26,14 @@ from kalshi_trading.errors import JournalError, StorageError
 from kalshi_trading.store.url import StoreURL
 
 log = logging.getLogger(__name__)
+# psycopg_pool reports each failed reconnection as a warning; where nothing configured logging (the CLI logs only
+# kalshi_trading's records), Python would print each one to stderr around our own one-line error.  A NullHandler
+# leaves them to whoever does configure logging.
+logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 
 CONNECT_TIMEOUT = 10  # seconds to wait for the server to answer a new connection (unless the URL says otherwise)
 POOL_TIMEOUT = 30.0  # seconds a caller waits for a free connection when every one is busy
+QUICK_WAIT = 0.2  # seconds a caller waits before asking the server directly whether it is there at all
 POOL_MAX = 8
 Connection = psycopg.Connection[tuple]
 
@@ -136,13 +141,19 @@ class Database:
             return cursor.fetchall() if cursor.description else []
 
     def _checkout(self, pool: ConnectionPool[Connection], cls: type[StorageError]) -> Connection:
-        for _ in range(3):
+        """A live connection.  When none is ready at once (all busy, or the pool lost them to a dead server),
+        a direct connection first asks the server: if it refuses, that is the error, without the pool's wait."""
+        patience = QUICK_WAIT
+        for _ in range(4):
             try:
-                conn = pool.getconn()
+                conn = pool.getconn(timeout=patience)
             except PoolTimeout:
+                if patience == POOL_TIMEOUT:
+                    raise cls(f"{self.where}: no connection became free within {POOL_TIMEOUT:.0f} s (all "
+                              f"{self._max_size} busy)") from None
                 self._probe(cls)  # raises the server's reason when it is the server
-                raise cls(f"{self.where}: no connection became free within {POOL_TIMEOUT:.0f} s (all "
-                          f"{self._max_size} busy)") from None
+                patience = POOL_TIMEOUT
+                continue
             except PoolClosed:
                 raise cls(f"{self.where} is closed") from None
             if _alive(conn):
