@@ -32,8 +32,10 @@ from tests.conftest import require_store_server
 BIN = Path(os.environ.get("KALSHI_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SUPERUSER = "postgres"
 PASSWORD_USER, PASSWORD = "kalshi_pw", "pw-Zq9-s3cr3t"  # a role that must give its password (scram-sha-256)
-_SETTINGS = ("-c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=300 "
-             "-c shared_buffers=32MB -c log_min_messages=fatal")
+# tests trade durability for speed (a killed server still keeps every acknowledged commit: the OS has the WAL)
+FAST = "-c fsync=off -c full_page_writes=off -c shared_buffers=32MB"
+DURABLE = "-c shared_buffers=256MB -c max_wal_size=4GB"  # PostgreSQL's safe defaults, sized for a bulk load
+_COMMON = "-c listen_addresses=127.0.0.1 -c max_connections=300 -c log_min_messages=fatal"
 _KEEP = 4  # databases of earlier tests kept (a test may still be closing its stores)
 
 
@@ -63,8 +65,9 @@ def free_port() -> int:
 class Cluster:
     """One PostgreSQL cluster in a temporary directory, serving loopback TCP on `port`."""
 
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="kalshi-pg-"))
+    def __init__(self, settings: str = FAST, directory: str | None = None) -> None:
+        self.settings = f"{_COMMON} {settings}"
+        self.root = Path(tempfile.mkdtemp(prefix="kalshi-pg-", dir=directory))
         self.data, self.sockets, self.log = self.root / "data", self.root / "sock", self.root / "server.log"
         self.sockets.mkdir()
         self.port = 0
@@ -74,8 +77,12 @@ class Cluster:
             entry = pwd.getpwnam(SUPERUSER)
             for path in (self.root, self.sockets):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
-        self._run(BIN / "initdb", "-D", self.data, "-U", SUPERUSER, "--auth=trust", "--no-sync", "-E", "UTF8",
-                  "--locale=C")
+        # ICU's en-US as the default collation (not byte order, as a real server's often is not): the store must
+        # not depend on the database's collation
+        done = self._run(BIN / "initdb", "-D", self.data, "-U", SUPERUSER, "--auth=trust", "--no-sync", "-E",
+                         "UTF8", "--locale=C.UTF-8", "--locale-provider=icu", "--icu-locale=en-US")
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed: {done.stdout}{done.stderr}")
         (self.data / "pg_hba.conf").write_text(
             "local all all trust\n"
             f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256\n"
@@ -92,7 +99,7 @@ class Cluster:
         for _ in range(5):
             port = self.port or free_port()
             done = self._run(BIN / "pg_ctl", "-D", self.data, "-w", "-t", "60", "-l", self.log, "-o",
-                             f"-k {self.sockets} -p {port} {_SETTINGS}", "start")
+                             f"-k {self.sockets} -p {port} {self.settings}", "start")
             if done.returncode == 0:
                 self.port = port
                 return

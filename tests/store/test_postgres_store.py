@@ -223,7 +223,7 @@ def test_a_fill_batch_that_fails_halfway_stores_nothing(db, stores):
 # -- the trades export, the same as SQLite's whatever the arrival order -----------------------------------------
 
 
-ODD = ['f,1"x', "o\r\n1", "plain", 'q"', "a\nb", "", "  spaced  ", "é,ü"]
+ODD = ['f,1"x', "o\r\n1", "plain", 'q"', "a\nb", "", "  spaced  ", "é,ü", "a", "B", "-x", "_Y", "Éa"]
 
 
 def random_fills(rng: random.Random, n: int) -> list[Fill]:

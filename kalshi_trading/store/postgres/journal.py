@@ -37,7 +37,6 @@ T = TypeVar("T")
 
 _IDENTITY = "exchange.identity"
 _JOURNAL_TABLES = ("order_events", "fills", "settlements", "errors", "sync_cursors")
-_ANALYZE_FROM = 5_000  # a batch this big gets planner statistics before it is joined
 
 
 def _utc_now() -> datetime:
@@ -156,15 +155,14 @@ class PostgresJournal(OrderEventsMixin):
         with conn.cursor() as cursor, cursor.copy(q.COPY_INCOMING) as copy:
             for row in rows:
                 copy.write_row(row)
-        if len(rows) >= _ANALYZE_FROM:
-            conn.execute(f"ANALYZE {q.INCOMING}")
-        clash = conn.execute(q.CLASH).fetchone()
-        if clash is not None:
-            raise self._clash(clash[0])
-        conn.execute(q.DROP_KNOWN)
-        conn.execute(q.FIND_STARTS)
+        conn.execute(f"ANALYZE {q.INCOMING}")  # its size, for the plans below (a temporary table has no autovacuum)
+        clashes = sorted(fill_id for fill_id, differs in conn.execute(q.DROP_KNOWN).fetchall() if differs)
+        if clashes:
+            raise self._clash(clashes[0])
+        late = [row[0] for row in conn.execute(q.FIND_STARTS).fetchall()]
         new = conn.execute(q.INSERT_NEW).rowcount
-        conn.execute(q.PLACE_LATE)
+        if any(late):  # a fill older than a stored one of its ticker: that ticker's positions are recomputed
+            conn.execute(q.PLACE_LATE)
         return max(new, 0)
 
     def record_settlements(self, settlements: Iterable[Settlement], *, advance_cursor: bool = False) -> int:

@@ -1,7 +1,8 @@
 """The PostgreSQL journal's bulk statements: fill ingest through COPY and the trades export.
 
-Ingest.  A batch of fills is copied (COPY) into a temporary table, checked against the stored fills in one join (a
-different fill under a known id refuses the whole batch), and inserted with one INSERT ... SELECT that also sets
+Ingest.  A batch of fills is copied (COPY) into a temporary table (analyzed, so the planner joins it by index
+when it is small), checked against the stored fills in one join (a different fill under a known id refuses the
+whole batch), and inserted with one INSERT ... SELECT that also sets
 each fill's `before` (its ticker's position before it) from a running sum and its `strategy` from the intent of
 its order.  A fill older than some stored fill of its ticker (a late arrival) makes that ticker's `before` be
 recomputed from the late fill on.  Fill writers take a transaction-level advisory lock, so running sums are never
@@ -15,22 +16,24 @@ rows (buy/sell of YES/NO) and renders the texts: numeric columns of fixed scale 
 
 from __future__ import annotations
 
+from kalshi_trading.store.postgres.schema import bytewise
+
 INCOMING = "kalshi_incoming_fills"
 STARTS = "kalshi_incoming_starts"
-MAKE_INCOMING = (
+MAKE_INCOMING = tuple(bytewise(ddl) for ddl in (
     f"CREATE TEMP TABLE IF NOT EXISTS {INCOMING} (fill_id text, order_id text, trade_id text, ticker text, "
     "outcome_side text, book_side text, count numeric, yes_price numeric, fee numeric, is_taker boolean, "
     "created_time timestamptz) ON COMMIT DELETE ROWS",
     f"CREATE TEMP TABLE IF NOT EXISTS {STARTS} (ticker text, t0 timestamptz, id0 text, base numeric, "
     "late boolean) ON COMMIT DELETE ROWS",
-)
+))
 COPY_INCOMING = (f"COPY {INCOMING} (fill_id, order_id, trade_id, ticker, outcome_side, book_side, count, yes_price, "
                  "fee, is_taker, created_time) FROM STDIN")
-# a stored fill with the same id and other facts (the facts the SQLite journal compares, too)
-CLASH = (f"SELECT i.fill_id FROM {INCOMING} i JOIN fills f USING (fill_id) "
-         "WHERE (i.order_id, i.ticker, i.book_side, i.count, i.yes_price, i.created_time) IS DISTINCT FROM "
-         "(f.order_id, f.ticker, f.book_side, f.count, f.yes_price, f.created_time) ORDER BY i.fill_id LIMIT 1")
-DROP_KNOWN = f"DELETE FROM {INCOMING} i USING fills f WHERE i.fill_id = f.fill_id"
+# fills stored already leave the batch; each says whether its facts differ from the stored ones (the facts the
+# SQLite journal compares, too): such a clash refuses the whole batch
+DROP_KNOWN = (f"DELETE FROM {INCOMING} i USING fills f WHERE i.fill_id = f.fill_id "
+              "RETURNING i.fill_id, (i.order_id, i.ticker, i.book_side, i.count, i.yes_price, i.created_time) "
+              "IS DISTINCT FROM (f.order_id, f.ticker, f.book_side, f.count, f.yes_price, f.created_time)")
 # per ticker: the first new fill, the position just before it, and whether a stored fill comes after it
 FIND_STARTS = f"""
 INSERT INTO {STARTS}
@@ -41,6 +44,7 @@ FROM (SELECT DISTINCT ON (ticker) ticker, created_time AS t0, fill_id AS id0 FRO
 LEFT JOIN LATERAL (SELECT before, signed FROM fills p WHERE p.ticker = s.ticker
                    AND (p.created_time, p.fill_id) < (s.t0, s.id0)
                    ORDER BY p.created_time DESC, p.fill_id DESC LIMIT 1) p ON true
+RETURNING late
 """
 INSERT_NEW = f"""
 INSERT INTO fills (fill_id, order_id, trade_id, ticker, outcome_side, book_side, count, yes_price, fee, is_taker,

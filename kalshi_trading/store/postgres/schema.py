@@ -15,6 +15,7 @@ than this program is refused, and left untouched; so is a schema of that name th
 from __future__ import annotations
 
 import logging
+import re
 
 from psycopg import sql
 
@@ -29,9 +30,11 @@ META = "kalshi_meta"
 VERSION_KEY = "schema.version"
 ENV_KEY = "store.environment"
 
-# Version 1's tables; a new schema is made of them and then upgraded by MIGRATIONS, as an old one is.
+# Version 1's tables; a new schema is made of them and then upgraded by MIGRATIONS, as an old one is.  Every text
+# column compares byte by byte (COLLATE "C", as SQLite compares), whatever the database's default collation: ids
+# and tickers sort the same on every server, and the same as in the SQLite store.
 _KINDS = "'intent', 'accepted', 'rejected', 'amended', 'decreased', 'cancelled', 'reconciled'"
-TABLES = (
+_TABLES = (
     f"CREATE TABLE {META} (key text PRIMARY KEY, value text NOT NULL)",
     # -- the journal
     f"""CREATE TABLE order_events (
@@ -67,7 +70,6 @@ TABLES = (
         before numeric(20, 2) NOT NULL)""",
     "CREATE INDEX fills_time ON fills (created_time, fill_id)",
     "CREATE INDEX fills_ticker_time ON fills (ticker, created_time, fill_id)",
-    "CREATE INDEX fills_order ON fills (order_id)",
     """CREATE TABLE settlements (
         ticker text NOT NULL, event_ticker text NOT NULL, market_result text NOT NULL,
         yes_count numeric NOT NULL, yes_total_cost numeric NOT NULL, no_count numeric NOT NULL,
@@ -135,9 +137,17 @@ TABLES = (
     "CREATE TABLE leases (name text PRIMARY KEY, holder text NOT NULL, acquired timestamptz NOT NULL, "
     "expires timestamptz NOT NULL)",
 )
+
+
+def bytewise(ddl: str) -> str:
+    """`ddl` with every text column in the C collation."""
+    return re.sub(r"\btext\b", 'text COLLATE "C"', ddl)
+
+
+TABLES = tuple(bytewise(ddl) for ddl in _TABLES)
 # Each step takes a schema from version n to n + 1, inside the upgrade's transaction.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: ("ALTER TABLE fills ADD COLUMN strategy text NOT NULL DEFAULT ''",
+    1: (bytewise("ALTER TABLE fills ADD COLUMN strategy text NOT NULL DEFAULT ''"),
         "UPDATE fills SET strategy = t.strategy FROM ("
         "SELECT o.order_id, max(i.strategy) AS strategy FROM order_events o JOIN order_events i "
         "ON i.client_order_id = o.client_order_id AND i.kind = 'intent' "
