@@ -150,12 +150,14 @@ class PostgresJournal(OrderEventsMixin):
             "exchange another KALSHI_STORE (the journal is kept as it is) and sync again")
 
     def _insert_fills(self, conn: Connection, rows: list[tuple[Any, ...]]) -> int:
-        for ddl in q.MAKE_INCOMING:
-            conn.execute(ddl)
+        made = conn.execute("SELECT to_regclass(%s)", (f"pg_temp.{q.INCOMING}",)).fetchone()
+        if made is None or made[0] is None:  # this connection's first batch: its temporary tables
+            for name, ddl in q.TEMP_TABLES:
+                conn.execute(ddl)
+                conn.execute(f"ANALYZE {name}")  # empty, but analyzed: the planner then goes by its real size
         with conn.cursor() as cursor, cursor.copy(q.COPY_INCOMING) as copy:
             for row in rows:
                 copy.write_row(row)
-        conn.execute(f"ANALYZE {q.INCOMING}")  # its size, for the plans below (a temporary table has no autovacuum)
         clashes = sorted(fill_id for fill_id, differs in conn.execute(q.DROP_KNOWN).fetchall() if differs)
         if clashes:
             raise self._clash(clashes[0])

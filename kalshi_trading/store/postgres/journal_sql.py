@@ -20,13 +20,14 @@ from kalshi_trading.store.postgres.schema import bytewise
 
 INCOMING = "kalshi_incoming_fills"
 STARTS = "kalshi_incoming_starts"
-MAKE_INCOMING = tuple(bytewise(ddl) for ddl in (
-    f"CREATE TEMP TABLE IF NOT EXISTS {INCOMING} (fill_id text, order_id text, trade_id text, ticker text, "
-    "outcome_side text, book_side text, count numeric, yes_price numeric, fee numeric, is_taker boolean, "
-    "created_time timestamptz) ON COMMIT DELETE ROWS",
-    f"CREATE TEMP TABLE IF NOT EXISTS {STARTS} (ticker text, t0 timestamptz, id0 text, base numeric, "
-    "late boolean) ON COMMIT DELETE ROWS",
-))
+# a connection's own tables for the batch in hand (emptied at every commit)
+TEMP_TABLES = (
+    (INCOMING, bytewise(f"CREATE TEMP TABLE {INCOMING} (fill_id text, order_id text, trade_id text, ticker text, "
+                        "outcome_side text, book_side text, count numeric, yes_price numeric, fee numeric, "
+                        "is_taker boolean, created_time timestamptz) ON COMMIT DELETE ROWS")),
+    (STARTS, bytewise(f"CREATE TEMP TABLE {STARTS} (ticker text, t0 timestamptz, id0 text, base numeric, "
+                      "late boolean) ON COMMIT DELETE ROWS")),
+)
 COPY_INCOMING = (f"COPY {INCOMING} (fill_id, order_id, trade_id, ticker, outcome_side, book_side, count, yes_price, "
                  "fee, is_taker, created_time) FROM STDIN")
 # fills stored already leave the batch; each says whether its facts differ from the stored ones (the facts the
