@@ -5,14 +5,19 @@ its password never printed or logged, and no order sent."""
 
 from __future__ import annotations
 
+import csv
 import json
+import os
+import subprocess
+import sys
+import time
 from decimal import Decimal
 
 import pytest
 from typer.testing import CliRunner
 
 from kalshi_trading.cli.main import app
-from kalshi_trading.models import BookSide, OrderRequest
+from kalshi_trading.models import BookSide, OrderRequest, TimeInForce
 from kalshi_trading.store.url import mask_url
 from tests.e2e.conftest import cent_market, client_for
 from tests.store import pg_server
@@ -153,3 +158,43 @@ def test_the_server_going_away_between_commands(env, sim, tmp_path):
         assert [o["remaining_count"] for o in orders] == ["1.00"]  # the refused order was never sent
         history = json.loads(run(env, "history", "--json", KALSHI_STORE=url).stdout)["entries"]
         assert [e["kind"] for e in history] == ["order", "order"]  # the first order's intent and acceptance
+
+
+def test_the_bot_keeps_its_state_and_journal_in_postgresql(env, sim, bob, pg_url, tmp_path):
+    """`kalshi auto` on a PostgreSQL store: its intents (tagged with its strategy), fills and state land there;
+    `auto status` reads them back; the trades export is SQLite's (synced from the same exchange) plus the tag."""
+    t = cent_market(sim)
+    bob.create_order(OrderRequest(t, BookSide.BID, Decimal(50), Decimal("0.40")))
+    bob.create_order(OrderRequest(t, BookSide.ASK, Decimal(50), Decimal("0.60")))
+    mine = client_for(sim.base_url, sim.demo_account)
+    cmd = [sys.executable, "-m", "kalshi_trading", "auto", "--markets", t, "--feed", "poll", "--json",
+           "--duration", "8"]
+    bot = subprocess.Popen(cmd, env={**os.environ, **env, "KALSHI_STORE": pg_url, "KALSHI_WS_BASE": ""},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        quotes: list = []
+        while time.monotonic() < deadline and len(quotes) < 2:
+            quotes = list(mine.iter_orders(ticker=t, status="resting"))
+            time.sleep(0.1)
+        assert len(quotes) == 2, bot.stderr.read1().decode() if bot.poll() is not None else "no quotes"
+        for quote in quotes:  # Bob takes one contract off each of the bot's quotes
+            side = BookSide.ASK if quote.book_side == BookSide.BID else BookSide.BID
+            bob.create_order(OrderRequest(t, side, Decimal(1), quote.yes_price, TimeInForce.IOC))
+        out, err = bot.communicate(timeout=90)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+        mine.close()
+    assert bot.returncode == 0, err.decode()[-3000:]
+    assert json.loads(out)["fills"] == 2
+    status = run(env, "auto", "status", "--json", KALSHI_STORE=pg_url)
+    assert status.exit_code == 0, status.output
+    exports = {}
+    for name, store in (("pg", pg_url), ("sqlite", f"sqlite://{tmp_path}/lite/")):
+        assert run(env, "export-trades", str(tmp_path / f"{name}.csv"), KALSHI_STORE=store).exit_code == 0
+        with open(tmp_path / f"{name}.csv", newline="") as fh:
+            exports[name] = list(csv.DictReader(fh))
+    assert [r["strategy"] for r in exports["pg"]] == ["mm", "mm"]  # the bot's intents tagged its fills
+    assert [{**r, "strategy": ""} for r in exports["pg"]] == exports["sqlite"]
+    assert SECRET not in logged(tmp_path)
