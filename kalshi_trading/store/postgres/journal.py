@@ -24,7 +24,7 @@ from psycopg import sql
 from kalshi_trading.errors import JournalError
 from kalshi_trading.models import Fill, Settlement
 from kalshi_trading.store.journal import ErrorEntry, HistoryEntry, HistoryKind, SyncCursor, TradeRow
-from kalshi_trading.store.postgres import journal_sql as q
+import kalshi_trading.store.postgres.journal_sql as q
 from kalshi_trading.store.postgres.codec import (
     FillFacts, aware, clean_extra, fill_from_row, fill_values, json_text, stored_time,
 )
