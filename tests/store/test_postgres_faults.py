@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from kalshi_trading.errors import JournalError, StorageError
+from kalshi_trading.errors import ConfigError, JournalError, StorageError
 from kalshi_trading.models import BookSide
 from kalshi_trading.store import open_store
 from kalshi_trading.store.botstate import BotFill, FillSource
@@ -128,3 +128,12 @@ def test_the_server_killed_mid_run_then_back(secret_logs):
         again = open_store(url, env="sim")  # another process sees the same
         assert [e.client_order_id for e in again.journal().pending_intents()] == ["c1", "c2"]
         again.close()
+
+
+@pytest.mark.parametrize("text", [f"postgresql://bob:{SECRET}@[::1/db", f"postgresql://bob:{SECRET}%zz@db/k",
+                                  f"postgresql://bob:{SECRET}@db/k?bogus=1", f"postgres://bob:{SECRET}@db/k?x"])
+def test_a_url_libpq_refuses_is_a_config_error_naming_the_variable(text):
+    with pytest.raises(ConfigError) as refused:
+        open_store(text, env="sim")
+    message = str(refused.value)
+    assert "KALSHI_STORE" in message and "libpq" in message and SECRET not in message and "\n" not in message

@@ -21,7 +21,7 @@ from kalshi_trading.store.botstate import BotStore, LogBounds
 from kalshi_trading.store.journal import TradeJournal
 from kalshi_trading.store.postgres import schema
 from kalshi_trading.store.postgres.botstate import PostgresBotState
-from kalshi_trading.store.postgres.db import Database
+from kalshi_trading.store.postgres.db import Database, conninfo_params
 from kalshi_trading.store.postgres.journal import PostgresJournal
 from kalshi_trading.store.postgres.signals import PostgresSignalStore
 from kalshi_trading.store.signals import SignalStore
@@ -49,6 +49,7 @@ class PostgresStore:
     """One environment's schema in one PostgreSQL database; connects on first use."""
 
     def __init__(self, url: StoreURL, *, env: str, clock: Callable[[], datetime] | None = None):
+        conninfo_params(url)  # a URL libpq refuses is a ConfigError now, as the store is built
         self._url = url
         self.env = env
         self.schema = schema_name(env)

@@ -22,8 +22,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from kalshi_trading.errors import JournalError, StorageError
-from kalshi_trading.store.url import StoreURL
+from kalshi_trading.errors import ConfigError, JournalError, StorageError
+from kalshi_trading.store.url import VARIABLE, StoreURL
 
 log = logging.getLogger(__name__)
 # psycopg_pool reports each failed reconnection as a warning; where nothing configured logging (the CLI logs only
@@ -48,7 +48,7 @@ class Database:
         self._max_size = max_size
         self._pool: ConnectionPool[Connection] | None = None
         self._closed = False
-        params = conninfo_to_dict(url.conninfo)
+        params = conninfo_params(url)
         self._secret = str(params.get("password") or "")
         self._kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in params:
@@ -173,6 +173,20 @@ class Database:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.close(timeout=5)
+
+
+def conninfo_params(url: StoreURL) -> dict[str, Any]:
+    """libpq's reading of the URL; one it refuses is a ConfigError naming KALSHI_STORE (the text never shown)."""
+    try:
+        return conninfo_to_dict(url.conninfo)
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split()).replace(url.conninfo, url.masked)
+        rest = url.conninfo.partition("://")[2]
+        userinfo = rest.rpartition("@")[0]
+        if ":" in userinfo:  # libpq quotes the token it could not read: it may be (part of) the password
+            reason = reason.replace(userinfo.partition(":")[2], "***")
+        raise ConfigError(f"{url.masked!r} is not a URL libpq accepts: {reason}", VARIABLE,
+                          "write postgresql://user@host:port/database") from None
 
 
 def _alive(conn: Connection) -> bool:
