@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import psycopg
 import pytest
 
 from kalshi_trading.errors import ConfigError, JournalError, StorageError
@@ -137,3 +138,35 @@ def test_a_url_libpq_refuses_is_a_config_error_naming_the_variable(text):
         open_store(text, env="sim")
     message = str(refused.value)
     assert "KALSHI_STORE" in message and "libpq" in message and SECRET not in message and "\n" not in message
+
+
+def test_a_role_that_may_not_create_the_schema_is_one_clear_line(secret_logs):
+    cluster = pg_server.session_cluster()
+    name = cluster.create_database()  # owned by the superuser: the password role may connect, not create
+    cluster.execute(f'REVOKE CREATE ON DATABASE "{name}" FROM PUBLIC')
+    store = open_store(cluster.url(name, pg_server.PASSWORD_USER, SECRET), env="sim")
+    try:
+        with pytest.raises(JournalError) as refused:
+            store.journal()
+        assert_one_clear_line(refused.value, store.url.masked)
+        assert "permission denied" in str(refused.value) and "preparing the schema" in str(refused.value)
+        assert store.check().ok  # it answers; the schema is to be made on first use (by someone who may)
+    finally:
+        store.close()
+
+
+def test_a_writer_stuck_holding_the_lock_is_a_clear_error_not_a_hang():
+    cluster = pg_server.session_cluster()
+    name = cluster.create_database()
+    store = open_store(cluster.url(name) + "?options=-c%20lock_timeout%3D1000", env="sim")  # 1 s, not 60
+    journal = store.journal()
+    try:
+        with psycopg.connect(cluster.url(name)) as other:  # another process, its transaction open, holding the lock
+            other.execute("SELECT pg_advisory_xact_lock(hashtext('kalshi-journal:kalshi_sim'))")
+            with pytest.raises(JournalError) as failed:
+                journal.record_fills([fill(1)])
+            assert_one_clear_line(failed.value, store.url.masked)
+            assert "lock timeout" in str(failed.value)
+        assert journal.record_fills([fill(1)]) == 1  # once it is gone
+    finally:
+        store.close()

@@ -35,6 +35,7 @@ CONNECT_TIMEOUT = 10  # seconds to wait for the server to answer a new connectio
 POOL_TIMEOUT = 30.0  # seconds a caller waits for a free connection when every one is busy
 QUICK_WAIT = 0.2  # seconds a caller waits before asking the server directly whether it is there at all
 POOL_MAX = 8
+LOCK_TIMEOUT = 60  # seconds a statement waits for a lock (another writer's transaction) before failing
 Connection = psycopg.Connection[tuple]
 
 
@@ -83,9 +84,14 @@ class Database:
     # -- connections ---------------------------------------------------------------------------------------------
 
     def configure(self, conn: Connection) -> None:
-        """What every connection of this store is set to: UTC times, the environment's schema."""
+        """What every connection of this store is set to: UTC times, the environment's schema, and (unless the
+        URL's `options`, the role or the database set one) a bound on waiting for a lock another process holds, so
+        a hung writer makes a clear error, not a hang."""
         conn.execute("SET TIME ZONE 'UTC'")
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        wait = conn.execute("SHOW lock_timeout").fetchone()
+        if wait is None or wait[0] == "0":
+            conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}s'")
 
     def connect(self, cls: type[StorageError] = JournalError) -> Connection:
         """A connection of its own (not from the pool), configured; the server's refusal is `cls` (exit 3)."""
