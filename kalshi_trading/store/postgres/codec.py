@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 from kalshi_trading.errors import UsageError
@@ -107,10 +106,6 @@ def fill_from_row(r: tuple[Any, ...]) -> Fill:
     """A row of `SELECT {FILL_SELECT}` back to the domain Fill."""
     return Fill(fill_id=r[0], order_id=r[1], trade_id=r[2], ticker=r[3], outcome_side=r[4], book_side=r[5],
                 count=r[6], yes_price=r[7], fee=r[8], is_taker=r[9], created_time=r[10])
-
-
-def decimal_or_none(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(value)
 
 
 def text(value: object) -> str:

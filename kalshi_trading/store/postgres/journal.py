@@ -30,7 +30,7 @@ from kalshi_trading.store.postgres.codec import (
 )
 from kalshi_trading.store.postgres.db import Connection, Database
 from kalshi_trading.store.postgres.journal_orders import OrderEventsMixin, limit_clause, where_clause
-from kalshi_trading.store.postgres.schema import ENV_KEY, META, VERSION_KEY
+from kalshi_trading.store.postgres.schema import META, VERSION_KEY
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -104,10 +104,6 @@ class PostgresJournal(OrderEventsMixin):
 
     def exchange_identity(self) -> str | None:
         rows = self._db.rows(f"SELECT value FROM {META} WHERE key = %s", (_IDENTITY,))
-        return rows[0][0] if rows else None
-
-    def environment(self) -> str | None:
-        rows = self._db.rows(f"SELECT value FROM {META} WHERE key = %s", (ENV_KEY,))
         return rows[0][0] if rows else None
 
     # -- fills and settlements ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ rows (buy/sell of YES/NO) and renders the texts: numeric columns of fixed scale 
 
 from __future__ import annotations
 
+from kalshi_trading.store.postgres.codec import FILL_COLUMNS
 from kalshi_trading.store.postgres.schema import bytewise
 
 INCOMING = "kalshi_incoming_fills"
@@ -28,8 +29,7 @@ TEMP_TABLES = (
     (STARTS, bytewise(f"CREATE TEMP TABLE {STARTS} (ticker text, t0 timestamptz, id0 text, base numeric, "
                       "late boolean) ON COMMIT DELETE ROWS")),
 )
-COPY_INCOMING = (f"COPY {INCOMING} (fill_id, order_id, trade_id, ticker, outcome_side, book_side, count, yes_price, "
-                 "fee, is_taker, created_time) FROM STDIN")
+COPY_INCOMING = f"COPY {INCOMING} ({', '.join(FILL_COLUMNS)}) FROM STDIN"
 # fills stored already leave the batch; each says whether its facts differ from the stored ones (the facts the
 # SQLite journal compares, too): such a clash refuses the whole batch
 DROP_KNOWN = (f"DELETE FROM {INCOMING} i USING fills f WHERE i.fill_id = f.fill_id "
