@@ -296,3 +296,16 @@ def test_settlements_and_cursors_are_exact(stores):
     assert journal.settlements() == [odd, settlement()]  # an unknown time sorts first
     assert str(journal.settlements()[0].yes_total_cost) == "5.2000"  # every digit kept
     assert journal.sync_cursor(SyncCursor.SETTLEMENTS) == T0 + timedelta(minutes=60)
+
+
+def test_an_export_read_only_in_part_gives_its_connection_back(stores):
+    journal = stores().journal()
+    journal.record_fills([fill(i, ticker=f"KX{i % 7}") for i in range(3000)])
+    for _ in range(20):  # more than the pool holds: an abandoned export must not keep its connection
+        rows = journal.trade_csv()
+        assert len(next(rows)) == 3000
+        rows.close()
+        partial = journal.trade_rows()
+        assert next(partial).fill_id == "fill-0"
+        partial.close()
+    assert len(journal.fills()) == 3000 and journal.record_fills([fill(3000)]) == 1

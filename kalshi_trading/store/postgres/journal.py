@@ -17,7 +17,7 @@ import functools
 import itertools
 import logging
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Generator, Iterable, Iterator, Mapping, TypeVar
 
 from psycopg import sql
 
@@ -243,8 +243,7 @@ class PostgresJournal(OrderEventsMixin):
         """The fills as trades-export rows in time order, labelled and rendered by the server (one index scan)."""
         where, args = where_clause(since, until, ticker, "created_time")  # a naive time is refused here, at once
         make = functools.partial(tuple.__new__, TradeRow)
-        chunks = self._stream(q.TRADE_ROWS.format(where=where), args, lambda rows: list(map(make, rows)), 10_000)
-        return itertools.chain.from_iterable(chunks)
+        return _flat(self._stream(q.TRADE_ROWS.format(where=where), args, lambda rows: list(map(make, rows)), 10_000))
 
     def trade_csv(
         self, since: datetime | None = None, until: datetime | None = None, ticker: str | None = None,
@@ -254,11 +253,19 @@ class PostgresJournal(OrderEventsMixin):
         return self._stream(q.TRADE_LINES.format(where=where), args, lambda rows: [r[0] for r in rows], 20_000)
 
     def _stream(self, query: str, args: list[object], make: Callable[[list[Any]], list[T]],
-                size: int) -> Iterator[list[T]]:
-        """Rows of a server-side cursor, in chunks (read lazily: close the iterator or read it to the end)."""
-        with self._db.transaction(doing="exporting trades") as conn, \
-                conn.cursor(name="kalshi_export") as cursor:
-            cursor.itersize = size
-            cursor.execute(query, args)
-            while chunk := cursor.fetchmany(size):
+                size: int) -> Generator[list[T], None, None]:
+        """The rows of one query as the server sends them (libpq's chunked rows: nothing held whole in memory), in
+        chunks.  Read lazily: close the iterator (the query is cancelled) or read it to the end."""
+        with self._db.connection(doing="exporting trades") as conn, conn.cursor() as cursor:
+            rows = cursor.stream(query, args, size=size)
+            while chunk := list(itertools.islice(rows, size)):
                 yield make(chunk)
+
+
+def _flat(chunks: Generator[list[T], None, None]) -> Generator[T, None, None]:
+    """The rows of the chunks, one by one; closing this closes the chunks (and so gives the connection back)."""
+    try:
+        for chunk in chunks:
+            yield from chunk
+    finally:
+        chunks.close()

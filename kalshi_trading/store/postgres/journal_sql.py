@@ -107,7 +107,8 @@ _FIELDS = (
 
 def _quoted(expression: str) -> str:
     """A free-text field as csv.writer writes it (quoted when it holds a comma, a quote, CR or LF)."""
-    return (f"CASE WHEN {expression} ~ '[\",\\r\\n]' THEN '\"' || replace({expression}, '\"', '\"\"') || '\"' "
+    special = " + ".join(f"strpos({expression}, {c})" for c in ("','", "'\"'", "chr(13)", "chr(10)"))
+    return (f"CASE WHEN {special} > 0 THEN '\"' || replace({expression}, '\"', '\"\"') || '\"' "
             f"ELSE {expression} END")
 
 
