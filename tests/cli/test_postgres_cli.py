@@ -111,7 +111,7 @@ def dead_urls() -> dict[str, tuple[str, str]]:
     name = cluster.create_database(owner=pg_server.PASSWORD_USER)
     user = pg_server.PASSWORD_USER
     return {
-        "refused": (f"postgresql://{user}:{SECRET}@127.0.0.1:{pg_server.free_port()}/{name}", "Connection refused"),
+        "refused": (f"postgresql://{user}:{SECRET}@127.0.0.1:{pg_server.refusing_port()}/{name}", "Connection refused"),
         "wrong password": (cluster.url(name, user, "not-" + SECRET), "password authentication failed"),
         "no such database": (cluster.url("no_such_db", user, SECRET), 'database "no_such_db" does not exist'),
     }

@@ -62,6 +62,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_held: list[socket.socket] = []
+
+
+def refusing_port() -> int:
+    """A loopback port that refuses connections: bound (so no server can take it meanwhile), never listening."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    _held.append(held)
+    return int(held.getsockname()[1])
+
+
 class Cluster:
     """One PostgreSQL cluster in a temporary directory, serving loopback TCP on `port`."""
 

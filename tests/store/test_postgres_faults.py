@@ -48,7 +48,7 @@ def unreachable_urls():
     cluster = pg_server.session_cluster()
     name = cluster.create_database()
     return {
-        "refused": (f"postgresql://{pg_server.PASSWORD_USER}:{SECRET}@127.0.0.1:{pg_server.free_port()}/{name}",
+        "refused": (f"postgresql://{pg_server.PASSWORD_USER}:{SECRET}@127.0.0.1:{pg_server.refusing_port()}/{name}",
                     "Connection refused"),
         "wrong password": (cluster.url(name, pg_server.PASSWORD_USER, SECRET + "x"), "password authentication failed"),
         "no such database": (cluster.url("no_such_db", pg_server.PASSWORD_USER, SECRET), "does not exist"),
