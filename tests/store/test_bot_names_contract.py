@@ -10,9 +10,11 @@ import pytest
 from kalshi_trading.errors import UsageError
 from kalshi_trading.store import open_store
 from kalshi_trading.store.base import DEFAULT_BOT, check_bot_name
+from tests.store.dynamo_server import dynamo_url
 
 ADAPTERS: dict[str, Callable[[object], str]] = {
     "sqlite": lambda tmp: f"sqlite://{tmp}/store/",
+    "dynamodb": dynamo_url,
 }
 
 

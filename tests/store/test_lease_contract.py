@@ -15,9 +15,11 @@ import pytest
 from kalshi_trading.errors import StorageError, UsageError
 from kalshi_trading.store import open_store
 from kalshi_trading.store.lease import LeaseHeld, LeaseHolder, LeaseLost, LeaseStore
+from tests.store.dynamo_server import dynamo_url
 
 ADAPTERS: dict[str, Callable[[object], str]] = {
     "sqlite": lambda tmp: f"sqlite://{tmp}/store/",
+    "dynamodb": dynamo_url,
 }
 T0 = datetime(2026, 11, 21, 16, 0, 0, 123456, tzinfo=timezone.utc)
 ALICE = LeaseHolder("bot a", "host-1", 101, "boot-1", T0 - timedelta(hours=1), 4026531836, 987654321)

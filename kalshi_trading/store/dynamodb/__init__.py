@@ -4,14 +4,25 @@ boto3's usual credential chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PRO
 role); `endpoint` only for a local server (moto, dynalite), otherwise AWS's own endpoint for the region.  Tables
 are `{prefix}{env}_{name}`, so sim, demo and prod never mix; they are created on first use (`layout.py`).
 
-Which query uses which key (no Scan anywhere; every read is a GetItem, a BatchGetItem or a Query of one partition,
-read consistently; the details are in each module's docstring):
+Which query uses which key (no Scan on a hot path; every read is a GetItem, a BatchGetItem or a Query of one
+partition, read consistently, but for the two Scans named below; the details are in each module's docstring):
 
     what                                      table       key
     ----------------------------------------  ----------  ----------------------------------------------------
-    bot key/value (`positions`, `risk_state`,  state       name = the key (GetItem / PutItem)
-      `global_config`, the bot id, ...)
-    per-market configuration                  markets     ticker (the runtime configuration's table)
+    default bot key/value (`risk`, the bot    state       name = the key (GetItem / PutItem; its `keys()`, for a
+      id, `markets`, ...)                                 copy only: a Scan of the names)
+    runtime configuration: version (polled),  state       name = config_version (GetItem), global_config
+      global record
+    per-market configuration                  markets     ticker (a write: one TransactWriteItems with the
+                                                          version; a reload: a Scan of this table, which holds
+                                                          nothing else, only when the version moved or every N
+                                                          loops)
+    leases (`market/...`, `bot/...`)          bot         pk = lease, sk = the lease's name (acquire: BatchGet +
+                                                          one conditional TransactWriteItems; holders: Query)
+    bot names (`Store.bots()`)                meta        name = bots (a string set, added to at each open)
+    a named bot's state                       bot, ...    as the default bot's below, every pk, decision day and
+                                                          counter prefixed `b#{name}#`; its key/value in
+                                                          bot pk = b#{name}#kv, sk = the key (Query)
     journal fills by time (`fills`, exports,  trades      day = g{n}#UTC date (one Query a date, the dates from
       `history`)                                          a day set in meta), sk = time#order_id#fill_id
     is this fill known? (`record_fills`)      fill_ids    fill_id (BatchGetItem, 100 a call)
@@ -26,7 +37,7 @@ read consistently; the details are in each module's docstring):
     working orders / carried state / events   bot         pk = order / carry#{v}, stats#{v} / event
     decision log                              decisions   day = UTC date, sk = timestamp#id
     signals / attempts by time                signals     pk = sig#{date} / att#{date}, sk = at#id
-    cycles, health, leases                    signals     pk = cyc / h#{cycle} / lease#{name}
+    signal cycles, health, pipeline leases    signals     pk = cyc / h#{cycle} / lease#{name}
     schema version, counters, day sets        meta        name = schema / counters / journal, g{n}, bot, signals
 
 Money and counts are DynamoDB numbers read back as exact `Decimal` (never float); the signal store keeps its
@@ -46,18 +57,25 @@ from typing import Any, Callable
 from botocore.exceptions import BotoCoreError
 
 from kalshi_trading.errors import JournalError, StorageError
-from kalshi_trading.store.base import StoreStatus
+from kalshi_trading.store.base import DEFAULT_BOT, StoreStatus, check_bot_name
 from kalshi_trading.store.botstate import BotStore, LogBounds
 from kalshi_trading.store.dynamodb.botstate import DynamoBotState
 from kalshi_trading.store.dynamodb.journal import DynamoJournal
 from kalshi_trading.store.dynamodb.layout import VERSIONS, ensure, read_layout, refusal, table_names
+from kalshi_trading.store.dynamodb.lease import DynamoLeases
+from kalshi_trading.store.dynamodb.runtime import DynamoRuntimeConfig
 from kalshi_trading.store.dynamodb.signals import DynamoSignalStore
-from kalshi_trading.store.dynamodb.wire import Dynamo, explain, make_client
+from kalshi_trading.store.dynamodb.wire import Dynamo, S, explain, make_client, strings
 from kalshi_trading.store.journal import TradeJournal
+from kalshi_trading.store.lease import LeaseStore
+from kalshi_trading.store.runtime import RuntimeConfigStore
 from kalshi_trading.store.signals import SignalStore
 from kalshi_trading.store.url import Backend, StoreURL
 
 log = logging.getLogger(__name__)
+
+
+BOTS_KEY = {"name": S("bots")}  # in `meta`: the names of the bot states this store holds
 
 
 def _utc_now() -> datetime:
@@ -77,7 +95,9 @@ class DynamoStore:
         self._client: Any = None
         self._journal: DynamoJournal | None = None
         self._signals: DynamoSignalStore | None = None
-        self._bot_state: DynamoBotState | None = None
+        self._bot_states: dict[str, DynamoBotState] = {}
+        self._runtime: DynamoRuntimeConfig | None = None
+        self._leases: DynamoLeases | None = None
 
     @property
     def url(self) -> StoreURL:
@@ -116,12 +136,49 @@ class DynamoStore:
             self._signals = DynamoSignalStore(db, self.journal_location)
         return self._signals
 
-    def bot_state(self, bounds: LogBounds | None = None) -> BotStore:
-        if self._bot_state is None or self._bot_state.closed:
+    def bot_state(self, bounds: LogBounds | None = None, *, bot: str = DEFAULT_BOT) -> BotStore:
+        check_bot_name(bot)
+        state = self._bot_states.get(bot)
+        if state is None or state.closed:
             db = self._db(JournalError)
             ensure(db, "bot")
-            self._bot_state = DynamoBotState(db, self.journal_location, bounds)
-        return self._bot_state
+            state = DynamoBotState(db, self.journal_location, bounds, bot=bot)
+            db.update("meta", BOTS_KEY, "ADD #n :bot", {":bot": {"SS": [bot]}}, names={"#n": "names"})
+            self._bot_states[bot] = state
+        return state
+
+    def bots(self) -> list[str]:
+        """The bot names in `meta` (name=bots: each bot state adds its own when opened), and the default bot when
+        a store written before that list existed holds its state; creates nothing."""
+        db = self._db(JournalError)
+        if read_layout(db).versions is None:
+            return []
+        names = strings(db.get("meta", BOTS_KEY), "names")
+        if DEFAULT_BOT not in names and self._holds_default_bot(db):
+            names.add(DEFAULT_BOT)
+        return sorted(names)
+
+    def _holds_default_bot(self, db: Dynamo) -> bool:
+        counters = db.get("meta", {"name": S("counters")}) or {}
+        if any(name in counters for name in ("bot_fill", "bot_event", "decision")):
+            return True
+        return bool(DynamoBotState(db, self.journal_location).keys())
+
+    def runtime_config(self) -> RuntimeConfigStore:
+        """The runtime configuration (the `markets` table and two items of `state`; see runtime.py)."""
+        if self._runtime is None:
+            db = self._db(StorageError)
+            ensure(db, "bot")  # the bot's tables: `state` is the bot's key/value table
+            self._runtime = DynamoRuntimeConfig(db)
+        return self._runtime
+
+    def leases(self) -> LeaseStore:
+        """The leases (the `lease` partition of the `bot` table; see lease.py)."""
+        if self._leases is None:
+            db = self._db(StorageError)
+            ensure(db, "bot")
+            self._leases = DynamoLeases(db)
+        return self._leases
 
     def check(self) -> StoreStatus:
         """Whether the endpoint answers and the tables (when there) are of versions this program reads; creates
@@ -140,13 +197,20 @@ class DynamoStore:
         return StoreStatus(detail, next((p for p in problems if p is not None), None))
 
     def close(self) -> None:
-        bot_state, self._bot_state = self._bot_state, None
-        self._signals = None
-        self._journal = None
+        states, self._bot_states = list(self._bot_states.values()), {}
+        self._signals, self._journal, self._runtime, self._leases = None, None, None, None
         try:
-            if bot_state is not None:
-                bot_state.close()  # flushes buffered decisions
+            _close_all([state.close for state in states])  # flushes buffered decisions
         finally:
             client, self._client = self._client, None
             if client is not None:
                 client.close()
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    """Call every closer in turn, each even when one before it failed (that failure propagates)."""
+    if closers:
+        try:
+            closers[0]()
+        finally:
+            _close_all(closers[1:])

@@ -333,6 +333,23 @@ class Dynamo:
         if count:
             yield {"count": {"N": str(total)}}
 
+    def scan(self, table: str, projection: str | None = None,
+             names: Mapping[str, str] | None = None) -> Iterator[Item]:
+        """Every item of a table, page by page, read consistently: only for tables (or cold paths) where every
+        item is wanted (the per-market configuration; a copy's listing of the default bot's keys)."""
+        kwargs: dict[str, Any] = {"TableName": self.table(table), "ConsistentRead": True}
+        if projection:
+            kwargs["ProjectionExpression"] = projection
+        if names:
+            kwargs["ExpressionAttributeNames"] = dict(names)
+        while True:
+            page = self.call("scan", **kwargs)
+            yield from page.get("Items", [])
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return
+            kwargs["ExclusiveStartKey"] = start
+
     def count(self, table: str, pk_name: str, pk: str, **kwargs: Any) -> int:
         return int(next(self.query(table, pk_name, pk, count=True, **kwargs))["count"]["N"])
 
