@@ -1,9 +1,10 @@
 """The PostgreSQL adapter: `KALSHI_STORE=postgresql://user@host:port/db` (libpq's URI and PG* variables).
 
 Each environment has a schema of its own in the database (`kalshi_sim`, `kalshi_demo`, `kalshi_prod`): its
-journal, bot state and signal records, so environments never mix however the URL is shared.  The schema is
+journal, bot states (every bot's in the same tables, by a `bot` column), signal records, runtime configuration and
+leases, so environments never mix however the URL is shared.  The schema is
 created on first use, upgraded in one transaction when an older program made it, and refused (left untouched)
-when a newer one did (schema.py).  All three share one connection pool (db.py): psycopg 3 and psycopg_pool.
+when a newer one did (schema.py).  All of them share one connection pool (db.py): psycopg 3 and psycopg_pool.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ from typing import Callable
 import psycopg
 
 from kalshi_trading.errors import ConfigError, StorageError
-from kalshi_trading.store.base import StoreStatus
+from kalshi_trading.store.base import DEFAULT_BOT, StoreStatus, check_bot_name
 from kalshi_trading.store.botstate import BotStore, LogBounds
 from kalshi_trading.store.journal import TradeJournal
+from kalshi_trading.store.lease import LeaseStore
 from kalshi_trading.store.postgres import schema
 from kalshi_trading.store.postgres.botstate import PostgresBotState
 from kalshi_trading.store.postgres.db import Database, conninfo_params
 from kalshi_trading.store.postgres.journal import PostgresJournal
+from kalshi_trading.store.postgres.lease import PostgresLeases
+from kalshi_trading.store.postgres.runtime import PostgresRuntimeConfig
 from kalshi_trading.store.postgres.signals import PostgresSignalStore
+from kalshi_trading.store.runtime import RuntimeConfigStore
 from kalshi_trading.store.signals import SignalStore
 from kalshi_trading.store.url import VARIABLE, StoreURL
 
@@ -57,7 +62,9 @@ class PostgresStore:
         self._db: Database | None = None
         self._journal: PostgresJournal | None = None
         self._signals: PostgresSignalStore | None = None
-        self._bot_state: PostgresBotState | None = None
+        self._bot_states: dict[str, PostgresBotState] = {}
+        self._runtime: PostgresRuntimeConfig | None = None
+        self._leases: PostgresLeases | None = None
 
     @property
     def url(self) -> StoreURL:
@@ -93,10 +100,40 @@ class PostgresStore:
             self._signals = PostgresSignalStore(self._database())
         return self._signals
 
-    def bot_state(self, bounds: LogBounds | None = None) -> BotStore:
-        if self._bot_state is None or self._bot_state.closed:
-            self._bot_state = PostgresBotState(self._database(), bounds)
-        return self._bot_state
+    def bot_state(self, bounds: LogBounds | None = None, *, bot: str = DEFAULT_BOT) -> BotStore:
+        state = self._bot_states.get(check_bot_name(bot))
+        if state is None or state.closed:
+            db = self._database()
+            with db.transaction(doing="opening the bot state") as conn:
+                conn.execute("INSERT INTO bots (name) VALUES (%s) ON CONFLICT DO NOTHING", (bot,))
+            state = self._bot_states[bot] = PostgresBotState(db, bounds, bot=bot)
+        return state
+
+    def bots(self) -> list[str]:
+        """The bot states opened in this schema, sorted; none when there is no schema yet (nothing is created)."""
+        if self._db is None:
+            db = Database(self._url, self.schema)
+            conn = db.connect()
+            try:
+                found = schema.inspect(conn, self.schema, db.where)
+            except psycopg.Error as exc:
+                raise db.error(exc, doing="looking for the schema") from None
+            finally:
+                conn.close()
+            if found is None:
+                return []
+        rows = self._database().rows("SELECT name FROM bots ORDER BY name", doing="listing the bots")
+        return [name for (name,) in rows]
+
+    def runtime_config(self) -> RuntimeConfigStore:
+        if self._runtime is None:
+            self._runtime = PostgresRuntimeConfig(self._database())
+        return self._runtime
+
+    def leases(self) -> LeaseStore:
+        if self._leases is None:
+            self._leases = PostgresLeases(self._database())
+        return self._leases
 
     def check(self) -> StoreStatus:
         """Whether the server answers and the schema could be used: one connection, nothing created or changed."""
@@ -122,12 +159,21 @@ class PostgresStore:
 
     def close(self) -> None:
         """Flush the bot state's buffered decisions and close the pool; the next use connects again."""
-        bot_state, self._bot_state = self._bot_state, None
+        states, self._bot_states = list(self._bot_states.values()), {}
         db, self._db = self._db, None
         self._journal = self._signals = None
+        self._runtime = self._leases = None
         try:
-            if bot_state is not None:
-                bot_state.close()
+            _close_states(states)
         finally:
             if db is not None:
                 db.close()
+
+
+def _close_states(states: list[PostgresBotState]) -> None:
+    """Close every state in turn, each even when one before it failed (that failure propagates)."""
+    if states:
+        try:
+            states[0].close()
+        finally:
+            _close_states(states[1:])

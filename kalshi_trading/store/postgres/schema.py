@@ -8,8 +8,11 @@ time is unknown holds `-infinity` (it sorts first, as the SQLite journal's empty
 caller hands in (order extras, error contexts, the bot's logs and values) is kept as `text`, exactly as written.
 
 Versions.  1: the first layout.  2: each fill keeps the strategy that placed its order (`fills.strategy`, also at
-the end of its trades-CSV line), filled in from the intents when a version-1 schema is upgraded.  A schema newer
-than this program is refused, and left untouched; so is a schema of that name that is not a kalshi store.
+the end of its trades-CSV line), filled in from the intents when a version-1 schema is upgraded.  3: several bots
+(a `bot` column in every `bot_*` table, in its keys and indexes; `bots` names the states; a version-2 schema's bot
+state becomes the `default` bot's), the runtime configuration (`runtime_records`, `runtime_version`) and the
+store's leases (`store_leases`; `leases` stays the signal pipeline's).  A schema newer than this program is
+refused, and left untouched; so is a schema of that name that is not a kalshi store.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from kalshi_trading.store.postgres.db import Connection
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 OLDEST_MIGRATABLE = 1
 META = "kalshi_meta"
 VERSION_KEY = "schema.version"
@@ -145,6 +148,45 @@ def bytewise(ddl: str) -> str:
 
 
 TABLES = tuple(bytewise(ddl) for ddl in _TABLES)
+_BOT_TABLES = ("bot_kv", "bot_orders", "bot_fills", "bot_carry", "bot_carry_stats", "bot_events", "bot_decisions")
+# version 2 -> 3: every bot table gains a bot column (existing rows: the default bot's) in its keys and indexes
+_BOTS = tuple(bytewise(f"ALTER TABLE {t} ADD COLUMN bot text NOT NULL DEFAULT 'default'") for t in _BOT_TABLES) + (
+    "ALTER TABLE bot_kv DROP CONSTRAINT bot_kv_pkey, ADD PRIMARY KEY (bot, key)",
+    "ALTER TABLE bot_orders DROP CONSTRAINT bot_orders_pkey, ADD PRIMARY KEY (bot, order_id)",
+    "ALTER TABLE bot_fills DROP CONSTRAINT bot_fills_key_key, ADD UNIQUE (bot, key)",
+    "DROP INDEX bot_fills_last",
+    "CREATE INDEX bot_fills_last ON bot_fills (bot, ts, seq) WHERE source <> 'adjustment'",
+    "CREATE INDEX bot_fills_bot ON bot_fills (bot, seq)",
+    "ALTER TABLE bot_carry DROP CONSTRAINT bot_carry_pkey, ADD PRIMARY KEY (bot, method, ticker)",
+    "ALTER TABLE bot_carry_stats DROP CONSTRAINT bot_carry_stats_pkey, ADD PRIMARY KEY (bot, ticker)",
+    "DROP INDEX bot_events_kind",
+    "CREATE INDEX bot_events_kind ON bot_events (bot, kind, id)",
+    "CREATE INDEX bot_events_bot ON bot_events (bot, id)",
+    "CREATE INDEX bot_decisions_bot ON bot_decisions (bot, id)",
+) + tuple(f"ALTER TABLE {t} ALTER COLUMN bot DROP DEFAULT" for t in _BOT_TABLES) + (
+    bytewise("CREATE TABLE bots (name text PRIMARY KEY)"),
+    "INSERT INTO bots (name) SELECT 'default' WHERE " + " OR ".join(f"EXISTS (SELECT 1 FROM {t})"
+                                                                     for t in _BOT_TABLES),
+)
+_RUNTIME = (
+    # one row per record: kind 'global' (name '') or 'market' (name: its ticker); values a JSON object of texts
+    bytewise("""CREATE TABLE runtime_records (
+        kind text NOT NULL CHECK (kind IN ('global', 'market')), name text NOT NULL,
+        vals jsonb NOT NULL, updated_at timestamptz NOT NULL, updated_by text NOT NULL, version bigint NOT NULL,
+        PRIMARY KEY (kind, name), CHECK ((kind = 'global') = (name = '')))"""),
+    # one row: the store's version, raised in the transaction of every write (and locked by it)
+    "CREATE TABLE runtime_version (one boolean PRIMARY KEY DEFAULT true CHECK (one), version bigint NOT NULL)",
+    "INSERT INTO runtime_version (version) VALUES (0)",
+    # every row written or deleted raises it, also by hand (psql): the bots polling it see the change
+    "CREATE FUNCTION runtime_bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "EXECUTE format('UPDATE %I.runtime_version SET version = version + 1', TG_TABLE_SCHEMA); RETURN NULL; END $$",
+    "CREATE TRIGGER runtime_bump AFTER INSERT OR UPDATE OR DELETE ON runtime_records "
+    "FOR EACH ROW EXECUTE FUNCTION runtime_bump()",
+)
+_LEASES = (bytewise("""CREATE TABLE store_leases (
+    name text PRIMARY KEY, holder_name text NOT NULL, host text NOT NULL, pid bigint NOT NULL,
+    boot_id text NOT NULL, started timestamptz NOT NULL, pid_ns bigint, start_ticks bigint,
+    acquired timestamptz NOT NULL, expires timestamptz NOT NULL)"""),)
 # Each step takes a schema from version n to n + 1, inside the upgrade's transaction.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (bytewise("ALTER TABLE fills ADD COLUMN strategy text NOT NULL DEFAULT ''"),
@@ -153,6 +195,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ON i.client_order_id = o.client_order_id AND i.kind = 'intent' "
         "WHERE o.order_id IS NOT NULL AND i.strategy IS NOT NULL GROUP BY o.order_id) AS t "
         "WHERE fills.order_id = t.order_id"),
+    2: _BOTS + _RUNTIME + _LEASES,
 }
 
 
