@@ -132,12 +132,15 @@ def make_version_1(db, env: str = "sim") -> None:
 
 def test_an_older_schema_is_upgraded_in_place(db, stores, caplog):
     make_version_1(db)
+    sql(db, "INSERT INTO kalshi_sim.bot_kv VALUES ('bot_id', '\"b1\"')")  # the bot state, before bots had names
     journal = stores().journal()
-    assert journal.schema_version() == 2 and "upgraded from schema version 1 to 2" in caplog.text
+    latest = schema.SCHEMA_VERSION
+    assert journal.schema_version() == latest and f"upgraded from schema version 1 to {latest}" in caplog.text
     assert [(r.fill_id, r.strategy) for r in journal.trade_rows()] == [("fill-1", "mm")]  # tagged by the upgrade
     assert journal.fills() == [fill(1, fee="0.0175")] and [e.kind for e in journal.order_events()] == [
         "intent", "accepted"]
-    assert stores().bot_state().schema_version() == 2 and stores().signals().schema_version() == 2
+    assert stores().bot_state().schema_version() == latest and stores().signals().schema_version() == latest
+    assert stores().bots() == ["default"] and stores().bot_state().get("bot_id") == "b1"  # the default bot's
 
 
 def test_an_upgrade_that_fails_leaves_the_older_schema_as_it_was(db, stores):
@@ -152,16 +155,18 @@ def test_an_upgrade_that_fails_leaves_the_older_schema_as_it_was(db, stores):
 @pytest.mark.parametrize("open_", [lambda s: s.journal(), lambda s: s.bot_state(), lambda s: s.signals()])
 def test_a_newer_schema_is_refused_naming_both_versions_and_left_untouched(db, stores, open_):
     stores().journal().record_fills([fill(1)])
-    sql(db, "UPDATE kalshi_sim.kalshi_meta SET value = '3' WHERE key = 'schema.version'; "
+    newer = schema.SCHEMA_VERSION + 1
+    sql(db, f"UPDATE kalshi_sim.kalshi_meta SET value = '{newer}' WHERE key = 'schema.version'; "
             "CREATE TABLE kalshi_sim.from_the_future (x int)")
     store = stores()
     with pytest.raises(JournalError) as refused:
         open_(store)
     message = str(refused.value)
-    assert "schema version 3" in message and "up to version 2" in message and "upgrade kalshi-trading" in message
+    assert f"schema version {newer}" in message and f"up to version {newer - 1}" in message
+    assert "upgrade kalshi-trading" in message
     assert "\n" not in message and store.url.masked in message
-    assert not store.check().ok and "schema version 3" in str(store.check().problem)
-    assert sql(db, "SELECT value FROM kalshi_sim.kalshi_meta WHERE key = 'schema.version'") == [("3",)]
+    assert not store.check().ok and f"schema version {newer}" in str(store.check().problem)
+    assert sql(db, "SELECT value FROM kalshi_sim.kalshi_meta WHERE key = 'schema.version'") == [(str(newer),)]
     assert sql(db, "SELECT count(*) FROM kalshi_sim.fills") == [(1,)]
     assert sql(db, "SELECT to_regclass('kalshi_sim.from_the_future') IS NOT NULL") == [(True,)]
 
@@ -180,7 +185,7 @@ def test_check_answers_without_creating_anything(db, stores):
     assert status.ok and "answers" in status.detail and "created on first use" in status.detail
     assert sql(db, "SELECT count(*) FROM pg_namespace WHERE nspname = 'kalshi_sim'") == [(0,)]
     stores().journal()
-    assert "version 2" in stores().check().detail
+    assert f"version {schema.SCHEMA_VERSION}" in stores().check().detail
 
 
 # -- a transaction that fails halfway --------------------------------------------------------------------------
