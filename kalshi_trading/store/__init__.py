@@ -33,6 +33,11 @@ def open_store(url: str | StoreURL, *, env: str, clock: Callable[[], datetime] |
         from kalshi_trading.store.sqlite import SqliteStore
 
         return SqliteStore(parsed, env=env, clock=clock)
+    if parsed.backend is Backend.POSTGRESQL:
+        _require("psycopg", "postgres", parsed)
+        from kalshi_trading.store.postgres import PostgresStore
+
+        return PostgresStore(parsed, env=env, clock=clock)
     if parsed.backend is Backend.DYNAMODB:
         _require("boto3", "dynamodb", parsed)
         from kalshi_trading.store.dynamodb import DynamoStore

@@ -45,7 +45,7 @@ class Backend(StrEnum):
     DYNAMODB = "dynamodb"
 
 
-_SUPPORTED = frozenset({Backend.SQLITE, Backend.DYNAMODB})  # an adapter adds its backend here
+_SUPPORTED = frozenset({Backend.SQLITE, Backend.POSTGRESQL, Backend.DYNAMODB})  # an adapter adds its backend here
 _NAMES = {Backend.SQLITE: "SQLite", Backend.POSTGRESQL: "PostgreSQL", Backend.DYNAMODB: "DynamoDB"}
 _ALIASES = {"sqlite": Backend.SQLITE, "sqlite3": Backend.SQLITE, "postgresql": Backend.POSTGRESQL,
             "postgres": Backend.POSTGRESQL, "postgresql+psycopg": Backend.POSTGRESQL,

@@ -58,8 +58,6 @@ def test_the_default_store_is_the_environments_data_directory(env, sim, tmp_path
 
 
 @pytest.mark.parametrize("url,words", [
-    (f"postgresql://trader:{SECRET}@db.example:5432/kalshi", ["not supported yet", "trader:***@db.example"]),
-    (f"postgres://db.example/kalshi?sslmode=require&password={SECRET}", ["not supported yet", "password=***"]),
     (f"dynamodb://us-east-1/kalshi?aws_secret_access_key={SECRET}", ["the region and a query"]),
     (f"mysql://root:{SECRET}@localhost/kalshi", ["unknown storage backend"]),
     (f"trader:{SECRET}@db.example", ["not a store URL"]),

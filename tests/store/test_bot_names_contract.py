@@ -10,10 +10,12 @@ import pytest
 from kalshi_trading.errors import UsageError
 from kalshi_trading.store import open_store
 from kalshi_trading.store.base import DEFAULT_BOT, check_bot_name
+from tests.store import pg_server
 from tests.store.dynamo_server import dynamo_url
 
 ADAPTERS: dict[str, Callable[[object], str]] = {
     "sqlite": lambda tmp: f"sqlite://{tmp}/store/",
+    "postgresql": lambda tmp: pg_server.fresh_url(),  # a new database on this process's throwaway cluster
     "dynamodb": dynamo_url,
 }
 

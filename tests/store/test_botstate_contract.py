@@ -20,11 +20,13 @@ from kalshi_trading.store.botstate import (
     RESERVED_KEYS, BotFill, CarriedLot, CarriedState, CarriedStats, CostMethod, FillSource, LogBounds, StoredOrder,
 )
 from tests.store.dynamo_server import dynamo_url
+from tests.store import pg_server
 
 # adapter name -> a fresh store URL for one test (given pytest's tmp_path)
 ADAPTERS: dict[str, Callable[[object], str]] = {
     "sqlite": lambda tmp: f"sqlite://{tmp}/store/",
     "dynamodb": dynamo_url,
+    "postgresql": lambda tmp: pg_server.fresh_url(),  # a new database on this process's throwaway cluster
 }
 D = Decimal
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)

@@ -22,12 +22,14 @@ from kalshi_trading.store.journal import (
 )
 from kalshi_trading.trading.csv_export import TRADE_COLUMNS
 from tests.store.dynamo_server import dynamo_url
+from tests.store import pg_server
 from tests.store.records import D, T0, fill, settlement
 
 # adapter name -> a fresh store URL for one test (given pytest's tmp_path)
 ADAPTERS: dict[str, Callable[[object], str]] = {
     "sqlite": lambda tmp: f"sqlite://{tmp}/store/",
     "dynamodb": dynamo_url,
+    "postgresql": lambda tmp: pg_server.fresh_url(),  # a new database on this process's throwaway cluster
 }
 OWNER = IntentOwner("host-a", "boot-1", 4026531836, 4242, 123456)
 
@@ -99,20 +101,22 @@ def test_the_schema_version_is_recorded_and_survives_reopening(stores):
     assert again.schema_version() == version and [e.client_order_id for e in again.pending_intents()] == ["c1"]
 
 
-def environments_kept_apart(stores) -> None:
-    """Opening the demo store's URL for prod is refused (SQLite: one directory holds one environment), or opens
-    prod's own, empty records (DynamoDB: tables `{prefix}{env}_...`): never demo's."""
+def refused_or_apart(stores) -> None:
+    """Another environment at the URL is refused (SQLite: one directory holds one environment) or kept apart (a
+    schema per environment in PostgreSQL): either way it never sees the demo's records, nor they its."""
     try:
-        prod = stores("prod").journal()
+        other = stores("prod").journal()
     except JournalError as refused:
         assert "demo environment" in str(refused)
     else:
-        assert prod.order_events() == [] and prod.location != stores("demo").journal().location
+        assert (other.order_events(), other.fills(), other.exchange_identity()) == ([], [], None)
+        intent(other, "p1", env="prod")
+    assert "p1" not in [e.client_order_id for e in stores("demo").journal().order_events()]
 
 
 def test_a_store_holds_one_environment(stores):
     intent(stores("demo").journal(), "c1", env="demo")
-    environments_kept_apart(stores)
+    refused_or_apart(stores)
     assert [e.client_order_id for e in stores("demo").journal().pending_intents()] == ["c1"]
 
 
@@ -135,8 +139,7 @@ def test_the_environment_outlives_an_archive(stores):
     journal = stores("demo").journal()
     journal.bind_exchange("exchange-a")
     journal.bind_exchange("exchange-b")
-    intent(journal, "c1", env="demo")
-    environments_kept_apart(stores)
+    refused_or_apart(stores)
 
 
 # -- order intents and events -------------------------------------------------------------------------------------

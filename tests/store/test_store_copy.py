@@ -27,11 +27,13 @@ from kalshi_trading.store.journal import IntentOwner, SyncCursor
 from kalshi_trading.store.signals import AttemptOutcome, AttemptRecord, CycleStatus, HealthRecord, SignalRecord
 from kalshi_trading.trading.store_copy import ReplayClock, copy_store
 from tests.store.records import fill, settlement
+from tests.store import pg_server
 from tests.store.dynamo_server import dynamo_url
 
 ADAPTERS: dict[str, Callable[[object, str], str]] = {
     "sqlite": lambda tmp, name: f"sqlite://{tmp}/{name}/",
     "dynamodb": lambda tmp, name: dynamo_url(tmp),
+    "postgresql": lambda tmp, name: pg_server.fresh_url(),
 }
 PAIRS = [(a, b) for a, b in itertools.product(sorted(ADAPTERS), repeat=2)]
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)

@@ -50,7 +50,6 @@ def test_masking_hides_passwords_and_secret_values(text, shown):
 
 
 @pytest.mark.parametrize("text,words", [
-    (f"postgresql://bob:{SECRET}@db/kalshi", "PostgreSQL storage is not supported yet"),
     (f"dynamodb://us-east-1/kalshi?secret_key={SECRET}", "a DynamoDB URL is the region and a query"),
     ("mysql://db/kalshi", "unknown storage backend"),
     ("/var/lib/kalshi", "not a store URL"),
@@ -66,6 +65,16 @@ def test_refusals_name_the_variable_and_never_the_secret(text, words):
     message = str(caught.value)
     assert "KALSHI_STORE" in message and words in message and "s3cr" not in message
     assert caught.value.variable == "KALSHI_STORE"
+
+
+@pytest.mark.parametrize("text", [f"postgresql://bob:{SECRET}@db.example:5432/kalshi", "postgres://db/kalshi",
+                                  f"postgresql+psycopg://bob@db/k?sslmode=require&password={SECRET}", "postgresql://"])
+def test_postgresql_urls_open_a_store_that_connects_only_when_used(text):
+    store = open_store(text, env="sim")  # nothing is connected yet: no server is needed to build it
+    assert store.url.backend is Backend.POSTGRESQL and store.url.conninfo.startswith("postgresql://")
+    for shown in (store.url.masked, str(store.url), repr(store.url), store.journal_location):
+        assert "s3cr" not in shown
+    assert "kalshi_sim" in store.journal_location  # the environment's schema
 
 
 def test_settings_default_and_repr(tmp_path):
