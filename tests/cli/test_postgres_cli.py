@@ -16,6 +16,8 @@ from decimal import Decimal
 import pytest
 from typer.testing import CliRunner
 
+from kalshi_trading.store.postgres import schema
+
 from kalshi_trading.cli.main import app
 from kalshi_trading.models import BookSide, OrderRequest, TimeInForce
 from kalshi_trading.store.url import mask_url
@@ -140,7 +142,8 @@ def test_a_newer_schema_is_exit_3_naming_both_versions(env, sim, pg_url):
     cluster.execute("UPDATE kalshi_sim.kalshi_meta SET value = '9' WHERE key = 'schema.version'",
                     pg_url.rsplit("/", 1)[1])
     result = run(env, "order", "limit", cent_market(sim), "yes", "1", "0.05", "--yes", KALSHI_STORE=pg_url)
-    assert_exit_3_in_one_line(result, "schema version 9", "up to version 2", "upgrade kalshi-trading")
+    assert_exit_3_in_one_line(result, "schema version 9", f"up to version {schema.SCHEMA_VERSION}",
+                              "upgrade kalshi-trading")
     assert json.loads(run(env, "orders", "--json").stdout)["orders"] == []
 
 
