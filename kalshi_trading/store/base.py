@@ -1,6 +1,6 @@
 """What every store is: built once per process from its URL (`store.open_store`), it hands out the journal, the
 bot states (one per bot name: several bots may share a store), the signal records, the runtime configuration and
-the leases.
+the leases and the alert events.
 
 A store holds one environment's records (sim, demo or prod); opening it for another environment is refused, so
 simulated fills never mix with real ones.
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kalshi_trading.errors import StorageError, UsageError
+from kalshi_trading.store.alerts import AlertStore
 from kalshi_trading.store.botstate import BotStore, LogBounds
 from kalshi_trading.store.journal import TradeJournal
 from kalshi_trading.store.lease import LeaseStore
@@ -85,6 +86,10 @@ class Store(Protocol):
 
     def leases(self) -> LeaseStore:
         """The leases (store/lease.py), opened on first use and then the same object."""
+        ...
+
+    def alerts(self) -> AlertStore:
+        """The alert events (store/alerts.py): every message the notifiers sent or failed to send."""
         ...
 
     def check(self) -> StoreStatus:

@@ -1,6 +1,6 @@
 """The SQLite adapter: one directory per environment, the trade journal in `journal.sqlite` inside it, the bot
 state in `bot.sqlite` (a named bot's in `bot-<name>.sqlite`), the signals in `signals.sqlite`, the runtime
-configuration in `runtime.sqlite` and the leases in `leases.sqlite`."""
+configuration in `runtime.sqlite`, the leases in `leases.sqlite` and the alert events in `alerts.sqlite`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from kalshi_trading.errors import JournalError, StorageError, UsageError
 from kalshi_trading.store.base import DEFAULT_BOT, StoreStatus, check_bot_name
 from kalshi_trading.store.botstate import BotStore, LogBounds
 from kalshi_trading.store.journal import TradeJournal
+from kalshi_trading.store.alerts import AlertStore
 from kalshi_trading.store.lease import LeaseStore
 from kalshi_trading.store.runtime import RuntimeConfigStore
 from kalshi_trading.store.signals import SignalStore
@@ -28,6 +29,7 @@ SIGNALS_FILE = "signals.sqlite"
 BOT_STATE_FILE = "bot.sqlite"
 RUNTIME_FILE = "runtime.sqlite"
 LEASES_FILE = "leases.sqlite"
+ALERTS_FILE = "alerts.sqlite"
 
 
 def _is_bot_name(name: str) -> bool:
@@ -56,6 +58,7 @@ class SqliteStore:
         self._bot_states: dict[str, SqliteBotState] = {}
         self._runtime: RuntimeConfigStore | None = None
         self._leases: LeaseStore | None = None
+        self._alerts: AlertStore | None = None
 
     @property
     def url(self) -> StoreURL:
@@ -134,6 +137,15 @@ class SqliteStore:
             self._leases = SqliteLeases(self.directory / LEASES_FILE)
         return self._leases
 
+    def alerts(self) -> AlertStore:
+        """The alert events (`alerts.sqlite`; created by the first event recorded)."""
+        if self._alerts is None:
+            from kalshi_trading.store.sqlite.alerts import SqliteAlerts
+
+            self._make_directory()
+            self._alerts = SqliteAlerts(self.directory / ALERTS_FILE)
+        return self._alerts
+
     def _make_directory(self) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -173,10 +185,12 @@ class SqliteStore:
     def close(self) -> None:
         """Close everything open; every part is closed even when one fails."""
         closers = [state.close for state in self._bot_states.values()]
-        closers += [part.close for part in (self._runtime, self._leases, self._signals) if part is not None]
+        parts = (self._runtime, self._leases, self._signals, self._alerts)
+        closers += [part.close for part in parts if part is not None]
         if self._journal is not None:
             closers.append(self._journal.close)
         self._bot_states, self._runtime, self._leases, self._signals, self._journal = {}, None, None, None, None
+        self._alerts = None
         _close_all(closers)
 
 
