@@ -396,7 +396,8 @@ class BotLoop:
 
     def _api_error(self, what: str, exc: ApiError) -> None:
         self.metrics.api_errors += 1
-        log.warning("%s failed: %s", what, exc)
+        self.metrics.api_error_kinds[(what, type(exc).__name__)] += 1
+        log.warning("%s failed: %s", what, exc, extra={"action": what, "reason": str(exc)})
         self.state.log_event(self.clock.now(), "api_error", f"{what}: {exc}")
 
     # --- fills, risk ----------------------------------------------------------------------------------
@@ -435,7 +436,8 @@ class BotLoop:
         self.state.save_risk(self.risk.to_state())
         self.metrics.risk_events.append({"ts": change.ts, "kind": "risk_state", "message": msg})
         if change.must_cancel_all:
-            log.critical("HALTED: %s; cancelling every order; `kalshi auto resume` to trade again", change.reason)
+            log.critical("HALTED: %s; cancelling every order; `kalshi auto resume` to trade again", change.reason,
+                         extra={"action": "halt", "reason": change.reason, "rule": self.risk.rule})
             self.on_alert("halt", f"HALTED: {change.reason}. All orders cancelled; run `kalshi auto resume` "
                                   "to trade again.")
             self.cancel_all("halted")

@@ -10,7 +10,7 @@ per timer pass for the chart.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -99,6 +99,7 @@ class Metrics:
     book_events: int = 0  # book updates from the feed (coalesced: a market is decided once per burst)
     fills: int = 0
     api_errors: int = 0
+    api_error_kinds: Counter = field(default_factory=Counter)  # (call, error class) -> count
     resyncs: int = 0
     disconnects: int = 0
     stale_books: int = 0

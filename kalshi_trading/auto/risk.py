@@ -235,6 +235,7 @@ class RiskEngine:
         self._reason = "started"
         self._since = clock()
         self._manual = False  # REDUCING entered by a person: only resume() leaves it
+        self._rule = ""  # the rule that halted the engine ("daily_loss", "strategy", "manual"); "" unless HALTED
         self.denials: deque[DecisionRecord] = deque(maxlen=history)
         self.changes: deque[StateChange] = deque(maxlen=history)
 
@@ -253,23 +254,31 @@ class RiskEngine:
     def since(self) -> datetime:
         return self._since
 
+    @property
+    def rule(self) -> str:
+        """The rule that halted the engine ("" unless HALTED): what the owner's halt alert names."""
+        return self._rule
+
     def update_config(self, config: BotConfig) -> None:
         """Take a reloaded configuration (limits apply from the next check)."""
         self.config = config
 
-    def _move(self, new: RiskState, reason: str, manual: bool = False) -> StateChange | None:
+    def _move(self, new: RiskState, reason: str, manual: bool = False, rule: str = "") -> StateChange | None:
         if new is self._state and manual == self._manual:
             return None
         now = self._clock()
         change = StateChange(self._state, new, reason, now, must_cancel_all=new is RiskState.HALTED)
         self._state, self._reason, self._since, self._manual = new, reason, now, manual
+        self._rule = rule if new is RiskState.HALTED else ""
         self.changes.append(change)
-        log.warning("risk state %s -> %s: %s", change.old.value, change.new.value, reason)
+        log.warning("risk state %s -> %s: %s", change.old.value, change.new.value, reason,
+                    extra={"action": f"risk_{new.value}", "reason": reason, "rule": rule})
         return change
 
-    def halt(self, reason: str) -> StateChange | None:
-        """Stop everything until `resume()`; the returned change says to cancel all working orders."""
-        return self._move(RiskState.HALTED, reason)
+    def halt(self, reason: str, rule: str = "manual") -> StateChange | None:
+        """Stop everything until `resume()`; the returned change says to cancel all working orders.  `rule` names
+        what halted it (kept with the state, named by the halt alert)."""
+        return self._move(RiskState.HALTED, reason, rule=rule)
 
     def reduce(self, reason: str) -> StateChange | None:
         """Allow only reducing orders until `resume()` (no effect while halted)."""
@@ -288,7 +297,7 @@ class RiskEngine:
         cfg = self.config
         pnl = self.daily_loss.pnl(ctx)
         if self.daily_loss.breached(ctx, cfg):
-            change = self.halt(f"daily loss limit: P&L today {pnl} <= -{cfg.max_daily_loss}")
+            change = self.halt(f"daily loss limit: P&L today {pnl} <= -{cfg.max_daily_loss}", self.daily_loss.name)
             return [change] if change else []
         if self._manual:
             return []
@@ -317,7 +326,10 @@ class RiskEngine:
         else:
             self.denials.append(DecisionRecord(now, order, decision))
             log.info("risk denied %s %s %s @ %s [%s]: %s", order.ticker, order.book_side.value, order.count,
-                     order.yes_price, decision.rule, decision.reason)
+                     order.yes_price, decision.rule, decision.reason,
+                     extra={"market": order.ticker, "action": "denied", "side": order.book_side.value,
+                            "yes_price": order.yes_price, "size": order.count, "rule": decision.rule,
+                            "reason": decision.reason})
         return decision
 
     def rate_limit_reopens_at(self) -> datetime | None:
@@ -342,7 +354,7 @@ class RiskEngine:
     def to_state(self) -> dict:
         """A JSON-ready dict of what must survive a restart (the state, why, since when)."""
         return {"version": STATE_VERSION, "state": self._state.value, "reason": self._reason,
-                "since": self._since.isoformat(), "manual": self._manual}
+                "since": self._since.isoformat(), "manual": self._manual, "rule": self._rule}
 
     def from_state(self, data: dict) -> None:
         """Restore a saved state (a HALTED engine stays halted).  A damaged record raises ConfigError."""
@@ -355,9 +367,10 @@ class RiskEngine:
                 raise ValueError("'since' has no time zone")
             reason = str(data["reason"])
             manual = bool(data.get("manual", False))
+            rule = str(data.get("rule") or "") if state is RiskState.HALTED else ""
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise ConfigError(f"saved risk state is unreadable: {exc}",
                               fix="inspect the bot state file; delete it only if you mean to start ACTIVE") from None
-        self._state, self._reason, self._since, self._manual = state, reason, since, manual
+        self._state, self._reason, self._since, self._manual, self._rule = state, reason, since, manual, rule
         if state is not RiskState.ACTIVE:
             log.warning("risk state restored: %s since %s: %s", state.value, since.isoformat(), reason)

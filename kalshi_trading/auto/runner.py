@@ -205,7 +205,7 @@ class BotRun:
         self.failure = failure
         loop = self.loop
         if loop is not None:
-            change = loop.risk.halt(failure.reason())
+            change = loop.risk.halt(failure.reason(), "strategy")
             if change is not None:
                 loop.on_state_change(change)
         if self._stop is not None:
