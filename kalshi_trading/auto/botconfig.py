@@ -69,6 +69,9 @@ Global keys (top level):
   toxicity               0 .. 1: how toxic the market's flow is, for strategies that
                          read it (the built-in ones do not); unset by default         default none
 
+[alerts] (optional): the alert rules and digests, read once at the start; see the README's "Alerts, digests
+and metrics" (e.g. [alerts.daily_pnl] below = -5, [alerts.no_fills] enabled = false).
+
 Money and counts are exact decimals: write 0.02 or "0.02".  Example:
 
 ```toml
@@ -334,7 +337,7 @@ def _build(data: Mapping[str, Any], source: str) -> BotConfig:
     base = BotConfig()
     changes: dict[str, Any] = {"source": source}
     for key, value in data.items():
-        if key not in ("defaults", "markets"):
+        if key not in ("defaults", "markets", "alerts"):  # [alerts] is the ops' (kalshi_trading/ops/settings.py)
             changes[key] = _global(key, value)
     defaults = _market(_table(data.get("defaults", {}), "defaults"), base.defaults, "defaults")
     markets: dict[str, MarketConfig] = {}

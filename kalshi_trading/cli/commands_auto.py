@@ -15,6 +15,7 @@ from typing import Optional
 import typer
 
 from kalshi_trading.cli import ranges
+from kalshi_trading.cli.ops_wiring import METRICS_ALLOW_REMOTE, METRICS_HOST, METRICS_PORT, bot_ops
 from kalshi_trading.cli.render import echo, emit_json, env_badge, style
 from kalshi_trading.errors import StrategyHalted, UsageError
 
@@ -225,6 +226,9 @@ def auto(
     help_config: bool = typer.Option(False, "--help-config", help="Show the configuration file format."),
     bot: str = typer.Option("default", "--bot", help="This bot's name (a-z, 0-9, _ -): its own state, PID file "
                                                      "and leases, so several bots share a store."),
+    metrics_port: Optional[int] = METRICS_PORT,
+    metrics_host: str = METRICS_HOST,
+    metrics_allow_remote: bool = METRICS_ALLOW_REMOTE,
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
@@ -313,6 +317,7 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
                      clock=clock, feed=feed, feed_name=feed_name, env=s.env_label, watcher=reloader,
                      on_start=on_start, on_alert=_alert, leases=leases)
     run = BotRun(setup)
+    ops = bot_ops(app_ctx, run, ctx.params, bot=bot)  # alert rules, digests, /metrics: cli/ops_wiring.py
     reloader.passes = lambda: run.metrics.timer_passes
     stop = threading.Event()
     with PidFile(state_dir, bot):
@@ -327,7 +332,7 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
                     echo(f"start-up reconciliation: {run.startup.summary()}")
             status = StatusLine(run)
             try:
-                run.run(stop, duration, status)
+                run.run(stop, duration, ops.status(status))
             finally:
                 status.end()
         finally:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from kalshi_trading.cli import ranges
+from kalshi_trading.cli.ops_wiring import METRICS_ALLOW_REMOTE, METRICS_HOST, METRICS_PORT, pipeline_ops
 from kalshi_trading.cli.render import cents, count, echo, emit_json, env_badge, iso, style, table, usd
 from kalshi_trading.errors import UsageError
 
@@ -169,6 +170,9 @@ def pipeline_run(
     confirm_live_auto: bool = typer.Option(False, "--confirm-live-auto",
                                            help="With KALSHI_CONFIRM_LIVE_AUTO=yes: enter live_auto without a prompt."),
     json_output: bool = JSON_OPTION,
+    metrics_port: Optional[int] = METRICS_PORT,
+    metrics_host: str = METRICS_HOST,
+    metrics_allow_remote: bool = METRICS_ALLOW_REMOTE,
 ) -> None:
     """Run the pipeline: each cycle discovers markets, collects, models, stores signals and paper-trades them.
 
@@ -208,11 +212,12 @@ def pipeline_run(
     if sim:
         _use_sim(app_ctx, speed, seed)
     pipeline = _build_pipeline(app_ctx, cfg, modes.engine)
+    ops = pipeline_ops(app_ctx, pipeline, ctx.params, mode=modes.engine.value)  # digests, alerts, /metrics
     if not json_output:
         echo(f"{env_badge(settings.env_label)} pipeline: bot mode {modes.bot.value}, engine {modes.engine.value}, "
              f"{cfg.profile.limits_text()}; every {cfg.interval_s:g} s"
              f"{' for ' + format(duration, 'g') + ' s' if duration else (' once' if once else ' until Ctrl-C')}")
-    results = _run(pipeline, once, duration)
+    results = _run(pipeline, once, duration, ops.on_cycle(_status_line))
     summary = {"environment": settings.env, "bot_mode": modes.bot.value, "mode": modes.engine.value,
                "profile": cfg.profile.name, "cycles": len(results),
                "signals": sum(len(r.signals) for r in results), "actionable": sum(r.actionable for r in results),
@@ -261,11 +266,11 @@ def _build_pipeline(app_ctx, cfg: PipelineConfig, engine_mode):
                     FeeSchedule(client).for_market, clock, prepare=data.prepare)
 
 
-def _run(pipeline, once: bool, duration: Optional[float]) -> list[CycleResult]:
+def _run(pipeline, once: bool, duration: Optional[float], on_cycle=None) -> list[CycleResult]:
     stop = threading.Event()
     restore = _stop_on_signals(stop) if threading.current_thread() is threading.main_thread() else None
     try:
-        return pipeline.run(once=once, duration=duration, stop=stop, on_cycle=_status_line)
+        return pipeline.run(once=once, duration=duration, stop=stop, on_cycle=on_cycle or _status_line)
     finally:
         if restore is not None:
             restore()

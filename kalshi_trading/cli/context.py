@@ -266,7 +266,10 @@ class AppContext:
         if self._portfolio is None:
             from kalshi_trading.trading.portfolio import Portfolio
 
-            self._portfolio = Portfolio(self.client, self.journal, self.settings.env)
+            from kalshi_trading.cli.ops_wiring import trade_notice_hook  # KALSHI_TRADE_NOTICES
+
+            self._portfolio = Portfolio(self.client, self.journal, self.settings.env,
+                                        on_sync=trade_notice_hook(self))
         return self._portfolio
 
     def positions_portfolio(self) -> tuple[Portfolio, bool]:

@@ -121,7 +121,7 @@ class PipelineConfig:
 
 
 _TOP_KEYS = ("profile", "mode", "bot_mode", "interval_s", "lease_ttl_s", "overrides", "discovery", "models",
-             "sources")
+             "sources", "alerts")  # [alerts]: the ops' table (kalshi_trading/ops/settings.py), read by them
 _DISCOVERY_KEYS = ("series", "tickers", "events", "keywords", "btc15m_next_margin_s", "btcd_min_to_close_s")
 
 

@@ -26,6 +26,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Callable
 
 from kalshi_trading.api.batch import BatchRead, ReadPool, is_network, read_each
 from kalshi_trading.errors import ApiError, ExchangeUnavailable, NotFoundError, RejectedError
@@ -190,15 +191,20 @@ class Portfolio:
     # after another, as before the batch reads; never set by the CLI.
     sequential_reads = False
 
-    def __init__(self, client, journal: TradeJournal, env: str, workers: int = READ_WORKERS):
+    def __init__(self, client, journal: TradeJournal, env: str, workers: int = READ_WORKERS,
+                 on_sync: Callable[[SyncResult], None] | None = None):
         self.client = client
         self.journal = journal
         self.env = env.upper()
         self.workers = workers
+        self.on_sync = on_sync  # told of every sync's new records (the manual trader's fill and settlement notices)
 
     def sync(self) -> SyncResult:
         """Pull new fills and settlements into the journal (network; `trading.sync`)."""
-        return sync_journal(self.client, self.journal)
+        result = sync_journal(self.client, self.journal, new_records=self.on_sync is not None)
+        if self.on_sync is not None:
+            self.on_sync(result)
+        return result
 
     def pnl(self, method: str = "fifo", since: datetime | None = None) -> PnlReport:
         """Lot P&L over the journal (local).  `since` limits which closes count, not which lots exist."""
