@@ -69,7 +69,13 @@ VARIABLES = (
     "KALSHI_RATE_TIER",
     "KALSHI_CONNECT_TIMEOUT",
     "KALSHI_READ_TIMEOUT",
+    "KALSHI_LOG_FORMAT",
+    "KALSHI_TRADE_NOTICES",
 )
+LOG_FORMATS = ("text", "json")
+SWITCHES = {"on": True, "yes": True, "true": True, "1": True, "off": False, "no": False, "false": False, "0": False}
+# systemd's credential (`LoadCredential=kalshi-private-key:...`): the key file when KALSHI_PRIVATE_KEY_PATH is unset
+CREDENTIAL_KEY = "kalshi-private-key"
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -94,6 +100,8 @@ class Settings:
     log_dir: Path = Path("logs")
     log_level: str = "INFO"
     log_retention_days: int = 30
+    log_format: str = "text"  # KALSHI_LOG_FORMAT: text (for people) or json (one object per line, for shippers)
+    trade_notices: bool = False  # KALSHI_TRADE_NOTICES: notices of new fills and settlements after a journal sync
     rate_tier: str = "basic"
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
@@ -217,7 +225,7 @@ KNOWN_VARIABLES = (
     "KALSHI_ENV", "KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY_PATH", "KALSHI_PRIVATE_KEY_PASSWORD", "KALSHI_API_BASE",
     "KALSHI_WS_BASE", "KALSHI_DATA_DIR", "KALSHI_LOG_DIR", "KALSHI_LOG_LEVEL", "KALSHI_LOG_RETENTION_DAYS",
     "KALSHI_RATE_TIER", "KALSHI_CONNECT_TIMEOUT", "KALSHI_READ_TIMEOUT", "KALSHI_STORE", "KALSHI_SIM_FAULTS",
-    "KALSHI_CONFIRM_LIVE_AUTO",
+    "KALSHI_CONFIRM_LIVE_AUTO", "KALSHI_LOG_FORMAT", "KALSHI_TRADE_NOTICES",
     "KALSHI_REQUIRE_STORE_SERVERS",  # the test suite's: fail, not skip, a store test whose server is missing (CI)
 )
 
@@ -272,7 +280,7 @@ def load_settings(
 
     key_id = get("KALSHI_API_KEY_ID")
     key_path_text = get("KALSHI_PRIVATE_KEY_PATH")
-    key_path = _resolve(key_path_text, cwd) if key_path_text else None
+    key_path = _resolve(key_path_text, cwd) if key_path_text else _credential_key(environ)
     if env in ("demo", "prod"):
         if not key_id:
             raise ConfigError(
@@ -312,6 +320,11 @@ def load_settings(
     level = (get("KALSHI_LOG_LEVEL") or "INFO").upper()
     if level not in LOG_LEVELS:
         raise ConfigError(f"unknown log level {level!r}", "KALSHI_LOG_LEVEL", "use DEBUG, INFO, WARNING or ERROR")
+    log_format = (get("KALSHI_LOG_FORMAT") or "text").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"unknown log format {log_format[:32]!r}", "KALSHI_LOG_FORMAT",
+                          "use text (the default) or json")
+    trade_notices = _switch(get("KALSHI_TRADE_NOTICES"), "KALSHI_TRADE_NOTICES")
     tier = (get("KALSHI_RATE_TIER") or "basic").lower()
     if tier not in RATE_TIERS:
         raise ConfigError(f"unknown rate tier {tier!r}", "KALSHI_RATE_TIER", "use one of " + ", ".join(RATE_TIERS))
@@ -329,12 +342,33 @@ def load_settings(
         log_dir=log_dir,
         log_level=level,
         log_retention_days=int(_ranged(get("KALSHI_LOG_RETENTION_DAYS"), "KALSHI_LOG_RETENTION_DAYS", 30)),
+        log_format=log_format,
+        trade_notices=trade_notices,
         rate_tier=tier,
         connect_timeout=_ranged(get("KALSHI_CONNECT_TIMEOUT"), "KALSHI_CONNECT_TIMEOUT", 3.05),
         read_timeout=_ranged(get("KALSHI_READ_TIMEOUT"), "KALSHI_READ_TIMEOUT", 10.0),
         env_file=used_file,
         warnings=tuple(warnings),
     )
+
+
+def _switch(text: str | None, name: str) -> bool:
+    """on/off (yes/no, true/false, 1/0); unset is off."""
+    if text is None:
+        return False
+    value = SWITCHES.get(text.lower())
+    if value is None:
+        raise ConfigError(f"{text[:32]!r} is not on or off", name, "write on or off")
+    return value
+
+
+def _credential_key(environ: Mapping[str, str]) -> Path | None:
+    """The private key systemd passed as a credential (`$CREDENTIALS_DIRECTORY/kalshi-private-key`), if any."""
+    directory = environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return None
+    path = Path(directory) / CREDENTIAL_KEY
+    return path if path.is_file() else None
 
 
 def _resolve(text: str, cwd: Path) -> Path:

@@ -203,24 +203,33 @@ class Executor:
             owner=current_owner(), deadline=self._clock() + intents.in_flight_limit(self.client),
         )
         trades_log.info("SUBMIT %s %s %s %s %s @ %s (yes %s) %s cid=%s", self.env, action.value, request.count,
-                        side.value, request.ticker, price, request.yes_price, request.time_in_force.value, cid)
+                        side.value, request.ticker, price, request.yes_price, request.time_in_force.value, cid,
+                        extra={"market": request.ticker, "action": action.value, "side": side.value, "price": price,
+                               "yes_price": request.yes_price, "size": request.count, "client_order_id": cid,
+                               "env": self.env})
         try:
             ack = self.client.create_order(request)
         except OrderOutcomeUnknown as exc:
             # The intent stays pending on purpose: reconcile() settles it against the exchange.
             self.journal.record_error("order_outcome_unknown", str(exc), {"client_order_id": cid})
-            trades_log.warning("UNKNOWN %s cid=%s: %s", request.ticker, cid, exc.message)
+            trades_log.warning("UNKNOWN %s cid=%s: %s", request.ticker, cid, exc.message,
+                               extra={"market": request.ticker, "action": "unknown", "client_order_id": cid,
+                                      "reason": exc.message})
             raise
         except ApiError as exc:
             self.journal.record_outcome(cid, "rejected", code=exc.code or str(exc.status), message=exc.message)
             self.journal.record_error("order_rejected", str(exc), {"client_order_id": cid, "ticker": request.ticker})
-            trades_log.info("REJECTED %s cid=%s code=%s %s", request.ticker, cid, exc.code, exc.message)
+            trades_log.info("REJECTED %s cid=%s code=%s %s", request.ticker, cid, exc.code, exc.message,
+                            extra={"market": request.ticker, "action": "rejected", "client_order_id": cid,
+                                   "code": exc.code, "reason": exc.message})
             raise
         status = _status_of(ack, request)
         self.journal.record_outcome(cid, "accepted", order_id=ack.order_id, status=status,
                                     count=ack.fill_count, extra={"remaining": str(ack.remaining_count)})
         trades_log.info("ACCEPTED %s order=%s cid=%s filled=%s remaining=%s status=%s", request.ticker,
-                        ack.order_id, cid, ack.fill_count, ack.remaining_count, status)
+                        ack.order_id, cid, ack.fill_count, ack.remaining_count, status,
+                        extra={"market": request.ticker, "action": "accepted", "order_id": ack.order_id,
+                               "client_order_id": cid, "filled": ack.fill_count, "remaining": ack.remaining_count})
         return ack
 
     def _result(self, request: OrderRequest, ack: OrderAck, side: Side, action: Action) -> OrderResult:
@@ -235,7 +244,9 @@ class Executor:
                 fees = sum((f.fee for f in fills), ZERO)
                 for f in fills:
                     trades_log.info("FILL %s order=%s %s %s @ yes %s fee %s", f.ticker, f.order_id, f.book_side,
-                                    f.count, f.yes_price, f.fee)
+                                    f.count, f.yes_price, f.fee,
+                                    extra={"market": f.ticker, "action": "fill", "order_id": f.order_id,
+                                           "side": f.book_side, "yes_price": f.yes_price, "size": f.count})
             elif ack.average_fill_price is not None:
                 avg = ack.average_fill_price if side is Side.YES else ONE - ack.average_fill_price
         status = _status_of(ack, request)
@@ -348,7 +359,8 @@ class Executor:
         self.journal.record_outcome(ref.journal_key, "cancelled", order_id=ref.order_id, status="canceled",
                                     count=reduced_by)
         trades_log.info("CANCEL %s order=%s reduced_by=%s%s", ref.ticker, ref.order_id, reduced_by,
-                        " (already gone)" if already_gone else "")
+                        " (already gone)" if already_gone else "",
+                        extra={"market": ref.ticker, "action": "cancel", "order_id": ref.order_id, "size": reduced_by})
 
     def preview_amend(self, order_id: str, *, price: Decimal | None = None,
                       count: Decimal | None = None) -> AmendPreview:
@@ -381,7 +393,9 @@ class Executor:
                        status=exc.status, code=exc.code, method=exc.method, path=exc.path) from exc
         self.journal.record_outcome(ref.journal_key, "amended", order_id=ref.order_id, yes_price=yes_price,
                                     count=total)
-        trades_log.info("AMEND %s order=%s yes_price=%s total=%s", ref.ticker, ref.order_id, yes_price, total)
+        trades_log.info("AMEND %s order=%s yes_price=%s total=%s", ref.ticker, ref.order_id, yes_price, total,
+                        extra={"market": ref.ticker, "action": "amend", "order_id": ref.order_id,
+                               "yes_price": yes_price, "size": total})
         return ack
 
     def _amend_terms(self, order_id: str, price: Decimal | None,
@@ -419,7 +433,9 @@ class Executor:
         """Reduce an order the caller knows, and journal it."""
         ack = self.client.decrease_order(ref.order_id, reduce_by=reduce_by, reduce_to=reduce_to)
         self.journal.record_outcome(ref.journal_key, "decreased", order_id=ref.order_id, count=ack.remaining_count)
-        trades_log.info("DECREASE %s order=%s remaining=%s", ref.ticker, ref.order_id, ack.remaining_count)
+        trades_log.info("DECREASE %s order=%s remaining=%s", ref.ticker, ref.order_id, ack.remaining_count,
+                        extra={"market": ref.ticker, "action": "decrease", "order_id": ref.order_id,
+                               "remaining": ack.remaining_count})
         return ack
 
     # ----------------------------------------------------------------- fills
