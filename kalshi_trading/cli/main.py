@@ -234,6 +234,8 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("paper", "commands_signals",
           "Paper (and real) attempts of the signal pipeline: the orders and the report."),
     Entry("store", "commands_store", "Storage: copy one store's records into another (e.g. SQLite into PostgreSQL)."),
+    Entry("deploy", "commands_deploy",
+          "Deployment files: systemd units that run the bot, the pipeline or the dashboard unattended."),
     Entry("sim", "sim_commands", "Run and control the simulated exchange."),
 )
 MODULES: tuple[str, ...] = tuple(dict.fromkeys(entry.module for entry in COMMANDS))
