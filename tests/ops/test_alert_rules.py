@@ -188,3 +188,27 @@ def test_money_and_spans_for_people():
         ["$0.00", "$0.00", "-$1.24", "$12.00", "-$0.01"]
     assert [span(timedelta(seconds=s)) for s in (59, 900, 7200, 9000, 90_000, 200_000)] == \
         ["59 s", "15 min", "2 h", "2 h 30 min", "25 h", "2 d 7 h"]
+
+
+def test_api_errors_cooldown_and_rearm():
+    eng, sink = engine({"api_errors": {"count": 2, "window": "5m", "cooldown": "30m"}, "no_fills": {"enabled": False}})
+    errors = [0, 2, 2, 2, 2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+              4, 6]
+    for minute, n in enumerate(errors):  # bursts at minutes 1, 8 and 36; each clears 5 minutes later
+        eng.observe_bot(snap(minute, api_errors=n, api_error_kinds={("cancel", "TransientError"): n}))
+    assert sink.rules() == ["api_errors", "api_errors"]  # minute 1, then minute 36 (past the cooldown)
+    [(held, reason)] = sink.held  # the burst at minute 8, within the cooldown, cleared before it ended
+    assert held.rule == "api_errors" and "30 min cooldown" in reason
+
+
+def test_source_down_and_store_cooldowns_are_per_episode_and_recorded():
+    eng, sink = engine({"source_down": {"cycles": 1, "cooldown": "10m"}, "store": {"cooldown": "10m"}})
+    bad, good = health("kraken", SourceStatus.FAILED, "timeout"), health("kraken", SourceStatus.OK)
+    for n, row in enumerate((bad, good, bad, good), start=1):
+        eng.observe_cycle(cycle(n, row))
+    eng.observe_cycle(cycle(5, health("coinbase", SourceStatus.FAILED, "HTTP 500")))  # another source: its own
+    assert [m.title for m in sink.sent] == ["source down: kraken", "source down: coinbase"]
+    assert [m.title for m, _ in sink.held] == ["source down: kraken"]
+    for minute, problem in ((0, "gone"), (1, None), (2, "gone"), (12, "gone")):
+        eng.observe_store(StoreProbe(T0 + timedelta(minutes=minute), "x", problem))
+    assert [m.rule for m in sink.sent].count("store") == 2 and [m.rule for m, _ in sink.held].count("store") == 1
