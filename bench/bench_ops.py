@@ -12,9 +12,10 @@ does, with:
                  loopback HTTP server (the way a webhook channel sends: a bounded queue, never on the loop)
   metrics        /metrics on 127.0.0.1, scraped every 0.5 s by a client thread
 
-Printed (medians over the rounds of each mode): decision p50/p99 (strategy + diff + risk per market pass, what the
-loop records), loop p50/p99 (the same pass with its I/O), passes, messages delivered and scrapes.  The goal is no
-measurable change: compare the spread of the off rounds with the difference between the modes.
+Printed (the median over the rounds of each mode, with the lowest and highest round): decision p50/p99 (strategy +
+diff + risk per market pass, what the loop records), loop p50/p99 (the same pass with its I/O), passes, messages
+delivered and scrapes.  The goal is no measurable change: compare the spread of the off rounds with the difference
+between the modes.
 
 Usage:  python bench/bench_ops.py [--rounds 3] [--duration 10] [--speed 60] [--seed 7]
 """
@@ -51,7 +52,7 @@ from kalshi_trading.ops.runtime import BotOps, MetricsPlace  # noqa: E402
 from kalshi_trading.ops.settings import build_settings  # noqa: E402
 
 HEADERS = ["ops", "rounds", "decision p50 µs", "decision p99 µs", "loop p50 µs", "loop p99 µs", "passes",
-           "messages", "scrapes"]
+           "messages", "scrapes"]  # latencies: the median of the rounds' figures [the lowest-highest round]
 
 
 class Receiver:
@@ -175,8 +176,9 @@ def us(seconds: float | None) -> float:
 
 
 def summary(label: str, rounds: list[dict]) -> list:
-    def med(key: str, q: float) -> float:
-        return statistics.median(us(percentile(r[key], q)) for r in rounds)
+    def med(key: str, q: float) -> str:
+        each = [us(percentile(r[key], q)) for r in rounds]
+        return f"{statistics.median(each)} [{min(each)}-{max(each)}]"
 
     return [label, len(rounds), med("decision", 50), med("decision", 99), med("tick", 50), med("tick", 99),
             statistics.median(r["passes"] for r in rounds), statistics.median(r["messages"] for r in rounds),
@@ -203,9 +205,9 @@ def main() -> None:
     finally:
         receiver.close()
     rows = [summary("off", off), summary("on", on)]
-    spread = [us(percentile(r["decision"], 99)) for r in off]
     print(tabulate(rows, headers=HEADERS, tablefmt="github"))
-    print(f"\ndecision p99 of the off rounds: {min(spread)}-{max(spread)} µs (the noise to compare the modes with)")
+    print("\nlatencies: the median of the rounds' figures [the lowest and highest round]: the spread of the off "
+          "rounds is the noise to compare the modes with")
 
 
 if __name__ == "__main__":
