@@ -11,8 +11,10 @@ sends the final digest and probes the store once more.
 `PipelineOps` (for `kalshi pipeline run`): after each cycle (between cycles, on the pipeline's thread) the cycle's
 digests, the source-down rule, the store probe and the metrics totals.
 
-Every message also goes to the log (`LoggingSink`: a level per severity, the rule and kind as `extra=` fields), so
-an alert is in `kalshi.log` (and `errors.log` from warning up) whether or not a channel is configured.
+A failure of the ops themselves is logged with its traceback and never stops trading (the `except Exception` blocks
+below are the ops' boundary with the run).  Every message also goes to the log (`LoggingSink`: a level per severity,
+the rule and kind as `extra=` fields), so an alert is in `kalshi.log` (and `errors.log` from warning up) whether or
+not a channel is configured.
 """
 
 from __future__ import annotations
@@ -176,7 +178,10 @@ class BotOps:
         def on_status() -> None:
             if inner is not None:
                 inner()
-            self.publish()
+            try:
+                self.publish()
+            except Exception:  # noqa: BLE001 - the ops' boundary: a failure of ours never stops trading
+                log.exception("ops: could not take the bot's snapshot; alerts and metrics may be stale")
 
         return on_status
 
@@ -192,7 +197,10 @@ class BotOps:
     # --- on the ops thread ----------------------------------------------------------------------------------
     def _work(self) -> None:
         while not self._stop.wait(self.tick):
-            self._evaluate(final=False)
+            try:
+                self._evaluate(final=False)
+            except Exception:  # noqa: BLE001 - the ops thread's top level: log, go on with the next tick
+                log.exception("ops: evaluating the alert rules failed")
 
     def _evaluate(self, final: bool) -> None:
         snap = self.latest
@@ -229,6 +237,8 @@ class BotOps:
                 self._evaluate(final=True)
             elif self.store is not None:
                 self.engine.observe_store(probe_store(self.store, datetime.now(timezone.utc)))
+        except Exception:  # noqa: BLE001 - the ops' boundary: the command's own outcome stands
+            log.exception("ops: the final evaluation failed")
         finally:
             if self.server is not None:
                 self.server.close()
@@ -265,7 +275,10 @@ class PipelineOps:
         def on_cycle(result: CycleResult) -> None:
             if inner is not None:
                 inner(result)
-            self.observe(result)
+            try:
+                self.observe(result)
+            except Exception:  # noqa: BLE001 - the ops' boundary: a failure of ours never stops the pipeline
+                log.exception("ops: the cycle's digests or alerts failed")
 
         return on_cycle
 
@@ -288,6 +301,8 @@ class PipelineOps:
         """A last store probe (a run that ended on its store is alerted); stop serving metrics."""
         try:
             self._probe(datetime.now(timezone.utc), force=True)
+        except Exception:  # noqa: BLE001 - the ops' boundary: the command's own outcome stands
+            log.exception("ops: the last store probe failed")
         finally:
             if self.server is not None:
                 self.server.close()
