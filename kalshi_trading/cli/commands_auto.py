@@ -311,7 +311,8 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
     feed, feed_name = _open_feed(feed_kind, app_ctx, client, tickers)
     setup = BotSetup(client=client, executor=executor, state=state, strategy=strat, config=cfg, tickers=tickers,
                      clock=clock, feed=feed, feed_name=feed_name, env=s.env_label, watcher=reloader,
-                     on_start=on_start, on_alert=_alert, leases=leases)
+                     on_start=on_start, on_alert=_alert, leases=leases,
+                     probe_store=lambda: app_ctx.store.check().problem)
     run = BotRun(setup)
     reloader.passes = lambda: run.metrics.timer_passes
     stop = threading.Event()

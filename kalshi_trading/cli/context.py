@@ -336,9 +336,14 @@ class AppContext:
         self._closers.insert(0, closer)
 
     def close(self) -> None:
+        """Run every closer.  A store that cannot take its last writes (it went away) is logged, not raised: the
+        command has ended and said what failed; the traceback of a closing error would only hide that."""
         while self._closers:
             closer = self._closers.pop(0)
-            closer()
+            try:
+                closer()
+            except StorageError as exc:
+                log.error("closing: %s", exc)
 
 
 def _server_store(url_text: str | None) -> bool:

@@ -1,6 +1,6 @@
 """Several bots, one store, one exchange account, end to end: `kalshi auto` processes sharing one store (a SQLite
-directory, a PostgreSQL database, DynamoDB tables: each on its real server) and one simulator (served by this test process on a loopback port), each trading its own market under
-its lease.
+directory, a PostgreSQL database, DynamoDB tables: each on its real server) and one simulator (served by this test
+process on a loopback port), each trading its own market under its lease.
 
 - A second bot asking for a leased market is refused (exit 3) naming the holder and the expiry.
 - A bot killed with SIGKILL leaves its quotes; a new bot takes its market over at once (the holder is provably gone:
