@@ -87,6 +87,8 @@ class BotLoop:
         self.reload_every = reload_every
         self.flush_every = flush_every
         self.on_alert = on_alert or (lambda level, message: None)
+        # asked once: a protocol check is slow, and `observe` runs on every pass
+        self._gated: SpreadGated | None = strategy if isinstance(strategy, SpreadGated) else None
         self.decision_log = decision_log  # every pass into the state's decision log (a backtest's is thrown away)
         self.leases = leases  # the run's market leases, renewed by the housekeeping (None: no store leases)
         self._next_lease = 0.0
@@ -294,8 +296,8 @@ class BotLoop:
         if isinstance(self.strategy, GuardedStrategy):  # what `kalshi auto` runs: the strategy behind its guard
             inner = self.strategy.inner_gate_open(self.snapshot(ticker, now))
             gate = None if inner is None else ticker not in self.closed and inner
-        elif isinstance(self.strategy, SpreadGated):
-            gate = ticker not in self.closed and self.strategy.gate_open(self.snapshot(ticker, now))
+        elif self._gated is not None:
+            gate = ticker not in self.closed and self._gated.gate_open(self.snapshot(ticker, now))
         self.metrics.observe(ticker, now, len(sides) == 2, gate)
 
     def _cancel(self, order: OrderRecord) -> None:
