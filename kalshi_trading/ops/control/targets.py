@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 ANSWER_S = 10.0
 
 
+def _num(value: Any) -> str:
+    """A Decimal without trailing zeros (0.4100 -> 0.41, 2.00 -> 2, 10 stays 10); anything else as text."""
+    return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)
+
+
 def _when(moment: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else "-"
 
@@ -87,7 +92,8 @@ class BotTarget:
     def positions(self) -> str:
         def read(loop: BotLoop) -> str:
             marks = loop.marks()
-            rows = [f"{t}: {p} (mark {marks.get(t, '-')})" for t, p in sorted(loop.ledger.positions().items()) if p]
+            rows = [f"{t}: {_num(p)} (mark {_num(marks.get(t, '-'))})"
+                    for t, p in sorted(loop.ledger.positions().items()) if p]
             return "\n".join(rows) or "no positions"
         return self._ask(read)
 
@@ -101,7 +107,7 @@ class BotTarget:
 
     def orders(self) -> str:
         def read(loop: BotLoop) -> str:
-            rows = [f"{o.ticker} {o.book_side.value} {o.yes_price} x {o.remaining}"
+            rows = [f"{o.ticker} {o.book_side.value} {_num(o.yes_price)} x {_num(o.remaining)}"
                     for o in sorted(loop.ledger.orders.values(), key=lambda o: (o.ticker, o.book_side.value))]
             return "\n".join(rows) or "no working orders"
         return self._ask(read)
@@ -176,7 +182,8 @@ class PipelineTarget:
             held = [p for p in self.client.get_positions().markets if p.position]
         except ApiError as exc:
             raise NotNow(f"the exchange did not answer: {exc}") from None
-        return "\n".join(f"{p.ticker}: {p.position} (exposure {p.market_exposure})" for p in held) or "no positions"
+        return "\n".join(f"{p.ticker}: {_num(p.position)} (exposure {_num(p.market_exposure)})"
+                         for p in held) or "no positions"
 
     def pnl(self) -> str:
         try:
@@ -193,7 +200,7 @@ class PipelineTarget:
             resting = list(self.client.iter_orders(status="resting"))
         except ApiError as exc:
             raise NotNow(f"the exchange did not answer: {exc}") from None
-        return "\n".join(f"{o.ticker} {o.book_side.value} {o.yes_price} x {o.remaining_count}"
+        return "\n".join(f"{o.ticker} {o.book_side.value} {_num(o.yes_price)} x {_num(o.remaining_count)}"
                          for o in resting) or "no resting orders"
 
     def mode(self) -> str:
