@@ -125,3 +125,10 @@ def test_a_server_that_hangs_never_blocks_beyond_the_deadline(server):
     assert delivery.failure is Failure.UNREACHABLE and "no answer" in delivery.reason
     assert time.monotonic() - started < 15  # bounded by the deadline (generously: a loaded machine)
     assert "pathIsASecret" not in delivery.reason
+
+
+def test_a_reason_never_shows_the_urls_path_or_the_secret(server):
+    channel = hook(server)
+    text = f"GET {server.url}{PATH} failed; url: {PATH} (signed with {SECRET})"
+    assert channel.scrub(text) == f"GET http://127.0.0.1:{server.url.rsplit(':', 1)[1]}/… failed; url: /… " \
+                                  "(signed with ***)"

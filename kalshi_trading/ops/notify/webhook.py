@@ -32,6 +32,7 @@ import logging
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 from kalshi_trading.notify_settings import NotifySettings, shown_url
 from kalshi_trading.ops.notify.channel import Delivery, Failure, Limits
@@ -106,8 +107,10 @@ class WebhookChannel:
         return cls(notify.webhook_url, notify.webhook_secret, limits=limits)
 
     def scrub(self, text: str) -> str:
-        """`text` with the URL (whose path may be a secret) and the secret replaced."""
-        for secret, shown in ((self._url, self.shown), (self._secret, "***")):
+        """`text` with the URL, its path alone (an error may name only that) and the secret replaced."""
+        parts = urlsplit(self._url)
+        tail = parts.path + (f"?{parts.query}" if parts.query else "")
+        for secret, shown in ((self._url, self.shown), (tail if tail.strip("/") else "", "/…"), (self._secret, "***")):
             if secret:
                 text = text.replace(secret, shown)
         return text
