@@ -255,6 +255,7 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
     from kalshi_trading.auto.runner import BotRun, BotSetup, PidFile, install_stop_signals
     from kalshi_trading.auto.runtime_config import StoreConfigWatcher
     from kalshi_trading.auto.underlying import ExchangeClock, WallClock
+    from kalshi_trading.ops.running import attach_bot
 
     app_ctx = _app_ctx(ctx)
     if sim:
@@ -314,6 +315,7 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
                      on_start=on_start, on_alert=_alert, leases=leases,
                      probe_store=lambda: app_ctx.store.check().problem)
     run = BotRun(setup)
+    attach_bot(run, s, bot=bot, on_close=app_ctx.on_close)  # the notifier and Telegram commands, if configured
     reloader.passes = lambda: run.metrics.timer_passes
     stop = threading.Event()
     with PidFile(state_dir, bot):

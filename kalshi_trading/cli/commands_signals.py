@@ -208,6 +208,9 @@ def pipeline_run(
     if sim:
         _use_sim(app_ctx, speed, seed)
     pipeline = _build_pipeline(app_ctx, cfg, modes.engine)
+    from kalshi_trading.ops.running import attach_pipeline  # the notifier and Telegram commands, if configured
+
+    attach_pipeline(pipeline, app_ctx.settings, modes, app_ctx.client, on_close=app_ctx.on_close)
     if not json_output:
         echo(f"{env_badge(settings.env_label)} pipeline: bot mode {modes.bot.value}, engine {modes.engine.value}, "
              f"{cfg.profile.limits_text()}; every {cfg.interval_s:g} s"

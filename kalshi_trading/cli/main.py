@@ -233,6 +233,9 @@ COMMANDS: tuple[Entry, ...] = (
           "Stored signals: model probability vs the market, edge net of the taker fee, direction."),
     Entry("paper", "commands_signals",
           "Paper (and real) attempts of the signal pipeline: the orders and the report."),
+    Entry("notify", "commands_notify", "Notifications: send a test message to each configured channel."),
+    Entry("alerts", "commands_notify",
+          "The alert events: every message the notifiers sent, failed, dropped or held back."),
     Entry("store", "commands_store", "Storage: copy one store's records into another (e.g. SQLite into PostgreSQL)."),
     Entry("sim", "sim_commands", "Run and control the simulated exchange."),
 )

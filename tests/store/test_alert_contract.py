@@ -13,9 +13,13 @@ import pytest
 from kalshi_trading.errors import UsageError
 from kalshi_trading.store import open_store
 from kalshi_trading.store.alerts import AlertEvent, AlertStore, DeliveryStatus, MessageKind, Severity
+from tests.store import pg_server
+from tests.store.dynamo_server import dynamo_url
 
 ADAPTERS: dict[str, Callable[[object], str]] = {
     "sqlite": lambda tmp: f"sqlite://{tmp}/store/",
+    "postgresql": lambda tmp: pg_server.fresh_url(),  # a new database on this process's throwaway cluster
+    "dynamodb": dynamo_url,
 }
 T0 = datetime(2026, 11, 30, 16, 0, 0, 123456, tzinfo=timezone.utc)
 
