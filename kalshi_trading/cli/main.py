@@ -233,6 +233,8 @@ COMMANDS: tuple[Entry, ...] = (
           "Stored signals: model probability vs the market, edge net of the taker fee, direction."),
     Entry("paper", "commands_signals",
           "Paper (and real) attempts of the signal pipeline: the orders and the report."),
+    Entry("dashboard", "commands_dashboard",
+          "Serve the web dashboard: portfolio, open orders, bots, signals, logs and alerts, live."),
     Entry("store", "commands_store", "Storage: copy one store's records into another (e.g. SQLite into PostgreSQL)."),
     Entry("sim", "sim_commands", "Run and control the simulated exchange."),
 )
