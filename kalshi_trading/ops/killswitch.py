@@ -125,8 +125,8 @@ def request_halt(state: BotState, reason: str, now: datetime, *, running: bool) 
     state.put("resume_request", None)
     if running:
         state.put(HALT_REQUEST, {"at": now.isoformat(), "reason": reason})
-    state.log_event(now, "risk_state", f"risk state {before} -> halted: {reason}",
-                    {"old": before, "new": "halted"})
+    state.log_event(now, "kill", f"{reason}: risk state {before} -> halted"
+                    + ("; the running bot is asked to halt" if running else ""), {"old": before, "new": "halted"})
     return before
 
 

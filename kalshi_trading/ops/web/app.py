@@ -4,7 +4,7 @@
     GET  /<section>            one page per section (the HTML shell; its script polls the JSON below)
     GET  /api/section/<name>   the section's snapshot (`?since=VERSION`: a short "unchanged" answer when it is;
                                `?data=1`: with the `--json` document of the same read)
-    GET  /api/health           the sources (store, exchange, log file): ok since / failing since
+    GET  /api/health           the sources (store, exchange): last good read, down since
     POST /api/kill             the kill switch: the token in the `X-Dashboard-Token` header (or the JSON body's
                                `token`), `{"confirm": true}`, JSON only; answers what was done
     GET  /metrics              Prometheus' text format over the default registry (prometheus-client)
@@ -51,6 +51,7 @@ SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
                                "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
 }
+PUBLIC = ("/assets/", "/favicon.ico")  # the page's own script and style: code, no data, so no token
 ASSETS = {"dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8"}
 
 
@@ -98,7 +99,7 @@ class Guard:
                 return PlainTextResponse("this dashboard answers only to a loopback host name (127.0.0.1, "
                                          "localhost)", 403)
             return None
-        if token_matches(given_token(scope, headers), self.config.token):
+        if scope.get("path", "").startswith(PUBLIC) or token_matches(given_token(scope, headers), self.config.token):
             return None
         return PlainTextResponse("this dashboard needs its token: open /?token=TOKEN, or send the "
                                  "X-Dashboard-Token header (Authorization: Bearer for a scraper)", 401)

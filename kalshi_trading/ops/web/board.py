@@ -10,9 +10,10 @@ first.  Jobs (`run`: the kill switch) go before the next read; a read already ru
 bounded by the client's and the store's own timeouts).
 
 A failed read keeps the section's last good read and records the failure (the source by the error's type: a
-`StorageError` is the store, an `ApiError` the exchange) and since when; the next good read clears it.  The
-sources' health (`health`) is kept the same way: good since a read that used the source succeeded, failing since
-the first of the failures that followed.
+`StorageError` is the store, an `ApiError` the exchange) and since when; the next good read clears it.  A source
+(`health`) is down when sections fail because of it and none that uses it has read well since those failures
+began (so one section that cannot work, e.g. a backend without alert events yet, does not make the store look
+down while the others read it well); it is down since the first of those failures.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Section:
-    """One page's data: `read` builds its document (on the board's thread), `sources` are what it reads."""
+    """One page's data: `read` builds its document (on the board's thread); `sources` are what it always reads (a
+    good read of it says they answer; a failure is put down to the source its error names, whatever the section)."""
 
     name: str
     title: str
@@ -81,7 +83,6 @@ class Board:
         self._snaps = {s.name: Snapshot(s.name, s.title, 0) for s in sections}
         self._asked: dict[str, float] = {}  # monotonic time a page last asked for the section
         self._tried: dict[str, float] = {}  # monotonic time of the last read
-        self._health = {src: SourceHealth(src, None, None) for s in sections for src in s.sources}
         self._jobs: deque[tuple[Callable[[], object], Future]] = deque()
         self._stopping = False
         self._thread = threading.Thread(target=self._work, name="kalshi-dashboard-board", daemon=True)
@@ -113,8 +114,21 @@ class Board:
         return self._clock()
 
     def health(self) -> list[SourceHealth]:
+        """Each source the sections read: its last good read, and whether (and since when) it is down."""
         with self._cond:
-            return list(self._health.values())
+            snaps = dict(self._snaps)
+        out = []
+        for src in dict.fromkeys(src for s in self.sections.values() for src in s.sources):
+            using = [snaps[s.name] for s in self.sections.values() if src in s.sources]
+            ok_at = max((x.fresh_at for x in using if x.fresh_at is not None), default=None)
+            failing = [x.failure for x in snaps.values() if x.failure is not None and x.failure.source is src
+                       and (ok_at is None or x.failure.since > ok_at)]
+            down = None
+            if failing:
+                latest = max(failing, key=lambda f: f.last)
+                down = Failure(src, latest.error, min(f.since for f in failing), latest.last)
+            out.append(SourceHealth(src, ok_at, down))
+        return out
 
     def run(self, job: Callable[[], T], timeout: float) -> T:
         """Run `job` on the board's thread, before the next read; its result, or what it raised.
@@ -208,22 +222,21 @@ class Board:
         now = self._clock()
         with self._cond:
             old = self._snaps[section.name]
+            if old.failure is not None:
+                log.info("dashboard section %s read again (failing since %s)", section.name,
+                         old.failure.since.isoformat())
             self._snaps[section.name] = Snapshot(section.name, section.title, old.version + 1, doc, now, None,
                                                  read_ms)
-            for src in section.sources:
-                self._health[src] = SourceHealth(src, now, None)
 
     def _failed(self, section: Section, source: Source, error: str) -> None:
         now = self._clock()
-        log.warning("dashboard section %s: %s unavailable: %s", section.name, source.value, error)
         with self._cond:
             old = self._snaps[section.name]
+            if old.failure is None:  # logged when it starts failing, not on every read while it does
+                log.warning("dashboard section %s: %s unavailable: %s", section.name, source.value, error)
             since = old.failure.since if old.failure is not None else now
             self._snaps[section.name] = replace(old, version=old.version + 1,
                                                 failure=Failure(source, error, since, now))
-            health = self._health.get(source, SourceHealth(source, None, None))
-            began = health.failure.since if health.failure is not None else now
-            self._health[source] = SourceHealth(source, health.ok_at, Failure(source, error, began, now))
 
     def _close(self) -> None:
         with self._cond:

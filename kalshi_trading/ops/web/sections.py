@@ -7,7 +7,7 @@ arithmetic on money.  A section may also carry `data`: the document `--json` pri
 decimal strings), for API clients.
 
 A `Snapshot` is what the board knows of a section: the last good read (`doc`) and when it was made (`fresh_at`),
-and, while reads fail, the `Failure`: which source (the store, the exchange, the log file) and since when.  A
+and, while reads fail, the `Failure`: which source (the store, the exchange) and since when.  A
 stale section keeps showing its last good read, marked stale; one never read shows the failure alone, never
 zeros.
 """
@@ -26,7 +26,6 @@ class Source(StrEnum):
 
     STORE = "store"
     EXCHANGE = "exchange"
-    LOG = "log file"
     DASHBOARD = "dashboard"  # the dashboard's own code (a bug, not an outage)
 
 

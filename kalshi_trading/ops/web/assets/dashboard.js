@@ -94,6 +94,8 @@
     chart.appendChild(svg("line", {x1: L, x2: W - R, y1: sy(0), y2: sy(0), "class": "zero"}));
     const path = b.points.map((p, i) => `${sx(xs[i]).toFixed(1)},${sy(ys[i]).toFixed(1)}`).join(" ");
     chart.appendChild(svg("polyline", {points: path, "class": "curve"}));
+    const n = b.points.length - 1;
+    chart.appendChild(svg("circle", {cx: sx(xs[n]).toFixed(1), cy: sy(ys[n]).toFixed(1), r: 3, "class": "end"}));
     if (b.labels.max) chart.appendChild(svg("text", {x: 4, y: T + 10, "class": "label"}, b.labels.max));
     if (b.labels.min) chart.appendChild(svg("text", {x: 4, y: H - B, "class": "label"}, b.labels.min));
     chart.appendChild(svg("text", {x: L, y: H - 6, "class": "label"}, b.points[0][0]));
