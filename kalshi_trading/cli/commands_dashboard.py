@@ -128,18 +128,22 @@ def _url(host: str, port: int) -> str:
 
 
 def _board(app_ctx, refresh: float, method: str):
+    from typing import Callable
+
     from kalshi_trading.cli import dashboard_bots, dashboard_sections as sec
     from kalshi_trading.ops.web.board import Board, Section
-    from kalshi_trading.ops.web.sections import Source
+    from kalshi_trading.ops.web.sections import SectionDoc, Source
 
     # what each always reads (bots and signals read the exchange only when there are bots or signals)
     both = (Source.STORE, Source.EXCHANGE)
-    readers = {"portfolio": (lambda: sec.portfolio(app_ctx, method), both),
-               "orders": (lambda: sec.orders(app_ctx), (Source.EXCHANGE,)),
-               "bots": (lambda: dashboard_bots.bots(app_ctx), (Source.STORE,)),
-               "signals": (lambda: sec.signals(app_ctx), (Source.STORE,)),
-               "logs": (lambda: sec.logs(app_ctx), (Source.STORE,)),
-               "alerts": (lambda: sec.alerts(app_ctx), (Source.STORE,))}
+    readers: dict[str, tuple[Callable[[], SectionDoc], tuple[Source, ...]]] = {
+        "portfolio": (sec.Portfolio(app_ctx, method), both),
+        "orders": (lambda: sec.orders(app_ctx), (Source.EXCHANGE,)),
+        "bots": (lambda: dashboard_bots.bots(app_ctx), (Source.STORE,)),
+        "signals": (lambda: sec.signals(app_ctx), (Source.STORE,)),
+        "logs": (lambda: sec.logs(app_ctx), (Source.STORE,)),
+        "alerts": (lambda: sec.alerts(app_ctx), (Source.STORE,)),
+    }
     sections = [Section(name, title, *readers[name]) for name, title in PAGES]
     return Board(sections, refresh=refresh, on_stop=app_ctx.close)
 

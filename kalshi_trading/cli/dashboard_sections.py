@@ -52,28 +52,46 @@ def badge(app_ctx) -> str:
 
 
 # ------------------------------------------------------------------ portfolio
-def portfolio(app_ctx, method: str) -> SectionDoc:
-    """`kalshi portfolio --method METHOD` (it syncs the journal first), the P&L by market, and the curve."""
-    from kalshi_trading.trading.portfolio import incomplete_error
+class Portfolio:
+    """`kalshi portfolio --method METHOD` (it syncs the journal first), the P&L by market, and the realized curve.
 
-    summary = app_ctx.portfolio.summary(method=method)
-    blocks: list[Block] = [
-        Fields("totals", "Totals", tuple(totals_rows(summary))),
-        Table("positions", f"Positions ({len(summary.positions)})", POSITION_HEADERS, cells(position_rows(summary)),
-              align=("left", "left", RIGHT, "left", RIGHT, RIGHT, RIGHT)),
-        realized_curve(app_ctx.portfolio.pnl(method), summary.as_of),
-        Table("pnl", "P&L by market", PNL_HEADERS, cells(pnl_rows(summary)),
-              align=("left", "left", RIGHT, RIGHT, RIGHT, RIGHT)),
-    ]
-    blocks += [Note(f"discrepancy-{i}", f"warning: {d}", Tone.WARNING) for i, d in enumerate(summary.discrepancies)]
-    error = incomplete_error(summary)
-    if error is not None:
-        blocks.insert(0, Note("incomplete", str(error), Tone.ERROR))
-    subtitle = f"{badge(app_ctx)} portfolio ({summary.method.upper()} lots) as of {iso(summary.as_of)}"
-    return SectionDoc(subtitle, tuple(blocks), to_jsonable(summary_json(summary)))
+    The curve needs the lots once more (a third pass over every fill after the summary's two); it is made again
+    only when the realized P&L or the fees paid moved, i.e. when a fill or a close came in."""
+
+    def __init__(self, app_ctx, method: str):
+        self.app_ctx = app_ctx
+        self.method = method
+        self._curve: tuple[tuple, Chart] | None = None
+
+    def __call__(self) -> SectionDoc:
+        from kalshi_trading.trading.portfolio import incomplete_error
+
+        app_ctx = self.app_ctx
+        summary = app_ctx.portfolio.summary(method=self.method)
+        blocks: list[Block] = [
+            Fields("totals", "Totals", tuple(totals_rows(summary))),
+            Table("positions", f"Positions ({len(summary.positions)})", POSITION_HEADERS,
+                  cells(position_rows(summary)), align=("left", "left", RIGHT, "left", RIGHT, RIGHT, RIGHT)),
+            self.curve(summary),
+            Table("pnl", "P&L by market", PNL_HEADERS, cells(pnl_rows(summary)),
+                  align=("left", "left", RIGHT, RIGHT, RIGHT, RIGHT)),
+        ]
+        blocks += [Note(f"discrepancy-{i}", f"warning: {d}", Tone.WARNING)
+                   for i, d in enumerate(summary.discrepancies)]
+        error = incomplete_error(summary)
+        if error is not None:
+            blocks.insert(0, Note("incomplete", str(error), Tone.ERROR))
+        subtitle = f"{badge(app_ctx)} portfolio ({summary.method.upper()} lots) as of {iso(summary.as_of)}"
+        return SectionDoc(subtitle, tuple(blocks), to_jsonable(summary_json(summary)))
+
+    def curve(self, summary) -> Chart:
+        key = (summary.method, summary.realized_pnl, summary.fees_paid)
+        if self._curve is None or self._curve[0] != key:
+            self._curve = key, realized_curve(self.app_ctx.portfolio.pnl(self.method))
+        return self._curve[1]
 
 
-def realized_curve(report, now: datetime) -> Chart:
+def realized_curve(report) -> Chart:
     """Realized P&L through time: each closed lot's gain (proceeds - cost - its fees, `trading/pnl.py`) added up in
     the order the lots closed; at most CURVE_POINTS points are drawn, the values exact."""
     lots = sorted((lot for lot in report.closed_lots if lot.disposed_time is not None),
