@@ -35,6 +35,7 @@ from kalshi_trading.cli.views import (
     summary_json,
     totals_rows,
 )
+from kalshi_trading.money import ZERO
 from kalshi_trading.ops.web.sections import Block, Chart, Fields, Note, Point, SectionDoc, Table, Tone
 
 CURVE_POINTS = 400  # points drawn at most (evenly chosen, the last always kept)
@@ -106,8 +107,8 @@ def realized_curve(report) -> Chart:
     labels = {}
     if points:
         values = [p.value for p in points]
-        labels = {"first": usd(values[0], True), "min": usd(min(values), True), "max": usd(max(values), True),
-                  "last": usd(values[-1], True)}
+        labels = {"first": usd(values[0], True), "min": usd(min(min(values), ZERO), True),  # the axis shows $0
+                  "max": usd(max(max(values), ZERO), True), "last": usd(values[-1], True)}
     note = (f"{len(lots)} closed lot(s); the unrealized P&L of open positions and the fees of open lots are in the "
             "totals above, not in this curve")
     return Chart("equity", "Realized P&L net of fees, by close time", tuple(points), labels, note)

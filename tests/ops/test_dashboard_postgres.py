@@ -54,6 +54,9 @@ def test_the_portfolio_page_reads_a_postgresql_store_and_says_when_it_goes_down(
     assert line.startswith("STALE: store unavailable since ") and "showing the read of" in line, line
     assert table(page, "positions") == shown and fields(page, "totals") == expected_totals(doc)  # never zeros
     page.wait_for_selector('[data-source="store"].down')
+    page.wait_for_selector('nav a[data-nav="portfolio"].stale')  # every page's link says whether it is stale
+    assert page.get_attribute('nav a[data-nav="portfolio"]', "title").startswith("stale since ")
+    assert page.locator('nav a[data-nav="orders"].stale').count() == 0
     shoot(page, "portfolio-store-down")
     assert orders.locator("#freshness.fresh").count() == 1  # the exchange's own page reads on
     assert len(table(orders, "orders")) == 1

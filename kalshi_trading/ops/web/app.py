@@ -4,7 +4,8 @@
     GET  /<section>            one page per section (the HTML shell; its script polls the JSON below)
     GET  /api/section/<name>   the section's snapshot (`?since=VERSION`: a short "unchanged" answer when it is;
                                `?data=1`: with the `--json` document of the same read)
-    GET  /api/health           the sources (store, exchange): last good read, down since
+    GET  /api/health           the sources (store, exchange): last good read, down since; and every section's
+                               freshness (the navigation marks a stale page)
     POST /api/kill             the kill switch: the token in the `X-Dashboard-Token` header (or the JSON body's
                                `token`), `{"confirm": true}`, JSON only; answers what was done
     GET  /metrics              Prometheus' text format over the default registry (prometheus-client)
@@ -135,7 +136,7 @@ def build_app(board: Board, config: WebConfig, kill: Callable[[], Mapping[str, A
     suffix = f"?token={quote(config.token)}" if config.require_token else ""
 
     def nav(current: str) -> str:
-        return "".join(f'<a href="/{n}{suffix}"{" class=current" if n == current else ""}>'
+        return "".join(f'<a href="/{n}{suffix}" data-nav="{n}"{" class=current" if n == current else ""}>'
                        f"{html.escape(board.sections[n].title)}</a>" for n in names)
 
     async def home(request: Request) -> Response:
@@ -168,7 +169,10 @@ def build_app(board: Board, config: WebConfig, kill: Callable[[], Mapping[str, A
                     "failure": None if h.failure is None else {"error": h.failure.error, "since": iso(h.failure.since),
                                                                "last": iso(h.failure.last)}}
                    for h in board.health()]
-        return JSONResponse({"environment": config.env_label.lower(), "now": iso(now), "sources": sources})
+        sections = [{"section": x.section, "fresh_at": iso(x.fresh_at), "stale": x.stale,
+                     "since": iso(x.failure.since) if x.failure else None} for x in board.snapshots()]
+        return JSONResponse({"environment": config.env_label.lower(), "now": iso(now), "sources": sources,
+                             "sections": sections})
 
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]

@@ -113,6 +113,11 @@ class Board:
         """The board's clock (the pages' ages are measured against it)."""
         return self._clock()
 
+    def snapshots(self) -> list[Snapshot]:
+        """Every section's latest snapshot (not marking any watched)."""
+        with self._cond:
+            return list(self._snaps.values())
+
     def health(self) -> list[SourceHealth]:
         """Each source the sections read: its last good read, and whether (and since when) it is down."""
         with self._cond:

@@ -147,6 +147,14 @@
       items.appendChild(el("span", {"class": f ? "source down" : "source ok", "data-source": src.source}, text));
     }
     bar.replaceChildren(items);
+    for (const sec of h.sections || []) {  // every page's freshness, on its link
+      const link = document.querySelector(`nav a[data-nav="${sec.section}"]`);
+      if (!link) continue;
+      link.classList.toggle("stale", sec.stale);
+      link.title = sec.stale ? `stale since ${sec.since}` + (sec.fresh_at ? `; last fresh ${sec.fresh_at}` : "")
+                             : (sec.fresh_at ? `fresh at ${sec.fresh_at}` : "not read yet");
+      link.dataset.freshAt = sec.fresh_at || "";
+    }
   }
 
   async function poll() {
