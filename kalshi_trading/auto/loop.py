@@ -470,7 +470,15 @@ class BotLoop:
 
     # --- housekeeping ---------------------------------------------------------------------------------
     def check_resume(self) -> None:
-        """`kalshi auto resume` from another terminal leaves a request in the state file."""
+        """`kalshi auto resume` from another terminal leaves a request in the state file; so does the kill switch
+        (`ops/killswitch.py`: a halt request, taken first: the bot halts and cancels its orders)."""
+        halt = self.state.get("halt_request")
+        if halt is not None:
+            self.state.put("halt_request", None)
+            why = halt.get("reason") if isinstance(halt, dict) else None
+            change = self.risk.halt(str(why or "halted by the kill switch"))
+            if change is not None:
+                self.on_state_change(change)
         request = self.state.get("resume_request")
         if request is None:
             return

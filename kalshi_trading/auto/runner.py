@@ -351,6 +351,7 @@ def resume(state: BotState, config: BotConfig, clock: Clock, who: str = "operato
     risk.resume(f"resumed by {who} (kalshi auto resume)")
     state.save_risk(risk.to_state())
     state.put("resume_request", clock.now().isoformat())
+    state.put("halt_request", None)  # a kill switch's request the bot never took is lifted with the halt
     state.log_event(clock.now(), "risk_state", f"risk state {old} -> active: resumed by {who}")
     return old, risk.state.value
 

@@ -236,6 +236,8 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("notify", "commands_notify", "Notifications: send a test message to each configured channel."),
     Entry("alerts", "commands_notify",
           "The alert events: every message the notifiers sent, failed, dropped or held back."),
+    Entry("dashboard", "commands_dashboard",
+          "Serve the web dashboard: portfolio, open orders, bots, signals, logs and alerts, live."),
     Entry("store", "commands_store", "Storage: copy one store's records into another (e.g. SQLite into PostgreSQL)."),
     Entry("sim", "sim_commands", "Run and control the simulated exchange."),
 )
