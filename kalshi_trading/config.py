@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from kalshi_trading.errors import ConfigError
+from kalshi_trading.notify_settings import VARIABLES as NOTIFY_VARIABLES
+from kalshi_trading.notify_settings import NotifySettings, load_notify
 
 if TYPE_CHECKING:  # both are imported lazily (start-up time)
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -71,6 +73,7 @@ VARIABLES = (
     "KALSHI_READ_TIMEOUT",
     "KALSHI_LOG_FORMAT",
     "KALSHI_TRADE_NOTICES",
+    *NOTIFY_VARIABLES,
 )
 LOG_FORMATS = ("text", "json")
 SWITCHES = {"on": True, "yes": True, "true": True, "1": True, "off": False, "no": False, "false": False, "0": False}
@@ -107,6 +110,7 @@ class Settings:
     read_timeout: float = 10.0
     env_file: Path | None = None
     warnings: tuple[str, ...] = ()
+    notify: NotifySettings = NotifySettings()  # Telegram and webhook (notify_settings.py)
 
     @property
     def env_label(self) -> str:
@@ -225,7 +229,9 @@ KNOWN_VARIABLES = (
     "KALSHI_ENV", "KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY_PATH", "KALSHI_PRIVATE_KEY_PASSWORD", "KALSHI_API_BASE",
     "KALSHI_WS_BASE", "KALSHI_DATA_DIR", "KALSHI_LOG_DIR", "KALSHI_LOG_LEVEL", "KALSHI_LOG_RETENTION_DAYS",
     "KALSHI_RATE_TIER", "KALSHI_CONNECT_TIMEOUT", "KALSHI_READ_TIMEOUT", "KALSHI_STORE", "KALSHI_SIM_FAULTS",
-    "KALSHI_CONFIRM_LIVE_AUTO", "KALSHI_LOG_FORMAT", "KALSHI_TRADE_NOTICES",
+    "KALSHI_CONFIRM_LIVE_AUTO", "KALSHI_TELEGRAM_BOT_TOKEN", "KALSHI_TELEGRAM_CHAT_ID", "KALSHI_TELEGRAM_API_BASE",
+    "KALSHI_TELEGRAM_COMMANDS", "KALSHI_WEBHOOK_URL", "KALSHI_WEBHOOK_SECRET", "KALSHI_LOG_FORMAT",
+    "KALSHI_TRADE_NOTICES",
     "KALSHI_REQUIRE_STORE_SERVERS",  # the test suite's: fail, not skip, a store test whose server is missing (CI)
 )
 
@@ -349,6 +355,7 @@ def load_settings(
         read_timeout=_ranged(get("KALSHI_READ_TIMEOUT"), "KALSHI_READ_TIMEOUT", 10.0),
         env_file=used_file,
         warnings=tuple(warnings),
+        notify=load_notify(get),
     )
 
 

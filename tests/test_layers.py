@@ -14,7 +14,7 @@ PKG = Path(__file__).resolve().parents[1] / "kalshi_trading"
 # layer -> rank; a module may import its own layer and any layer of a LOWER rank, nothing above
 RANK = {
     "domain": 0,  # money, models, errors, ids, pricing: facts and rules, no I/O
-    "config": 1,
+    "config": 1, "notify_settings": 1,  # the settings (notify_settings: the notification channels', read by config)
     "api": 2, "store": 2,
     "marketdata": 3,  # the feed signs its handshake with api's signer and reads wire numbers with api.parse
     "replay": 3.5,  # recorder and replay feed: on marketdata (its tap, events, books); marketdata never imports it

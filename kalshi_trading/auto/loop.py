@@ -23,12 +23,14 @@ Time comes from an injected `Clock` (exchange time, with the rate at which it ru
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from kalshi_trading.auto.botconfig import BotConfig, Reloader
 from kalshi_trading.auto.diff import Action, describe_target, plan
@@ -87,6 +89,8 @@ class BotLoop:
         self.reload_every = reload_every
         self.flush_every = flush_every
         self.on_alert = on_alert or (lambda level, message: None)
+        # asked once: a protocol check is slow, and `observe` runs on every pass
+        self._gated: SpreadGated | None = strategy if isinstance(strategy, SpreadGated) else None
         self.decision_log = decision_log  # every pass into the state's decision log (a backtest's is thrown away)
         self.leases = leases  # the run's market leases, renewed by the housekeeping (None: no store leases)
         self._next_lease = 0.0
@@ -106,6 +110,7 @@ class BotLoop:
         self.watch = BookWatch(feed.books, wall)
         self._pending: dict[str, Event] = {}  # markets with book/trade news not decided on yet -> latest event
         self._stash: list[FeedEvent] = []  # feed events drained during a pass, handled at its end
+        self._requests: queue.SimpleQueue[tuple[Callable[[BotLoop], Any], Future]] = queue.SimpleQueue()
 
     # --- inputs ---------------------------------------------------------------------------------------
     def book(self, ticker: str) -> BookView:
@@ -294,8 +299,8 @@ class BotLoop:
         if isinstance(self.strategy, GuardedStrategy):  # what `kalshi auto` runs: the strategy behind its guard
             inner = self.strategy.inner_gate_open(self.snapshot(ticker, now))
             gate = None if inner is None else ticker not in self.closed and inner
-        elif isinstance(self.strategy, SpreadGated):
-            gate = ticker not in self.closed and self.strategy.gate_open(self.snapshot(ticker, now))
+        elif self._gated is not None:
+            gate = ticker not in self.closed and self._gated.gate_open(self.snapshot(ticker, now))
         self.metrics.observe(ticker, now, len(sides) == 2, gate)
 
     def _cancel(self, order: OrderRecord) -> None:
@@ -467,7 +472,15 @@ class BotLoop:
 
     # --- housekeeping ---------------------------------------------------------------------------------
     def check_resume(self) -> None:
-        """`kalshi auto resume` from another terminal leaves a request in the state file."""
+        """`kalshi auto resume` from another terminal leaves a request in the state file; so does the kill switch
+        (`ops/killswitch.py`: a halt request, taken first: the bot halts and cancels its orders)."""
+        halt = self.state.get("halt_request")
+        if halt is not None:
+            self.state.put("halt_request", None)
+            why = halt.get("reason") if isinstance(halt, dict) else None
+            change = self.risk.halt(str(why or "halted by the kill switch"))
+            if change is not None:
+                self.on_state_change(change)
         request = self.state.get("resume_request")
         if request is None:
             return
@@ -716,9 +729,29 @@ class BotLoop:
         for ev in drain():
             self.handle(ev, defer=True)
 
+    def request(self, fn: Callable[["BotLoop"], Any]) -> Future:
+        """From any thread: run `fn(loop)` on the loop's own thread at its next housekeeping (e.g. a halt or a
+        status read from the Telegram control channel); its result, or its exception, comes back in the future."""
+        future: Future = Future()
+        self._requests.put((fn, future))
+        return future
+
+    def _serve_requests(self) -> None:
+        while True:
+            try:
+                fn, future = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(self))
+                except Exception as exc:  # noqa: BLE001 - handed to the requester, whose error it is
+                    future.set_exception(exc)
+
     def housekeeping(self, on_status: Callable[[], None] | None = None, status_every: float = 0.5) -> None:
-        """Whatever is due: the leases' renewal (first: a market lost is not decided again), the timer pass, a
-        config reload, a reconciliation, a log flush, a status line."""
+        """Whatever is due: requests from other threads, the leases' renewal (first: a market lost is not decided
+        again), the timer pass, a config reload, a reconciliation, a log flush, a status line."""
+        self._serve_requests()
         w = self.wall()
         if self.leases is not None and w >= self._next_lease:
             for ticker, why in self.leases.renew().items():

@@ -119,7 +119,9 @@ class Metrics:
     last_fills: deque = field(default_factory=lambda: deque(maxlen=5))
 
     def started(self, wall: float, ex_now: datetime) -> None:
-        self.wall_start, self.ex_start = wall, ex_now
+        """The run's start (the first one: a loop started again after a store outage continues the same run)."""
+        if self.wall_start is None:
+            self.wall_start, self.ex_start = wall, ex_now
 
     def stopped(self, wall: float, ex_now: datetime) -> None:
         self.wall_end, self.ex_end = wall, ex_now

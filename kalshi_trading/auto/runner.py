@@ -26,6 +26,7 @@ from kalshi_trading.auto.botconfig import BotConfig, Reloader
 from kalshi_trading.auto.exchange import ExchangePort, RestExchange
 from kalshi_trading.auto.leases import MarketLeases
 from kalshi_trading.auto.loop import BotLoop
+from kalshi_trading.auto.outage import Outages, wait_for_store
 from kalshi_trading.auto.ports import Clock, FeedPort, MarketInfo
 from kalshi_trading.auto.reconcile import ReconcileResult, new_client_order_id, order_tag, reconcile_start, tagged
 from kalshi_trading.auto.report import Metrics, build_report
@@ -33,8 +34,9 @@ from kalshi_trading.auto.risk import RiskEngine
 from kalshi_trading.auto.state import BotState
 from kalshi_trading.auto.strategies.guard import GuardedStrategy, StrategyFailure
 from kalshi_trading.auto.types import RiskState, Strategy
-from kalshi_trading.errors import ApiError, RiskDenied, UsageError
+from kalshi_trading.errors import ApiError, RiskDenied, StorageError, UsageError
 from kalshi_trading.models import Order
+from kalshi_trading.store.lease import LeaseHeld
 from kalshi_trading.trading.executor import Executor, OrderRef
 
 if TYPE_CHECKING:  # types only: the bot takes them from its caller
@@ -119,6 +121,9 @@ class BotSetup:
     on_start: str = "cancel"
     reconcile_every: float = 5.0
     on_alert: Callable[[str, str], None] = field(default=lambda level, message: None)
+    # whether the store answers (None: it does); with it, a store outage mid-run is ridden out (auto/outage.py)
+    # instead of ending the run
+    probe_store: Callable[[], StorageError | None] | None = None
 
 
 def market_infos(client: KalshiClient, executor: Executor, tickers: Iterable[str]) -> dict[str, MarketInfo]:
@@ -151,9 +156,12 @@ class BotRun:
         self.strategy: GuardedStrategy | None = None  # the setup's strategy behind its fence (prepare)
         self.failure: StrategyFailure | None = None  # why the strategy was stopped, if it was
         self._stop: threading.Event | None = None
+        self._allow_halted = False
+        self.outages = Outages()
 
     def prepare(self, allow_halted: bool = False) -> BotLoop:
         s = self.setup
+        self._allow_halted = allow_halted
         risk = restore_risk(s.state, s.config, s.clock)
         if risk.state is RiskState.HALTED and not allow_halted:
             raise RiskDenied("state", f"the bot is HALTED since {risk.since.isoformat()}: {risk.reason}. "
@@ -197,7 +205,54 @@ class BotRun:
         deadline = None if duration is None else time.monotonic() + duration
         self._stop = stop
         self.setup.feed.start()
-        loop.run(stop, deadline, on_status)
+        while True:
+            try:
+                loop.run(stop, deadline, on_status)
+                return
+            except LeaseHeld:
+                raise
+            except StorageError as exc:
+                if self.setup.probe_store is None:
+                    raise
+                again = self._ride_out(exc, stop, deadline)
+                if again is None:
+                    raise
+                loop = again
+
+    def _ride_out(self, exc: StorageError, stop: threading.Event, deadline: float | None) -> BotLoop | None:
+        """The store stopped answering: cancel every order through the exchange, wait for the store, then start
+        again as after a crash (auto/outage.py).  None when the run ends first (stopped, or its time is up)."""
+        s = self.setup
+        assert s.probe_store is not None, "only called with a probe"
+        self.outages.began()
+        log.critical("the store stopped answering (%s): cancelling every order; nothing is sent until it answers",
+                     exc)
+        s.on_alert("store", f"STORE UNREACHABLE: {exc}. Every order cancelled; trading resumes when it answers")
+        if self.loop is not None:
+            try:
+                resting = list(self.loop.port.resting_orders(self.loop.tickers))
+            except ApiError:
+                resting = []
+            self.outages.cancelled += len(resting)
+            try:
+                self.loop.cancel_all("store unreachable")
+            except StorageError as again:  # the cancels went to the exchange; only their bookkeeping failed
+                log.warning("orders cancelled, but not recorded (%s); the restart's reconciliation settles them",
+                            again)
+        while wait_for_store(s.probe_store, stop, deadline):
+            try:
+                loop = self.prepare(self._allow_halted)
+            except LeaseHeld:
+                raise
+            except StorageError as again:  # it answered, then failed again: keep waiting
+                log.warning("the store failed again while the bot restarted: %s", again)
+                continue
+            self.outages.ended()
+            summary = self.startup.summary() if self.startup is not None else "nothing to do"
+            log.warning("the store answers again: trading resumes (start-up reconciliation: %s)", summary)
+            s.on_alert("store", f"store reachable again; trading resumes (reconciliation: {summary})")
+            return loop
+        return None
 
     def _strategy_failed(self, failure: StrategyFailure) -> None:
         """The strategy raised while deciding (before any write of that pass): halt with the reason (the
@@ -247,6 +302,8 @@ class BotRun:
         doc = build_report(self.metrics, loop.ledger, loop.marks(), risk_state=loop.risk.state.value,
                            risk_reason=loop.risk.reason, tickers=loop.tickers, strategy=s.strategy.name,
                            env=s.env, feed=s.feed_name, feed_resyncs=resyncs if isinstance(resyncs, int) else None)
+        if self.outages.spans:  # the store went away mid-run (auto/outage.py)
+            doc["store_outages"] = {"spans": self.outages.summary(), "cancelled": self.outages.cancelled}
         if self.startup is not None:  # what the start found: orders retired, positions left on other markets
             doc["startup"] = {"summary": self.startup.summary(), "retired_orders": self.startup.retired,
                               "untraded_positions": self.startup.untraded}
@@ -294,6 +351,7 @@ def resume(state: BotState, config: BotConfig, clock: Clock, who: str = "operato
     risk.resume(f"resumed by {who} (kalshi auto resume)")
     state.save_risk(risk.to_state())
     state.put("resume_request", clock.now().isoformat())
+    state.put("halt_request", None)  # a kill switch's request the bot never took is lifted with the halt
     state.log_event(clock.now(), "risk_state", f"risk state {old} -> active: resumed by {who}")
     return old, risk.state.value
 

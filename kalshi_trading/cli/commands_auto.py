@@ -259,6 +259,7 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
     from kalshi_trading.auto.runner import BotRun, BotSetup, PidFile, install_stop_signals
     from kalshi_trading.auto.runtime_config import StoreConfigWatcher
     from kalshi_trading.auto.underlying import ExchangeClock, WallClock
+    from kalshi_trading.ops.running import attach_bot
 
     app_ctx = _app_ctx(ctx)
     if sim:
@@ -315,9 +316,12 @@ def _run(ctx, sim, strategy, markets, config, duration, speed, seed, on_start, u
     feed, feed_name = _open_feed(feed_kind, app_ctx, client, tickers)
     setup = BotSetup(client=client, executor=executor, state=state, strategy=strat, config=cfg, tickers=tickers,
                      clock=clock, feed=feed, feed_name=feed_name, env=s.env_label, watcher=reloader,
-                     on_start=on_start, on_alert=_alert, leases=leases)
+                     on_start=on_start, on_alert=_alert, leases=leases,
+                     probe_store=lambda: app_ctx.store.check().problem)
     run = BotRun(setup)
-    ops = bot_ops(app_ctx, run, ctx.params, bot=bot)  # alert rules, digests, /metrics: cli/ops_wiring.py
+    notify = attach_bot(run, s, bot=bot, on_close=app_ctx.on_close)  # the notifier and Telegram commands, if configured
+    # alert rules, digests, /metrics (cli/ops_wiring.py); registered after the notifier, so closed before it
+    ops = bot_ops(app_ctx, run, ctx.params, bot=bot, sink=notify.sink)
     reloader.passes = lambda: run.metrics.timer_passes
     stop = threading.Event()
     with PidFile(state_dir, bot):

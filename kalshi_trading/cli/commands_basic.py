@@ -34,6 +34,9 @@ def config_check(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     checks.append(("key signs", _signs(key), "RSA-PSS SHA-256 signature verifies"))
     for warning in s.warnings:
         checks.append(("warning", False, warning))
+    from kalshi_trading.cli.commands_notify import notify_checks
+
+    checks += notify_checks(s)  # the notification channels, secrets masked
     store = app_ctx.store  # a KALSHI_STORE that names no supported store is a ConfigError (exit 3) here
     answer = store.check()
     checks.append(("store", True, store.url.masked))

@@ -212,7 +212,11 @@ def pipeline_run(
     if sim:
         _use_sim(app_ctx, speed, seed)
     pipeline = _build_pipeline(app_ctx, cfg, modes.engine)
-    ops = pipeline_ops(app_ctx, pipeline, ctx.params, mode=modes.engine.value)  # digests, alerts, /metrics
+    from kalshi_trading.ops.running import attach_pipeline  # the notifier and Telegram commands, if configured
+
+    notify = attach_pipeline(pipeline, app_ctx.settings, modes, app_ctx.client, on_close=app_ctx.on_close)
+    # digests, alert rules, /metrics (cli/ops_wiring.py); registered after the notifier, so closed before it
+    ops = pipeline_ops(app_ctx, pipeline, ctx.params, mode=modes.engine.value, sink=notify.sink)
     if not json_output:
         echo(f"{env_badge(settings.env_label)} pipeline: bot mode {modes.bot.value}, engine {modes.engine.value}, "
              f"{cfg.profile.limits_text()}; every {cfg.interval_s:g} s"
@@ -365,9 +369,25 @@ def signals_cmd(
         emit_json({"environment": env.lower(), "signals": rows})
         return
     echo(f"{env_badge(env)} {len(rows)} signal(s)")
-    echo(table([(iso(s.at), s.ticker, s.model, str(s.model_prob), "-" if s.market_mid is None else str(s.market_mid),
-                 cents(s.trade_price), "-" if s.edge_bps is None else str(s.edge_bps), str(s.confidence), s.direction)
-                for s in rows], ["time", "ticker", "model", "p(yes)", "mid", "price", "edge bps", "conf", "direction"]))
+    echo(table(signal_rows(rows), list(SIGNAL_HEADERS)))
+
+
+SIGNAL_HEADERS = ("time", "ticker", "model", "p(yes)", "mid", "price", "edge bps", "conf", "direction")
+ATTEMPT_HEADERS = ("time", "ticker", "direction", "mode", "outcome", "count", "limit", "filled", "avg", "order", "why")
+
+
+def signal_rows(rows) -> list[tuple[str, ...]]:
+    """`kalshi signals`' rows (the dashboard shows the same)."""
+    return [(iso(s.at) or "-", s.ticker, s.model, str(s.model_prob), "-" if s.market_mid is None else str(s.market_mid),
+             cents(s.trade_price), "-" if s.edge_bps is None else str(s.edge_bps), str(s.confidence), s.direction)
+            for s in rows]
+
+
+def attempt_rows(rows) -> list[tuple[str, ...]]:
+    """`kalshi paper orders`' rows (the dashboard shows the same)."""
+    return [(iso(a.at) or "-", a.ticker, a.direction, a.mode, a.outcome.value, count(a.count), cents(a.limit_price),
+             count(a.fill_count) if a.fill_count else "-", cents(a.fill_price), a.order_id or "-",
+             (f"[{a.rule}] " if a.rule else "") + (a.reason or "")) for a in rows]
 
 
 @paper_app.command("orders")
@@ -387,11 +407,7 @@ def paper_orders(ctx: typer.Context, since: Optional[str] = SINCE_OPTION,
         emit_json({"environment": env.lower(), "attempts": rows})
         return
     echo(f"{env_badge(env)} {len(rows)} attempt(s)")
-    echo(table([(iso(a.at), a.ticker, a.direction, a.mode, a.outcome.value, count(a.count), cents(a.limit_price),
-                 count(a.fill_count) if a.fill_count else "-", cents(a.fill_price), a.order_id or "-",
-                 (f"[{a.rule}] " if a.rule else "") + (a.reason or "")) for a in rows],
-               ["time", "ticker", "direction", "mode", "outcome", "count", "limit", "filled", "avg", "order",
-                "why"]))
+    echo(table(attempt_rows(rows), list(ATTEMPT_HEADERS)))
 
 
 @paper_app.command("report")
@@ -413,7 +429,7 @@ def paper_report_cmd(ctx: typer.Context, since: Optional[str] = SINCE_OPTION,
     attempts = store.attempts(since=start)
     signals = store.signals(since=start) if calibration else []
     tickers = {a.ticker for a in attempts if a.fill_count > 0} | {s.ticker for s in signals}
-    markets = _markets_now(app_ctx.client, tickers)
+    markets = markets_now(app_ctx.client, tickers)
     report = paper_report(attempts, markets)
     cal = calibrate(signals, markets) if calibration else None
     families = calibration_by_family(signals, markets) if calibration else {}
@@ -424,22 +440,14 @@ def paper_report_cmd(ctx: typer.Context, since: Optional[str] = SINCE_OPTION,
                    "calibration_by_family": families})
         return
     echo(f"{env_badge(env)} paper report{' since ' + since if since else ''}")
-    echo(table([("attempts", ", ".join(f"{o} {n}" for o, n in report.by_outcome.items())),
-                ("fills", f"{report.fills} ({count(report.contracts)} contracts, cost {usd(report.cost)}, "
-                          f"fees {usd(report.fees)})"),
-                ("P&L settled", usd(report.pnl_settled, signed=True)),
-                ("P&L marked", usd(report.pnl_marked, signed=True)),
-                ("hit rate", "-" if report.hit_rate is None else f"{report.hit_rate * 100:.1f}%"),
-                ("avg edge at entry", "-" if report.avg_edge_entry_bps is None else f"{report.avg_edge_entry_bps} bps"),
-                ("avg edge realized", "-" if report.avg_edge_realized_bps is None
-                 else f"{report.avg_edge_realized_bps} bps")], ["", ""]))
+    echo(table(paper_report_rows(report), ["", ""]))
     if cal is not None:
         _render_calibration(cal, "all families")
         for family, one in families.items():
             _render_calibration(one, family)
 
 
-def _markets_now(client, tickers: set[str]) -> dict:
+def markets_now(client, tickers: set[str]) -> dict:
     """The markets as they are now, from the live tier, or the historical one for those settled long ago."""
     from kalshi_trading.errors import NotFoundError
 
@@ -455,16 +463,37 @@ def _markets_now(client, tickers: set[str]) -> dict:
     return markets
 
 
-def _render_calibration(cal, title: str) -> None:
+def paper_report_rows(report) -> list[tuple[str, str]]:
+    """`kalshi paper report`'s rows (the dashboard shows the same)."""
+    return [("attempts", ", ".join(f"{o} {n}" for o, n in report.by_outcome.items())),
+            ("fills", f"{report.fills} ({count(report.contracts)} contracts, cost {usd(report.cost)}, "
+                      f"fees {usd(report.fees)})"),
+            ("P&L settled", usd(report.pnl_settled, signed=True)),
+            ("P&L marked", usd(report.pnl_marked, signed=True)),
+            ("hit rate", "-" if report.hit_rate is None else f"{report.hit_rate * 100:.1f}%"),
+            ("avg edge at entry", "-" if report.avg_edge_entry_bps is None else f"{report.avg_edge_entry_bps} bps"),
+            ("avg edge realized", "-" if report.avg_edge_realized_bps is None
+             else f"{report.avg_edge_realized_bps} bps")]
+
+
+def calibration_rows(cal) -> tuple[str, list[tuple[str, str, str]], list[tuple[str, str, str, str]]]:
+    """The calibration as `kalshi paper report --calibration` shows it: the count line, the scores' rows (score,
+    model, market mid) and the bins' rows (bin, signals, mean forecast, observed)."""
     def num(x: Optional[float]) -> str:
         return "-" if x is None else f"{x:.4f}"
 
-    echo(f"\ncalibration, {title}: {cal.signals} settled signal(s) on {cal.markets} market(s) ({cal.with_mid} "
-         "with a market mid)")
-    echo(table([("Brier", num(cal.brier_model), num(cal.brier_market)),
-                ("log loss", num(cal.log_loss_model), num(cal.log_loss_market))], ["score", "model", "market mid"]))
-    echo(table([(f"{b.lo:.1f}-{b.hi:.1f}", str(b.count), num(b.mean_forecast), num(b.observed)) for b in cal.bins],
-               ["bin", "signals", "mean forecast", "observed"]))
+    line = f"{cal.signals} settled signal(s) on {cal.markets} market(s) ({cal.with_mid} with a market mid)"
+    scores = [("Brier", num(cal.brier_model), num(cal.brier_market)),
+              ("log loss", num(cal.log_loss_model), num(cal.log_loss_market))]
+    bins = [(f"{b.lo:.1f}-{b.hi:.1f}", str(b.count), num(b.mean_forecast), num(b.observed)) for b in cal.bins]
+    return line, scores, bins
+
+
+def _render_calibration(cal, title: str) -> None:
+    line, scores, bins = calibration_rows(cal)
+    echo(f"\ncalibration, {title}: {line}")
+    echo(table(scores, ["score", "model", "market mid"]))
+    echo(table(bins, ["bin", "signals", "mean forecast", "observed"]))
 
 
 def register(app: typer.Typer) -> None:

@@ -296,13 +296,18 @@ class AppContext:
         return BotState(self.store.bot_state(bot=bot))
 
     def use_sim_environment(self, data_dir: Path, *, rate_tier: str | None = None) -> None:
-        """Settings become the sim environment with `data_dir` as data directory, its records (journal and bot
-        state) in `<data_dir>/sim`, never in the user's KALSHI_STORE; nothing is started."""
+        """Settings become the sim environment with `data_dir` as data directory; nothing is started.
+
+        Its records (journal, bot state, signals) go to `<data_dir>/sim` beside the simulated exchange, unless
+        KALSHI_STORE names a server store (PostgreSQL, DynamoDB): that keeps each environment apart by itself (a
+        `kalshi_sim` schema, `<prefix>sim_*` tables), and a simulated exchange's ids are random per exchange, so a
+        reset one never reuses an id the store holds.  A SQLite KALSHI_STORE names one environment's directory, so
+        the simulator keeps its own beside it."""
         s = self.settings
         self._settings = dataclasses.replace(
             s, env="sim", api_base=None, api_base_overridden=False, ws_base=None, api_key_id=None,
             private_key_path=None, private_key_password=None, data_dir=data_dir, rate_tier=rate_tier or s.rate_tier,
-            store_url=None)
+            store_url=s.store_url if _server_store(s.store_url) else None)
         if self._store is not None:  # built for the settings before: this simulator's records go beside it
             self._store.close()
             self._store, self._journal, self._journal_error = None, None, None
@@ -334,6 +339,20 @@ class AppContext:
         self._closers.insert(0, closer)
 
     def close(self) -> None:
+        """Run every closer.  A store that cannot take its last writes (it went away) is logged, not raised: the
+        command has ended and said what failed; the traceback of a closing error would only hide that."""
         while self._closers:
             closer = self._closers.pop(0)
-            closer()
+            try:
+                closer()
+            except StorageError as exc:
+                log.error("closing: %s", exc)
+
+
+def _server_store(url_text: str | None) -> bool:
+    """Whether KALSHI_STORE names a server store (one that keeps environments apart by itself)."""
+    if not url_text:
+        return False
+    from kalshi_trading.store.url import Backend, parse_store_url
+
+    return parse_store_url(url_text).backend is not Backend.SQLITE  # a malformed one: ConfigError (exit 3)

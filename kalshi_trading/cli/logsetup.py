@@ -36,16 +36,20 @@ FIELDS = ("market", "action", "side", "price", "yes_price", "size", "filled", "r
 MASK = "****"
 
 
-def secrets_of(settings: Settings) -> tuple[str, ...]:
-    """The values never to write down: every non-empty text field of `settings` kept out of its `repr`."""
-    found = []
-    for f in dataclasses.fields(settings):
+def secrets_of(settings: object) -> tuple[str, ...]:
+    """The values never to write down: every non-empty text field of `settings` kept out of its `repr`, in nested
+    settings too (the notifiers' token, webhook URL and secret); of the store URL only its password."""
+    found: list[str] = []
+    for f in dataclasses.fields(settings):  # type: ignore[arg-type]  # a dataclass instance
         value = getattr(settings, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            found += secrets_of(value)
+            continue
         if f.name == "store_url" and isinstance(value, str):  # only its password: the rest names a place
             value = _url_password(value)
         if not f.repr and isinstance(value, str) and len(value) >= 4:
             found.append(value)
-    return tuple(sorted(found, key=len, reverse=True))
+    return tuple(sorted(set(found), key=len, reverse=True))
 
 
 def _url_password(url: str) -> str | None:

@@ -238,10 +238,17 @@ def order_json(o) -> dict:
             "expiration_time": o.expiration_time}
 
 
-def render_orders(orders: Iterable) -> str:
-    rows = [(o.order_id, o.ticker, _describe_order(o), count(o.remaining_count), count(o.fill_count), o.status,
+ORDER_HEADERS = ("order id", "ticker", "order", "resting", "filled", "status", "created")
+
+
+def order_rows(orders: Iterable) -> list[tuple[str, ...]]:
+    """`kalshi orders`' rows (the dashboard shows the same)."""
+    return [(o.order_id, o.ticker, _describe_order(o), count(o.remaining_count), count(o.fill_count), o.status,
              iso(o.created_time) or "-") for o in orders]
-    return table(rows, ["order id", "ticker", "order", "resting", "filled", "status", "created"])
+
+
+def render_orders(orders: Iterable) -> str:
+    return table(order_rows(orders), list(ORDER_HEADERS))
 
 
 def _describe_order(o) -> str:
@@ -349,23 +356,38 @@ def summary_json(s) -> dict:
     }
 
 
-def render_positions(s) -> str:
-    rows = [(p.ticker, _signed_position(p.position), cents(p.mark) if p.mark is not None else "-", p.mark_source,
+POSITION_HEADERS = ("ticker", "position", "mark", "marked by", "cost", "value", "unrealized")
+PNL_HEADERS = ("ticker", "position", "realized", "unrealized", "fees", "net")
+
+
+def position_rows(s) -> list[tuple[str, ...]]:
+    """`kalshi portfolio`'s position rows (the dashboard shows the same)."""
+    return [(p.ticker, _signed_position(p.position), cents(p.mark) if p.mark is not None else "-", p.mark_source,
              usd(p.cost_basis), usd(p.market_value), usd(p.unrealized_pnl, signed=True)) for p in s.positions]
-    return table(rows, ["ticker", "position", "mark", "marked by", "cost", "value", "unrealized"])
+
+
+def render_positions(s) -> str:
+    return table(position_rows(s), list(POSITION_HEADERS))
+
+
+def totals_rows(s) -> list[tuple[str, str]]:
+    return [("cash available", usd(s.balance)), ("portfolio value", usd(s.portfolio_value)),
+            ("realized P&L", usd(s.realized_pnl, signed=True)), ("unrealized P&L", usd(s.unrealized_pnl, signed=True)),
+            ("fees paid", usd(s.fees_paid)), ("net P&L", usd(s.net_pnl, signed=True))]
 
 
 def render_totals(s) -> str:
-    rows = [("cash available", usd(s.balance)), ("portfolio value", usd(s.portfolio_value)),
-            ("realized P&L", usd(s.realized_pnl, signed=True)), ("unrealized P&L", usd(s.unrealized_pnl, signed=True)),
-            ("fees paid", usd(s.fees_paid)), ("net P&L", usd(s.net_pnl, signed=True))]
-    return table(rows, ["totals", ""], colalign=("left", "right"))
+    return table(totals_rows(s), ["totals", ""], colalign=("left", "right"))
+
+
+def pnl_rows(s) -> list[tuple[str, ...]]:
+    """`kalshi pnl`'s per-market rows."""
+    return [(t.ticker, _signed_position(t.position), usd(t.realized_pnl, signed=True),
+             usd(t.unrealized_pnl, signed=True), usd(t.fees_paid), usd(t.net_pnl, signed=True)) for t in s.tickers]
 
 
 def render_pnl(s) -> str:
-    rows = [(t.ticker, _signed_position(t.position), usd(t.realized_pnl, signed=True),
-             usd(t.unrealized_pnl, signed=True), usd(t.fees_paid), usd(t.net_pnl, signed=True)) for t in s.tickers]
-    return table(rows, ["ticker", "position", "realized", "unrealized", "fees", "net"])
+    return table(pnl_rows(s), list(PNL_HEADERS))
 
 
 def render_discrepancies(s) -> str:

@@ -15,6 +15,7 @@ used for a decision, and asks (through `resync_wanted`) for a fresh snapshot.
 
 from __future__ import annotations
 
+
 from collections import deque
 from datetime import datetime, timedelta
 from decimal import Decimal

@@ -127,7 +127,7 @@ class HaltedRule:
         rule = snap.risk_rule or "unknown"
         return [Finding(f"bot {snap.bot} [{snap.env}] HALTED by rule {rule}: {snap.risk_reason}. Every order was "
                         f"cancelled; it trades again only after `kalshi auto resume`. P&L today "
-                        f"{money(snap.pnl_today)}.", title=f"HALTED ({rule}): {snap.bot}")]
+                        f"{money(snap.pnl_today)}.", title=f"{snap.bot}: HALTED ({rule})")]
 
 
 class DailyPnlRule:

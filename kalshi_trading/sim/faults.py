@@ -23,7 +23,7 @@ from typing import Any
 
 KNOWN = ("latency", "error_before", "error_after", "drop_after", "throttle", "ws_drop", "ws_dup", "ws_close", "seed")
 EXT_SOURCES = ("open-meteo-ensemble", "open-meteo", "coinbase", "coinbase-advanced", "kraken", "bitstamp",
-               "cryptocom")
+               "cryptocom", "telegram")
 EVERY_SOURCE = "*"
 EXT_KINDS = ("latency", "status", "rate", "garbage", "drop")
 GARBAGE_KINDS = 3  # not JSON at all, JSON cut short, JSON of the wrong shape (routes_outside renders them)

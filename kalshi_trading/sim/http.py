@@ -34,6 +34,7 @@ from kalshi_trading.sim.ext_ws import WS_PATH as MARKET_WS_PATH
 from kalshi_trading.sim.ext_ws import MarketSockets, MarketWsParams
 from kalshi_trading.sim.faults import Faults, FaultSpec, SourceFaultsTable
 from kalshi_trading.sim.feed import Feed
+from kalshi_trading.sim.outside_telegram import TelegramStub
 from kalshi_trading.sim.params import Request
 from kalshi_trading.sim.ratelimit import CANCEL_COST, DEFAULT_COST, RateLimiter, RateLimits
 from kalshi_trading.sim.ws import WS_PATH, WsLimits, serve_websocket
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PREFIX = "/trade-api/v2"
+_BOT_TOKEN = re.compile(r"/bot[^/\s]+/")  # the Telegram stub's paths hold the bot's token: never logged
 PUBLIC, PRIVATE, OPTIONAL, CONTROL = "public", "private", "optional", "control"
 
 # (method, pattern, handler, auth).  Fixed paths come before the {param} ones they shadow.
@@ -144,6 +146,7 @@ class App:
         self.cpu_seconds = 0.0
         self.stats_lock = threading.Lock()
         self.control: SimServer | None = None  # the server these routes control (routes_control), if any
+        self.telegram = TelegramStub()  # the loopback Bot API (/ext/telegram, outside_telegram)
 
     def public_pem(self, key_id: str) -> str | None:
         """The PEM that verifies `key_id`; None for an unknown or deleted key (401 at once)."""
@@ -157,8 +160,9 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "KalshiSim/1.0"
     sys_version = ""
 
-    def log_message(self, fmt, *args):  # route the stdlib's access log to logging
-        log.debug("%s - " + fmt, self.address_string(), *args)
+    def log_message(self, fmt, *args):  # route the stdlib's access log to logging (Telegram tokens masked)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s - %s", self.address_string(), _BOT_TOKEN.sub("/bot***/", fmt % args))
 
     def do_GET(self):
         path = self.path.split("?", 1)[0].rstrip("/")
@@ -199,7 +203,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         if url.path.startswith(outside.EXT_PREFIX):
-            return outside.serve(self, app, method, url.path, url.query)
+            return outside.serve(self, app, method, url.path, url.query, raw)
         faults = app.faults if not url.path.startswith(PREFIX + ctl.PREFIX) else None  # control: never faulted
         if faults is not None:
             if faults.spec.latency:

@@ -9,6 +9,15 @@ while `kalshi sim serve` holds the exchange:
     POST /trade-api/v2/sim/control/faults   {"source": "kraken" | "*", "latency": 0.1, "status": 503, "rate": 1,
                                              "garbage": 0, "drop": 0}  (replaces that source's faults)
     DELETE /trade-api/v2/sim/control/faults {"source": "kraken"} clears one source; no body clears them all
+    GET    /trade-api/v2/sim/control/telegram/messages?chat_id=123   what the bots sent through the Telegram stub
+    POST   /trade-api/v2/sim/control/telegram/bots     {"token": "123:ABC...", "chats": [123, "@channel"]}
+    POST   /trade-api/v2/sim/control/telegram/updates  {"chat_id": 123, "text": "/status", "token": "..."} (a person
+                                                        typing in chat 123; the token may be left out with one bot)
+    POST   /trade-api/v2/sim/control/telegram/failures {"status": 429, "description": "Too Many Requests: retry
+                                                        after 3", "retry_after": 3, "count": 1, "method":
+                                                        "sendMessage"} (the next answers; no retry_after: no
+                                                        `parameters`)
+    DELETE /trade-api/v2/sim/control/telegram          forget every bot, chat, update and message
 
 Every request carries the header `KALSHI-SIM-CONTROL-TOKEN` with the token the server wrote (mode 0600) into
 `<sim dir>/server.json`: whoever can read the simulator's files may control it, nobody else (401), however
@@ -103,6 +112,43 @@ def clear_faults(server, req: Request):
     return 200, _source_faults(server)
 
 
+def telegram_messages(server, req: Request):
+    chat = req.int("chat_id")
+    stub = server.app.telegram
+    return 200, {"messages": stub.messages(chat), "refused": {str(k): v for k, v in sorted(stub.refused.items())}}
+
+
+def telegram_bot(server, req: Request):
+    chats = req.field("chats", required=False) or []
+    if not isinstance(chats, list):
+        raise bad_request("chats must be a list of chat ids or @channel names", "invalid_parameters")
+    return 200, server.app.telegram.register(req.field("token"), chats)
+
+
+def telegram_update(server, req: Request):
+    token = req.field("token", required=False)
+    username = req.field("username", required=False)
+    update = server.app.telegram.inject(token, req.field("chat_id"), req.field("text"),
+                                        username if isinstance(username, str) else None)
+    return 200, {"update": update}
+
+
+def telegram_failures(server, req: Request):
+    status_, description = req.field("status"), req.field("description", required=False)
+    retry_after, count = req.field("retry_after", required=False), req.field("count", required=False) or 1
+    method = req.field("method", required=False) or "sendMessage"
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (status_, count)) or not (
+            retry_after is None or isinstance(retry_after, int)):
+        raise bad_request("status, count and retry_after must be integers", "invalid_parameters")
+    server.app.telegram.script(str(method), status_, str(description or f"HTTP {status_}"), retry_after, count)
+    return 200, {"scripted": count}
+
+
+def telegram_reset(server, req: Request):
+    server.app.telegram.reset()
+    return 200, {"reset": True}
+
+
 ROUTES = [
     ("GET", "/sim/control/status", status, "control"),
     ("POST", "/sim/control/advance", advance, "control"),
@@ -111,4 +157,9 @@ ROUTES = [
     ("GET", "/sim/control/faults", faults, "control"),
     ("POST", "/sim/control/faults", set_faults, "control"),
     ("DELETE", "/sim/control/faults", clear_faults, "control"),
+    ("GET", "/sim/control/telegram/messages", telegram_messages, "control"),
+    ("POST", "/sim/control/telegram/bots", telegram_bot, "control"),
+    ("POST", "/sim/control/telegram/updates", telegram_update, "control"),
+    ("POST", "/sim/control/telegram/failures", telegram_failures, "control"),
+    ("DELETE", "/sim/control/telegram", telegram_reset, "control"),
 ]

@@ -9,8 +9,9 @@ URL is `{server}/ext/<source>` uses its production paths unchanged (simulator-on
     GET /ext/bitstamp/api/v2/ticker/btcusd/                                      Bitstamp
     GET /ext/cryptocom/exchange/v1/public/get-tickers | get-book | get-candlestick | get-valuations
     WS  /ext/cryptocom/exchange/v1/market                                        Crypto.com market stream (ext_ws)
+    GET|POST /ext/telegram/bot<TOKEN>/sendMessage | getUpdates | getMe          Telegram Bot API (outside_telegram)
 
-Shapes are data-sources.md's (sections 1 and 2); the numbers come from the simulator's own weather and bitcoin
+Shapes are data-sources.md's (sections 1, 2 and 3); the numbers come from the simulator's own weather and bitcoin
 index (`outside_weather`, `outside_btc`, `outside_cryptocom`).  No signature, no rate limit; the exchange's
 faults do not apply here, each source has its own (`faults.SourceFaultsTable`): latency, an HTTP status in the
 source's error envelope, a garbage body, a dropped connection.
@@ -26,6 +27,7 @@ from urllib.parse import parse_qs
 
 from kalshi_trading.sim import outside_btc as btc
 from kalshi_trading.sim import outside_cryptocom as cro
+from kalshi_trading.sim import outside_telegram as telegram
 from kalshi_trading.sim import outside_weather as weather
 from kalshi_trading.sim.faults import EXT_SOURCES, SourceDecision
 from kalshi_trading.sim.outside_wire import OutsideError, Query
@@ -84,13 +86,15 @@ def error_body(source: str, status: int, message: str, path: str = "") -> object
                           else "EGeneral:Invalid arguments"]}
     if source == "bitstamp":
         return {"status": "error", "reason": message, "code": str(status)}
+    if source == "telegram":
+        return telegram.error_body(status, "Too Many Requests: retry after 1" if limited else message)
     method = path.rsplit("/v1/", 1)[-1] if "/v1/" in path else ""
     return {"id": -1, "method": method, "code": 42901 if limited else 50001 if status >= 500 else 40003,
             "message": message}
 
 
-def serve(handler, app, method: str, path: str, query_text: str) -> None:
-    """Answer one request under /ext/ (the handler has read the request)."""
+def serve(handler, app, method: str, path: str, query_text: str, raw: bytes = b"") -> None:
+    """Answer one request under /ext/ (the handler has read the request; `raw` is its body)."""
     source, _, rest = path[len(EXT_PREFIX):].partition("/")
     rest = "/" + rest
     if source not in EXT_SOURCES:
@@ -98,7 +102,12 @@ def serve(handler, app, method: str, path: str, query_text: str) -> None:
     decision = app.source_faults.decide(source)
     if _faulted(handler, source, decision, path):
         return None
-    status, body = _answer(app, source, method, rest, query_text)
+    body: object
+    if source == "telegram":  # POST too, a body, and no exchange lock (getUpdates waits)
+        status, body = telegram.serve(app.telegram, method, rest, query_text, raw,
+                                      handler.headers.get("Content-Type") or "")
+    else:
+        status, body = _answer(app, source, method, rest, query_text)
     if decision.garbage is not None and status == 200:
         data, content_type = GARBAGE[decision.garbage]
         return handler._send_raw(200, data, content_type)

@@ -1,5 +1,6 @@
-"""Copying one store into another (`kalshi store copy`): the journal, every bot state, the signal records and the
-runtime configuration, through the storage port only, so any pair of adapters works (SQLite to PostgreSQL, ...).
+"""Copying one store into another (`kalshi store copy`): the journal, every bot state, the signal records, the
+runtime configuration and the alert events, through the storage port only, so any pair of adapters works (SQLite
+to PostgreSQL, ...).
 
 Idempotent: what the target already holds is not written again (fills and bot fills by their ids; order events per
 client order id, by their kind and time; settlements by market and time; signals, attempts, cycles, events and
@@ -21,6 +22,7 @@ from typing import Callable, Hashable, Iterable, Sequence
 from kalshi_trading.errors import ConfigError, StorageError, UsageError
 from kalshi_trading.models import Fill, Settlement
 from kalshi_trading.store import Store
+from kalshi_trading.store.alerts import AlertEvent
 from kalshi_trading.store.botstate import BotStore
 from kalshi_trading.store.journal import EventKind, OrderEvent, SyncCursor, TradeJournal
 from kalshi_trading.store.signals import CycleStatus, SignalStore
@@ -82,6 +84,7 @@ class StoreCopy:
             self.copy_bot(bot, self.source.bot_state(bot=bot), self.target.bot_state(bot=bot))
         self.copy_signals(self.source.signals(), self.target.signals())
         self.copy_runtime()
+        self.copy_alerts()
         self.report.rows = verify(self.source, self.target, self.report.copied)
         return self.report
 
@@ -232,6 +235,18 @@ class StoreCopy:
             self.report.copied["runtime global"] += 1
 
 
+    def copy_alerts(self) -> None:
+        """The alert events, by their whole content (ids aside), counted: two equal events stay two."""
+        src, tgt = self.source.alerts(), self.target.alerts()
+        for event in _missing_by(src.events(), (_alert_key(e) for e in tgt.events()), _alert_key):
+            tgt.record(replace(event, id=None))
+            self.report.copied["alert events"] += 1
+
+
+def _alert_key(e: AlertEvent) -> tuple:
+    return (e.at, e.source, e.kind, e.severity, e.channel, e.status, e.text, e.rule, e.reason)
+
+
 def _missing_by(source: Iterable, have: Iterable[Hashable], key: Callable) -> list:
     """The source's records whose key the target lacks (as a multiset)."""
     left = Counter(have)
@@ -265,6 +280,7 @@ def _counts(store: Store) -> dict[str, int]:
                 "signals": len(signals.signals()), "signal attempts": len(signals.attempts())})
     snap = store.runtime_config().snapshot()
     out.update({"runtime markets": len(snap.markets), "runtime global": int(snap.global_record is not None)})
+    out["alert events"] = len(store.alerts().events())
     return out
 
 

@@ -1,6 +1,6 @@
-"""Several bots, one store, one exchange account, end to end: `kalshi auto` processes sharing one SQLite store
-directory and one simulator (served by this test process on a loopback port), each trading its own market under
-its lease.
+"""Several bots, one store, one exchange account, end to end: `kalshi auto` processes sharing one store (a SQLite
+directory, a PostgreSQL database, DynamoDB tables: each on its real server) and one simulator (served by this test
+process on a loopback port), each trading its own market under its lease.
 
 - A second bot asking for a leased market is refused (exit 3) naming the holder and the expiry.
 - A bot killed with SIGKILL leaves its quotes; a new bot takes its market over at once (the holder is provably gone:
@@ -27,6 +27,8 @@ import pytest
 from kalshi_trading.models import BookSide, TimeInForce
 from kalshi_trading.store import open_store
 from tests.e2e.conftest import cent_market, order
+from tests.store import pg_server
+from tests.store.dynamo_server import shared_server
 
 TTL = 3  # seconds: the test configuration's lease_ttl_seconds
 CONFIG = f"""lease_ttl_seconds = {TTL}
@@ -35,24 +37,31 @@ max_orders_per_minute = 600
 """
 
 
-def _env(sim, tmp_path):
+STORES = {  # backend -> the shared store's URL
+    "sqlite": lambda tmp_path: f"sqlite://{tmp_path / 'data' / 'sim'}/",
+    "postgresql": lambda tmp_path: pg_server.fresh_url(),
+    "dynamodb": lambda tmp_path: shared_server().url(),
+}
+
+
+def _env(sim, tmp_path, store_url: str):
     account = sim.demo_account
     env = {**os.environ, "KALSHI_ENV": "sim", "KALSHI_API_BASE": sim.base_url, "KALSHI_API_KEY_ID": account.key_id,
            "KALSHI_PRIVATE_KEY_PATH": str(account.private_key_path), "KALSHI_DATA_DIR": str(tmp_path / "data"),
            "KALSHI_LOG_DIR": str(tmp_path / "logs")}
-    for name in ("KALSHI_WS_BASE", "KALSHI_STORE"):
-        env.pop(name, None)
+    env.pop("KALSHI_WS_BASE", None)
+    env["KALSHI_STORE"] = store_url
     return env
 
 
 class Bots:
     """The bot processes of one test, each a `kalshi auto --bot NAME` on the shared store and simulator."""
 
-    def __init__(self, sim, tmp_path):
-        self.env = _env(sim, tmp_path)
+    def __init__(self, sim, tmp_path, store_url: str):
+        self.store_url = store_url
+        self.env = _env(sim, tmp_path, store_url)
         self.config = tmp_path / "bot.toml"
         self.config.write_text(CONFIG)
-        self.store_url = f"sqlite://{tmp_path / 'data' / 'sim'}/"
         self.procs: dict[str, subprocess.Popen] = {}
 
     def cmd(self, name: str, ticker: str, duration: float, *extra: str) -> list[str]:
@@ -91,9 +100,9 @@ class Bots:
                 proc.wait(10)
 
 
-@pytest.fixture
-def bots(sim, tmp_path):
-    b = Bots(sim, tmp_path)
+@pytest.fixture(params=sorted(STORES))
+def bots(request, sim, tmp_path):
+    b = Bots(sim, tmp_path, STORES[request.param](tmp_path))
     try:
         yield b
     finally:

@@ -115,3 +115,15 @@ def test_the_trade_lines_of_a_real_order_are_json_with_market_action_price_and_s
     cancel = next(r for r in trades if r["message"].startswith("CANCEL"))
     assert cancel["action"] == "cancel" and cancel["market"] == t
     assert all(r["level"] and r["logger"] and r["time"] for r in json_lines(tmp_path / "logs" / "kalshi.log"))
+
+
+def test_the_notifiers_secrets_are_masked_too():
+    from kalshi_trading.notify_settings import NotifySettings
+
+    notify = NotifySettings(telegram_token="123456:ABCdefSECRET", telegram_chat_id="42",
+                            webhook_url="https://hooks.example.com/services/T0/B0/pathSECRET",
+                            webhook_secret="hmacSECRET")
+    settings = Settings(notify=notify, log_format="json")
+    out = formatter(settings).format(record("POST https://hooks.example.com/services/T0/B0/pathSECRET failed; token "
+                                            "123456:ABCdefSECRET, signed with hmacSECRET"))
+    assert "SECRET" not in out and out.count("****") == 3

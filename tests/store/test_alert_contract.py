@@ -1,22 +1,19 @@
 """The alert store's contract (`kalshi_trading/store/alerts.py`), run against every storage adapter.
 
-To run the suite against a new adapter, add one line to ADAPTERS.
+A new adapter is one line in tests/store/adapters.py.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Callable
 
 import pytest
 
 from kalshi_trading.errors import UsageError
 from kalshi_trading.store import open_store
 from kalshi_trading.store.alerts import AlertEvent, AlertStore, DeliveryStatus, MessageKind, Severity
+from tests.store.adapters import ADAPTERS
 
-ADAPTERS: dict[str, Callable[[object], str]] = {
-    "sqlite": lambda tmp: f"sqlite://{tmp}/store/",
-}
 T0 = datetime(2026, 11, 30, 16, 0, 0, 123456, tzinfo=timezone.utc)
 
 

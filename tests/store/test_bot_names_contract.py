@@ -1,23 +1,16 @@
 """Several bots in one store (`Store.bot_state(bot=...)`, `Store.bots()`), run against every storage adapter: each
-name has a state of its own.  To run the suite against a new adapter, add one line to ADAPTERS."""
+name has a state of its own.  A new adapter is one line in tests/store/adapters.py."""
 
 from __future__ import annotations
 
-from typing import Callable
 
 import pytest
 
 from kalshi_trading.errors import UsageError
 from kalshi_trading.store import open_store
 from kalshi_trading.store.base import DEFAULT_BOT, check_bot_name
-from tests.store import pg_server
-from tests.store.dynamo_server import dynamo_url
+from tests.store.adapters import ADAPTERS
 
-ADAPTERS: dict[str, Callable[[object], str]] = {
-    "sqlite": lambda tmp: f"sqlite://{tmp}/store/",
-    "postgresql": lambda tmp: pg_server.fresh_url(),  # a new database on this process's throwaway cluster
-    "dynamodb": dynamo_url,
-}
 
 
 @pytest.fixture(params=sorted(ADAPTERS))

@@ -1,15 +1,15 @@
 """The bot state's contract (`kalshi_trading/store/botstate.py`), run against every storage adapter.
 
 Each test gets a store from its URL, as the application builds it; a second store at the same URL stands for
-another process.  To run the suite against a new adapter, add one line to ADAPTERS: its name and how to make a
-fresh, empty store URL for one test.
+another process.  To run the suite against a new adapter, add one line to
+tests/store/adapters.py.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
@@ -19,15 +19,9 @@ from kalshi_trading.store import BotStore, Store, open_store
 from kalshi_trading.store.botstate import (
     RESERVED_KEYS, BotFill, CarriedLot, CarriedState, CarriedStats, CostMethod, FillSource, LogBounds, StoredOrder,
 )
-from tests.store.dynamo_server import dynamo_url
-from tests.store import pg_server
+from tests.store.adapters import ADAPTERS
 
 # adapter name -> a fresh store URL for one test (given pytest's tmp_path)
-ADAPTERS: dict[str, Callable[[object], str]] = {
-    "sqlite": lambda tmp: f"sqlite://{tmp}/store/",
-    "dynamodb": dynamo_url,
-    "postgresql": lambda tmp: pg_server.fresh_url(),  # a new database on this process's throwaway cluster
-}
 D = Decimal
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
 A, B = "KXA-26MAR01-T50", "KXB-26MAR01-T60"

@@ -1,7 +1,7 @@
 """The trade journal's contract (`kalshi_trading/store/journal.py`), run against every storage adapter.
 
 Each test gets a store from its URL, as the application builds it.  To run the suite against a new adapter, add
-one line to ADAPTERS: its name and how to make a fresh, empty store URL for one test.
+one line to tests/store/adapters.py.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import csv
 import io
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import Callable
 
 import pytest
 
@@ -21,16 +20,10 @@ from kalshi_trading.store.journal import (
     NOT_PLACED, EventKind, HistoryKind, IntentOwner, SyncCursor, TradeRow, render_csv,
 )
 from kalshi_trading.trading.csv_export import TRADE_COLUMNS
-from tests.store.dynamo_server import dynamo_url
-from tests.store import pg_server
+from tests.store.adapters import ADAPTERS
 from tests.store.records import D, T0, fill, settlement
 
 # adapter name -> a fresh store URL for one test (given pytest's tmp_path)
-ADAPTERS: dict[str, Callable[[object], str]] = {
-    "sqlite": lambda tmp: f"sqlite://{tmp}/store/",
-    "dynamodb": dynamo_url,
-    "postgresql": lambda tmp: pg_server.fresh_url(),  # a new database on this process's throwaway cluster
-}
 OWNER = IntentOwner("host-a", "boot-1", 4026531836, 4242, 123456)
 
 

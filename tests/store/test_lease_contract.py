@@ -1,28 +1,21 @@
 """The lease port's contract (`kalshi_trading/store/lease.py`), run against every storage adapter.
 
 "Another process" is a second store opened on the same URL (and, for the race, real processes).  To run the suite
-against a new adapter, add one line to ADAPTERS.
+against a new adapter, add one line to ADAPTERS (tests/store/adapters.py).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 from datetime import datetime, timedelta, timezone
-from typing import Callable
 
 import pytest
 
 from kalshi_trading.errors import StorageError, UsageError
 from kalshi_trading.store import open_store
 from kalshi_trading.store.lease import LeaseHeld, LeaseHolder, LeaseLost, LeaseStore
-from tests.store import pg_server
-from tests.store.dynamo_server import dynamo_url
+from tests.store.adapters import ADAPTERS
 
-ADAPTERS: dict[str, Callable[[object], str]] = {
-    "sqlite": lambda tmp: f"sqlite://{tmp}/store/",
-    "postgresql": lambda tmp: pg_server.fresh_url(),  # a new database on this process's throwaway cluster
-    "dynamodb": dynamo_url,
-}
 T0 = datetime(2026, 11, 21, 16, 0, 0, 123456, tzinfo=timezone.utc)
 ALICE = LeaseHolder("bot a", "host-1", 101, "boot-1", T0 - timedelta(hours=1), 4026531836, 987654321)
 BOB = LeaseHolder("bot b", "host-2", 202, "boot-2", T0 - timedelta(hours=2))  # no /proc there: no ns, no ticks

@@ -1,28 +1,22 @@
 """The runtime configuration's contract (`kalshi_trading/store/runtime.py`), run against every storage adapter.
 
 Each test gets a store from its URL, as the application builds it; "another process" is a second store opened on
-the same URL.  To run the suite against a new adapter, add one line to ADAPTERS.
+the same URL.  To run the suite against a new
+adapter, add one line to tests/store/adapters.py.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal as D
-from typing import Callable
 
 import pytest
 
 from kalshi_trading.errors import StorageError, UsageError
 from kalshi_trading.store import open_store
 from kalshi_trading.store.runtime import RuntimeConfigStore, StaleVersion, as_text
-from tests.store import pg_server
-from tests.store.dynamo_server import dynamo_url
+from tests.store.adapters import ADAPTERS
 
-ADAPTERS: dict[str, Callable[[object], str]] = {
-    "sqlite": lambda tmp: f"sqlite://{tmp}/store/",
-    "postgresql": lambda tmp: pg_server.fresh_url(),  # a new database on this process's throwaway cluster
-    "dynamodb": dynamo_url,
-}
 T0 = datetime(2026, 11, 21, 16, 0, 0, 123456, tzinfo=timezone.utc)
 
 

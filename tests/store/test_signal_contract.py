@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal as D
-from typing import Callable
 
 import pytest
 
@@ -18,14 +17,8 @@ from kalshi_trading.store import open_store
 from kalshi_trading.store.signals import (
     AttemptOutcome, AttemptRecord, CycleStatus, HealthRecord, LeaseHeld, SignalRecord, SignalStore,
 )
-from tests.store import pg_server
-from tests.store.dynamo_server import dynamo_url
+from tests.store.adapters import ADAPTERS
 
-ADAPTERS: dict[str, Callable[[object], str]] = {
-    "sqlite": lambda tmp: f"sqlite://{tmp}/store/",
-    "dynamodb": dynamo_url,
-    "postgresql": lambda tmp: pg_server.fresh_url(),  # a new database on this process's throwaway cluster
-}
 T0 = datetime(2026, 11, 21, 16, 0, 0, 123456, tzinfo=timezone.utc)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal as D
 from typing import Callable
@@ -20,6 +21,7 @@ from kalshi_trading.cli.main import app
 from kalshi_trading.errors import StorageError
 from kalshi_trading.models import BookSide
 from kalshi_trading.store import open_store
+from kalshi_trading.store.alerts import AlertEvent, DeliveryStatus, MessageKind, Severity
 from kalshi_trading.store.botstate import (
     BotFill, CarriedLot, CarriedState, CarriedStats, CostMethod, FillSource, StoredOrder,
 )
@@ -64,6 +66,12 @@ def populate(url: str) -> None:
         runtime = store.runtime_config()
         runtime.put_market("KXA", {"min_spread": "0.0300", "enabled": "false"}, updated_by="ops", now=T0)
         runtime.put_global({"max_daily_loss": "12.50"}, updated_by="lead", now=T0 + timedelta(hours=1))
+        alerts = store.alerts()
+        for status, reason in ((DeliveryStatus.SENT, ""), (DeliveryStatus.FAILED, "401 Unauthorized"),
+                               (DeliveryStatus.SENT, "")):  # two equal events stay two
+            alerts.record(AlertEvent(at=T0, source="default", kind=MessageKind.ALERT, severity=Severity.CRITICAL,
+                                     channel="telegram", status=status, text="HALTED: daily loss", rule="halted",
+                                     reason=reason))
     finally:
         store.close()
 
@@ -165,6 +173,7 @@ def contents(url: str) -> dict:
         out["runtime"] = ({t: (dict(r.values), r.updated_at, r.updated_by) for t, r in snap.markets.items()},
                           (dict(snap.global_record.values), snap.global_record.updated_at)
                           if snap.global_record else None)
+        out["alerts"] = [replace(e, id=None) for e in store.alerts().events()]
         return out
     finally:
         store.close()
@@ -183,6 +192,7 @@ def test_everything_arrives_exactly(urls):
     assert rows["bot default events"].target == "2" and rows["signal health"].target == "2"
     assert rows["realized P&L"].source == rows["realized P&L"].target
     assert D(rows["fees"].target) == D("0.0525")  # three fills' fees, exactly
+    assert rows["alert events"].target == "3" and rows["alert events"].copied == 3
 
 
 def test_a_second_copy_copies_nothing(urls):

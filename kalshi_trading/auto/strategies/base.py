@@ -44,6 +44,12 @@ def others_best(book: BookView, working: tuple[WorkingOrder, ...], side: BookSid
     for w in working:
         if w.book_side is side:
             ours[w.yes_price] += w.remaining
+    # Mostly the best level is not all ours: then it is the answer, read without listing the side.
+    best, size = (book.best_bid, book.best_bid_size) if side is BookSide.BID else (book.best_ask, book.best_ask_size)
+    if best is None:
+        return None
+    if size is not None and size - ours.get(best, ZERO) > 0:
+        return best
     # One level more than we occupy is enough to find the first level that is not all ours.
     bids, asks = book.depth(len(ours) + 1)
     for level in (bids if side is BookSide.BID else asks):

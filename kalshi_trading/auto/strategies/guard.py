@@ -74,6 +74,8 @@ class GuardedStrategy:
         self.on_failure = on_failure
         self.failure: StrategyFailure | None = None
         self._told = False
+        # asked once: a protocol check is slow, and the gate is asked on every pass
+        self._gated: SpreadGated | None = strategy if isinstance(strategy, SpreadGated) else None
 
     def targets(self, event: Event, snapshot: MarketSnapshot) -> list[TargetOrder]:
         """The strategy's orders, checked; nothing once it has failed (the first failure stops it for good)."""
@@ -88,10 +90,10 @@ class GuardedStrategy:
     def inner_gate_open(self, snapshot: MarketSnapshot) -> bool | None:
         """Whether the strategy inside has its spread gate open (None: it has no gate, or it failed), so the report
         measures quote uptime over the gate behind the fence too."""
-        if self.failure is not None or not isinstance(self.inner, SpreadGated):
+        if self.failure is not None or self._gated is None:
             return None
         try:
-            return bool(self.inner.gate_open(snapshot))
+            return bool(self._gated.gate_open(snapshot))
         except Exception as exc:  # noqa: BLE001 - the user's code: a failing gate stops the strategy like targets
             self._fail(exc, snapshot.ticker, snapshot.now, "gate_open")
             return None

@@ -38,6 +38,8 @@ partition, read consistently, but for the two Scans named below; the details are
     decision log                              decisions   day = UTC date, sk = timestamp#id
     signals / attempts by time                signals     pk = sig#{date} / att#{date}, sk = at#id
     signal cycles, health, pipeline leases    signals     pk = cyc / h#{cycle} / lease#{name}
+    alert events by time                      alerts      day = UTC date (one Query a date, the dates from a day
+                                                          set in meta), sk = time#id
     schema version, counters, day sets        meta        name = schema / counters / journal, g{n}, bot, signals
 
 Money and counts are DynamoDB numbers read back as exact `Decimal` (never float); the signal store keeps its
@@ -60,6 +62,7 @@ from kalshi_trading.errors import JournalError, StorageError
 from kalshi_trading.store.alerts import AlertStore
 from kalshi_trading.store.base import DEFAULT_BOT, StoreStatus, check_bot_name
 from kalshi_trading.store.botstate import BotStore, LogBounds
+from kalshi_trading.store.dynamodb.alerts import DynamoAlerts
 from kalshi_trading.store.dynamodb.botstate import DynamoBotState
 from kalshi_trading.store.dynamodb.journal import DynamoJournal
 from kalshi_trading.store.dynamodb.layout import VERSIONS, ensure, read_layout, refusal, table_names
@@ -99,6 +102,7 @@ class DynamoStore:
         self._bot_states: dict[str, DynamoBotState] = {}
         self._runtime: DynamoRuntimeConfig | None = None
         self._leases: DynamoLeases | None = None
+        self._alerts: DynamoAlerts | None = None
 
     @property
     def url(self) -> StoreURL:
@@ -182,8 +186,12 @@ class DynamoStore:
         return self._leases
 
     def alerts(self) -> AlertStore:
-        """The alert events: not yet in DynamoDB (the notifier work adds them; until then recording one fails)."""
-        raise StorageError("alert events are not stored in DynamoDB yet")
+        """The alert events (the `alerts` table, by UTC date; see alerts.py)."""
+        if self._alerts is None:
+            db = self._db(StorageError)
+            ensure(db, "alerts")
+            self._alerts = DynamoAlerts(db)
+        return self._alerts
 
     def check(self) -> StoreStatus:
         """Whether the endpoint answers and the tables (when there) are of versions this program reads; creates
@@ -204,6 +212,7 @@ class DynamoStore:
     def close(self) -> None:
         states, self._bot_states = list(self._bot_states.values()), {}
         self._signals, self._journal, self._runtime, self._leases = None, None, None, None
+        self._alerts = None
         try:
             _close_all([state.close for state in states])  # flushes buffered decisions
         finally:

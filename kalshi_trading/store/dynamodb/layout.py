@@ -3,7 +3,8 @@
 Every table is `{prefix}{env}_{name}` (so one URL serves sim, demo and prod side by side and they never mix), on
 demand capacity (PAY_PER_REQUEST), keys of type S.  The tables are created when absent (then waited for until
 ACTIVE); the item `schema` in `meta`, written last, says they all exist and which version of each part's layout
-they hold.  A part of a newer version than this program knows is refused and left untouched.
+they hold.  A part of a newer version than this program knows is refused and left untouched; a part added since
+(`ADDED_LATER`: the alert events) is added to older tables on first use.
 """
 
 from __future__ import annotations
@@ -29,10 +30,14 @@ TABLES: dict[str, tuple[str, str | None]] = {
     "bot": ("pk", "sk"),            # the bot's fills, working orders, carried state, events
     "decisions": ("day", "sk"),     # the decision log by UTC date, `timestamp#id`
     "signals": ("pk", "sk"),        # the signal pipeline's records and leases
+    "alerts": ("day", "sk"),        # the alert events by UTC date, `time#id`
 }
 # each part's layout version (the bot state starts at 2: the port's "each fact once" state, the only one a
 # DynamoDB store has ever held)
-VERSIONS = {"journal": 1, "bot": 2, "signals": 1}
+VERSIONS = {"journal": 1, "bot": 2, "signals": 1, "alerts": 1}
+# parts added after the first layout: a store made before them lacks their tables and version, and gains both on
+# first use (`ensure`); until then `check` finds nothing wrong with it
+ADDED_LATER = frozenset({"alerts"})
 SCHEMA_KEY = {"name": S("schema")}
 _WAIT_S = 300.0  # AWS creates a table in seconds to tens of seconds
 
@@ -70,6 +75,8 @@ def refusal(db: Dynamo, layout: Layout, part: str) -> StorageError | None:
     assert layout.versions is not None
     version = layout.versions.get(part)
     known = VERSIONS[part]
+    if version is None and part in ADDED_LATER:
+        return None  # made on first use
     if version is None:
         return db.fail(f"the {part} tables hold no schema version (made by another program?); left untouched")
     if version > known:
@@ -94,6 +101,12 @@ def ensure(db: Dynamo, part: str, sleep: Callable[[float], None] = time.sleep) -
     if problem is not None:
         raise problem
     assert layout.versions is not None
+    if part not in layout.versions:  # a part added after these tables were made: its tables, then its version
+        _create_tables(db, sleep)
+        db.update("meta", SCHEMA_KEY, "SET #p = if_not_exists(#p, :v)", {":v": N(VERSIONS[part])},
+                  names={"#p": part})
+        log.info("DynamoDB store %s: the %s tables added", db.url.masked, part)
+        return ensure(db, part, sleep)
     return layout.versions[part]
 
 

@@ -226,13 +226,7 @@ class Dynamo:
     def put(self, table: str, item: Item, *, condition: str | None = None, values: Item | None = None,
             names: Mapping[str, str] | None = None) -> bool:
         """Write one item; False (nothing written) when `condition` does not hold."""
-        kwargs: dict[str, Any] = {"TableName": self.table(table), "Item": item}
-        if condition:
-            kwargs["ConditionExpression"] = condition
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        if names:
-            kwargs["ExpressionAttributeNames"] = dict(names)
+        kwargs = {"TableName": self.table(table), "Item": item, **_conditions(condition, values, names)}
         try:
             self.call("put_item", allow=("ConditionalCheckFailedException",), **kwargs)
         except Declined:
@@ -242,14 +236,8 @@ class Dynamo:
     def update(self, table: str, key: Key, expression: str, values: Item | None = None, *,
                condition: str | None = None, names: Mapping[str, str] | None = None) -> Item | None:
         """UpdateItem returning the new values of what it changed; None when `condition` does not hold."""
-        kwargs: dict[str, Any] = {"TableName": self.table(table), "Key": key, "UpdateExpression": expression,
-                                  "ReturnValues": "UPDATED_NEW"}
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        if condition:
-            kwargs["ConditionExpression"] = condition
-        if names:
-            kwargs["ExpressionAttributeNames"] = dict(names)
+        kwargs = {"TableName": self.table(table), "Key": key, "UpdateExpression": expression,
+                  "ReturnValues": "UPDATED_NEW", **_conditions(condition, values, names)}
         try:
             response = self.call("update_item", allow=("ConditionalCheckFailedException",), **kwargs)
         except Declined:
@@ -260,13 +248,7 @@ class Dynamo:
     def delete(self, table: str, key: Key, *, condition: str | None = None, values: Item | None = None,
                names: Mapping[str, str] | None = None) -> bool:
         """Delete one item; False when `condition` does not hold (deleting an absent item is no error)."""
-        kwargs: dict[str, Any] = {"TableName": self.table(table), "Key": key}
-        if condition:
-            kwargs["ConditionExpression"] = condition
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        if names:
-            kwargs["ExpressionAttributeNames"] = dict(names)
+        kwargs = {"TableName": self.table(table), "Key": key, **_conditions(condition, values, names)}
         try:
             self.call("delete_item", allow=("ConditionalCheckFailedException",), **kwargs)
         except Declined:
@@ -420,3 +402,15 @@ class Dynamo:
 
 def _backoff(attempt: int) -> None:
     time.sleep(min(2.0, 0.025 * 2 ** attempt) * (0.5 + random.random() / 2))
+
+
+def _conditions(condition: str | None, values: Item | None, names: Mapping[str, str] | None) -> dict[str, Any]:
+    """The optional arguments of a single-item write: its condition, and the values and names its expressions use."""
+    kwargs: dict[str, Any] = {}
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
+    if names:
+        kwargs["ExpressionAttributeNames"] = dict(names)
+    return kwargs

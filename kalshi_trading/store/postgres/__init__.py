@@ -1,8 +1,8 @@
 """The PostgreSQL adapter: `KALSHI_STORE=postgresql://user@host:port/db` (libpq's URI and PG* variables).
 
 Each environment has a schema of its own in the database (`kalshi_sim`, `kalshi_demo`, `kalshi_prod`): its
-journal, bot states (every bot's in the same tables, by a `bot` column), signal records, runtime configuration and
-leases, so environments never mix however the URL is shared.  The schema is
+journal, bot states (every bot's in the same tables, by a `bot` column), signal records, runtime configuration,
+leases and alert events, so environments never mix however the URL is shared.  The schema is
 created on first use, upgraded in one transaction when an older program made it, and refused (left untouched)
 when a newer one did (schema.py).  All of them share one connection pool (db.py): psycopg 3 and psycopg_pool.
 """
@@ -23,6 +23,7 @@ from kalshi_trading.store.botstate import BotStore, LogBounds
 from kalshi_trading.store.journal import TradeJournal
 from kalshi_trading.store.lease import LeaseStore
 from kalshi_trading.store.postgres import schema
+from kalshi_trading.store.postgres.alerts import PostgresAlerts
 from kalshi_trading.store.postgres.botstate import PostgresBotState
 from kalshi_trading.store.postgres.db import Database, conninfo_params
 from kalshi_trading.store.postgres.journal import PostgresJournal
@@ -66,6 +67,7 @@ class PostgresStore:
         self._bot_states: dict[str, PostgresBotState] = {}
         self._runtime: PostgresRuntimeConfig | None = None
         self._leases: PostgresLeases | None = None
+        self._alerts: PostgresAlerts | None = None
 
     @property
     def url(self) -> StoreURL:
@@ -137,8 +139,10 @@ class PostgresStore:
         return self._leases
 
     def alerts(self) -> AlertStore:
-        """The alert events: not yet in PostgreSQL (the notifier work adds them; until then recording one fails)."""
-        raise StorageError("alert events are not stored in PostgreSQL yet")
+        """The alert events (`alert_events`, schema version 4; see alerts.py)."""
+        if self._alerts is None:
+            self._alerts = PostgresAlerts(self._database())
+        return self._alerts
 
     def check(self) -> StoreStatus:
         """Whether the server answers and the schema could be used: one connection, nothing created or changed."""
@@ -168,6 +172,7 @@ class PostgresStore:
         db, self._db = self._db, None
         self._journal = self._signals = None
         self._runtime = self._leases = None
+        self._alerts = None
         try:
             _close_states(states)
         finally:

@@ -17,6 +17,8 @@ import psycopg
 
 from kalshi_trading.errors import JournalError, UsageError
 from kalshi_trading.money import MoneyError, count_to_units, price_to_units
+from kalshi_trading.store import sql
+from kalshi_trading.store.sql import limit_clause
 from kalshi_trading.store.journal import NOT_PLACED, OUTCOME_KINDS, EventKind, IntentOwner, OrderEvent
 from kalshi_trading.store.postgres.codec import (
     aware, clean_extra, json_text, owner_doc, owner_from_doc, strategy_tag, text, text_or_none, texts,
@@ -44,29 +46,10 @@ _INTENT = ("INSERT INTO order_events (time, kind, client_order_id, env, ticker, 
            f"%s, %s, %s) RETURNING {EVENT_COLUMNS}")
 
 
-def limit_clause(limit: int | None) -> str:
-    if limit is None:
-        return ""
-    if limit < 0:
-        raise UsageError("limit must be >= 0")
-    return f" LIMIT {int(limit)}"
-
-
 def where_clause(since: datetime | None, until: datetime | None, ticker: str | None,
                  time_col: str) -> tuple[str, list[object]]:
     """` WHERE ...` for a time range (since inclusive, until exclusive) and a ticker, with its parameters."""
-    clauses: list[str] = []
-    args: list[object] = []
-    if since is not None:
-        clauses.append(f"{time_col} >= %s")
-        args.append(aware(since))
-    if until is not None:
-        clauses.append(f"{time_col} < %s")
-        args.append(aware(until))
-    if ticker is not None:
-        clauses.append("ticker = %s")
-        args.append(ticker)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+    return sql.where_clause(since, until, ticker, time_col, placeholder="%s", encode_time=aware)
 
 
 def event_from_row(r: Sequence[Any]) -> OrderEvent:

@@ -491,11 +491,11 @@ class SqliteJournal(OrderEventsMixin):
         where, args = where_clause(since, until, ticker, "created_time")
         return self._chunks(_TRADE_LINES.format(where=where), args, operator.itemgetter(0), 20_000)
 
-    def _trade_chunks(self, sql: str, args: list[str]) -> Iterator[list[TradeRow]]:
+    def _trade_chunks(self, sql: str, args: list[object]) -> Iterator[list[TradeRow]]:
         """Rows in chunks: Python runs once per chunk, the rows are made in C (tuple.__new__ of the NamedTuple)."""
         return self._chunks(sql, args, functools.partial(tuple.__new__, TradeRow), 10_000)
 
-    def _chunks(self, sql: str, args: list[str], make: Callable[[Any], T], size: int) -> Iterator[list[T]]:
+    def _chunks(self, sql: str, args: list[object], make: Callable[[Any], T], size: int) -> Iterator[list[T]]:
         try:
             cursor = self._conn.execute(sql, args)
             while chunk := cursor.fetchmany(size):

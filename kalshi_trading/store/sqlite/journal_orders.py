@@ -17,6 +17,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from kalshi_trading.errors import JournalError, UsageError
 from kalshi_trading.money import MoneyError
+from kalshi_trading.store import sql
+from kalshi_trading.store.sql import limit_clause
 from kalshi_trading.store.journal import (
     NOT_PLACED, OUTCOME_KINDS, SECRET_WORDS, EventKind, IntentOwner, OrderEvent,
 )
@@ -52,29 +54,10 @@ def _text(value: object) -> str | None:
     return None if value is None else str(getattr(value, "value", value))
 
 
-def limit_clause(limit: int | None) -> str:
-    if limit is None:
-        return ""
-    if limit < 0:
-        raise UsageError("limit must be >= 0")
-    return f" LIMIT {int(limit)}"
-
-
 def where_clause(since: datetime | None, until: datetime | None, ticker: str | None,
-                 time_col: str) -> tuple[str, list[str]]:
-    """` WHERE ...` for a time range (since inclusive, until exclusive) and a ticker, with its arguments."""
-    clauses: list[str] = []
-    args: list[str] = []
-    if since is not None:
-        clauses.append(f"{time_col} >= ?")
-        args.append(iso(since))
-    if until is not None:
-        clauses.append(f"{time_col} < ?")
-        args.append(iso(until))
-    if ticker is not None:
-        clauses.append("ticker = ?")
-        args.append(ticker)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+                 time_col: str) -> tuple[str, list[object]]:
+    """` WHERE ...` for a time range (since inclusive, until exclusive) and a ticker, with its parameters."""
+    return sql.where_clause(since, until, ticker, time_col, placeholder="?", encode_time=iso)
 
 
 TAGGED_KEY = "journal.tagged"  # meta: some intent carries a strategy tag
