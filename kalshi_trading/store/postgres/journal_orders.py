@@ -17,8 +17,8 @@ import psycopg
 
 from kalshi_trading.errors import JournalError, UsageError
 from kalshi_trading.money import MoneyError, count_to_units, price_to_units
-from kalshi_trading.store import sql
 from kalshi_trading.store.sql import limit_clause
+from kalshi_trading.store.sql import where_clause as sql_where
 from kalshi_trading.store.journal import NOT_PLACED, OUTCOME_KINDS, EventKind, IntentOwner, OrderEvent
 from kalshi_trading.store.postgres.codec import (
     aware, clean_extra, json_text, owner_doc, owner_from_doc, strategy_tag, text, text_or_none, texts,
@@ -49,7 +49,7 @@ _INTENT = ("INSERT INTO order_events (time, kind, client_order_id, env, ticker, 
 def where_clause(since: datetime | None, until: datetime | None, ticker: str | None,
                  time_col: str) -> tuple[str, list[object]]:
     """` WHERE ...` for a time range (since inclusive, until exclusive) and a ticker, with its parameters."""
-    return sql.where_clause(since, until, ticker, time_col, placeholder="%s", encode_time=aware)
+    return sql_where(since, until, ticker, time_col, placeholder="%s", encode_time=aware)
 
 
 def event_from_row(r: Sequence[Any]) -> OrderEvent:

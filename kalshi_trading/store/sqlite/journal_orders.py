@@ -17,8 +17,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from kalshi_trading.errors import JournalError, UsageError
 from kalshi_trading.money import MoneyError
-from kalshi_trading.store import sql
 from kalshi_trading.store.sql import limit_clause
+from kalshi_trading.store.sql import where_clause as sql_where
 from kalshi_trading.store.journal import (
     NOT_PLACED, OUTCOME_KINDS, SECRET_WORDS, EventKind, IntentOwner, OrderEvent,
 )
@@ -57,7 +57,7 @@ def _text(value: object) -> str | None:
 def where_clause(since: datetime | None, until: datetime | None, ticker: str | None,
                  time_col: str) -> tuple[str, list[object]]:
     """` WHERE ...` for a time range (since inclusive, until exclusive) and a ticker, with its parameters."""
-    return sql.where_clause(since, until, ticker, time_col, placeholder="?", encode_time=iso)
+    return sql_where(since, until, ticker, time_col, placeholder="?", encode_time=iso)
 
 
 TAGGED_KEY = "journal.tagged"  # meta: some intent carries a strategy tag
