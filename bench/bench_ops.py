@@ -8,8 +8,9 @@ on, off, on... so both see the same machine.  "on" wraps the run in `ops.runtime
 does, with:
 
   notifications  every rule on, the daily P&L rule's threshold above any P&L (so it fires), a bot digest every
-                 exchange minute (about one a second at x60), each message POSTed as JSON by a sender thread to a
-                 loopback HTTP server (the way a webhook channel sends: a bounded queue, never on the loop)
+                 exchange minute (about one a second at x60), delivered by the real notifier (`ops/notify`: its
+                 bounded queue and sender thread, every outcome recorded in the store) to its webhook channel,
+                 KALSHI_WEBHOOK_URL pointing at a loopback HTTP server
   metrics        /metrics on 127.0.0.1, scraped every 0.5 s by a client thread
 
 Printed (the median over the rounds of each mode, with the lowest and highest round): decision p50/p99 (strategy +
@@ -26,7 +27,6 @@ import argparse
 import dataclasses
 import json
 import os
-import queue
 import statistics
 import sys
 import tempfile
@@ -47,7 +47,7 @@ from kalshi_trading.auto.strategies import MarketMaker  # noqa: E402
 from kalshi_trading.auto.underlying import ExchangeClock, SimSpotUnderlying  # noqa: E402
 from kalshi_trading.cli.commands_auto import _open_feed, _pick_market  # noqa: E402
 from kalshi_trading.cli.context import AppContext  # noqa: E402
-from kalshi_trading.ops.notify.message import Message  # noqa: E402
+from kalshi_trading.ops.notify.dispatch import build_dispatcher  # noqa: E402
 from kalshi_trading.ops.runtime import BotOps, MetricsPlace  # noqa: E402
 from kalshi_trading.ops.settings import build_settings  # noqa: E402
 
@@ -82,35 +82,6 @@ class Receiver:
         self.server.server_close()
 
 
-class HttpSink:
-    """A Sink as a channel is one: `submit` queues (bounded, never blocks), a sender thread POSTs each message."""
-
-    def __init__(self, url: str, size: int = 1000):
-        self.url = url
-        self.queue: queue.Queue[Message | None] = queue.Queue(size)
-        self.thread = threading.Thread(target=self._send, daemon=True)
-        self.thread.start()
-
-    def submit(self, message: Message) -> None:
-        try:
-            self.queue.put_nowait(message)
-        except queue.Full:
-            pass
-
-    def suppressed(self, message: Message, reason: str) -> None:
-        pass
-
-    def _send(self) -> None:
-        while (message := self.queue.get()) is not None:
-            body = json.dumps({"text": f"{message.title}\n{message.text}", "rule": message.rule}).encode()
-            request = urllib.request.Request(self.url, body, {"Content-Type": "application/json"})
-            urllib.request.urlopen(request, timeout=5).read()
-
-    def close(self) -> None:
-        self.queue.put(None)
-        self.thread.join(timeout=10)
-
-
 class Scraper:
     """GET /metrics every `every` seconds until closed."""
 
@@ -134,7 +105,7 @@ def one_round(with_ops: bool, args: argparse.Namespace, receiver: Receiver) -> d
     """One seeded session of the market maker; its latency samples and what the ops delivered."""
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.update(KALSHI_DATA_DIR=os.path.join(tmp, "data"), KALSHI_LOG_DIR=os.path.join(tmp, "logs"),
-                          KALSHI_ENV="sim", HOME=tmp)
+                          KALSHI_ENV="sim", HOME=tmp, KALSHI_WEBHOOK_URL=receiver.url)
         app_ctx = AppContext()
         try:
             app_ctx.use_simulator(Path(tmp) / "data", speed=args.speed, seed=args.seed, rate_tier="prestige")
@@ -150,7 +121,8 @@ def one_round(with_ops: bool, args: argparse.Namespace, receiver: Receiver) -> d
             before = receiver.count
             if with_ops:
                 settings = build_settings({"digest_every": "1m", "daily_pnl": {"below": 1000}})
-                sink = HttpSink(receiver.url)
+                sink = build_dispatcher(app_ctx.settings)
+                assert sink is not None, "the webhook is configured"
                 ops = BotOps(run, bot="default", env="SIM", settings=settings, sink=sink, store=app_ctx.store,
                              metrics=MetricsPlace("127.0.0.1", 0))
                 assert ops.server is not None

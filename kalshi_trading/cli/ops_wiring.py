@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from kalshi_trading.auto.runner import BotRun
     from kalshi_trading.trading.sync import SyncResult
     from kalshi_trading.ops.notify.message import Sink
-    from kalshi_trading.ops.runtime import BotOps, MetricsPlace, PipelineOps
+    from kalshi_trading.ops.runtime import BotOps, LoggingSink, MetricsPlace, PipelineOps
     from kalshi_trading.signals.pipeline import Pipeline
 
 METRICS_PORT = typer.Option(None, "--metrics-port", parser=ranges.whole(*ranges.PORT),
@@ -114,19 +114,34 @@ def pipeline_ops(app_ctx, pipeline: Pipeline, params: Mapping[str, Any], *, mode
     return ops
 
 
-def trade_notice_hook(app_ctx, sink: Optional[Sink] = None) -> Optional[Callable[[SyncResult], None]]:
+def trade_notice_hook(app_ctx) -> Optional[Callable[[SyncResult], None]]:
     """With KALSHI_TRADE_NOTICES=on: what a journal sync (any command's) does with its new fills and settlements —
-    one notice each kind, to the log and `sink`.  None when off."""
+    one notice each kind, to the log and to the configured channels (a notifier built at the first notice, closed
+    when the command ends).  None when off."""
     if not app_ctx.settings.trade_notices:
         return None
-    from kalshi_trading.ops.digest import trade_notices
-    from kalshi_trading.ops.runtime import LoggingSink
+    return TradeNotices(app_ctx)
 
-    out = LoggingSink(sink)
-    env = app_ctx.settings.env_label
 
-    def notify(result: SyncResult) -> None:
-        for message in trade_notices(result.fills, result.settlements, env=env):
-            out.submit(message)
+class TradeNotices:
+    """The manual trader's notices after each journal sync (see `trade_notice_hook`)."""
 
-    return notify
+    def __init__(self, app_ctx):
+        self.app_ctx = app_ctx
+        self.out: Optional[LoggingSink] = None
+
+    def __call__(self, result: SyncResult) -> None:
+        from kalshi_trading.ops.digest import trade_notices
+
+        messages = trade_notices(result.fills, result.settlements, env=self.app_ctx.settings.env_label)
+        if messages and self.out is None:
+            from kalshi_trading.ops.notify.dispatch import build_dispatcher
+            from kalshi_trading.ops.runtime import LoggingSink
+
+            dispatcher = build_dispatcher(self.app_ctx.settings)
+            if dispatcher is not None:
+                self.app_ctx.on_close(dispatcher.close)  # sends what waits, before the client stops
+            self.out = LoggingSink(dispatcher)
+        for message in messages:
+            assert self.out is not None, "built with the first notice"
+            self.out.submit(message)

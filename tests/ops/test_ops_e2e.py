@@ -285,3 +285,37 @@ def test_no_notices_unless_switched_on_and_a_bad_switch_is_refused(sim, client, 
     for off in ("off", "no", "0", "false", "OFF"):
         assert runner.invoke(app, ["sync"], env=manual_env(sim, tmp_path, KALSHI_TRADE_NOTICES=off)).exit_code == 0
     assert messages(tmp_path) == []
+
+
+def test_a_fill_notice_reaches_telegram_and_is_recorded(sim, client, bob, tmp_path):
+    import requests
+
+    from kalshi_trading.sim.routes_control import TOKEN_HEADER
+    from kalshi_trading.store import open_store
+
+    token, chat = "7770001:AAF-noticeTokenSecretPart", 4242
+
+    def control(method: str, path: str, **kw) -> dict:
+        answer = requests.request(method, sim.base_url + "/sim/control/telegram" + path, timeout=10,
+                                  headers={TOKEN_HEADER: sim.control_token}, **kw)
+        answer.raise_for_status()
+        return answer.json()
+
+    control("POST", "/bots", json={"token": token, "chats": [chat]})
+    root = sim.base_url[: -len("/trade-api/v2")]
+    env = manual_env(sim, tmp_path, KALSHI_TRADE_NOTICES="on", KALSHI_TELEGRAM_BOT_TOKEN=token,
+                     KALSHI_TELEGRAM_CHAT_ID=str(chat), KALSHI_TELEGRAM_API_BASE=root + "/ext/telegram",
+                     KALSHI_TELEGRAM_COMMANDS="off")
+    t = cent_market(sim)
+    client.create_order(order(t, BookSide.BID, "0.35", 3))
+    bob.create_order(order(t, BookSide.ASK, "0.35", 3, TimeInForce.IOC))
+    assert CliRunner().invoke(app, ["sync"], env=env).exit_code == 0
+    [sent] = [m for m in control("GET", "/messages")["messages"] if "new fill" in m["text"]]
+    assert f"bought 3 YES @ 35¢ on {t}" in sent["text"] and sent["chat_id"] == chat
+    store = open_store(f"sqlite://{tmp_path / 'data' / 'sim'}/", env="sim")
+    try:
+        events = store.alerts().events()
+    finally:
+        store.close()
+    assert [(e.kind.value, e.channel, e.status.value) for e in events] == [("fill", "telegram", "sent")]
+    assert token.split(":")[1] not in (tmp_path / "logs" / "kalshi.log").read_text()
