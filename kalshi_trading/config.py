@@ -233,6 +233,8 @@ KNOWN_VARIABLES = (
     "KALSHI_TELEGRAM_COMMANDS", "KALSHI_WEBHOOK_URL", "KALSHI_WEBHOOK_SECRET", "KALSHI_LOG_FORMAT",
     "KALSHI_TRADE_NOTICES",
     "KALSHI_REQUIRE_STORE_SERVERS",  # the test suite's: fail, not skip, a store test whose server is missing (CI)
+    "KALSHI_REQUIRE_BROWSER",  # the test suite's: fail, not skip, a browser test when Chromium is missing (CI)
+    "KALSHI_PG_BIN",  # the test suite's: where the PostgreSQL 15 programs are (tests/store/pg_server.py)
 )
 
 

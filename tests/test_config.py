@@ -294,3 +294,18 @@ def test_lower_case_and_misspelt_settings_are_reported_not_silently_ignored(tmp_
         "kalshi_data_dir in the environment is ignored: setting names are upper case (write KALSHI_DATA_DIR)",
     )
     assert load_settings({"KALSHI_ENV": "sim"}, cwd=tmp_path / "none").warnings == ()
+
+
+def test_every_variable_ci_and_the_tests_set_is_known():
+    """CI exports its own KALSHI_ switches: an unknown one would put a warning line before every error line."""
+    import re
+    from pathlib import Path
+
+    from kalshi_trading.config import KNOWN_VARIABLES
+
+    root = Path(__file__).resolve().parents[1]
+    exported = set(re.findall(r"export (KALSHI_[A-Z_]+)=", (root / ".ci" / "run").read_text()))
+    read_by_tests = set(re.findall(r"environ(?:\.get)?\(\s*\"(KALSHI_[A-Z_]+)\"", "".join(
+        p.read_text() for p in (root / "tests").rglob("*.py"))))
+    assert exported and "KALSHI_REQUIRE_BROWSER" in exported
+    assert (exported | read_by_tests) - set(KNOWN_VARIABLES) == set()
