@@ -1,5 +1,6 @@
 """A `kalshi auto --sim` process with Telegram (the simulator's Bot API stub) and a webhook configured, driven from
-"a phone": commands injected through the stub's control route.  /status from the configured chat gets a reply,
+"a phone": commands injected through the stub's control route.  Its periodic digest reaches the phone, and its
+`/metrics` answers while it runs.  /status from the configured chat gets a reply,
 the same from another chat is ignored; /mode live_auto without the confirmation changes nothing; /halt cancels the
 bot's resting orders on the simulator and leaves it HALTED (the halt alert reaches both channels).  The token, the
 webhook's secret path and its signing secret appear in no log, no output and no stored alert event."""
@@ -16,12 +17,14 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from kalshi_trading.config import VARIABLES
 from kalshi_trading.sim.routes_control import TOKEN_HEADER
 from kalshi_trading.sim.runtime import start_embedded
 from kalshi_trading.store import open_store
 from tests.e2e.conftest import client_for
+from tests.store.dynamo_server import free_port
 from tests.ops.loopback import Answer, Scripted
 
 TOKEN = "6660001:AAF-theSecretPartOfThisBotToken_xyz"
@@ -85,12 +88,24 @@ def test_a_phone_controls_the_bot_through_the_telegram_stub(world, tmp_path):
                KALSHI_LOG_LEVEL="DEBUG", KALSHI_TELEGRAM_BOT_TOKEN=TOKEN, KALSHI_TELEGRAM_CHAT_ID=str(CHAT),
                KALSHI_TELEGRAM_API_BASE=root + "/ext/telegram", KALSHI_WEBHOOK_URL=hook.url + HOOK_PATH,
                KALSHI_WEBHOOK_SECRET=HOOK_SECRET)
+    config = tmp_path / "bot.toml"
+    config.write_text('[alerts]\ndigest_every = "5s"\n')  # the simulator here runs at x1: a digest every 5 s
+    port = free_port()
     bot = subprocess.Popen([sys.executable, "-m", "kalshi_trading", "auto", "--sim", "--feed", "poll", "--duration",
-                            "240"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            "240", "--config", str(config), "--metrics-port", str(port)],
+                           env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     me = client_for(server.base_url, server.demo_account)
     try:
         quoting = _wait(lambda: list(me.iter_orders(status="resting")), "the bot quoting", timeout=90)
         ticker = quoting[0].ticker
+        digest = _wait(lambda: [m for m in _replies(server) if m["text"].startswith("bot default digest")],
+                       "the bot's digest on the phone")
+        assert digest[0]["chat_id"] == CHAT and "P&L" in digest[0]["text"]
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+        assert metrics.status_code == 200
+        placed = [smp.value for fam in text_string_to_metric_families(metrics.text) for smp in fam.samples
+                  if smp.name == "kalshi_bot_orders_total" and smp.labels.get("action") == "placed"]
+        assert placed and placed[0] >= 1  # the quotes it is resting
 
         stranger = _ask(server, "/status", chat=STRANGER)
         mark = _ask(server, "/status")
