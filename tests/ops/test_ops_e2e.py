@@ -158,7 +158,8 @@ def test_metrics_scraped_from_a_running_bot(tmp_path):
         first = _until(lambda: (m := scrape(url)) and m.get("kalshi_bot_loop_seconds_count", {}).get(
             (("bot", "default"),), 0) > 0 and m)
         second = _until(lambda: (m := scrape(url))["kalshi_bot_loop_seconds_count"][(("bot", "default"),)] >
-                        first["kalshi_bot_loop_seconds_count"][(("bot", "default"),)] and m)
+                        first["kalshi_bot_loop_seconds_count"][(("bot", "default"),)]
+                        and m["kalshi_bot_orders_total"][(("action", "placed"), ("bot", "default"))] >= 1 and m)
     finally:
         proc.wait(120)
     assert proc.returncode == 0, err.read_text()
