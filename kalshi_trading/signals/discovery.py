@@ -129,13 +129,16 @@ def btc15m_contracts(markets: Iterable[Market], now: datetime, next_margin: time
 def nearest_strike(markets: Iterable[Market], now: datetime, price: Decimal,
                    min_to_close: timedelta = timedelta(minutes=10)) -> Market | None:
     """The market whose strike is nearest `price`, on the event closing soonest after `now + min_to_close`
-    (or soonest of all when none closes that late).  The bot's rule for picking a KXBTCD strike."""
+    (or, when none closes that late, on the one closing last: it trades longest).  The bot's rule for picking a
+    KXBTCD strike.  (In an hour's last minutes the open events may all close before a long run ends: the soonest
+    of them would close within minutes.)"""
     priced = [m for m in markets if m.floor_strike is not None and m.close_time is not None]
     if not priced:
         return None
-    later = [m for m in priced if m.close_time is not None and m.close_time > now + min_to_close] or priced
-    first_close = min(m.close_time for m in later if m.close_time is not None)
-    event = [m for m in later if m.close_time == first_close]
+    later = [m for m in priced if m.close_time is not None and m.close_time > now + min_to_close]
+    closes = [m.close_time for m in (later or priced) if m.close_time is not None]
+    chosen_close = min(closes) if later else max(closes)
+    event = [m for m in priced if m.close_time == chosen_close]
     return min(event, key=lambda m: (abs((m.floor_strike or Decimal(0)) - price), m.ticker))
 
 

@@ -182,6 +182,16 @@ def test_nearest_strike_on_the_event_closing_soonest_after_ten_minutes():
     assert chosen is not None and chosen.ticker.endswith("T97249.99") and chosen.close_time.hour == 17
 
 
+def test_when_no_event_closes_late_enough_the_one_closing_last_is_chosen():
+    """The last minutes of an hour: a 70-minute run finds the open events closing in 3 and 63 minutes; the one
+    closing in 3 would end the run at once."""
+    now = datetime(2026, 11, 21, 15, 57, tzinfo=timezone.utc)
+    soon = ladder(datetime(2026, 11, 21, 16, 0, tzinfo=timezone.utc), [D(97000), D(97250)])
+    next_ = ladder(datetime(2026, 11, 21, 17, 0, tzinfo=timezone.utc), [D(97000), D(97250), D(97500)])
+    chosen = nearest_strike(soon + next_, now, D("97300"), timedelta(minutes=70))
+    assert chosen is not None and chosen.close_time.hour == 17 and chosen.ticker.endswith("T97249.99")
+
+
 def test_nearest_strike_ties_go_to_the_first_ticker_and_a_lone_early_event_still_counts():
     ladder_ = ladder(datetime(2026, 11, 21, 16, 12, tzinfo=timezone.utc), [D(97000), D(97250)])
     chosen = nearest_strike(ladder_, NOW, D("97124.99"))  # exactly between: both 125 away
