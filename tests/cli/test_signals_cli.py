@@ -48,9 +48,11 @@ def me(sim):
 
 @pytest.fixture
 def cheap(sim, me):
-    """Bob offers YES at 0.10 on the strike discovery picks, which the model prices near 0.5: worth buying."""
+    """Bob offers YES at 0.10 on the strike discovery picks, which the model prices near 0.5: worth buying.
+    Discovery runs on the exchange's clock, as the commands do (the fixture's simulator stands still at the
+    session's start: the wall clock would pick another event once it passes ten minutes before the hour)."""
     found = Discoverer(me, spot=lambda: me.get_sim_underlying("KXBTCD").price).discover(
-        DiscoveryConfig(series=("KXBTCD",)), datetime.now(timezone.utc))
+        DiscoveryConfig(series=("KXBTCD",)), me.get_user_data_timestamp())
     ticker = found.tickers[0]
     bob = client_for(sim.base_url, sim.create_account(D(1000)))
     bob.create_order(OrderRequest(ticker, BookSide.ASK, D(10), D("0.10")))
