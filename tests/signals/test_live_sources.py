@@ -49,6 +49,16 @@ def markets(client, series: str, at: datetime, **discovery):
     return [d.market for d in found.found]
 
 
+def clear_of_a_quarter_hour(sim, now, margin_s: int = 150) -> None:
+    """Move the simulator (it stands still at the session's start) past the next quarter hour when that is less
+    than `margin_s` away, so a 15-minute contract is not about to close (when it is, discovery also lists the
+    next one, and a test that steps towards the close would step back in time)."""
+    at = now()
+    left = 900 - (at.minute % 15 * 60 + at.second + at.microsecond / 1e6)
+    if left < margin_s:
+        sim.exchange.advance(left + 1)
+
+
 def health(answer) -> dict[str, tuple[str, str | None]]:
     return {h.source: (h.status.value, h.reason) for h in answer.health}
 
@@ -99,6 +109,7 @@ def test_the_ladder_prices_the_nearest_strike_from_the_median_of_four_venues(sim
 
 
 def test_updown_uses_the_pipelines_own_samples_once_inside_the_averaging_window(sim, client, data, now):
+    clear_of_a_quarter_hour(sim, now)
     contracts = markets(client, "KXBTC15M", now(), btc15m_next_margin_s=900)
     current, upcoming = contracts  # the next one has no price to beat yet: it is not priced
     assert current.floor_strike is not None and upcoming.floor_strike is None
@@ -163,6 +174,7 @@ def test_an_explicit_url_wins_over_the_simulator_and_a_dead_one_is_that_venues_f
 
 
 def test_a_cycle_collects_once_and_stores_each_sources_health_once(sim, client, data, now, store):
+    clear_of_a_quarter_hour(sim, now)
     engine = Engine(client, store, PRESETS["balanced"], EngineMode.SIMULATE, clock=now)
     config = PipelineConfig(discovery=DiscoveryConfig(series=("KXHIGHNY", "KXBTC15M", "KXBTCD")))
     pipeline = Pipeline(Discoverer(client, spot=data.spot), store, config, engine, build_sources(DEFAULT_MODELS, data),
