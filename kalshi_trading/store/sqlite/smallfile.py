@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +65,7 @@ def open_file(path: Path, kind: FileKind) -> sqlite3.Connection:
         if (conn.execute("PRAGMA user_version").fetchone()[0] == 0
                 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]):
             raise StorageError(f"{path} is another program's SQLite database; left untouched", path=path)
-        conn.execute("PRAGMA journal_mode = WAL")
+        _wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
         _prepare(conn, kind)
     except sqlite3.DatabaseError as exc:
@@ -74,6 +75,19 @@ def open_file(path: Path, kind: FileKind) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _wal(conn: sqlite3.Connection, tries: int = 100) -> None:
+    """WAL mode.  Switching a new file to it can answer "database is locked" at once, without waiting out the busy
+    timeout, while another process creates the same file: wait a little and ask again (about 5 s at most)."""
+    for attempt in range(tries):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.05)
 
 
 def _prepare(conn: sqlite3.Connection, kind: FileKind) -> None:
