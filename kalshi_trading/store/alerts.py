@@ -92,3 +92,8 @@ def check_query(since: datetime | None, limit: int | None) -> None:
         raise UsageError("`since` must be timezone-aware (UTC)")
     if limit is not None and limit < 0:
         raise UsageError("`limit` must be 0 or more")
+
+
+def filters(status: DeliveryStatus | None, rule: str | None, source: str | None) -> list[tuple[str, str | None]]:
+    """The exact-match filters of `AlertStore.events`, as (column, value) pairs for the SQL adapters."""
+    return [("status", status.value if status else None), ("rule", rule), ("source", source)]

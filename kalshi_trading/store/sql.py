@@ -5,7 +5,7 @@ time (fixed-width ISO text in SQLite, an aware datetime for PostgreSQL)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Sequence
 
 from kalshi_trading.errors import UsageError
 
@@ -33,4 +33,20 @@ def where_clause(since: datetime | None, until: datetime | None, ticker: str | N
     if ticker is not None:
         clauses.append(f"ticker = {placeholder}")
         args.append(ticker)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def equals_since_clause(equals: Sequence[tuple[str, object | None]], since: datetime | None, time_col: str, *,
+                        placeholder: str, encode_time: Callable[[datetime], object]) -> tuple[str, list[object]]:
+    """` WHERE ...` for columns equal to the values given (a None value: no condition) and a time from `since`
+    (inclusive), with its parameters."""
+    clauses: list[str] = []
+    args: list[object] = []
+    for column, value in equals:
+        if value is not None:
+            clauses.append(f"{column} = {placeholder}")
+            args.append(value)
+    if since is not None:
+        clauses.append(f"{time_col} >= {placeholder}")
+        args.append(encode_time(since))
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from kalshi_trading.errors import StorageError
-from kalshi_trading.store.alerts import AlertEvent, DeliveryStatus, MessageKind, Severity, check_query
+from kalshi_trading.store.sql import equals_since_clause, limit_clause
+from kalshi_trading.store.alerts import filters, AlertEvent, DeliveryStatus, MessageKind, Severity, check_query
 from kalshi_trading.store.postgres.codec import aware
 from kalshi_trading.store.postgres.db import Database
 
@@ -44,21 +45,9 @@ class PostgresAlerts:
         check_query(since, limit)
         if limit == 0:
             return []
-        where, args = [], []  # type: list[str], list[Any]
-        for column, value in (("status", status.value if status else None), ("rule", rule), ("source", source)):
-            if value is not None:
-                where.append(f"{column} = %s")
-                args.append(value)
-        if since is not None:
-            where.append("at >= %s")
-            args.append(aware(since))
-        query = f"SELECT {_COLUMNS} FROM alert_events"
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        query += " ORDER BY id DESC"
-        if limit is not None:
-            query += " LIMIT %s"
-            args.append(limit)
+        where, args = equals_since_clause(filters(status, rule, source), since, "at", placeholder="%s",
+                                          encode_time=aware)
+        query = f"SELECT {_COLUMNS} FROM alert_events{where} ORDER BY id DESC{limit_clause(limit)}"
         rows = self._db.rows(query, args, StorageError, "reading alert events")
         return [_event(r) for r in reversed(rows)]
 

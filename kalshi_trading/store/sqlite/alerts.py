@@ -9,7 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
 
-from kalshi_trading.store.alerts import AlertEvent, DeliveryStatus, MessageKind, Severity, check_query
+from kalshi_trading.store.alerts import filters, AlertEvent, DeliveryStatus, MessageKind, Severity, check_query
+from kalshi_trading.store.sql import equals_since_clause, limit_clause
 from kalshi_trading.store.sqlite.codec import iso, parse_time
 from kalshi_trading.store.sqlite.smallfile import FileKind, SmallFile
 
@@ -52,20 +53,9 @@ class SqliteAlerts:
         check_query(since, limit)
         if not self.file.exists:
             return []
-        where, args = [], []  # type: list[str], list[Any]
-        for column, value in (("status", status.value if status else None), ("rule", rule), ("source", source)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if since is not None:
-            where.append("at >= ?")
-            args.append(iso(since))
-        sql = f"SELECT {_COLUMNS} FROM alert_events"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        where, args = equals_since_clause(filters(status, rule, source), since, "at", placeholder="?",
+                                          encode_time=iso)
+        sql = f"SELECT {_COLUMNS} FROM alert_events{where} ORDER BY id DESC{limit_clause(limit)}"
         rows = self.file.run(sql, tuple(args)).fetchall()
         return [_event(r) for r in reversed(rows)]
 
