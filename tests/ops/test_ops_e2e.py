@@ -34,10 +34,12 @@ def sim_env(tmp_path: Path, **extra: str) -> dict[str, str]:
             "NO_COLOR": "1", "KALSHI_LOG_FORMAT": "json", **extra}
 
 
-def messages(tmp_path: Path, kind: str | None = None) -> list[dict]:
-    """The ops' messages in kalshi.log."""
+def messages(tmp_path: Path, kind: str | None = None, *, suppressed: bool = False) -> list[dict]:
+    """The ops' messages in kalshi.log: those sent, or (`suppressed=True`) those a cooldown held back, which carry
+    the reason they were not sent."""
     return [r for r in json_lines(tmp_path / "logs" / "kalshi.log")
-            if r["logger"] == "kalshi_trading.ops.runtime" and "kind" in r and (kind is None or r["kind"] == kind)]
+            if r["logger"] == "kalshi_trading.ops.runtime" and "kind" in r and (kind is None or r["kind"] == kind)
+            and bool(r.get("reason")) == suppressed]
 
 
 # --- a halt in a real run --------------------------------------------------------------------------------------
@@ -57,6 +59,8 @@ def test_a_daily_loss_halt_in_kalshi_auto_sim_is_a_critical_alert_naming_the_rul
     assert any(r.get("rule") == "halted" and r.get("kind") == "alert" for r in errors)
     pnl = [m for m in messages(tmp_path, "alert") if m["rule"] == "daily_pnl"]
     assert len(pnl) == 1 and "-$0.02" in pnl[0]["message"]  # its threshold, from the [alerts] table
+    # a deeper loss later in the run is held back by the rule's cooldown, not sent again
+    assert all("cooldown" in m["reason"] for m in messages(tmp_path, "alert", suppressed=True))
     [final] = [m for m in messages(tmp_path, "digest")]
     assert "final digest" in final["message"] and "risk halted" in final["message"]
 
@@ -279,13 +283,13 @@ def test_no_notices_unless_switched_on_and_a_bad_switch_is_refused(sim, client, 
     bob.create_order(order(t, BookSide.ASK, "0.40", 1, TimeInForce.IOC))
     runner = CliRunner()
     assert runner.invoke(app, ["sync"], env=manual_env(sim, tmp_path)).exit_code == 0
-    assert messages(tmp_path) == []
+    assert messages(tmp_path) == [] == messages(tmp_path, suppressed=True)
     for bad in ("maybe", "2", "onn"):
         result = runner.invoke(app, ["sync"], env=manual_env(sim, tmp_path, KALSHI_TRADE_NOTICES=bad))
         assert result.exit_code == 3 and "KALSHI_TRADE_NOTICES" in result.output, result.output
     for off in ("off", "no", "0", "false", "OFF"):
         assert runner.invoke(app, ["sync"], env=manual_env(sim, tmp_path, KALSHI_TRADE_NOTICES=off)).exit_code == 0
-    assert messages(tmp_path) == []
+    assert messages(tmp_path) == [] == messages(tmp_path, suppressed=True)
 
 
 def test_a_fill_notice_reaches_telegram_and_is_recorded(sim, client, bob, tmp_path):
