@@ -45,8 +45,9 @@ from kalshi_trading.auto.report import Metrics
 from kalshi_trading.auto.risk import RiskEngine
 from kalshi_trading.auto.sending import SendPath
 from kalshi_trading.auto.state import BotState
-from kalshi_trading.auto.types import (BookStaleEvent, BookUpdate, BookView, Event, MarketClosed, MarketSnapshot,
-                                       RiskContext, RiskState, SimpleBookView, SpreadGated, StateChange, Strategy,
+from kalshi_trading.auto.types import (BookBand, BookBanded, BookStaleEvent, BookUpdate, BookView, Event,
+                                       MarketClosed, MarketSnapshot, RiskContext, RiskState, SimpleBookView,
+                                       SpreadGated, StateChange, Strategy,
                                        TimerEvent, TradeEvent)
 from kalshi_trading.errors import ApiError
 from kalshi_trading.marketdata.events import (BookStale, BookUpdated, Disconnected, FeedError, FeedEvent, FillMsg,
@@ -91,6 +92,8 @@ class BotLoop(SendPath):
         self.on_alert = on_alert or (lambda level, message: None)
         # asked once: a protocol check is slow, and `observe` runs on every pass
         self._gated: SpreadGated | None = strategy if isinstance(strategy, SpreadGated) else None
+        self._banded: BookBanded | None = strategy if isinstance(strategy, BookBanded) else None
+        self._quiet: dict[str, BookBand] = {}  # markets whose last pass changed nothing -> the book band it read
         self.decision_log = decision_log  # every pass into the state's decision log (a backtest's is thrown away)
         self.leases = leases  # the run's market leases, renewed by the housekeeping (None: no store leases)
         self._next_lease = 0.0
@@ -164,6 +167,7 @@ class BotLoop(SendPath):
         book = snap.book
         held = None if halted or book.stale else self._unsettled(ticker, book)
         if held is not None:  # decide on the next book; change nothing meanwhile
+            self._quiet.pop(ticker, None)
             self.observe(ticker, now)
             self.state.log_decision(now, ticker, {"event": type(event).__name__, "bid": book.best_bid,
                                                   "ask": book.best_ask, "held": held}, [], [])
@@ -174,6 +178,8 @@ class BotLoop(SendPath):
         cfg = snap.config
         actions = plan(targets, working, can_amend=self.can_amend, price_tolerance=cfg.reprice_tolerance,
                        min_size_change=cfg.min_size_change)
+        if self._banded is not None:
+            self._settle(ticker, snap, halted or any(a.kind != "keep" for a in actions))
         self._decide += time.perf_counter() - started
         before = self.metrics.actions
         done = self._execute(actions, now, self.mark(ticker))
@@ -192,6 +198,21 @@ class BotLoop(SendPath):
             "event": type(event).__name__, "bid": book.best_bid, "ask": book.best_ask, "stale": book.stale,
             "position": snap.position, "risk": self.risk.state.value}, [describe_target(t) for t in targets], done)
         return done
+
+    def _settle(self, ticker: str, snap: MarketSnapshot, acting: bool) -> None:
+        """After a pass that changes nothing, remember the book band the strategy read (`BookBanded`): news outside
+        it cannot change its decision, so the market is not decided again until news inside it, or anything else
+        (`wake`)."""
+        band = None if acting or self._banded is None else self._banded.book_band(snap)
+        if band is None:
+            self._quiet.pop(ticker, None)
+        else:
+            self._quiet[ticker] = band
+
+    def wake(self) -> None:
+        """Something besides a market's book changed (a fill, an order's news, the risk state, the configuration, a
+        reconciliation, a timer pass): every market is decided again on its next news."""
+        self._quiet.clear()
 
     def await_book(self, ticker: str) -> None:
         """The exchange changed `ticker`'s book in a way the bot knows of (its own write, a fill or a vanished
@@ -230,6 +251,7 @@ class BotLoop(SendPath):
             return False
         if not self.ledger.apply_fill(fill):
             return False
+        self.wake()
         if fill.source is FillSource.FEED:
             self.unjournalled[fill.key] = fill.ts
         self.metrics.fills += 1
@@ -253,6 +275,7 @@ class BotLoop(SendPath):
         return changes
 
     def on_state_change(self, change: StateChange) -> None:
+        self.wake()
         msg = f"risk state {change.old.value} -> {change.new.value}: {change.reason}"
         self.state.log_event(change.ts, "risk_state", msg, {"old": change.old.value, "new": change.new.value})
         self.state.save_risk(self.risk.to_state())
@@ -268,6 +291,7 @@ class BotLoop(SendPath):
 
     def cancel_all(self, reason: str) -> int:
         """Cancel every order of the bot (and anything resting on its markets); forget them."""
+        self.wake()
         refs = {o.order_id: o.ref() for o in self.ledger.orders.values()}
         try:
             for o in self.port.resting_orders(self.tickers):
@@ -329,6 +353,7 @@ class BotLoop(SendPath):
         bot touches it again (an order whose cancel failed stays the bot's, cancelled again at the stop)."""
         if ticker not in self.markets:
             return
+        self.wake()
         mine = [o for o in self.ledger.orders.values() if o.ticker == ticker]
         for order in mine:
             self._cancel(order)
@@ -419,6 +444,7 @@ class BotLoop(SendPath):
     def _news(self, ticker: str, event: Event, defer: bool, book: bool = True) -> None:
         if ticker not in self.markets:
             return
+        self._quiet.pop(ticker, None)
         if book:
             self.watch.saw(ticker)
             self.metrics.book_events += 1
@@ -433,9 +459,18 @@ class BotLoop(SendPath):
         With `defer` (the run loop) a book update or trade only marks its market for `decide_pending`, so a
         burst of deltas is decided once, on the book it ends with; without it the market is decided at once."""
         now = self.clock.now()
+        kind = type(ev)
+        if kind is not BookUpdated and kind is not TradeMsg and kind is not TickerMsg:
+            self.wake()
         match ev:
             case BookUpdated(ticker=t):
-                self._news(t, BookUpdate(t, now), defer)
+                band = self._quiet.get(t)
+                if band is not None and ev.yes is not None and not band.touches(ev.yes, ev.price, ev.delta):
+                    self.watch.saw(t)  # below what the last pass read: nothing to decide
+                    self.metrics.book_events += 1
+                    self.metrics.unread += 1
+                else:
+                    self._news(t, BookUpdate(t, now), defer)
             case Resynced(ticker=t):
                 self.metrics.resyncs += 1
                 self._news(t, BookUpdate(t, now), defer)
@@ -443,6 +478,8 @@ class BotLoop(SendPath):
                 self.metrics.stale_books += 1
                 # the strategy sees a stale book and wants nothing: quotes come off at once
                 self._news(t, BookStaleEvent(t, why, now), False)
+            case TradeMsg(ticker=t) if t in self._quiet:
+                self.metrics.unread += 1  # a banded strategy does not read trades
             case TradeMsg(ticker=t):
                 self._news(t, TradeEvent(t, ev.yes_price, ev.count, ev.taker_book_side, ev.ts), defer, book=False)
             case FillMsg():
@@ -560,6 +597,7 @@ class BotLoop(SendPath):
             except queue.Empty:
                 return
             if future.set_running_or_notify_cancel():
+                self.wake()
                 try:
                     future.set_result(fn(self))
                 except Exception as exc:  # noqa: BLE001 - handed to the requester, whose error it is
@@ -571,10 +609,12 @@ class BotLoop(SendPath):
         self._serve_requests()
         w = self.wall()
         if self.leases is not None and w >= self._next_lease:
+            self.wake()
             for ticker, why in self.leases.renew().items():
                 self.drop_market(ticker, why)
             self._next_lease = w + self.leases.every
         if w >= self._next_timer:
+            self.wake()
             self.catch_up()  # the timer pass decides every market: on the newest books
             self.timer_pass()
             interval = self.interval()
@@ -583,12 +623,15 @@ class BotLoop(SendPath):
             if w - self._next_timer > 5 * interval:
                 self._next_timer = w + interval
         if w >= self._next_reload:
+            self.wake()
             self.reload_config()
             self._next_reload = w + self.reload_every
         if self._reconcile_soon or w >= self._next_reconcile:
+            self.wake()
             self.reconcile()
             self._next_reconcile = w + self.reconcile_every
         if w >= self._next_flush:
+            self.wake()
             self.journal_fills()
             self.state.flush()
             self._next_flush = w + self.flush_every

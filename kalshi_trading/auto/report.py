@@ -97,6 +97,7 @@ class Metrics:
     cross_waits: int = 0  # sends held back until a newer book after a post-only cross
     rate_waits: int = 0  # sends held back until the order-rate window reopens
     book_events: int = 0  # book updates from the feed (coalesced: a market is decided once per burst)
+    unread: int = 0  # book or trade news outside what a quiet market's last pass read (BookBand): not decided on
     fills: int = 0
     api_errors: int = 0
     api_error_kinds: Counter = field(default_factory=Counter)  # (call, error class) -> count
@@ -199,6 +200,7 @@ class Metrics:
             "cross_backoff_waits": self.cross_waits,
             "rate_limit_waits": self.rate_waits,
             "book_events": self.book_events,
+            "news_not_decided_on": self.unread,
             "fills": self.fills,
             "api_errors": self.api_errors,
             "resyncs": self.resyncs if feed_resyncs is None else max(self.resyncs, feed_resyncs),

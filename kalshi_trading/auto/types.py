@@ -235,6 +235,31 @@ class Strategy(Protocol):
     def targets(self, event: Event, snapshot: MarketSnapshot) -> list[TargetOrder]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class BookBand:
+    """The part of a book a decision read: YES bids at or above `yes_floor` and NO bids at or above `no_floor`
+    (price units of each side; a floor of 0 is the whole side).  A delta below a floor cannot change the decision;
+    nor can one that adds size at a floor exactly (only a decrease there can empty what others rest at it)."""
+
+    yes_floor: int
+    no_floor: int
+
+    def touches(self, yes: bool, price: int, delta: int) -> bool:
+        floor = self.yes_floor if yes else self.no_floor
+        return price > floor or (price == floor and delta < 0)
+
+
+@runtime_checkable
+class BookBanded(Protocol):
+    """A strategy whose targets on a market depend only on that market's book within a band (`BookBand`), its
+    position, its working orders and its configuration: not on the event that woke it, nor on the time.  After a
+    pass that changed nothing, the loop does not decide the market again until something it read changes (a delta
+    inside the band, a snapshot, a fill, an order's news, a risk, configuration or timer pass): the same decisions,
+    made once.  `book_band` answers None when it cannot say (the loop then decides on every event)."""
+
+    def book_band(self, snapshot: MarketSnapshot) -> BookBand | None: ...
+
+
 @runtime_checkable
 class SpreadGated(Protocol):
     """A quoting strategy that says when it wants to quote (its spread gate); the report measures quote uptime

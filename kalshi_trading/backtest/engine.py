@@ -27,6 +27,7 @@ from kalshi_trading.auto.loop import BotLoop
 from kalshi_trading.auto.ports import MarketInfo
 from kalshi_trading.auto.report import Metrics
 from kalshi_trading.auto.risk import RiskEngine
+from kalshi_trading.auto.strategies.guard import GuardedStrategy, StrategyFailure
 from kalshi_trading.auto.types import Strategy
 from kalshi_trading.backtest.exchange import SimulatedExchange, micros
 from kalshi_trading.backtest.feed import BacktestFeed
@@ -90,28 +91,35 @@ class BacktestRun:
     wall_seconds: float
     cpu_seconds: float
     problems: list[str] = field(default_factory=list)
+    failure: StrategyFailure | None = None  # the strategy raised: the replay halted there
 
 
 def strategy_for(spec: BacktestSpec, markets: Mapping[str, MarketInfo]) -> Strategy:
-    """The strategy the live bot would run (`signals` is refused: see SIGNALS_REFUSED)."""
-    from kalshi_trading.auto.strategies import EdgeTaker, MarketMaker
+    """The strategy the live bot would run, resolved as `kalshi auto` resolves it (a built-in, an installed entry
+    point or `package.module:Class`: `auto.strategies.registry`); `signals` is refused (SIGNALS_REFUSED)."""
+    from kalshi_trading.auto.strategies.registry import StrategyContext, resolve_strategy
 
-    if spec.strategy == "signals":
+    name = spec.strategy.strip()
+    if name.lower() == "signals":
         raise UsageError(SIGNALS_REFUSED)
-    if spec.strategy == "mm":
-        return MarketMaker()
-    if spec.strategy != "edge":
-        raise UsageError(f"--strategy must be one of {', '.join(STRATEGIES)}, not {spec.strategy!r}")
-    if spec.underlying is None:
-        raise UsageError("--strategy edge values each market from the underlying's price: pass --underlying "
-                         "FILE.csv (timestamp,price) covering the recording")
-    missing = [t for t, m in markets.items() if m.close_time is None or m.strike_type is None]
-    if missing:
-        raise UsageError(f"--strategy edge needs each market's close time and strike, which a recording does not "
-                         f"hold: give them with --market-info FILE ({', '.join(missing[:3])})")
-    from kalshi_trading.auto.pricing import CsvUnderlying
+    if name.lower() == "edge":
+        if spec.underlying is None:
+            raise UsageError("--strategy edge values each market from the underlying's price: pass --underlying "
+                             "FILE.csv (timestamp,price) covering the recording")
+        missing = [t for t, m in markets.items() if m.close_time is None or m.strike_type is None]
+        if missing:
+            raise UsageError(f"--strategy edge needs each market's close time and strike, which a recording does "
+                             f"not hold: give them with --market-info FILE ({', '.join(missing[:3])})")
 
-    return EdgeTaker(CsvUnderlying(spec.underlying))
+    def underlying():
+        if spec.underlying is None:
+            raise UsageError(f"--strategy {name} values markets from the underlying's price: pass --underlying "
+                             "FILE.csv (timestamp,price) covering the recording")
+        from kalshi_trading.auto.pricing import CsvUnderlying
+
+        return CsvUnderlying(spec.underlying)
+
+    return resolve_strategy(name, StrategyContext(underlying=underlying))
 
 
 def run_backtest(spec: BacktestSpec) -> BacktestRun:
@@ -120,7 +128,8 @@ def run_backtest(spec: BacktestSpec) -> BacktestRun:
     recording = Recording(spec.data)
     tickers = recording.check_markets(spec.tickers) if spec.tickers else list(recording.markets)
     markets = {t: spec.markets.get(t) or default_info(t) for t in tickers}
-    strategy = strategy_for(spec, markets)
+    failures: list[StrategyFailure] = []
+    strategy = GuardedStrategy(strategy_for(spec, markets))  # told of a failure once the loop exists
     clock = ReplayClock()
     replay = ReplayFeed(recording, clock, start=spec.start, end=spec.end, exchange_time=spec.exchange_time)
     replay.subscribe(tickers)
@@ -143,6 +152,7 @@ def run_backtest(spec: BacktestSpec) -> BacktestRun:
                        markets=markets, clock=clock, config=config, metrics=Metrics(),
                        wall=lambda: (micros(clock.now()) - origin) / 1e6, reconcile_every=RECONCILE_EVERY,
                        reload_every=FLUSH_EVERY, flush_every=FLUSH_EVERY, decision_log=False)
+        strategy.on_failure = lambda failure: stop_on(failure, loop, done, failures)
         loop.run(done)
         loop.cancel_all("the recording ended")
         loop.journal_fills(final=True)
@@ -152,8 +162,19 @@ def run_backtest(spec: BacktestSpec) -> BacktestRun:
         raise UsageError(f"nothing was recorded in {spec.data} between the times asked for")
     run = BacktestRun(spec, tickers, markets, loop, exchange, tape, feed, replay, final_marks(replay, tickers),
                       positions, started, clock.now(), time.perf_counter() - wall, time.process_time() - cpu)
+    run.failure = failures[0] if failures else None
     run.problems = problems_of(run)
     return run
+
+
+def stop_on(failure: StrategyFailure, loop: BotLoop, done: threading.Event, failures: list[StrategyFailure]) -> None:
+    """The strategy raised (`GuardedStrategy`): halt as `kalshi auto` does (every order cancelled) and end the replay
+    there; the report covers the run up to that point and names the failure."""
+    failures.append(failure)
+    change = loop.risk.halt(failure.reason(), "strategy")
+    if change is not None:
+        loop.on_state_change(change)
+    done.set()
 
 
 def final_marks(replay: ReplayFeed, tickers: list[str]) -> dict[str, Decimal]:
@@ -170,6 +191,8 @@ def final_marks(replay: ReplayFeed, tickers: list[str]) -> dict[str, Decimal]:
 def problems_of(run: BacktestRun) -> list[str]:
     """What the replay worked around, and anything that disagrees (the bot's positions against the exchange's)."""
     out = [str(p) for p in run.replay.problems]
+    if run.failure is not None:
+        out.append(f"{run.failure.reason()}: the replay halted at {run.failure.at.isoformat()} (orders cancelled)")
     theirs = run.exchange.positions()
     for t in sorted(set(theirs) | {t for t, p in run.positions.items() if p}):
         ours = run.positions.get(t, Decimal(0))

@@ -8,7 +8,7 @@ from typing import Any, List, Optional
 import typer
 
 from kalshi_trading.cli.render import echo, emit_json, table
-from kalshi_trading.errors import UsageError
+from kalshi_trading.errors import StrategyHalted, UsageError
 
 
 def _require(module: str, extra: str, what: str) -> None:
@@ -21,9 +21,10 @@ def _require(module: str, extra: str, what: str) -> None:
 def backtest(
     ctx: typer.Context,
     data: Path = typer.Option(..., "--data", help="A recording directory (from kalshi record)."),
-    strategy: Optional[str] = typer.Option(None, "--strategy", help="mm (market maker) or edge (model edge taker); "
-                                           "signals is refused (it cannot be replayed); default: the config's, "
-                                           "else mm."),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="mm (market maker), edge (model edge taker), "
+                                           "an installed strategy's name or package.module:Class, resolved as "
+                                           "kalshi auto does; signals is refused (it cannot be replayed); "
+                                           "default: the config's, else mm."),
     config: Optional[Path] = typer.Option(None, "--config", help="Bot configuration (TOML/JSON), as for kalshi "
                                                                  "auto."),
     latency: str = typer.Option("50ms", "--latency", help="Time an order (amend, cancel) takes to reach the "
@@ -56,7 +57,8 @@ def backtest(
     after --latency and queue behind what rests there; fills come from recorded trades by the --queue model, fees
     as the exchange charges them, settlement from recorded lifecycle events.  The report: P&L, equity and
     drawdown, Sharpe per day, fills and fill ratio, adverse selection, quote uptime, order actions per fill,
-    inventory.  The bot's state lives in a temporary store, never yours.
+    inventory.  The bot's state lives in a temporary store, never yours.  A strategy that raises halts the replay
+    there, as it halts `kalshi auto`: the report, then exit 5.
 
     Example:  kalshi backtest --data recordings --latency 50ms --queue conservative
     """
@@ -69,6 +71,7 @@ def backtest(
 
     if strategy == "signals":
         raise UsageError(SIGNALS_REFUSED)
+    ctx.obj.settings  # noqa: B018 - the logs (a strategy's traceback goes to errors.log) follow the settings
     _require("numpy", "model", "kalshi backtest")
     if plot_file is not None:
         if sweep:
@@ -102,10 +105,19 @@ def _single(spec, json_output: bool, plot_file: Path | None) -> None:
         plot(run, str(plot_file))
     if json_output:
         emit_json(report)
+        _halted(run)
         return
     echo(render_text(report))
     if plot_file is not None:
         echo(f"chart saved to {plot_file}")
+    _halted(run)
+
+
+def _halted(run) -> None:
+    """A strategy that raised halted the replay (exit 5, as `kalshi auto`), after its report was printed."""
+    if run.failure is not None:
+        raise StrategyHalted(f"{run.failure.reason()}; the replay halted there (every order cancelled) and the "
+                             "report covers the run up to then")
 
 
 def _sweep(spec, sweeps: list[tuple[str, list[str]]], json_output: bool) -> None:

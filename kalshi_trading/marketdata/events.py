@@ -40,11 +40,17 @@ class LifecycleEvent(str, Enum):
 
 @dataclass(frozen=True)
 class BookUpdated:
-    """A snapshot or delta was applied to `feed.books[ticker]`."""
+    """A snapshot or delta was applied to `feed.books[ticker]`.  A delta says which level it changed (`yes`: the
+    YES-bid side, else the NO-bid side; `price` in that side's own price units; `delta`: the signed size change in
+    units), so a strategy that reads only the top of the book can tell a change below it (`auto.types.BookBand`);
+    `yes` is None for a snapshot, or when the feed does not say."""
 
     ticker: str
     ts: datetime
     snapshot: bool = False
+    yes: bool | None = None
+    price: int = 0
+    delta: int = 0
 
 
 @dataclass(frozen=True)

@@ -242,7 +242,8 @@ class BookKeeper:
             return []
         self.stats.deltas += 1
         try:
-            applied = book.apply_message(msg)
+            yes, price, delta = delta_fields(msg)
+            applied = book.apply_delta(yes, price, delta)
         except (BookDataError, ValueError, TypeError, KeyError) as exc:
             log.warning("unreadable delta for %s: %s", ticker, exc)
             return self._stale([ticker], "unreadable delta")
@@ -250,7 +251,7 @@ class BookKeeper:
             ts = self._time(msg.get("ts_ms"), msg)
             book.updated = ts
             book.record_mid(ts)
-            return [BookUpdated(ticker, ts)]
+            return [BookUpdated(ticker, ts, False, yes, price, delta)]
         self.stats.dropped += 1
         if book.resync_wanted and not self._asked(ticker):
             return self._stale([ticker], book.stale_reason or "stale")

@@ -261,7 +261,7 @@ class ReplayFeed:
                 ts = self._ts if text == self._ts_text else self._time(text)
                 book.updated = ts
                 book.record_mid(ts)
-                return BookUpdated(ticker, ts) if ticker in self._subscribed else None
+                return BookUpdated(ticker, ts, False, yes, price, size_u) if ticker in self._subscribed else None
         except _BAD_ROW as exc:
             raise RecordingError(f"line {rec.line}: unreadable row ({exc})", rec.file.path) from None
         stats.dropped += 1

@@ -136,14 +136,15 @@ def state(tmp_path):
     s.close()
 
 
-def make_loop(state, config: BotConfig | None = None, watcher=None, the_book=None, clock=None):
+def make_loop(state, config: BotConfig | None = None, watcher=None, the_book=None, clock=None, strategy=None):
     clock = clock or ManualClock()
     config = config or BotConfig()
     ex = FakeExchange()
     feed = FakeFeed(the_book or book("0.40", "0.50"))
-    loop = BotLoop(strategy=MarketMaker(), risk=RiskEngine(config, clock.now), ledger=state.load_ledger(), state=state,
-                   port=ex, feed=feed, markets={T: MarketInfo(T, PriceGrid.of([("0.01", "0.99", "0.01")]))},
-                   clock=clock, config=config, watcher=watcher)
+    loop = BotLoop(strategy=strategy or MarketMaker(), risk=RiskEngine(config, clock.now), ledger=state.load_ledger(),
+                   state=state, port=ex, feed=feed,
+                   markets={T: MarketInfo(T, PriceGrid.of([("0.01", "0.99", "0.01")]))}, clock=clock,
+                   config=config, watcher=watcher)
     return loop, ex, feed, clock
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from kalshi_trading.auto.strategies import MarketMaker
 from kalshi_trading.auto.types import BookStaleEvent, SimpleBookView, TradeEvent
 from kalshi_trading.marketdata import events as ev
 from kalshi_trading.marketdata.events import (BookStale, BookUpdated, Disconnected, FeedError, FillMsg,
@@ -67,18 +68,55 @@ def test_lifecycle_close_cancels_the_markets_orders_and_stops_quoting(state):
     assert len(ex.orders) == 2
 
 
+class ReadsTrades:
+    """The market maker's quotes from a strategy that also reads the trades (not `BookBanded`): every trade wakes it."""
+
+    name = "reads-trades"
+
+    def __init__(self):
+        self.inner = MarketMaker()
+        self.seen: list = []
+
+    def targets(self, event, snap):
+        self.seen.append(event)
+        return self.inner.targets(event, snap)
+
+
 def test_trade_keeps_the_takers_side(state):
-    loop, ex, feed, _ = quoted(state)
+    strategy = ReadsTrades()
+    loop, ex, feed, _ = make_loop(state, strategy=strategy)
+    loop.handle(BookUpdated(T, T0))
     feed.books[T] = SimpleBookView(bids=(PriceLevel(D("0.41"), D(1)), PriceLevel(D("0.40"), D(10))),
                                    asks=(PriceLevel(D("0.49"), D(1)), PriceLevel(D("0.50"), D(10))))
     loop.handle(BookUpdated(T, T0))  # the book shows the bot's quotes: decisions on it may go ahead
-    seen = []
-    inner = loop.strategy.targets
-    loop.strategy.targets = lambda event, snap: seen.append(event) or inner(event, snap)  # type: ignore[method-assign]
     loop.handle(TradeMsg(T, "t1", D("0.45"), D(3), Side.NO, BookSide.ASK, T0))
     loop.handle(TradeMsg(T, "t2", D("0.46"), D(2), Side.YES, BookSide.BID, T0))
-    trades = [e for e in seen if isinstance(e, TradeEvent)]
+    trades = [e for e in strategy.seen if isinstance(e, TradeEvent)]
     assert [(t.taker_book_side, t.count) for t in trades] == [(BookSide.ASK, D(3)), (BookSide.BID, D(2))]
+
+
+def test_the_market_maker_is_not_decided_again_on_news_it_does_not_read(state):
+    """`MarketMaker` is `BookBanded`: after a pass that changed nothing, a trade, or a delta below the others' best,
+    does not decide it again; a delta inside the band, or anything else (`wake`), does."""
+    loop, ex, feed, _ = quoted(state)
+    feed.books[T] = SimpleBookView(bids=(PriceLevel(D("0.41"), D(1)), PriceLevel(D("0.40"), D(10))),
+                                   asks=(PriceLevel(D("0.49"), D(1)), PriceLevel(D("0.50"), D(10))))
+    loop.handle(BookUpdated(T, T0))
+    ticks = loop.metrics.ticks
+    yes_40, no_50 = 4000, 5000  # the others' best: YES bid 0.40, YES ask 0.50 = NO bid 0.50
+    loop.handle(TradeMsg(T, "t1", D("0.45"), D(3), Side.NO, BookSide.ASK, T0))
+    loop.handle(BookUpdated(T, T0, False, True, yes_40 - 100, 500))  # below the others' best bid
+    loop.handle(BookUpdated(T, T0, False, False, no_50 - 100, -500))  # below the others' best ask (NO side)
+    loop.handle(BookUpdated(T, T0, False, True, yes_40, 500))  # more size at the others' best: nothing moves
+    assert loop.metrics.ticks == ticks and loop.metrics.unread == 4
+    loop.handle(BookUpdated(T, T0, False, True, yes_40, -500))  # less: the others' best may empty
+    loop.handle(BookUpdated(T, T0, False, False, no_50 + 100, 500))  # someone inside the others' ask
+    loop.handle(BookUpdated(T, T0, True))  # a snapshot
+    loop.handle(BookUpdated(T, T0))  # a delta the feed did not describe
+    assert loop.metrics.ticks == ticks + 4
+    loop.wake()
+    loop.handle(TradeMsg(T, "t2", D("0.45"), D(3), Side.NO, BookSide.ASK, T0))
+    assert loop.metrics.ticks == ticks + 5
 
 
 def test_order_cancelled_outside_the_bot_is_noticed_at_once(state):

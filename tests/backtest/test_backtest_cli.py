@@ -264,3 +264,23 @@ def test_a_missing_recording_directory(cli, tmp_path):
 def test_a_window_with_nothing_recorded(cli, recording):
     later = (datetime(2027, 1, 1, tzinfo=timezone.utc)).isoformat()
     refused(cli("--data", recording, "--from", later), 2, "nothing was recorded")
+
+
+# ------------------------------------------------------------------------------------------------ your own strategy
+def test_your_own_strategy_is_resolved_as_kalshi_auto_resolves_it(cli, recording):
+    doc = report(cli("--data", recording, "--strategy", "tests.auto.plugin_strategies:JoinTouch", "--json"))
+    assert doc["backtest"]["strategy"] == "tests.auto.plugin_strategies:JoinTouch"
+    assert doc["orders"]["placed"] > 0 and doc["problems"] == []
+    refused(cli("--data", recording, "--strategy", "tests.auto.plugin_strategies:Nope"), 2, "Nope")
+    refused(cli("--data", recording, "--strategy", "tests.auto.plugin_strategies:WantsContext"), 2, "--underlying")
+
+
+def test_a_strategy_that_raises_halts_the_replay_after_its_report(cli, recording, tmp_path):
+    result = cli("--data", recording, "--strategy", "tests.auto.plugin_strategies:RaisesOnNth", "--json")
+    assert result.exit_code == 5, result.output
+    doc = json.loads(result.stdout)
+    assert doc["orders"]["placed"] > 0  # it quoted before it raised
+    [problem] = [p for p in doc["problems"] if "raised" in p]
+    assert "ZeroDivisionError" in problem and "halted" in problem
+    assert "ZeroDivisionError" in result.stderr and "Traceback" not in result.stderr
+    assert "Traceback" in (tmp_path / "logs" / "errors.log").read_text()

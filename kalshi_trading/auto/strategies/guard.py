@@ -16,7 +16,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable
 
-from kalshi_trading.auto.types import Event, MarketSnapshot, SpreadGated, Strategy, TargetOrder
+from kalshi_trading.auto.types import (BookBand, BookBanded, Event, MarketSnapshot, SpreadGated, Strategy,
+                                       TargetOrder)
 from kalshi_trading.models import BookSide
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class GuardedStrategy:
         self._told = False
         # asked once: a protocol check is slow, and the gate is asked on every pass
         self._gated: SpreadGated | None = strategy if isinstance(strategy, SpreadGated) else None
+        self._banded: BookBanded | None = strategy if isinstance(strategy, BookBanded) else None
 
     def targets(self, event: Event, snapshot: MarketSnapshot) -> list[TargetOrder]:
         """The strategy's orders, checked; nothing once it has failed (the first failure stops it for good)."""
@@ -96,6 +98,16 @@ class GuardedStrategy:
             return bool(self._gated.gate_open(snapshot))
         except Exception as exc:  # noqa: BLE001 - the user's code: a failing gate stops the strategy like targets
             self._fail(exc, snapshot.ticker, snapshot.now, "gate_open")
+            return None
+
+    def book_band(self, snapshot: MarketSnapshot) -> BookBand | None:
+        """The band of the book the strategy inside read (`BookBanded`; None when it does not say, or failed)."""
+        if self.failure is not None or self._banded is None:
+            return None
+        try:
+            return self._banded.book_band(snapshot)
+        except Exception as exc:  # noqa: BLE001 - the user's code: a failing band stops the strategy like targets
+            self._fail(exc, snapshot.ticker, snapshot.now, "book_band")
             return None
 
     def placed(self, target: TargetOrder, order_id: str) -> None:

@@ -7,7 +7,8 @@ from typing import Callable
 
 from kalshi_trading.auto.strategies.base import (floor_count, others_best, room_to_buy_yes, room_to_sell_yes,
                                                  snapshot_ready, target)
-from kalshi_trading.auto.types import Event, MarketSnapshot, TargetOrder
+from kalshi_trading.auto.types import BookBand, Event, MarketSnapshot, TargetOrder
+from kalshi_trading.marketdata.book import ONE_DOLLAR, price_units
 from kalshi_trading.models import BookSide
 
 MIN_SANE = Decimal("0.01")
@@ -116,6 +117,16 @@ class MarketMaker:
             if size > 0:
                 out.append(target(snapshot, w.book_side, w.yes_price, size, f"{self.name}:{w.book_side.value}"))
         return out
+
+    def book_band(self, snapshot: MarketSnapshot) -> BookBand | None:
+        """What of the book the quotes depend on: levels at or above the others' best on each side (the best
+        itself, our own quotes, anyone stepping inside); None with a model (its value moves with time)."""
+        if self._fair_value is not None or not snapshot_ready(snapshot):
+            return None
+        book = snapshot.book
+        bid = others_best(book, snapshot.working, BookSide.BID)
+        ask = others_best(book, snapshot.working, BookSide.ASK)
+        return BookBand(0 if bid is None else price_units(bid), 0 if ask is None else ONE_DOLLAR - price_units(ask))
 
     def gate_open(self, snapshot: MarketSnapshot) -> bool:
         """Whether the market maker wants to quote this market now (the time quote uptime is measured over)."""
