@@ -178,14 +178,15 @@ class BotLoop(SendPath):
         cfg = snap.config
         actions = plan(targets, working, can_amend=self.can_amend, price_tolerance=cfg.reprice_tolerance,
                        min_size_change=cfg.min_size_change)
+        acting = any(a.kind != "keep" for a in actions)
         if self._banded is not None:
-            self._settle(ticker, snap, halted or any(a.kind != "keep" for a in actions))
+            self._settle(ticker, snap, halted or acting)
         self._decide += time.perf_counter() - started
         before = self.metrics.actions
         done = self._execute(actions, now, self.mark(ticker))
         if self.metrics.actions != before:
             self.await_book(ticker)
-        self.observe(ticker, now)
+        self.observe(ticker, now, None if acting else snap)
         stash, self._stash = self._stash, []
         for ev in stash:  # what the feed brought during the pass (its market's news: decided again)
             self.handle(ev, defer=True)
@@ -231,16 +232,16 @@ class BotLoop(SendPath):
             return "the book does not show the last write or fill yet"
         return None
 
-    def observe(self, ticker: str, now: datetime) -> None:
+    def observe(self, ticker: str, now: datetime, snap: MarketSnapshot | None = None) -> None:
         """Note for the report whether `ticker` has both quotes working, and whether the strategy's spread gate
-        is open (a closed market's gate is shut)."""
+        is open (a closed market's gate is shut).  `snap`: the pass's own snapshot, when the pass changed nothing."""
         sides = {o.book_side for o in self.ledger.orders.values() if o.ticker == ticker}
         gate = None
         if isinstance(self.strategy, GuardedStrategy):  # what `kalshi auto` runs: the strategy behind its guard
-            inner = self.strategy.inner_gate_open(self.snapshot(ticker, now))
+            inner = self.strategy.inner_gate_open(snap or self.snapshot(ticker, now))
             gate = None if inner is None else ticker not in self.closed and inner
         elif self._gated is not None:
-            gate = ticker not in self.closed and self._gated.gate_open(self.snapshot(ticker, now))
+            gate = ticker not in self.closed and self._gated.gate_open(snap or self.snapshot(ticker, now))
         self.metrics.observe(ticker, now, len(sides) == 2, gate)
 
     # --- fills, risk ----------------------------------------------------------------------------------

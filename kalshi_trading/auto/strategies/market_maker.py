@@ -39,6 +39,8 @@ class MarketMaker:
     def __init__(self, fair_value: Callable[[MarketSnapshot], Decimal | None] | None = None, name: str = "mm"):
         self.name = name
         self._fair_value = fair_value
+        self._seen: MarketSnapshot | None = None  # the snapshot `_others` last answered for, and its answer
+        self._others_best: tuple[Decimal | None, Decimal | None] = (None, None)
 
     def targets(self, event: Event, snapshot: MarketSnapshot) -> list[TargetOrder]:
         """The quotes wanted on `snapshot.ticker` after `event` (the event itself does not matter)."""
@@ -76,16 +78,23 @@ class MarketMaker:
                 out.append(target(snapshot, BookSide.ASK, ask_px, size, f"{self.name}:ask"))
         return out
 
-    @staticmethod
-    def spread_gate(snapshot: MarketSnapshot) -> tuple[Decimal, Decimal] | None:
+    def _others(self, snapshot: MarketSnapshot) -> tuple[Decimal | None, Decimal | None]:
+        """The others' best bid and ask (our own size taken out), worked out once per snapshot: the loop asks for
+        the quotes, the gate and the band of one pass with the same snapshot."""
+        if snapshot is not self._seen:
+            book, working = snapshot.book, snapshot.working
+            self._others_best = (others_best(book, working, BookSide.BID), others_best(book, working, BookSide.ASK))
+            self._seen = snapshot
+        return self._others_best
+
+    def spread_gate(self, snapshot: MarketSnapshot) -> tuple[Decimal, Decimal] | None:
         """The others' best bid and ask while the gate is open (see the class docstring), else None."""
         if not snapshot_ready(snapshot):
             return None
         book = snapshot.book
         if book.best_bid is None or book.best_ask is None or book.best_bid >= book.best_ask:
             return None  # one-sided, or a crossed/locked view no exchange shows: no quote on it
-        bid = others_best(book, snapshot.working, BookSide.BID)
-        ask = others_best(book, snapshot.working, BookSide.ASK)
+        bid, ask = self._others(snapshot)
         if bid is None or ask is None or ask - bid < snapshot.config.min_spread:
             return None
         return bid, ask
@@ -101,8 +110,7 @@ class MarketMaker:
         book = snapshot.book
         if book.best_bid is None or book.best_ask is None or book.best_bid >= book.best_ask:
             return []
-        bid = others_best(book, snapshot.working, BookSide.BID)
-        ask = others_best(book, snapshot.working, BookSide.ASK)
+        bid, ask = self._others(snapshot)
         if bid is None or ask is None:
             return []
         out: list[TargetOrder] = []
@@ -123,9 +131,7 @@ class MarketMaker:
         itself, our own quotes, anyone stepping inside); None with a model (its value moves with time)."""
         if self._fair_value is not None or not snapshot_ready(snapshot):
             return None
-        book = snapshot.book
-        bid = others_best(book, snapshot.working, BookSide.BID)
-        ask = others_best(book, snapshot.working, BookSide.ASK)
+        bid, ask = self._others(snapshot)
         return BookBand(0 if bid is None else price_units(bid), 0 if ask is None else ONE_DOLLAR - price_units(ask))
 
     def gate_open(self, snapshot: MarketSnapshot) -> bool:
