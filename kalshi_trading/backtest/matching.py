@@ -8,17 +8,19 @@ while a bot of ours traded holds that bot's orders too; they count as anyone els
   joins behind every contract resting at its price then (`ahead` = the recorded level's size at arrival).
 * **Trades**: a recorded trade whose taker sold YES at our bid's price (bought YES at our ask's) would have reached
   our price level; its size consumes `ahead` first, and what is left fills us (at our price, as a maker).  A trade
-  *through* our price (the taker sold below our bid) means nobody else was at our price: with us there the taker
-  would have met us first, so the `probabilistic` and `touch` models fill from it too (after `ahead`); the
-  `conservative` model does not (its fills come only from trades at our own price).  A trade whose taker side the
-  exchange did not say is not used.  Several of our orders at one level share a trade in arrival order.
+  *through* our price (the taker sold below our bid) means nobody else was at our price when it printed (else the
+  print would have been there): the taker's order was marketable at our price, and by price priority it would have
+  met us first, so every model fills from it too (after whatever `ahead` is still counted).  That fill is certain,
+  not a guess about the queue; only the taker's later behaviour (it traded with us instead of deeper) is not
+  modelled, as with any fill.  A trade whose taker side the exchange did not say is not used.  Several of our orders
+  at one level share a trade in arrival order.
 * **Cancels**: a level that shrinks while no trade explains it is someone cancelling.  The trade print and the book
   change of one execution come as two messages in either order, so a decrease waits up to `window` (1 s) of
   recorded time for a trade at that price to claim it (a trade whose decrease is still to come is remembered the
   same way); only what is left unclaimed counts as cancelled:
 
   - `conservative`: cancels come from behind us first; the queue ahead shrinks only when the level itself holds
-    less than it (`ahead <= level`).  Fills only from trades at our price.
+    less than it (`ahead <= level`).  Fills only from trades (at our price, or through it).
   - `probabilistic`: a cancel of `d` from a level of `L` others, `ahead` of them in front of us, takes
     `d x ahead / L` (rounded) from in front of us (pro rata by position in the queue).  A fill also comes when the
     recorded book's other side reaches through our price (in the recording a resting order there met nobody;
@@ -185,15 +187,14 @@ class QueueBook:
         if self.book.stale or taker_bid is None:
             return []
         out: list[Match] = []
-        through = self.model is not QueueModel.CONSERVATIVE
         given = 0  # what our earlier orders at this level already took of the trade
         for o in self.orders:
             if not o.queued:
                 continue
             if o.bid:
-                hits = not taker_bid and (price == o.price or (through and price < o.price))
+                hits = not taker_bid and price <= o.price
             else:
-                hits = taker_bid and (price == o.price or (through and price > o.price))
+                hits = taker_bid and price >= o.price
             if not hits:
                 continue
             if self.model is QueueModel.TOUCH:

@@ -25,10 +25,10 @@ ADVERSE_HOW = ("mid move 1 s and 60 s after each fill, against the side the fill
                "against you), in cents, weighted by size; fills whose book was stale or one-sided then are left out")
 UPTIME_HOW = "share of the time each book was live (and its market open) that a bid and an ask of ours rested on it"
 QUEUE_HOW = {
-    "conservative": "fills only when recorded trades at the order's price consume the size ahead; cancels come "
-                    "from behind",
-    "probabilistic": "as conservative, plus trades through the price, cancels ahead pro rata by queue position, "
-                     "and the other side reaching through the price",
+    "conservative": "fills only when recorded trades at (or through) the order's price consume the size ahead; "
+                    "cancels come from behind",
+    "probabilistic": "as conservative, plus cancels ahead pro rata by queue position, and the other side reaching "
+                     "through the price",
     "touch": "OPTIMISTIC: the whole order fills whenever the price is touched (a trade at or through it, or the "
              "other side reaching it); no queue",
 }

@@ -29,9 +29,10 @@ def backtest(
                                                                  "auto."),
     latency: str = typer.Option("50ms", "--latency", help="Time an order (amend, cancel) takes to reach the "
                                                           "book: 50ms, 0.2s, 500us (0 to 60 s)."),
-    queue: str = typer.Option("conservative", "--queue", help="conservative (fills only from trades through the "
-                              "queue), probabilistic (also cancels ahead pro rata, a crossing book), or touch "
-                              "(OPTIMISTIC: fills when the price is touched)."),
+    queue: str = typer.Option("conservative", "--queue", help="conservative (fills only from recorded trades, "
+                              "at or through the price, once they consumed the queue ahead), probabilistic "
+                              "(also cancels ahead pro rata, a crossing book), or touch (OPTIMISTIC: fills when the "
+                              "price is touched)."),
     clock: str = typer.Option("receive", "--clock", help="receive (the recorded receive times, default) or "
                               "exchange (the exchange's own clock, fitted while recording: for a simulator served "
                               "faster than life, whose receive times compress its hours into minutes)."),

@@ -87,15 +87,23 @@ def test_trades_that_do_not_reach_the_order_do_not_fill_it():
     o = bid(q, 40, 2)
     assert buy(q, 40, 5) == 0  # a buyer at 0.40 met someone's ask, not our bid
     assert sell(q, 41, 5) == 0  # above our price: a better bid took it
-    assert sell(q, 39, 5) == 0  # through our price: the conservative model fills only at its own price
     assert o.remaining == 2 * N
 
 
-@pytest.mark.parametrize("model", [QueueModel.PROBABILISTIC, QueueModel.TOUCH])
-def test_a_trade_through_the_price_fills_in_the_other_models(model):
+@pytest.mark.parametrize("model", list(QueueModel))
+def test_a_trade_through_the_price_fills_in_every_model(model):
     q, _ = queue(book({39: 4}, {42: 5}), model)
     bid(q, 40, 2)
     assert sell(q, 39, 5) == 2  # nobody at 0.40: with us there the seller would have met us first
+
+
+@pytest.mark.parametrize("model", [QueueModel.CONSERVATIVE, QueueModel.PROBABILISTIC])
+def test_a_trade_through_the_price_meets_what_is_still_counted_ahead_first(model):
+    b = book({40: 3, 39: 4}, {42: 5})
+    q, _ = queue(b, model)
+    o = bid(q, 40, 2)
+    assert o.ahead == 3 * N
+    assert sell(q, 39, 4) == 1 and o.ahead == 0  # the 3 ahead first (as the recorded seller met them), then us
 
 
 @pytest.mark.parametrize("model", [QueueModel.CONSERVATIVE, QueueModel.PROBABILISTIC])
