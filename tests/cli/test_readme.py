@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from kalshi_trading.cli.main import app
 from kalshi_trading.models import BookSide, OrderRequest
 from tests.cli.test_commands import env  # noqa: F401  (fixture)
+from tests.backtest.streams import write_market
 from tests.e2e.conftest import cent_market, client_for
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -94,7 +95,7 @@ def test_readme_reference_names_every_command():
             assert any(sub in line for line in lines), (name, sub)
 
 
-def test_the_readme_strategy_runs_in_kalshi_auto_sim(tmp_path, monkeypatch):
+def test_the_readme_strategy_runs_in_kalshi_auto_sim_and_in_a_backtest(tmp_path, monkeypatch):
     """The README's worked strategy, saved as the file it names, runs with the commands under it."""
     import sys
 
@@ -109,6 +110,7 @@ def test_the_readme_strategy_runs_in_kalshi_auto_sim(tmp_path, monkeypatch):
     monkeypatch.delitem(sys.modules, "join_touch", raising=False)
     sim_env = {"KALSHI_DATA_DIR": str(tmp_path / "data"), "KALSHI_LOG_DIR": str(tmp_path / "logs"), "KALSHI_ENV": "sim",
            "KALSHI_API_BASE": "", "KALSHI_API_KEY_ID": "", "KALSHI_PRIVATE_KEY_PATH": "", "NO_COLOR": "1"}
+    write_market(tmp_path / "recordings", 3000)  # what `kalshi record ... --out recordings` would have left
     outputs = []
     for line in commands:
         result = CliRunner().invoke(app, shlex.split(line)[1:], env=sim_env)
@@ -118,3 +120,5 @@ def test_the_readme_strategy_runs_in_kalshi_auto_sim(tmp_path, monkeypatch):
     placed = int(re.search(r"orders placed (\d+)", outputs[0]).group(1))
     assert placed >= 1  # it quoted
     assert "join" in outputs[1]  # the journal shows the bot's orders tagged with the strategy's name
+    assert "join_touch:JoinTouch" in outputs[2]  # the same strategy, replayed on a recording
+    assert int(re.search(r"orders placed / amended / cancelled\s+(\d+)", outputs[2]).group(1)) >= 1
