@@ -26,6 +26,7 @@ from kalshi_trading.auto.botconfig import BotConfig
 from kalshi_trading.auto.loop import BotLoop
 from kalshi_trading.auto.ports import MarketInfo
 from kalshi_trading.auto.report import Metrics
+from kalshi_trading.auto.ledger import BotFill
 from kalshi_trading.auto.risk import RiskEngine
 from kalshi_trading.auto.strategies.guard import GuardedStrategy, StrategyFailure
 from kalshi_trading.auto.types import Strategy
@@ -92,6 +93,8 @@ class BacktestRun:
     cpu_seconds: float
     problems: list[str] = field(default_factory=list)
     failure: StrategyFailure | None = None  # the strategy raised: the replay halted there
+    strategy: Strategy | None = None  # the strategy that ran (inside its guard)
+    bot_fills: list[BotFill] = field(default_factory=list)  # the bot's own record of its fills
 
 
 def strategy_for(spec: BacktestSpec, markets: Mapping[str, MarketInfo]) -> Strategy:
@@ -137,6 +140,7 @@ def run_backtest(spec: BacktestSpec) -> BacktestRun:
     exchange = SimulatedExchange(replay.books, clock, markets, queue=spec.queue, latency=spec.latency,
                                  on_fill=tape.on_fill)
     done = threading.Event()
+    exchange.on_placed = strategy.placed
     feed = BacktestFeed(replay, exchange, tape, done)
     feed.start()
     if not clock.started:
@@ -157,11 +161,13 @@ def run_backtest(spec: BacktestSpec) -> BacktestRun:
         loop.cancel_all("the recording ended")
         loop.journal_fills(final=True)
         positions = ledger.positions()
+        bot_fills = state.fills()
         state.flush()
     if feed.events_seen == 0:
         raise UsageError(f"nothing was recorded in {spec.data} between the times asked for")
     run = BacktestRun(spec, tickers, markets, loop, exchange, tape, feed, replay, final_marks(replay, tickers),
-                      positions, started, clock.now(), time.perf_counter() - wall, time.process_time() - cpu)
+                      positions, started, clock.now(), time.perf_counter() - wall, time.process_time() - cpu,
+                      strategy=strategy.inner, bot_fills=bot_fills)
     run.failure = failures[0] if failures else None
     run.problems = problems_of(run)
     return run

@@ -130,6 +130,7 @@ class SimulatedExchange:
         self.latency_us = latency // US
         self.post_only = post_only
         self.on_fill = on_fill or (lambda fill: None)
+        self.on_placed: Callable[[TargetOrder, str], None] | None = None  # told (target, id) of each accepted order
         self.stats = ExchangeStats()
         self.orders: dict[str, SimOrder] = {}
         self.fills: list[Fill] = []
@@ -191,6 +192,8 @@ class SimulatedExchange:
                          price, count, ioc, self.post_only and not ioc, self.clock.now(), ack_price=price,
                          ack_total=count)
         self.orders[order_id] = order
+        if self.on_placed is not None:  # as the live port does (the edge taker joins its decisions to fills by id)
+            self.on_placed(target, order_id)
         if not self._send("place", order):
             self._arrive_place(order, sync=True)
             self.stats.placed_units += count

@@ -145,7 +145,23 @@ def build_report(run: BacktestRun) -> dict[str, Any]:
         "speed": {"wall_seconds": round(run.wall_seconds, 3), "cpu_seconds": round(run.cpu_seconds, 3),
                   "events_per_cpu_second": round(run.feed.events_seen / run.cpu_seconds) if run.cpu_seconds else None},
         "problems": run.problems,
+        **edge_section(run),
     }
+
+
+def edge_section(run: BacktestRun) -> dict[str, Any]:
+    """The edge taker's own section (`auto.edge_report`, as `kalshi auto` prints it): its predicted edge at entry
+    against what each contract made, valued at the recorded settlement, else at the last mid; {} for any other
+    strategy."""
+    from kalshi_trading.auto.edge_report import edge_report
+    from kalshi_trading.auto.strategies import EdgeTaker
+
+    taker = run.strategy
+    if not isinstance(taker, EdgeTaker):
+        return {}
+    paid = {"yes": Decimal(1), "no": Decimal(0)}
+    results = {t: paid[n.result] for t, n in run.exchange.settlements.items() if n.result in paid}
+    return {"edge": edge_report(taker.decisions, run.bot_fills, run.marks, results, started=run.started)}
 
 
 def summary_row(report: dict[str, Any]) -> dict[str, Any]:
@@ -199,6 +215,10 @@ def render_text(report: dict[str, Any]) -> str:
     lines.append(f"Sharpe: {report['sharpe']['how']}")
     for text in report["problems"]:
         lines.append(f"problem: {text}")
+    if "edge" in report:
+        from kalshi_trading.auto.edge_report import render_edge
+
+        lines.append(render_edge(report["edge"]))
     return "\n\n".join(lines[:2]) + "\n" + "\n".join(lines[2:])
 
 

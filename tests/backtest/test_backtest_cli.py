@@ -93,15 +93,26 @@ def test_a_time_window_and_a_market(cli, recording):
 
 
 def test_the_edge_taker_runs_with_what_a_recording_lacks(cli, recording, tmp_path):
+    """The index far above the strike: the model values YES near 1 against asks near 0.5, so the taker buys; the
+    recording settles YES, and its edge section (as `kalshi auto` prints it) values each contract at that result."""
     csv = tmp_path / "spot.csv"
-    csv.write_text("timestamp,price\n" + "".join(f"{(T0 + timedelta(seconds=10 * i)).isoformat()},{50000 + i}\n"
-                                                 for i in range(-360, 60)))
+    csv.write_text("timestamp,price\n" + "".join(f"{(T0 + timedelta(seconds=10 * i)).isoformat()},"
+                                                 f"{50000 + (i % 7) * 3 + i}\n" for i in range(-360, 60)))
     info = tmp_path / "markets.json"
     info.write_text(json.dumps({"*": {"close_time": (T0 + timedelta(hours=1)).isoformat(), "strike_type": "greater",
-                                      "floor_strike": "50000", "fee_type": "quadratic_with_maker_fees"}}))
+                                      "floor_strike": "49000", "fee_type": "quadratic_with_maker_fees"}}))
     doc = report(cli("--data", recording, "--strategy", "edge", "--underlying", csv, "--market-info", info, "--json"))
     assert doc["backtest"]["strategy"] == "edge"
     assert all(f == "quadratic_with_maker_fees x1" for f in doc["backtest"]["fees"].values())
+    edge = doc["edge"]
+    assert edge["fills"] == doc["fills"]["count"] > 0 and edge["orders"] >= edge["orders_filled"] > 0
+    assert edge["valued_by"] == ["settled"]
+    for row in edge["rows"]:
+        assert row["side"] == "bid" and row["value"] == "1"
+        each = D(1) - D(row["price"]) - D(row["fee"]) / D(row["count"])
+        assert D(row["realized_per_contract"]) == each.quantize(D("0.0001"))
+    text = cli("--data", recording, "--strategy", "edge", "--underlying", csv, "--market-info", info).output
+    assert "predicted" in text and "hit rate" in text
 
 
 # ------------------------------------------------------------------------------------------------ refusals
