@@ -18,7 +18,13 @@ values each fill at the settlement (1 or 0).  Per seed, and pooled over the seed
 All the fills of one run are on one market (the strike nearest the spot) and share one outcome, so a run is one
 draw: the pooled line's standard error is taken over the runs, not the fills.
 
-Usage:  python bench/bench_edge.py [--seeds 1,2,3,4,5] [--duration 60] [--speed 120]
+`--replay` measures the same taker on the replay too: per seed, `kalshi sim serve` at the same seed and speed, the
+market the live run traded recorded (`kalshi record`) for the same duration while the simulator's index is polled
+into a CSV, then `kalshi backtest --strategy edge --clock exchange --underlying that.csv --market-info (the market's
+close time and strike)`, conservative queue model; its fills are valued at the served simulator's settlement, as
+the live run's are.
+
+Usage:  python bench/bench_edge.py [--seeds 1,2,3,4,5] [--duration 60] [--speed 120] [--replay]
 """
 
 from __future__ import annotations
@@ -59,23 +65,92 @@ def settle(env: dict, tickers: set[str]) -> dict[str, Decimal]:
     raise SystemExit(f"markets did not settle: {sorted(tickers - set(paid))}")
 
 
-def one_run(seed: int, duration: float, speed: float) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "KALSHI_DATA_DIR": os.path.join(tmp, "data"), "KALSHI_LOG_DIR": os.path.join(tmp, "logs"),
-               "KALSHI_ENV": "sim"}
-        for name in ("KALSHI_API_BASE", "KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY_PATH", "KALSHI_WS_BASE"):
-            env.pop(name, None)
-        out = kalshi(env, "auto", "--sim", "--strategy", "edge", "--duration", str(duration), "--speed", str(speed),
-                     "--seed", str(seed), "--json", timeout=duration + 300)
-        report = json.loads(out[out.index("{"):])
-        edge = report["edge"]
-        paid = settle(env, {r["ticker"] for r in edge["rows"]})
+def sim_env(tmp: str) -> dict:
+    env = {**os.environ, "KALSHI_DATA_DIR": os.path.join(tmp, "data"), "KALSHI_LOG_DIR": os.path.join(tmp, "logs"),
+           "KALSHI_ENV": "sim"}
+    for name in ("KALSHI_API_BASE", "KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY_PATH", "KALSHI_WS_BASE"):
+        env.pop(name, None)
+    return env
+
+
+def edge_rows(edge: dict, paid: dict[str, Decimal]) -> list[tuple[Decimal, Decimal, Decimal]]:
+    """(contracts, predicted per contract, realized per contract at the settlement, fees included) per fill."""
     rows = []
     for r in edge["rows"]:
         count, price, fee = Decimal(r["count"]), Decimal(r["price"]), Decimal(r["fee"])
         value = paid[r["ticker"]]
         gross = value - price if r["side"] == "bid" else price - value
         rows.append((count, Decimal(r["predicted_per_contract"]), gross - fee / count))
+    return rows
+
+
+def replay_run(seed: int, ticker: str, duration: float, speed: float) -> dict:
+    """The seeded world served again, `ticker` recorded with the index beside it, and the taker backtested on it."""
+    import threading
+    import time
+    import urllib.request
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = sim_env(tmp)
+        server = subprocess.Popen([sys.executable, "-m", "kalshi_trading", "sim", "serve", "--speed", str(speed),
+                                   "--seed", str(seed)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True)
+        stop = threading.Event()
+        try:
+            base = ""
+            for line in server.stdout:  # "base url:         http://127.0.0.1:PORT/trade-api/v2"
+                if line.startswith("base url:"):
+                    base = line.split(":", 1)[1].strip()
+                    break
+            env["KALSHI_API_BASE"] = base
+            market = json.loads(kalshi(env, "market", ticker, "--json"))["market"]
+            info = {k: market.get(k) for k in ("close_time", "strike_type", "floor_strike", "cap_strike")}
+            info_path = os.path.join(tmp, "markets.json")
+            with open(info_path, "w") as fh:
+                json.dump({ticker: info}, fh)
+            spot_path = os.path.join(tmp, "spot.csv")
+
+            def poll() -> None:  # the index the live taker read, in exchange time
+                with open(spot_path, "w") as fh:
+                    fh.write("timestamp,price\n")
+                    last = None
+                    while not stop.is_set():
+                        with urllib.request.urlopen(f"{base}/sim/underlying/KXBTCD", timeout=5) as resp:
+                            doc = json.loads(resp.read())
+                        if doc["ts"] != last:
+                            fh.write(f"{doc['ts']},{doc['price']}\n")
+                            fh.flush()
+                            last = doc["ts"]
+                        time.sleep(0.02)
+
+            poller = threading.Thread(target=poll, daemon=True)
+            poller.start()
+            time.sleep(1.0)  # some index history before the recording starts (the taker estimates volatility)
+            kalshi(env, "record", ticker, "--duration", str(duration), "--snapshot-every", "10", "--out",
+                   os.path.join(tmp, "rec"), timeout=duration + 120)
+            stop.set()
+            poller.join(10)
+            out = kalshi(env, "backtest", "--data", os.path.join(tmp, "rec"), "--strategy", "edge", "--clock",
+                         "exchange", "--underlying", spot_path, "--market-info", info_path, "--json", timeout=600)
+            edge = json.loads(out)["edge"]
+            paid = settle(env, {r["ticker"] for r in edge["rows"]} | {ticker})
+        finally:
+            stop.set()
+            server.terminate()
+            server.wait(30)
+    return {"seed": seed, "orders": edge["orders"], "filled": edge["orders_filled"], "rows": edge_rows(edge, paid),
+            "first": edge["minutes_to_first_order"], "market": ticker}
+
+
+def one_run(seed: int, duration: float, speed: float) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = sim_env(tmp)
+        out = kalshi(env, "auto", "--sim", "--strategy", "edge", "--duration", str(duration), "--speed", str(speed),
+                     "--seed", str(seed), "--json", timeout=duration + 300)
+        report = json.loads(out[out.index("{"):])
+        edge = report["edge"]
+        paid = settle(env, {r["ticker"] for r in edge["rows"]})
+    rows = edge_rows(edge, paid)
     return {"seed": seed, "orders": edge["orders"], "filled": edge["orders_filled"], "rows": rows,
             "first": edge["minutes_to_first_order"],
             "market": report["markets"][0]["ticker"] if report["markets"] else "-"}
@@ -101,13 +176,20 @@ def main() -> None:
     ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--speed", type=float, default=120.0)
+    ap.add_argument("--replay", action="store_true", help="also record the seeded world and backtest the taker on it")
     args = ap.parse_args()
-    runs = []
+    runs, replays = [], []
     for seed in [int(s) for s in args.seeds.split(",")]:
         runs.append(one_run(seed, args.duration, args.speed))
         print(f"seed {seed}: {runs[-1]['market']} done", file=sys.stderr)
+        if args.replay and runs[-1]["market"] != "-":
+            replays.append(replay_run(seed, runs[-1]["market"], args.duration, args.speed))
+            print(f"seed {seed}: replay done", file=sys.stderr)
     table = [summarize(f"seed {r['seed']}", [r]) for r in runs]
     table.append(summarize("all", runs))
+    if replays:
+        table += [summarize(f"replay, seed {r['seed']}", [r]) for r in replays]
+        table.append(summarize("replay, all", replays))
     print(tabulate(table, headers=["run", "orders / filled", "fills, contracts", "first order (min)", "predicted /c",
                                    "realized /c", "hit rate", "net $"]))
     per_run = [float(sum(c * q for c, _, q in r["rows"]) / sum(c for c, _, _ in r["rows"]))

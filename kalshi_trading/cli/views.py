@@ -264,8 +264,8 @@ def market_json(m) -> dict:
             "yes_ask": m.yes_ask, "yes_ask_size": m.yes_ask_size, "no_bid": m.no_bid, "no_ask": m.no_ask,
             "last_price": m.last_price, "volume": m.volume, "volume_24h": m.volume_24h,
             "open_interest": m.open_interest, "open_time": m.open_time, "close_time": m.close_time,
-            "result": m.result, "tick_sizes": _steps(m),
-            "rules_primary": m.rules_primary}
+            "result": m.result, "tick_sizes": _steps(m), "strike_type": m.strike_type,
+            "floor_strike": m.floor_strike, "cap_strike": m.cap_strike, "rules_primary": m.rules_primary}
 
 
 def render_markets(markets) -> str:

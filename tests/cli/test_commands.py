@@ -65,6 +65,9 @@ def test_markets_market_and_book(run, sim, ticker):
     assert "ticker" in run("markets", "rain").stdout
     m = js(run("market", ticker, "--json"))["market"]
     assert m["ticker"] == ticker and m["tick_sizes"] == ["0.01"]
+    [strike] = [x for x in doc["markets"] if x["ticker"].startswith("KXBTCD")][:1]
+    s = js(run("market", strike["ticker"], "--json"))["market"]  # what kalshi backtest --market-info asks for
+    assert s["strike_type"] == "greater" and s["floor_strike"] and s["close_time"]
     bob = client_for(sim.base_url, sim.create_account(D(1000)))
     bob.create_order(OrderRequest(ticker, BookSide.BID, D(5), D("0.40")))
     bob.create_order(OrderRequest(ticker, BookSide.ASK, D(7), D("0.45")))
