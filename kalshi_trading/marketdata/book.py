@@ -314,27 +314,10 @@ class LocalBook:
         return True
 
     def apply_message(self, msg: Mapping) -> bool:
-        """Apply a WS `orderbook_delta` payload (current or legacy shape); see `apply_delta`.
-
-        The current shape is parsed inline (no Decimal, no intermediate tuple): the feed's hot path.
-        Raises `BookDataError`/`ValueError`/`KeyError` for an unreadable message.
-        """
-        price = msg.get("price_dollars")
-        delta = msg.get("delta_fp")
-        if type(price) is str and type(delta) is str:
-            price_u = _PRICE_CACHE.get(price)
-            if price_u is None:
-                price_u = _cached_price(price)
-            if len(delta) > 3 and delta[-3] == ".":
-                delta_u = int(delta.replace(".", "", 1))
-            else:
-                delta_u = fixed_to_units(delta, COUNT_PLACES)
-            side = msg["side"]
-            if side == "yes":
-                return self.apply_delta(True, price_u, delta_u)
-            if side == "no":
-                return self.apply_delta(False, price_u, delta_u)
-        return self.apply_delta(*_delta_fields_any(msg))
+        """Apply a WS `orderbook_delta` payload (current or legacy shape, read by `delta_fields`); see `apply_delta`.
+        Raises `BookDataError`/`ValueError`/`KeyError` for an unreadable message.  (The feed itself calls
+        `delta_fields` and `apply_delta`, since its `BookUpdated` names the level changed.)"""
+        return self.apply_delta(*delta_fields(msg))
 
     def mark_stale(self, reason: str) -> None:
         """Stop answering prices until a fresh snapshot; asks the feed for one."""
