@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Protocol
 
 from kalshi_trading.auto.ledger import BotFill
-from kalshi_trading.models import BookSide, Market
+from kalshi_trading.models import BookSide
 from kalshi_trading.money import ZERO
 
 PLACES = Decimal("0.0001")
@@ -97,7 +97,17 @@ def edge_fills(decisions: Mapping[str, TakeDecision], fills: Iterable[BotFill], 
     return out
 
 
-def settlement_values(markets: Iterable[Market]) -> dict[str, Decimal]:
+class Settled(Protocol):
+    """A market's result: a `Market` read over REST, or a backtest's recorded `SettlementNote`."""
+
+    @property
+    def ticker(self) -> str: ...
+
+    @property
+    def result(self) -> str | None: ...
+
+
+def settlement_values(markets: Iterable[Settled]) -> dict[str, Decimal]:
     """What one YES contract paid on each market that settled yes or no (a void or open market is left out)."""
     paid = {"yes": Decimal(1), "no": ZERO}
     return {m.ticker: paid[m.result] for m in markets if m.result in paid}

@@ -153,14 +153,13 @@ def edge_section(run: BacktestRun) -> dict[str, Any]:
     """The edge taker's own section (`auto.edge_report`, as `kalshi auto` prints it): its predicted edge at entry
     against what each contract made, valued at the recorded settlement, else at the last mid; {} for any other
     strategy."""
-    from kalshi_trading.auto.edge_report import edge_report
+    from kalshi_trading.auto.edge_report import edge_report, settlement_values
     from kalshi_trading.auto.strategies import EdgeTaker
 
     taker = run.strategy
     if not isinstance(taker, EdgeTaker):
         return {}
-    paid = {"yes": Decimal(1), "no": Decimal(0)}
-    results = {t: paid[n.result] for t, n in run.exchange.settlements.items() if n.result in paid}
+    results = settlement_values(run.exchange.settlements.values())
     return {"edge": edge_report(taker.decisions, run.bot_fills, run.marks, results, started=run.started)}
 
 
