@@ -102,17 +102,11 @@ def strategy_for(spec: BacktestSpec, markets: Mapping[str, MarketInfo]) -> Strat
     point or `package.module:Class`: `auto.strategies.registry`); `signals` is refused (SIGNALS_REFUSED)."""
     from kalshi_trading.auto.strategies.registry import StrategyContext, resolve_strategy
 
+    from kalshi_trading.auto.strategies import EdgeTaker
+
     name = spec.strategy.strip()
     if name.lower() == "signals":
         raise UsageError(SIGNALS_REFUSED)
-    if name.lower() == "edge":
-        if spec.underlying is None:
-            raise UsageError("--strategy edge values each market from the underlying's price: pass --underlying "
-                             "FILE.csv (timestamp,price) covering the recording")
-        missing = [t for t, m in markets.items() if m.close_time is None or m.strike_type is None]
-        if missing:
-            raise UsageError(f"--strategy edge needs each market's close time and strike, which a recording does "
-                             f"not hold: give them with --market-info FILE ({', '.join(missing[:3])})")
 
     def underlying():
         if spec.underlying is None:
@@ -122,7 +116,13 @@ def strategy_for(spec: BacktestSpec, markets: Mapping[str, MarketInfo]) -> Strat
 
         return CsvUnderlying(spec.underlying)
 
-    return resolve_strategy(name, StrategyContext(underlying=underlying))
+    strategy = resolve_strategy(name, StrategyContext(underlying=underlying))
+    if isinstance(strategy, EdgeTaker):  # its model values a market from its close time and strike
+        missing = [t for t, m in markets.items() if m.close_time is None or m.strike_type is None]
+        if missing:
+            raise UsageError(f"--strategy {name} needs each market's close time and strike, which a recording "
+                             f"does not hold: give them with --market-info FILE ({', '.join(missing[:3])})")
+    return strategy
 
 
 def run_backtest(spec: BacktestSpec) -> BacktestRun:
