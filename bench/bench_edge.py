@@ -33,22 +33,14 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from decimal import Decimal
 
+from simserve import kalshi, served, sim_env
 from tabulate import tabulate
 
 SETTLE_STEP = "1h"  # advance the simulated exchange in these steps until the traded markets have settled
-
-
-def kalshi(env: dict, *args: str, timeout: float = 300) -> str:
-    out = subprocess.run([sys.executable, "-m", "kalshi_trading", *args], env=env, capture_output=True, text=True,
-                         timeout=timeout)
-    if out.returncode != 0:
-        raise SystemExit(f"kalshi {' '.join(args)} failed ({out.returncode}): {out.stderr[-2000:]}")
-    return out.stdout
 
 
 def settle(env: dict, tickers: set[str]) -> dict[str, Decimal]:
@@ -63,14 +55,6 @@ def settle(env: dict, tickers: set[str]) -> dict[str, Decimal]:
             return paid
         kalshi(env, "sim", "advance", SETTLE_STEP)
     raise SystemExit(f"markets did not settle: {sorted(tickers - set(paid))}")
-
-
-def sim_env(tmp: str) -> dict:
-    env = {**os.environ, "KALSHI_DATA_DIR": os.path.join(tmp, "data"), "KALSHI_LOG_DIR": os.path.join(tmp, "logs"),
-           "KALSHI_ENV": "sim"}
-    for name in ("KALSHI_API_BASE", "KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY_PATH", "KALSHI_WS_BASE"):
-        env.pop(name, None)
-    return env
 
 
 def edge_rows(edge: dict, paid: dict[str, Decimal]) -> list[tuple[Decimal, Decimal, Decimal]]:
@@ -92,17 +76,8 @@ def replay_run(seed: int, ticker: str, duration: float, speed: float) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         env = sim_env(tmp)
-        server = subprocess.Popen([sys.executable, "-m", "kalshi_trading", "sim", "serve", "--speed", str(speed),
-                                   "--seed", str(seed)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                  text=True)
         stop = threading.Event()
-        try:
-            base = ""
-            for line in server.stdout:  # "base url:         http://127.0.0.1:PORT/trade-api/v2"
-                if line.startswith("base url:"):
-                    base = line.split(":", 1)[1].strip()
-                    break
-            env["KALSHI_API_BASE"] = base
+        with served(env, speed, seed) as base:
             market = json.loads(kalshi(env, "market", ticker, "--json"))["market"]
             info = {k: market.get(k) for k in ("close_time", "strike_type", "floor_strike", "cap_strike")}
             info_path = os.path.join(tmp, "markets.json")
@@ -125,19 +100,17 @@ def replay_run(seed: int, ticker: str, duration: float, speed: float) -> dict:
 
             poller = threading.Thread(target=poll, daemon=True)
             poller.start()
-            time.sleep(1.0)  # some index history before the recording starts (the taker estimates volatility)
-            kalshi(env, "record", ticker, "--duration", str(duration), "--snapshot-every", "10", "--out",
-                   os.path.join(tmp, "rec"), timeout=duration + 120)
-            stop.set()
-            poller.join(10)
+            try:
+                time.sleep(1.0)  # some index history before the recording starts (the taker estimates volatility)
+                kalshi(env, "record", ticker, "--duration", str(duration), "--snapshot-every", "10", "--out",
+                       os.path.join(tmp, "rec"), timeout=duration + 120)
+            finally:
+                stop.set()
+                poller.join(10)
             out = kalshi(env, "backtest", "--data", os.path.join(tmp, "rec"), "--strategy", "edge", "--clock",
                          "exchange", "--underlying", spot_path, "--market-info", info_path, "--json", timeout=600)
             edge = json.loads(out)["edge"]
             paid = settle(env, {r["ticker"] for r in edge["rows"]} | {ticker})
-        finally:
-            stop.set()
-            server.terminate()
-            server.wait(30)
     return {"seed": seed, "orders": edge["orders"], "filled": edge["orders_filled"], "rows": edge_rows(edge, paid),
             "first": edge["minutes_to_first_order"], "market": ticker}
 

@@ -36,6 +36,7 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
+from simserve import kalshi, served, sim_env
 from tabulate import tabulate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,16 +66,10 @@ def export(rev: str, into: Path) -> Path | None:
 def run(code: Path, args: argparse.Namespace) -> dict:
     """One `kalshi auto --sim` run with the package under `code`; its --json report."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "KALSHI_DATA_DIR": os.path.join(tmp, "data"), "KALSHI_LOG_DIR": os.path.join(tmp, "logs"),
-               "KALSHI_ENV": "sim", "PYTHONPATH": str(code)}
-        for name in ("KALSHI_API_BASE", "KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY_PATH", "KALSHI_WS_BASE"):
-            env.pop(name, None)
-        cmd = [sys.executable, "-m", "kalshi_trading", "auto", "--sim", "--duration", str(args.duration),
-               "--seed", str(args.seed), "--speed", str(args.speed), "--json"]
-        out = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=args.duration + 300)
-        if out.returncode != 0:
-            raise SystemExit(f"run failed ({out.returncode}): {out.stderr[-2000:]}")
-        return json.loads(out.stdout[out.stdout.index("{"):])
+        out = kalshi(sim_env(tmp, PYTHONPATH=str(code)), "auto", "--sim", "--duration", str(args.duration),
+                     "--seed", str(args.seed), "--speed", str(args.speed), "--json", timeout=args.duration + 300,
+                     cwd=tmp)
+        return json.loads(out[out.index("{"):])
 
 
 def pct(value: float | None) -> str:
@@ -105,49 +100,22 @@ def before_row() -> list:
             f"-/{b['denials']}", b["fills"], f"{actions / b['fills']:.1f}", f"- ({b['uptime']:.0%})", "-"]
 
 
-def cli(env: dict, cwd: str, *args: str, timeout: float = 600) -> str:
-    out = subprocess.run([sys.executable, "-m", "kalshi_trading", *args], env=env, cwd=cwd, capture_output=True,
-                         text=True, timeout=timeout)
-    if out.returncode != 0:
-        raise SystemExit(f"kalshi {' '.join(args)} failed ({out.returncode}): {out.stderr[-2000:]}")
-    return out.stdout
-
-
 def replay_rows(args: argparse.Namespace) -> list[list]:
     """Record the seeded world for the run's duration, then backtest this tree's market maker on it."""
-    import time
-
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "KALSHI_DATA_DIR": os.path.join(tmp, "data"), "KALSHI_LOG_DIR": os.path.join(tmp, "logs"),
-               "KALSHI_ENV": "sim", "PYTHONPATH": str(ROOT)}
-        for name in ("KALSHI_API_BASE", "KALSHI_API_KEY_ID", "KALSHI_PRIVATE_KEY_PATH", "KALSHI_WS_BASE"):
-            env.pop(name, None)
-        server = subprocess.Popen([sys.executable, "-m", "kalshi_trading", "sim", "serve", "--speed", str(args.speed),
-                                   "--seed", str(args.seed)], env=env, cwd=tmp, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    listed = json.loads(cli(env, tmp, "markets", "--series", "KXBTCD", "--json", timeout=30))
-                    break
-                except SystemExit:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.5)
+        env = sim_env(tmp, PYTHONPATH=str(ROOT))
+        with served(env, args.speed, args.seed):
+            listed = json.loads(kalshi(env, "markets", "--series", "KXBTCD", "--json", timeout=30, cwd=tmp))
             markets = listed if isinstance(listed, list) else listed["markets"]
             last = max(m["close_time"] for m in markets)
             ladder = [m for m in markets if m["close_time"] == last]
             ticker = min(ladder, key=lambda m: abs(Decimal(m.get("yes_bid") or 0) - Decimal("0.5")))["ticker"]
-            cli(env, tmp, "record", ticker, "--duration", str(args.duration), "--snapshot-every", "10", "--out",
-                os.path.join(tmp, "rec"), timeout=args.duration + 120)
-        finally:
-            server.terminate()
-            server.wait(30)
+            kalshi(env, "record", ticker, "--duration", str(args.duration), "--snapshot-every", "10", "--out",
+                   os.path.join(tmp, "rec"), timeout=args.duration + 120, cwd=tmp)
         rows = []
         for queue in ("conservative", "probabilistic"):
-            doc = json.loads(cli(env, tmp, "backtest", "--data", os.path.join(tmp, "rec"), "--clock", "exchange",
-                                 "--queue", queue, "--json"))
+            doc = json.loads(kalshi(env, "backtest", "--data", os.path.join(tmp, "rec"), "--clock", "exchange",
+                                    "--queue", queue, "--json", timeout=600, cwd=tmp))
             o, f = doc["orders"], doc["fills"]
             per_fill = f"{o['actions_per_fill']:.1f}" if o["actions_per_fill"] is not None else "-"
             sent = o["placed"] + o["rejected"]
